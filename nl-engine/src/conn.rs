@@ -1,0 +1,788 @@
+//! [`Connection`]: one netlink socket in one network namespace, with request,
+//! dump and batch operations, each bounded by a timeout.
+
+use std::io;
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use netlink_packet_core::{
+    NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NetlinkDeserializable, NetlinkMessage,
+    NetlinkSerializable,
+};
+use netlink_sys::{Socket, SocketAddr};
+use tokio::io::unix::AsyncFd;
+use tokio::sync::Mutex;
+
+use crate::error::{Error, KernelError, Result};
+use crate::netns::Netns;
+use crate::wire::{self, Messages, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN, align4};
+
+/// The netlink protocol (bus) a connection talks on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Protocol {
+    /// `NETLINK_ROUTE`: links, addresses, routes.
+    Route,
+    /// `NETLINK_GENERIC`: generic netlink families such as IPVS.
+    Generic,
+    /// `NETLINK_NETFILTER`: nfnetlink (ipset, nf_tables, ...).
+    Netfilter,
+    /// Any other protocol number.
+    Other(i32),
+}
+
+impl Protocol {
+    fn number(self) -> isize {
+        match self {
+            Protocol::Route => netlink_sys::protocols::NETLINK_ROUTE,
+            Protocol::Generic => netlink_sys::protocols::NETLINK_GENERIC,
+            Protocol::Netfilter => netlink_sys::protocols::NETLINK_NETFILTER,
+            Protocol::Other(n) => n as isize,
+        }
+    }
+}
+
+/// Tunables of a [`Connection`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// The longest any single wait for the kernel may last (sending, or
+    /// receiving the next reply datagram). Default 30 s: generous because
+    /// emulated guest kernels are slow; nothing ever waits longer.
+    pub timeout: Duration,
+    /// The largest datagram [`Packing::MaxDatagram`] batches are packed into
+    /// by default. Default 64 KiB.
+    pub max_datagram: usize,
+    /// How many times a dump interrupted by concurrent changes
+    /// (`NLM_F_DUMP_INTR`) is restarted before [`Error::DumpInterrupted`].
+    /// Default 3.
+    pub dump_retries: u32,
+    /// Socket send and receive buffer size asked of the kernel
+    /// (`SO_RCVBUFFORCE`/`SO_SNDBUFFORCE`, falling back to the unprivileged
+    /// options, which the kernel caps). Default 4 MiB.
+    pub socket_buffer: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            timeout: Duration::from_secs(30),
+            max_datagram: 64 * 1024,
+            dump_retries: 3,
+            socket_buffer: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// How a batch's messages are put into datagrams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Packing {
+    /// As many messages per datagram as fit in this many bytes (at least one
+    /// message per datagram however large it is).
+    MaxDatagram(usize),
+    /// Every message in one datagram (nfnetlink transactions need this: the
+    /// batch begin and end must arrive together).
+    Single,
+}
+
+/// Which messages of a batch ask the kernel for an acknowledgement.
+///
+/// The kernel reports every failing message whether or not it asked for an
+/// ACK, and it answers a datagram's messages in order, so an ACK on the last
+/// message of each datagram is enough to know the whole datagram was done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acks {
+    /// Only the last message of each datagram (fewest replies, fewest system calls).
+    LastPerDatagram,
+    /// Every message.
+    Every,
+    /// Exactly the messages whose header already carries `NLM_F_ACK`
+    /// (nf_tables batches: commands yes, batch begin/end no).
+    AsFlagged,
+}
+
+/// How a batch is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchOptions {
+    /// Datagram packing.
+    pub packing: Packing,
+    /// ACK policy.
+    pub acks: Acks,
+}
+
+impl Default for BatchOptions {
+    fn default() -> Self {
+        BatchOptions {
+            packing: Packing::MaxDatagram(Config::default().max_datagram),
+            acks: Acks::LastPerDatagram,
+        }
+    }
+}
+
+/// Counters of what a connection did, for benchmarks and diagnostics.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    /// Datagrams sent (one `send` system call each).
+    pub datagrams_sent: u64,
+    /// Messages sent.
+    pub messages_sent: u64,
+    /// `recv` system calls made (including ones that found nothing).
+    pub recv_calls: u64,
+    /// Sockets opened (a socket is reopened after a timeout or overrun).
+    pub sockets_opened: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    datagrams_sent: AtomicU64,
+    messages_sent: AtomicU64,
+    recv_calls: AtomicU64,
+    sockets_opened: AtomicU64,
+}
+
+enum Sock {
+    Closed,
+    Raw(Socket),
+    Async(AsyncFd<Socket>),
+}
+
+struct Inner {
+    sock: Sock,
+    seq: u32,
+    rbuf: Vec<u8>,
+    sbuf: Vec<u8>,
+}
+
+struct Shared {
+    protocol: Protocol,
+    netns: Netns,
+    peer: u32,
+    counters: Counters,
+}
+
+/// A netlink socket in one network namespace, shared by clones.
+///
+/// Operations on one connection run one at a time (clones share the socket
+/// and queue behind each other); open several connections to run requests in
+/// parallel. Every wait for the kernel is bounded by [`Config::timeout`].
+/// After a timeout, an overrun or an I/O error the socket is closed and
+/// reopened on the next operation, so a late reply can never be mistaken for
+/// the answer to a later request.
+///
+/// The operations need a Tokio runtime with I/O and time enabled
+/// (`Builder::enable_all`).
+///
+/// ```no_run
+/// use nl_engine::{Connection, Netns, Protocol};
+/// # async fn f() -> nl_engine::Result<()> {
+/// let conn = Connection::open(Protocol::Generic, &Netns::current())?;
+/// let ipvs = nl_engine::genl::resolve_family(&conn, "IPVS").await?;
+/// println!("IPVS is generic netlink family {}", ipvs.id);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Connection {
+    inner: Arc<Mutex<Inner>>,
+    shared: Arc<Shared>,
+    config: Config,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("protocol", &self.shared.protocol)
+            .field("netns", &self.shared.netns)
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+fn set_buffer(sock: &Socket, force: libc::c_int, plain: libc::c_int, size: usize) {
+    let val = libc::c_int::try_from(size).unwrap_or(libc::c_int::MAX);
+    let len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    for opt in [force, plain] {
+        // SAFETY: the descriptor is an open socket owned by `sock`; the
+        // option value is a live c_int and `len` is its size.
+        let rc = unsafe {
+            libc::setsockopt(
+                sock.as_raw_fd(),
+                libc::SOL_SOCKET,
+                opt,
+                (&val as *const libc::c_int).cast(),
+                len,
+            )
+        };
+        if rc == 0 {
+            return;
+        }
+    }
+}
+
+fn open_socket(
+    protocol: Protocol,
+    netns: &Netns,
+    peer: u32,
+    config: &Config,
+) -> io::Result<Socket> {
+    let buf = config.socket_buffer;
+    netns.run(move || -> io::Result<Socket> {
+        let mut s = Socket::new(protocol.number())?;
+        s.bind_auto()?;
+        s.connect(&SocketAddr::new(peer, 0))?;
+        s.set_non_blocking(true)?;
+        // Older kernels lack these options; requests still work without them.
+        let _ = s.set_ext_ack(true);
+        let _ = s.set_cap_ack(true);
+        set_buffer(&s, libc::SO_RCVBUFFORCE, libc::SO_RCVBUF, buf);
+        set_buffer(&s, libc::SO_SNDBUFFORCE, libc::SO_SNDBUF, buf);
+        Ok(s)
+    })?
+}
+
+impl Connection {
+    /// Opens a socket of `protocol` in `netns`, with the default [`Config`].
+    ///
+    /// Fails with [`Error::Io`] if the socket cannot be created (for example
+    /// the namespace path is not a network namespace).
+    pub fn open(protocol: Protocol, netns: &Netns) -> Result<Self> {
+        Self::open_with(protocol, netns, Config::default())
+    }
+
+    /// Opens a socket with explicit tunables.
+    pub fn open_with(protocol: Protocol, netns: &Netns, config: Config) -> Result<Self> {
+        Self::open_to_peer(protocol, netns, 0, config)
+    }
+
+    /// Opens a socket whose requests go to the netlink port `peer` instead
+    /// of the kernel (port 0): a user-space netlink server, or, in tests, a
+    /// peer that never answers.
+    pub fn open_to_peer(
+        protocol: Protocol,
+        netns: &Netns,
+        peer: u32,
+        config: Config,
+    ) -> Result<Self> {
+        let sock = open_socket(protocol, netns, peer, &config)
+            .map_err(|e| Error::io(format!("open netlink socket ({protocol:?})"), e))?;
+        let shared = Arc::new(Shared {
+            protocol,
+            netns: netns.clone(),
+            peer,
+            counters: Counters::default(),
+        });
+        shared
+            .counters
+            .sockets_opened
+            .fetch_add(1, Ordering::Relaxed);
+        Ok(Connection {
+            inner: Arc::new(Mutex::new(Inner {
+                sock: Sock::Raw(sock),
+                seq: 0,
+                rbuf: vec![0; 256 * 1024],
+                sbuf: Vec::new(),
+            })),
+            shared,
+            config,
+        })
+    }
+
+    /// This connection with another timeout (the socket stays shared).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.config.timeout = timeout;
+        self
+    }
+
+    /// This connection with other tunables (the socket stays shared;
+    /// `socket_buffer` applies when a socket is next opened).
+    pub fn with_config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The tunables in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The namespace this connection's sockets live in.
+    pub fn netns(&self) -> &Netns {
+        &self.shared.netns
+    }
+
+    /// The protocol of this connection.
+    pub fn protocol(&self) -> Protocol {
+        self.shared.protocol
+    }
+
+    /// What this connection (and its clones) did so far.
+    pub fn stats(&self) -> Stats {
+        let c = &self.shared.counters;
+        Stats {
+            datagrams_sent: c.datagrams_sent.load(Ordering::Relaxed),
+            messages_sent: c.messages_sent.load(Ordering::Relaxed),
+            recv_calls: c.recv_calls.load(Ordering::Relaxed),
+            sockets_opened: c.sockets_opened.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Sends one request asking for an ACK and returns the data messages the
+    /// kernel answered before the ACK (none for most changes, one for a
+    /// get-one request).
+    pub async fn request<I>(&self, context: &str, mut msg: NetlinkMessage<I>) -> Result<Vec<I>>
+    where
+        I: NetlinkSerializable + NetlinkDeserializable,
+    {
+        msg.header.flags |= NLM_F_REQUEST | NLM_F_ACK;
+        self.single(context, msg, false).await
+    }
+
+    /// Sends one request asking for an ACK and discards any data reply.
+    pub async fn ack<I>(&self, context: &str, msg: NetlinkMessage<I>) -> Result<()>
+    where
+        I: NetlinkSerializable + NetlinkDeserializable,
+    {
+        self.request(context, msg).await.map(drop)
+    }
+
+    /// Runs a dump (`NLM_F_DUMP`) and returns every message of it.
+    ///
+    /// A dump the kernel marks as interrupted by concurrent changes
+    /// (`NLM_F_DUMP_INTR`) is restarted up to [`Config::dump_retries`]
+    /// times, then reported as [`Error::DumpInterrupted`]; it is never
+    /// returned as if complete. A message that fails to decode makes the
+    /// whole dump fail with [`Error::Decode`] once the dump has been drained.
+    pub async fn dump<I>(&self, context: &str, mut msg: NetlinkMessage<I>) -> Result<Vec<I>>
+    where
+        I: NetlinkSerializable + NetlinkDeserializable,
+    {
+        msg.header.flags |= NLM_F_REQUEST | NLM_F_DUMP;
+        self.single(context, msg, true).await
+    }
+
+    /// Sends many requests packed into as few datagrams as `options` allow
+    /// and returns each message's result, in order.
+    ///
+    /// The outer `Result` fails only when the exchange itself failed
+    /// (timeout, overrun, I/O); kernel refusals of single messages are in
+    /// the returned vector, one entry per message. With
+    /// [`Acks::AsFlagged`], a message that asked for no ACK and got no error
+    /// counts as `Ok`.
+    pub async fn batch<I>(
+        &self,
+        context: &str,
+        msgs: Vec<NetlinkMessage<I>>,
+        options: BatchOptions,
+    ) -> Result<Vec<Result<(), KernelError>>>
+    where
+        I: NetlinkSerializable,
+    {
+        let mut inner = self.inner.lock().await;
+        let res = inner
+            .batch(&self.shared, &self.config, context, msgs, options)
+            .await;
+        if let Err(e) = &res {
+            if e.poisons_socket() {
+                inner.sock = Sock::Closed;
+            }
+        }
+        res
+    }
+
+    async fn single<I>(
+        &self,
+        context: &str,
+        mut msg: NetlinkMessage<I>,
+        dump: bool,
+    ) -> Result<Vec<I>>
+    where
+        I: NetlinkSerializable + NetlinkDeserializable,
+    {
+        msg.finalize();
+        let len = msg.buffer_len();
+        let mut bytes = vec![0u8; len];
+        msg.serialize(&mut bytes);
+        let mut inner = self.inner.lock().await;
+        let res = inner
+            .single(&self.shared, &self.config, context, &mut bytes, dump)
+            .await;
+        if let Err(e) = &res {
+            if e.poisons_socket() {
+                inner.sock = Sock::Closed;
+            }
+        }
+        res
+    }
+}
+
+/// Registers the socket with the current Tokio reactor; an error (not a
+/// panic) outside a runtime.
+fn register(sock: Socket, context: &str) -> Result<AsyncFd<Socket>> {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return Err(Error::io(
+            context,
+            io::Error::other(
+                "netlink operations must run inside a Tokio runtime with I/O and time enabled",
+            ),
+        ));
+    }
+    // SAFETY: `Socket` owns its descriptor, returns that same descriptor from
+    // every `as_raw_fd` call, and closes it only when dropped, which happens
+    // only after the `AsyncFd` that owns it is dropped.
+    unsafe { AsyncFd::register(sock) }.map_err(|e| Error::io(context, io::Error::from(e)))
+}
+
+/// Outcome of one non-blocking or bounded receive.
+enum Recv {
+    Got(usize),
+    WouldBlock,
+}
+
+impl Inner {
+    fn next_seq(&mut self) -> u32 {
+        self.seq = self.seq.wrapping_add(1);
+        if self.seq == 0 {
+            self.seq = 1;
+        }
+        self.seq
+    }
+
+    fn ensure_async(&mut self, shared: &Shared, config: &Config, context: &str) -> Result<()> {
+        match std::mem::replace(&mut self.sock, Sock::Closed) {
+            Sock::Async(a) => {
+                self.sock = Sock::Async(a);
+                Ok(())
+            }
+            Sock::Raw(s) => {
+                self.sock = Sock::Async(register(s, context)?);
+                Ok(())
+            }
+            Sock::Closed => {
+                let s = open_socket(shared.protocol, &shared.netns, shared.peer, config)
+                    .map_err(|e| Error::io(format!("{context}: reopen netlink socket"), e))?;
+                shared
+                    .counters
+                    .sockets_opened
+                    .fetch_add(1, Ordering::Relaxed);
+                self.sock = Sock::Async(register(s, context)?);
+                Ok(())
+            }
+        }
+    }
+
+    async fn send(
+        &self,
+        shared: &Shared,
+        config: &Config,
+        context: &str,
+        buf_is_sbuf: Option<&[u8]>,
+    ) -> Result<()> {
+        let Sock::Async(sock) = &self.sock else {
+            return Err(Error::io(context, io::Error::other("socket not open")));
+        };
+        let buf: &[u8] = match buf_is_sbuf {
+            Some(b) => b,
+            None => &self.sbuf,
+        };
+        loop {
+            match sock.get_ref().send(buf, 0) {
+                Ok(n) if n == buf.len() => break,
+                Ok(n) => {
+                    return Err(Error::io(
+                        context,
+                        io::Error::other(format!("short netlink send: {n} of {} bytes", buf.len())),
+                    ));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    match tokio::time::timeout(config.timeout, sock.writable()).await {
+                        Err(_) => {
+                            return Err(Error::Timeout {
+                                context: context.to_string(),
+                                after: config.timeout,
+                            });
+                        }
+                        Ok(Ok(mut g)) => g.clear_ready(),
+                        Ok(Err(e)) => return Err(Error::io(context, e)),
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::io(context, e)),
+            }
+        }
+        shared
+            .counters
+            .datagrams_sent
+            .fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Receives one datagram into `rbuf`. With `wait` false, returns
+    /// `WouldBlock` instead of waiting.
+    async fn recv(
+        &mut self,
+        shared: &Shared,
+        config: &Config,
+        context: &str,
+        wait: bool,
+    ) -> Result<Recv> {
+        let Sock::Async(sock) = &self.sock else {
+            return Err(Error::io(context, io::Error::other("socket not open")));
+        };
+        let cap = self.rbuf.len();
+        loop {
+            shared.counters.recv_calls.fetch_add(1, Ordering::Relaxed);
+            let mut slice: &mut [u8] = &mut self.rbuf[..];
+            match sock.get_ref().recv(&mut slice, libc::MSG_TRUNC) {
+                Ok(n) if n > cap => {
+                    return Err(Error::Decode {
+                        context: context.to_string(),
+                        reason: format!("datagram of {n} bytes truncated to {cap}"),
+                    });
+                }
+                Ok(n) => return Ok(Recv::Got(n)),
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                    return Err(Error::Overrun {
+                        context: context.to_string(),
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if !wait {
+                        return Ok(Recv::WouldBlock);
+                    }
+                    match tokio::time::timeout(config.timeout, sock.readable()).await {
+                        Err(_) => {
+                            return Err(Error::Timeout {
+                                context: context.to_string(),
+                                after: config.timeout,
+                            });
+                        }
+                        // Readiness is cleared so the next wait really waits;
+                        // the recv above is retried first in any case.
+                        Ok(Ok(mut g)) => g.clear_ready(),
+                        Ok(Err(e)) => return Err(Error::io(context, e)),
+                    }
+                }
+                Err(e) => return Err(Error::io(context, e)),
+            }
+        }
+    }
+
+    async fn single<I>(
+        &mut self,
+        shared: &Shared,
+        config: &Config,
+        context: &str,
+        bytes: &mut [u8],
+        dump: bool,
+    ) -> Result<Vec<I>>
+    where
+        I: NetlinkDeserializable,
+    {
+        self.ensure_async(shared, config, context)?;
+        let mut attempts = 0u32;
+        loop {
+            attempts += 1;
+            let seq = self.next_seq();
+            if let Some(s) = bytes.get_mut(8..12) {
+                s.copy_from_slice(&seq.to_ne_bytes());
+            }
+            self.send(shared, config, context, Some(bytes)).await?;
+            shared
+                .counters
+                .messages_sent
+                .fetch_add(1, Ordering::Relaxed);
+
+            let mut out = Vec::new();
+            let mut interrupted = false;
+            let mut decode_error: Option<String> = None;
+            'recv: loop {
+                let Recv::Got(n) = self.recv(shared, config, context, true).await? else {
+                    continue;
+                };
+                for m in Messages::new(&self.rbuf[..n]) {
+                    let m = m.map_err(|reason| Error::Decode {
+                        context: context.to_string(),
+                        reason,
+                    })?;
+                    if m.header.sequence_number != seq {
+                        continue; // a late reply to an abandoned request
+                    }
+                    match m.header.message_type {
+                        NLMSG_NOOP => {}
+                        NLMSG_ERROR => match wire::parse_error(&m) {
+                            Ok(Ok(())) => break 'recv,
+                            Ok(Err(ke)) => return Err(Error::from_kernel(context, ke)),
+                            Err(reason) => {
+                                return Err(Error::Decode {
+                                    context: context.to_string(),
+                                    reason,
+                                });
+                            }
+                        },
+                        NLMSG_DONE => {
+                            if m.header.flags & NLM_F_DUMP_INTR != 0 {
+                                interrupted = true;
+                            }
+                            wire::parse_done(&m).map_err(|ke| Error::from_kernel(context, ke))?;
+                            break 'recv;
+                        }
+                        NLMSG_OVERRUN => {
+                            return Err(Error::Overrun {
+                                context: context.to_string(),
+                            });
+                        }
+                        _ => {
+                            if m.header.flags & NLM_F_DUMP_INTR != 0 {
+                                interrupted = true;
+                            }
+                            if decode_error.is_none() {
+                                match I::deserialize(&m.header, m.payload) {
+                                    Ok(v) => out.push(v),
+                                    Err(e) => decode_error = Some(e.to_string()),
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            if let Some(reason) = decode_error {
+                return Err(Error::Decode {
+                    context: context.to_string(),
+                    reason,
+                });
+            }
+            if interrupted && dump {
+                if attempts <= config.dump_retries {
+                    continue;
+                }
+                return Err(Error::DumpInterrupted {
+                    context: context.to_string(),
+                    attempts,
+                });
+            }
+            return Ok(out);
+        }
+    }
+
+    async fn batch<I>(
+        &mut self,
+        shared: &Shared,
+        config: &Config,
+        context: &str,
+        mut msgs: Vec<NetlinkMessage<I>>,
+        options: BatchOptions,
+    ) -> Result<Vec<Result<(), KernelError>>>
+    where
+        I: NetlinkSerializable,
+    {
+        self.ensure_async(shared, config, context)?;
+        let total = msgs.len();
+        let mut results: Vec<Result<(), KernelError>> = vec![Ok(()); total];
+        let mut next = 0usize;
+        // Per message of the current datagram: asked for an ACK, answered.
+        let mut flagged: Vec<bool> = Vec::new();
+        let mut answered: Vec<bool> = Vec::new();
+        while next < total {
+            let start = next;
+            let first_seq = self.seq.wrapping_add(1);
+            self.sbuf.clear();
+            flagged.clear();
+            let mut last_off = 0usize;
+            while let Some(m) = msgs.get_mut(next) {
+                m.header.flags |= NLM_F_REQUEST;
+                match options.acks {
+                    Acks::Every => m.header.flags |= NLM_F_ACK,
+                    Acks::LastPerDatagram => m.header.flags &= !NLM_F_ACK,
+                    Acks::AsFlagged => {}
+                }
+                m.finalize();
+                let len = m.buffer_len();
+                if let Packing::MaxDatagram(max) = options.packing {
+                    if !self.sbuf.is_empty() && align4(self.sbuf.len()) + len > max {
+                        break;
+                    }
+                }
+                let seq = self.next_seq();
+                m.header.sequence_number = seq;
+                let off = align4(self.sbuf.len());
+                self.sbuf.resize(off + len, 0);
+                m.serialize(&mut self.sbuf[off..off + len]);
+                last_off = off;
+                flagged.push(m.header.flags & NLM_F_ACK != 0);
+                next += 1;
+            }
+            if options.acks == Acks::LastPerDatagram {
+                // Ask the ACK of the datagram's last message only.
+                if let Some(f) = self.sbuf.get_mut(last_off + 6..last_off + 8) {
+                    let flags = u16::from_ne_bytes([f[0], f[1]]) | NLM_F_ACK;
+                    f.copy_from_slice(&flags.to_ne_bytes());
+                }
+                if let Some(l) = flagged.last_mut() {
+                    *l = true;
+                }
+            }
+            let count = next - start;
+            answered.clear();
+            answered.resize(count, false);
+            let mut pending = flagged.iter().filter(|f| **f).count();
+            self.send(shared, config, context, None).await?;
+            shared
+                .counters
+                .messages_sent
+                .fetch_add(count as u64, Ordering::Relaxed);
+
+            // The kernel handles a datagram inside the send call and queues
+            // its answers in order, so they are all readable now.
+            let mut unasked_error = false;
+            while pending > 0 {
+                let wait = !unasked_error;
+                let n = match self.recv(shared, config, context, wait).await? {
+                    Recv::Got(n) => n,
+                    // An error on a message that asked no ACK (say a failed
+                    // batch begin) and nothing more queued: the kernel skipped
+                    // the rest and will not answer it.
+                    Recv::WouldBlock => break,
+                };
+                for m in Messages::new(&self.rbuf[..n]) {
+                    let m = m.map_err(|reason| Error::Decode {
+                        context: context.to_string(),
+                        reason,
+                    })?;
+                    let rel = m.header.sequence_number.wrapping_sub(first_seq) as usize;
+                    if rel >= count {
+                        continue; // not ours
+                    }
+                    match m.header.message_type {
+                        NLMSG_ERROR => {
+                            let r = wire::parse_error(&m).map_err(|reason| Error::Decode {
+                                context: context.to_string(),
+                                reason,
+                            })?;
+                            let is_err = r.is_err();
+                            if let (Some(slot), Err(ke)) = (results.get_mut(start + rel), r) {
+                                *slot = Err(ke);
+                            }
+                            let asked = flagged.get(rel).copied().unwrap_or(false);
+                            if let Some(a) = answered.get_mut(rel) {
+                                if asked && !*a {
+                                    *a = true;
+                                    pending -= 1;
+                                } else if is_err && !asked {
+                                    unasked_error = true;
+                                }
+                            }
+                        }
+                        NLMSG_OVERRUN => {
+                            return Err(Error::Overrun {
+                                context: context.to_string(),
+                            });
+                        }
+                        _ => {} // data echoed back (NLM_F_ECHO) is not collected
+                    }
+                }
+            }
+        }
+        Ok(results)
+    }
+}

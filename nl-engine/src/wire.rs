@@ -1,0 +1,256 @@
+//! Splitting received datagrams into netlink messages, and reading the
+//! control messages (`NLMSG_ERROR`, `NLMSG_DONE`) with their extended ACK.
+//!
+//! Everything here works on untrusted bytes and checks every length.
+
+use crate::error::KernelError;
+use netlink_packet_core::NetlinkHeader;
+
+/// `NLMSG_NOOP`
+pub const NLMSG_NOOP: u16 = 1;
+/// `NLMSG_ERROR`: an ACK (code 0) or an error.
+pub const NLMSG_ERROR: u16 = 2;
+/// `NLMSG_DONE`: end of a dump.
+pub const NLMSG_DONE: u16 = 3;
+/// `NLMSG_OVERRUN`
+pub const NLMSG_OVERRUN: u16 = 4;
+/// First message type free for families.
+pub const NLMSG_MIN_TYPE: u16 = 0x10;
+
+/// `NLM_F_CAPPED` on an `NLMSG_ERROR`: the echoed request is only its header.
+const NLM_F_CAPPED: u16 = 0x100;
+/// `NLM_F_ACK_TLVS` on an `NLMSG_ERROR`/`NLMSG_DONE`: extended-ACK attributes follow.
+const NLM_F_ACK_TLVS: u16 = 0x200;
+
+/// `NLMSGERR_ATTR_MSG` (include/uapi/linux/netlink.h)
+const NLMSGERR_ATTR_MSG: u16 = 1;
+/// `NLMSGERR_ATTR_OFFS`
+const NLMSGERR_ATTR_OFFS: u16 = 2;
+
+/// Length of `struct nlmsghdr`.
+pub const NLMSG_HDRLEN: usize = 16;
+
+/// Rounds up to the 4-byte netlink alignment.
+pub const fn align4(len: usize) -> usize {
+    (len + 3) & !3
+}
+
+/// One message cut out of a datagram.
+#[derive(Debug)]
+pub struct RawMessage<'a> {
+    /// Its header.
+    pub header: NetlinkHeader,
+    /// Its payload (after the 16-byte header), exactly `length - 16` bytes.
+    pub payload: &'a [u8],
+}
+
+/// Iterates over the messages of a received datagram.
+pub struct Messages<'a> {
+    buf: &'a [u8],
+    off: usize,
+}
+
+impl<'a> Messages<'a> {
+    /// The messages in `buf`.
+    pub fn new(buf: &'a [u8]) -> Self {
+        Messages { buf, off: 0 }
+    }
+}
+
+impl<'a> Iterator for Messages<'a> {
+    type Item = Result<RawMessage<'a>, String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let rest = self.buf.get(self.off..)?;
+        if rest.is_empty() {
+            return None;
+        }
+        let Some(hdr) = rest.get(..NLMSG_HDRLEN) else {
+            self.off = self.buf.len();
+            return Some(Err(format!(
+                "{} trailing bytes, less than a netlink header",
+                rest.len()
+            )));
+        };
+        let len = u32::from_ne_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]) as usize;
+        if len < NLMSG_HDRLEN || len > rest.len() {
+            self.off = self.buf.len();
+            return Some(Err(format!(
+                "message length {len} out of bounds ({} bytes left)",
+                rest.len()
+            )));
+        }
+        let mut header = NetlinkHeader::default();
+        header.length = len as u32;
+        header.message_type = u16::from_ne_bytes([hdr[4], hdr[5]]);
+        header.flags = u16::from_ne_bytes([hdr[6], hdr[7]]);
+        header.sequence_number = u32::from_ne_bytes([hdr[8], hdr[9], hdr[10], hdr[11]]);
+        header.port_number = u32::from_ne_bytes([hdr[12], hdr[13], hdr[14], hdr[15]]);
+        let payload = &rest[NLMSG_HDRLEN..len];
+        self.off += align4(len).min(rest.len());
+        Some(Ok(RawMessage { header, payload }))
+    }
+}
+
+fn read_i32(b: &[u8]) -> Option<i32> {
+    Some(i32::from_ne_bytes(b.get(..4)?.try_into().ok()?))
+}
+
+/// Reads the extended-ACK attributes (message, offset) into `err`.
+fn parse_ack_tlvs(mut tlvs: &[u8], err: &mut KernelError) {
+    while tlvs.len() >= 4 {
+        let len = u16::from_ne_bytes([tlvs[0], tlvs[1]]) as usize;
+        let kind = u16::from_ne_bytes([tlvs[2], tlvs[3]]) & 0x3fff;
+        if len < 4 || len > tlvs.len() {
+            return;
+        }
+        let value = &tlvs[4..len];
+        match kind {
+            NLMSGERR_ATTR_MSG => {
+                let end = value.iter().position(|&b| b == 0).unwrap_or(value.len());
+                let msg = String::from_utf8_lossy(&value[..end]).into_owned();
+                if !msg.is_empty() {
+                    err.message = Some(msg);
+                }
+            }
+            NLMSGERR_ATTR_OFFS => {
+                if let Some(b) = value.get(..4) {
+                    err.bad_attr_offset = Some(u32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+                }
+            }
+            _ => {}
+        }
+        let adv = align4(len).min(tlvs.len());
+        tlvs = &tlvs[adv..];
+    }
+}
+
+/// Reads an `NLMSG_ERROR` payload: `Ok(())` for an ACK, the error otherwise.
+pub fn parse_error(msg: &RawMessage<'_>) -> Result<Result<(), KernelError>, String> {
+    let code = read_i32(msg.payload).ok_or("NLMSG_ERROR shorter than its error code")?;
+    if code == 0 {
+        return Ok(Ok(()));
+    }
+    let mut err = KernelError::from_errno(code.checked_neg().unwrap_or(i32::MAX));
+    if msg.header.flags & NLM_F_ACK_TLVS != 0 {
+        // The echoed request: its header only when capped, else all of it.
+        let echoed = if msg.header.flags & NLM_F_CAPPED != 0 {
+            NLMSG_HDRLEN
+        } else {
+            msg.payload
+                .get(4..8)
+                .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize)
+                .unwrap_or(NLMSG_HDRLEN)
+        };
+        if let Some(tlvs) = msg.payload.get(4 + align4(echoed)..) {
+            parse_ack_tlvs(tlvs, &mut err);
+        }
+    }
+    Ok(Err(err))
+}
+
+/// Reads an `NLMSG_DONE` payload: a dump's final status.
+pub fn parse_done(msg: &RawMessage<'_>) -> Result<(), KernelError> {
+    let code = read_i32(msg.payload).unwrap_or(0);
+    if code >= 0 {
+        return Ok(());
+    }
+    let mut err = KernelError::from_errno(code.checked_neg().unwrap_or(i32::MAX));
+    if msg.header.flags & NLM_F_ACK_TLVS != 0 {
+        if let Some(tlvs) = msg.payload.get(4..) {
+            parse_ack_tlvs(tlvs, &mut err);
+        }
+    }
+    Err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hdr(len: u32, ty: u16, flags: u16, seq: u32) -> Vec<u8> {
+        let mut v = Vec::new();
+        v.extend_from_slice(&len.to_ne_bytes());
+        v.extend_from_slice(&ty.to_ne_bytes());
+        v.extend_from_slice(&flags.to_ne_bytes());
+        v.extend_from_slice(&seq.to_ne_bytes());
+        v.extend_from_slice(&0u32.to_ne_bytes());
+        v
+    }
+
+    #[test]
+    fn splits_and_rejects_bad_lengths() {
+        let mut d = hdr(20, 0x20, 0, 1);
+        d.extend_from_slice(&[1, 2, 3, 4]);
+        d.extend(hdr(16, NLMSG_DONE, 0, 1));
+        let v: Vec<_> = Messages::new(&d).collect();
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0].as_ref().unwrap().payload, &[1, 2, 3, 4]);
+
+        let bad = hdr(400, 0x20, 0, 1);
+        let v: Vec<_> = Messages::new(&bad).collect();
+        assert!(v[0].is_err());
+        let v: Vec<_> = Messages::new(&bad[..7]).collect();
+        assert!(v[0].is_err());
+        let tiny = hdr(3, 0x20, 0, 1);
+        assert!(Messages::new(&tiny).next().unwrap().is_err());
+    }
+
+    #[test]
+    fn error_with_extack() {
+        // error -22, capped echo of a 16-byte header, then MSG and OFFS TLVs.
+        let mut payload = (-22i32).to_ne_bytes().to_vec();
+        payload.extend(hdr(40, 0x1c, 5, 9));
+        let text = b"Unknown scheduler\0";
+        let l = 4 + text.len();
+        payload.extend_from_slice(&(l as u16).to_ne_bytes());
+        payload.extend_from_slice(&1u16.to_ne_bytes());
+        payload.extend_from_slice(text);
+        payload.resize(align4(payload.len()), 0);
+        payload.extend_from_slice(&8u16.to_ne_bytes());
+        payload.extend_from_slice(&2u16.to_ne_bytes());
+        payload.extend_from_slice(&24u32.to_ne_bytes());
+        let mut d = hdr((16 + payload.len()) as u32, NLMSG_ERROR, 0x300, 9);
+        d.extend(payload);
+        let m = Messages::new(&d).next().unwrap().unwrap();
+        let e = parse_error(&m).unwrap().unwrap_err();
+        assert_eq!(e.errno, 22);
+        assert_eq!(e.message.as_deref(), Some("Unknown scheduler"));
+        assert_eq!(e.bad_attr_offset, Some(24));
+    }
+
+    #[test]
+    fn ack_and_truncated_error() {
+        let mut d = hdr(36, NLMSG_ERROR, 0x100, 3);
+        d.extend_from_slice(&0i32.to_ne_bytes());
+        d.extend(hdr(16, 0x20, 5, 3));
+        let m = Messages::new(&d).next().unwrap().unwrap();
+        assert!(parse_error(&m).unwrap().is_ok());
+        let short = hdr(18, NLMSG_ERROR, 0, 3);
+        let mut s = short.clone();
+        s.extend_from_slice(&[0, 0]);
+        let m = Messages::new(&s).next().unwrap().unwrap();
+        assert!(parse_error(&m).is_err());
+        // ACK_TLVS with garbage TLVs must not panic.
+        let mut g = hdr(28, NLMSG_ERROR, 0x300, 1);
+        g.extend_from_slice(&(-1i32).to_ne_bytes());
+        g.extend_from_slice(&[0xff; 8]);
+        let m = Messages::new(&g).next().unwrap().unwrap();
+        assert_eq!(parse_error(&m).unwrap().unwrap_err().errno, 1);
+    }
+
+    #[test]
+    fn done_codes() {
+        let mut d = hdr(20, NLMSG_DONE, 0, 1);
+        d.extend_from_slice(&0i32.to_ne_bytes());
+        let m = Messages::new(&d).next().unwrap().unwrap();
+        assert!(parse_done(&m).is_ok());
+        let mut d = hdr(20, NLMSG_DONE, 0, 1);
+        d.extend_from_slice(&(-16i32).to_ne_bytes());
+        let m = Messages::new(&d).next().unwrap().unwrap();
+        assert_eq!(parse_done(&m).unwrap_err().errno, 16);
+        let d = hdr(16, NLMSG_DONE, 0, 1);
+        let m = Messages::new(&d).next().unwrap().unwrap();
+        assert!(parse_done(&m).is_ok());
+    }
+}

@@ -1,0 +1,196 @@
+//! The engine against this machine's own kernel, each test in a throwaway
+//! network namespace (nothing is left behind; the host's namespace is never
+//! touched).
+
+use std::time::{Duration, Instant};
+
+use netlink_packet_core::{NetlinkHeader, NetlinkMessage, NetlinkPayload};
+use netlink_packet_generic::GenlMessage;
+use netlink_packet_generic::ctrl::nlas::GenlCtrlAttrs;
+use netlink_packet_generic::ctrl::{GenlCtrl, GenlCtrlCmd};
+use nl_engine::{Acks, BatchOptions, Connection, Error, Netns, Packing, Protocol};
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+        .block_on(f)
+}
+
+fn get_family(name: &str) -> NetlinkMessage<GenlMessage<GenlCtrl>> {
+    let msg = GenlMessage::from_payload(GenlCtrl {
+        cmd: GenlCtrlCmd::GetFamily,
+        nlas: vec![GenlCtrlAttrs::FamilyName(name.to_owned())],
+    });
+    NetlinkMessage::new(NetlinkHeader::default(), NetlinkPayload::InnerMessage(msg))
+}
+
+fn family_names(replies: &[GenlMessage<GenlCtrl>]) -> Vec<String> {
+    replies
+        .iter()
+        .flat_map(|r| r.payload.nlas.iter())
+        .filter_map(|a| match a {
+            GenlCtrlAttrs::FamilyName(n) => Some(n.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn resolves_a_family_in_a_new_namespace() {
+    let ns = Netns::new_anonymous().expect("new network namespace (run as root)");
+    let conn = Connection::open(Protocol::Generic, &ns).unwrap();
+    let fam = block_on(nl_engine::genl::resolve_family(&conn, "nlctrl")).unwrap();
+    assert_eq!(fam.id, 0x10, "nlctrl has the fixed id GENL_ID_CTRL");
+    let err = block_on(nl_engine::genl::resolve_family(&conn, "no-such-family")).unwrap_err();
+    assert!(matches!(err, Error::Unsupported { .. }), "{err:?}");
+    assert!(err.to_string().contains("no-such-family"), "{err}");
+}
+
+#[test]
+fn dump_lists_every_family() {
+    let ns = Netns::new_anonymous().unwrap();
+    let conn = Connection::open(Protocol::Generic, &ns).unwrap();
+    let msg = NetlinkMessage::new(
+        NetlinkHeader::default(),
+        NetlinkPayload::InnerMessage(GenlMessage::from_payload(GenlCtrl {
+            cmd: GenlCtrlCmd::GetFamily,
+            nlas: vec![],
+        })),
+    );
+    let all = block_on(conn.dump("dump families", msg)).unwrap();
+    let names = family_names(&all);
+    assert!(names.iter().any(|n| n == "nlctrl"), "{names:?}");
+    assert!(names.len() > 3, "{names:?}");
+}
+
+#[test]
+fn batch_reports_each_message() {
+    let ns = Netns::new_anonymous().unwrap();
+    let conn = Connection::open(Protocol::Generic, &ns).unwrap();
+    for acks in [Acks::Every, Acks::LastPerDatagram] {
+        for packing in [
+            Packing::MaxDatagram(64 * 1024),
+            Packing::MaxDatagram(40),
+            Packing::Single,
+        ] {
+            let msgs = vec![
+                get_family("nlctrl"),
+                get_family("nope-1"),
+                get_family("nlctrl"),
+                get_family("nope-2"),
+            ];
+            let res = block_on(conn.batch("batch", msgs, BatchOptions { packing, acks })).unwrap();
+            assert_eq!(res.len(), 4);
+            assert!(res[0].is_ok(), "{acks:?} {packing:?} {res:?}");
+            assert_eq!(res[1].as_ref().unwrap_err().errno, libc::ENOENT);
+            assert!(res[2].is_ok());
+            assert_eq!(res[3].as_ref().unwrap_err().errno, libc::ENOENT);
+        }
+    }
+    // The socket is still in step: a plain request right after works.
+    let fam = block_on(nl_engine::genl::resolve_family(&conn, "nlctrl")).unwrap();
+    assert_eq!(fam.id, 0x10);
+    let st = conn.stats();
+    assert!(st.datagrams_sent >= 6, "{st:?}");
+}
+
+#[test]
+fn kernel_refusal_is_typed_and_names_the_request() {
+    // A GETFAMILY with neither name nor id: the kernel answers EINVAL.
+    let ns = Netns::new_anonymous().unwrap();
+    let conn = Connection::open(Protocol::Generic, &ns).unwrap();
+    let msg = NetlinkMessage::new(
+        NetlinkHeader::default(),
+        NetlinkPayload::InnerMessage(GenlMessage::from_payload(GenlCtrl {
+            cmd: GenlCtrlCmd::GetFamily,
+            nlas: vec![GenlCtrlAttrs::FamilyId(0xfff0)],
+        })),
+    );
+    let err = block_on(conn.request("get family 0xfff0", msg)).unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+    assert!(err.to_string().starts_with("get family 0xfff0"), "{err}");
+}
+
+/// A peer that never answers: the request must time out, not hang.
+#[test]
+fn request_to_a_silent_peer_times_out() {
+    let ns = Netns::new_anonymous().unwrap();
+    // A user-space NETLINK_USERSOCK socket that never reads: our peer.
+    let silent = ns
+        .run(|| {
+            let mut s = netlink_sys::Socket::new(netlink_sys::protocols::NETLINK_USERSOCK).unwrap();
+            let addr = s.bind_auto().unwrap();
+            (s, addr.port_number())
+        })
+        .unwrap();
+    let (_keep, port) = silent;
+    let conn = Connection::open_to_peer(
+        Protocol::Other(netlink_sys::protocols::NETLINK_USERSOCK as i32),
+        &ns,
+        port,
+        nl_engine::Config::default(),
+    )
+    .unwrap()
+    .with_timeout(Duration::from_millis(300));
+    for _ in 0..2 {
+        let started = Instant::now();
+        let err = block_on(conn.request("ask a silent peer", get_family("x"))).unwrap_err();
+        let took = started.elapsed();
+        assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+        assert!(err.to_string().contains("no answer within"), "{err}");
+        assert!(took >= Duration::from_millis(300), "{took:?}");
+        assert!(took < Duration::from_secs(10), "{took:?}");
+    }
+    // A timed-out socket is replaced, not reused.
+    assert!(conn.stats().sockets_opened >= 2);
+}
+
+#[test]
+fn sockets_live_in_their_namespace() {
+    // Two namespaces: a family dump works in both, and the calling thread's
+    // own namespace is unchanged afterwards.
+    let before = std::fs::read_link("/proc/thread-self/ns/net").unwrap();
+    let a = Netns::new_anonymous().unwrap();
+    let b = Netns::new_anonymous().unwrap();
+    let ia = a
+        .run(|| std::fs::read_link("/proc/thread-self/ns/net").unwrap())
+        .unwrap();
+    let ib = b
+        .run(|| std::fs::read_link("/proc/thread-self/ns/net").unwrap())
+        .unwrap();
+    assert_ne!(ia, ib);
+    assert_ne!(ia, before);
+    let by_path = Netns::from_path(a.proc_path()).unwrap();
+    let ic = by_path
+        .run(|| std::fs::read_link("/proc/thread-self/ns/net").unwrap())
+        .unwrap();
+    assert_eq!(ia, ic);
+    Connection::open(Protocol::Generic, &by_path).unwrap();
+    assert_eq!(
+        std::fs::read_link("/proc/thread-self/ns/net").unwrap(),
+        before
+    );
+}
+
+#[test]
+fn no_runtime_is_an_error_not_a_panic() {
+    let ns = Netns::new_anonymous().unwrap();
+    let conn = Connection::open(Protocol::Generic, &ns).unwrap();
+    // Poll the future by hand without any Tokio runtime.
+    let fut = nl_engine::genl::resolve_family(&conn, "nlctrl");
+    let out = futures_lite_block_on(fut);
+    assert!(matches!(out, Err(Error::Io { .. })), "{out:?}");
+}
+
+fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
+    use std::task::{Context, Poll, Waker};
+    let mut f = std::pin::pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
