@@ -1,1 +1,21 @@
-//! TODO umbrella
+//! ClusterIP-style services on any Linux host, without Kubernetes.
+//!
+//! This umbrella crate re-exports the project's libraries:
+//!
+//! - [`ipvs`] (`ipvs-nl`): the kernel's L4 load balancer over generic netlink;
+//! - [`ipset`] (`ipset-nl`): ipset over nfnetlink, with bulk operations;
+//! - [`nftables`] (`nftables-glue`): nf_tables transactions and the service
+//!   NAT chains;
+//! - [`netlink`] (`nl-engine`): the one netlink engine under all three
+//!   (request, dump and batch with timeouts, extended ACK, namespaces).
+//!
+//! Together they build what Kubernetes calls a ClusterIP Service: a virtual
+//! IP on a dummy interface, IPVS forwarding it to real servers, the
+//! VIP:port in an ipset, and NAT chains that mark and masquerade that
+//! traffic.
+#![deny(missing_docs)]
+
+pub use ipset_nl as ipset;
+pub use ipvs_nl as ipvs;
+pub use nftables_glue as nftables;
+pub use nl_engine as netlink;
