@@ -15,6 +15,8 @@
 //! traffic.
 #![deny(missing_docs)]
 
+pub mod keepalived;
+
 pub use ipset_nl as ipset;
 pub use ipvs_nl as ipvs;
 pub use nftables_glue as nftables;
