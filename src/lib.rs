@@ -16,6 +16,7 @@
 #![deny(missing_docs)]
 
 pub mod keepalived;
+pub mod link;
 
 pub use ipset_nl as ipset;
 pub use ipvs_nl as ipvs;

@@ -197,7 +197,7 @@ impl Error {
         match detail.errno {
             libc::EPERM | libc::EACCES => Error::NotPermitted { context, detail },
             libc::EEXIST => Error::Exists { context, detail },
-            libc::ENOENT | libc::ESRCH => Error::NotFound { context, detail },
+            libc::ENOENT | libc::ESRCH | libc::ENODEV => Error::NotFound { context, detail },
             libc::EINVAL | libc::ERANGE | libc::E2BIG | libc::EMSGSIZE => {
                 Error::InvalidArgument { context, detail }
             }
