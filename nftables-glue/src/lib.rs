@@ -1,1 +1,52 @@
-//! TODO
+//! Typed nf_tables over netlink, built on `nl-engine`: tables, chains,
+//! rules, named sets (with concatenated keys) and their elements; the rule
+//! expressions a NAT setup needs (payload, meta, cmp, bitwise, immediate
+//! and verdicts, lookup, counter, ct, masquerade, and the `nft_compat`
+//! matches `set` and `ipvs`); atomic [`Transaction`]s; and, on top,
+//! ClusterIP-style [`ServiceNat`] chains.
+//!
+//! Nothing here runs `nft`: every change is one nfnetlink batch that the
+//! kernel commits or aborts entirely.
+//!
+//! ```no_run
+//! use nftables_glue::{NftHandle, ServiceNat, Membership};
+//! # async fn f() -> nftables_glue::Result<()> {
+//! let nft = NftHandle::new()?;
+//! // The seeds' iptables rules, natively: ZGZ-SERVICES, -MARK-MASQ, -POSTROUTING,
+//! // members taken from the ipset ZGZ-CLUSTER-IP (dst,dst).
+//! let nat = ServiceNat::new(Membership::Ipset { name: "ZGZ-CLUSTER-IP".into() });
+//! let changed = nat.ensure(&nft).await?;
+//! assert!(!nat.ensure(&nft).await?, "second run changes nothing");
+//! # let _ = changed; Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+mod attr;
+mod chain;
+pub mod compat;
+mod expr;
+mod handle;
+mod ipset_index;
+mod msg;
+mod rule;
+mod service;
+mod set;
+mod table;
+mod transaction;
+
+pub use attr::RawAttr;
+pub use chain::{BaseChain, Chain, ChainFlags, ChainType, Hook, Policy, Priority};
+pub use compat::Match;
+pub use expr::{
+    Bitwise, Cmp, CmpOp, Counter, Ct, CtKey, CtState, Data, Expr, Immediate, Lookup, Masq, Meta,
+    MetaKey, NatFlags, Payload, PayloadBase, RawExpr, Register, Verdict,
+};
+pub use handle::NftHandle;
+pub use ipset_index::ipset_index;
+pub use msg::{Command, NftMessage};
+pub use nl_engine::{Error, Result};
+pub use rule::{Rule, RuleCompat, USERDATA_MAXLEN};
+pub use service::{Member, Membership, ServiceNat};
+pub use set::{DataType, ElementFlags, KeyType, Set, SetElement, SetElements, SetFlags};
+pub use table::{Family, Table, TableFlags};
+pub use transaction::{Change, Transaction};
