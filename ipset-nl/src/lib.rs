@@ -1,1 +1,55 @@
-//! TODO
+//! Typed, async ipset over nfnetlink.
+//!
+//! - Every command of the protocol: create, destroy, flush, rename, swap,
+//!   list, save, add, del, test, header, type (revision negotiation) and
+//!   protocol, speaking protocol 7 with a fallback to 6.
+//! - `hash:ip,port` modelled completely ([`IpPortEntry`], [`CreateOptions`]);
+//!   every other set type listed and saved losslessly ([`Entry`],
+//!   [`CreateAttr::Other`], [`ElementAttr::Other`]).
+//! - Bulk add/del/test with many elements per message and per datagram and
+//!   a result per element ([`BulkReport`]); atomic replacement
+//!   ([`IpsetHandle::replace`]).
+//! - ipset's own error codes typed ([`IpsetErrno`]) and mapped into
+//!   [`Error`] with the `ipset` tool's texts.
+//!
+//! ```no_run
+//! use ipset_nl::{BulkOptions, CreateSet, IpPortEntry, IpProto, IpsetHandle};
+//! # async fn f() -> ipset_nl::Result<()> {
+//! let ipset = IpsetHandle::new()?;
+//! ipset.create(&CreateSet::hash_ip_port("svc").options(|o| o.counters()), true).await?;
+//! let backends: Vec<_> = ["10.0.0.1", "10.0.0.2"]
+//!     .iter()
+//!     .map(|ip| IpPortEntry::new(ip.parse().unwrap(), IpProto::Tcp, 8080))
+//!     .collect();
+//! let report = ipset.add_many("svc", &backends, BulkOptions { exist: true, ..Default::default() }).await?;
+//! assert!(report.all_applied());
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+pub mod attr;
+mod bulk;
+pub mod constants;
+mod entry;
+mod error;
+mod handle;
+mod message;
+mod set;
+mod types;
+
+pub use attr::{CreateAttr, ElementAttr, IpsetAttr};
+pub use bulk::{BulkOptions, BulkReport, Outcome};
+pub use entry::{Element, Entry, IpPortEntry};
+pub use error::{IpsetErrno, ipset_errno, map_error};
+pub use handle::{IpsetHandle, ListDetail};
+pub use message::{Command, IpsetMessage};
+pub use set::{
+    CreateOptions, CreateSet, HASH_IP_PORT_MAX_REVISION, IpSet, ProtocolVersion, SetCounts,
+    SetHeader, TypeRevisions,
+};
+pub use types::{CadtFlags, CmdFlags, Family, IpProto, SetType, Timeout};
+
+/// The one error type of this project's crates.
+pub use nl_engine::Error;
+/// `Result` with [`Error`].
+pub use nl_engine::{Netns, Result};
