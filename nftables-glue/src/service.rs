@@ -187,21 +187,33 @@ impl ServiceNat {
         Ok(())
     }
 
-    fn membership_exprs(&self, nft: &NftHandle) -> Result<Vec<Expr>> {
+    /// The kernel index of the membership ipset in the handle's namespace
+    /// (`None` for a native set); an error when the ipset does not exist.
+    pub fn resolve_ipset(&self, nft: &NftHandle) -> Result<Option<u16>> {
+        let Membership::Ipset { name } = &self.membership else {
+            return Ok(None);
+        };
+        let index = crate::ipset_index(nft.connection().netns(), name)?.ok_or_else(|| {
+            Error::from_kernel(
+                format!("service NAT membership ipset {name}"),
+                KernelError {
+                    description: Some(format!("the ipset {name} does not exist; create it first")),
+                    ..KernelError::from_errno(libc::ENOENT)
+                },
+            )
+        })?;
+        Ok(Some(index))
+    }
+
+    fn membership_exprs(&self, ipset_index: Option<u16>) -> Result<Vec<Expr>> {
         Ok(match &self.membership {
             Membership::Ipset { name } => {
-                let index =
-                    crate::ipset_index(nft.connection().netns(), name)?.ok_or_else(|| {
-                        Error::from_kernel(
-                            format!("service NAT membership ipset {name}"),
-                            KernelError {
-                                description: Some(format!(
-                                    "the ipset {name} does not exist; create it first"
-                                )),
-                                ..KernelError::from_errno(libc::ENOENT)
-                            },
-                        )
-                    })?;
+                let index = ipset_index.ok_or_else(|| {
+                    Error::invalid_input(
+                        format!("ipset {name}"),
+                        "its kernel index is needed (see ServiceNat::resolve_ipset)",
+                    )
+                })?;
                 vec![Expr::Match(Match::Set(XtSetMatch::new(
                     index,
                     &[Direction::Dst, Direction::Dst],
@@ -224,7 +236,7 @@ impl ServiceNat {
         })
     }
 
-    fn desired(&self, nft: &NftHandle) -> Result<Desired> {
+    fn desired(&self, ipset_index: Option<u16>) -> Result<Desired> {
         self.check()?;
         let (f, t) = (self.family, self.table.as_str());
         let chains = vec![
@@ -257,7 +269,7 @@ impl ServiceNat {
             Chain::regular(f, t, self.postrouting_chain()),
         ];
         let jump = |to: String| vec![Expr::verdict(Verdict::Jump(to))];
-        let mut members = self.membership_exprs(nft)?;
+        let mut members = self.membership_exprs(ipset_index)?;
         members.push(Expr::verdict(Verdict::Jump(self.mark_chain())));
         let mut snat = Expr::mark_match(self.mark, self.mark_mask);
         snat.push(Expr::masquerade(self.fully_random));
@@ -304,9 +316,11 @@ impl ServiceNat {
 
     /// The transaction that creates everything from nothing (what
     /// [`ServiceNat::ensure`] sends into an empty namespace), in the order
-    /// `nft -f` sends the same ruleset.
-    pub fn create_transaction(&self, nft: &NftHandle) -> Result<Transaction> {
-        let d = self.desired(nft)?;
+    /// `nft -f` sends the same ruleset. `ipset_index` is the membership
+    /// ipset's kernel index ([`ServiceNat::resolve_ipset`]), unused for a
+    /// native set.
+    pub fn create_transaction(&self, ipset_index: Option<u16>) -> Result<Transaction> {
+        let d = self.desired(ipset_index)?;
         let mut tx = Transaction::new();
         tx.add_table(&d.table);
         for c in &d.chains {
@@ -345,15 +359,13 @@ impl ServiceNat {
     /// transaction. Returns `false`, having sent nothing, when everything
     /// already matches (running it twice changes nothing).
     pub async fn ensure(&self, nft: &NftHandle) -> Result<bool> {
-        let d = self.desired(nft)?;
+        let index = self.resolve_ipset(nft)?;
+        let d = self.desired(index)?;
         let (f, t) = (self.family, self.table.as_str());
         let exists = nft.list_tables(f).await?.iter().any(|x| x.name == t);
         if !exists {
-            let mut tx = self.create_transaction(nft)?;
-            // Nothing to reuse: the same batch nft would send.
-            nft.commit(&tx).await?;
-            tx = Transaction::new();
-            drop(tx);
+            // Nothing to reuse: the same batch `nft -f` would send.
+            nft.commit(&self.create_transaction(index)?).await?;
             return Ok(true);
         }
         let chains = nft.list_chains(f, Some(t)).await?;
