@@ -249,14 +249,16 @@ impl Nla for ElementAttr {
             Timeout(t) => emit_be(buf, &t.0.to_be_bytes()),
             CadtFlags(f) => emit_be(buf, &f.bits().to_be_bytes()),
             LineNo(v) | Mark(v) => emit_be(buf, &v.to_be_bytes()),
-            SkbPrio { major, minor } => {
-                emit_be(buf, &((u32::from(*major) << 16) | u32::from(*minor)).to_be_bytes())
-            }
+            SkbPrio { major, minor } => emit_be(
+                buf,
+                &((u32::from(*major) << 16) | u32::from(*minor)).to_be_bytes(),
+            ),
             Ether(m) => emit_be(buf, m),
             Bytes(v) | Packets(v) => emit_be(buf, &v.to_be_bytes()),
-            SkbMark { mark, mask } => {
-                emit_be(buf, &((u64::from(*mark) << 32) | u64::from(*mask)).to_be_bytes())
-            }
+            SkbMark { mark, mask } => emit_be(
+                buf,
+                &((u64::from(*mark) << 32) | u64::from(*mask)).to_be_bytes(),
+            ),
             Name(s) | NameRef(s) | Iface(s) | Comment(s) => emit_str(buf, s),
             // The value only: never `emit` (that would write a header too).
             Other(n) => n.emit_value(buf),
@@ -279,9 +281,9 @@ impl ElementAttr {
                 IPSET_ATTR_PORT_TO => PortTo(be16(v)?),
                 IPSET_ATTR_TIMEOUT => Timeout(crate::types::Timeout(be32(v)?)),
                 IPSET_ATTR_PROTO => Proto(one(v)?),
-                IPSET_ATTR_CADT_FLAGS => CadtFlags(crate::types::CadtFlags::from_bits_retain(
-                    be32(v)?,
-                )),
+                IPSET_ATTR_CADT_FLAGS => {
+                    CadtFlags(crate::types::CadtFlags::from_bits_retain(be32(v)?))
+                }
                 IPSET_ATTR_CADT_LINENO => LineNo(be32(v)?),
                 IPSET_ATTR_MARK => Mark(be32(v)?),
                 IPSET_ATTR_ETHER => Ether(
@@ -446,9 +448,9 @@ impl CreateAttr {
                 IPSET_ATTR_PORT => Port(be16(v)?),
                 IPSET_ATTR_PORT_TO => PortTo(be16(v)?),
                 IPSET_ATTR_TIMEOUT => Timeout(crate::types::Timeout(be32(v)?)),
-                IPSET_ATTR_CADT_FLAGS => CadtFlags(crate::types::CadtFlags::from_bits_retain(
-                    be32(v)?,
-                )),
+                IPSET_ATTR_CADT_FLAGS => {
+                    CadtFlags(crate::types::CadtFlags::from_bits_retain(be32(v)?))
+                }
                 IPSET_ATTR_LINENO => LineNo(be32(v)?),
                 IPSET_ATTR_MARKMASK => MarkMask(be32(v)?),
                 IPSET_ATTR_INITVAL => InitVal(be32(v)?),
@@ -518,7 +520,9 @@ pub enum IpsetAttr {
 }
 
 fn nest_len<T: Nla>(v: &[T]) -> usize {
-    v.iter().map(|a| nla_align(a.value_len()) + NLA_HEADER_SIZE).sum()
+    v.iter()
+        .map(|a| nla_align(a.value_len()) + NLA_HEADER_SIZE)
+        .sum()
 }
 
 fn emit_nest<T: Nla>(buf: &mut [u8], v: &[T]) {

@@ -21,7 +21,9 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use netlink_packet_core::{NLM_F_ACK, NLM_F_EXCL, NLM_F_REQUEST, NLMSG_ERROR, NLA_TYPE_MASK, NlasIterator};
+use netlink_packet_core::{
+    NLA_TYPE_MASK, NLM_F_ACK, NLM_F_EXCL, NLM_F_REQUEST, NLMSG_ERROR, NlasIterator,
+};
 use netlink_sys::{Socket, SocketAddr};
 use nl_engine::{Acks, BatchOptions, Error, KernelError, Packing, Result};
 use tokio::io::unix::AsyncFd;
@@ -30,8 +32,9 @@ use crate::attr::{ElementAttr, IpsetAttr, element_nest_len};
 use crate::constants::*;
 use crate::entry::Element;
 use crate::error::map_error;
-use crate::handle::{IpsetHandle, adt_attrs};
+use crate::handle::IpsetHandle;
 use crate::message::Command;
+use crate::request;
 use crate::set::CreateSet;
 
 /// What happened to one element of a bulk operation.
@@ -306,14 +309,7 @@ impl IpsetHandle {
         let p = self.protocol().await?;
         let msgs: Vec<_> = elems
             .iter()
-            .map(|e| {
-                IpsetHandle::build(
-                    Command::Test,
-                    p,
-                    NLM_F_REQUEST | NLM_F_ACK,
-                    adt_attrs(set, e.to_attrs()),
-                )
-            })
+            .map(|e| request::adt(p, Command::Test, set, e, false))
             .collect();
         let ctx = format!("test {} elements in set {set}", elems.len());
         let before = self.conn.stats().datagrams_sent;
@@ -367,7 +363,10 @@ impl IpsetHandle {
             return Ok(report);
         }
         if u32::try_from(n).is_err() {
-            return Err(Error::invalid_input("bulk request", "more than 2^32-1 elements"));
+            return Err(Error::invalid_input(
+                "bulk request",
+                "more than 2^32-1 elements",
+            ));
         }
         // Encode every element once, its position (1-based) as line number.
         let encoded: Vec<Vec<ElementAttr>> = elems
@@ -379,7 +378,10 @@ impl IpsetHandle {
                 a
             })
             .collect();
-        let max_adt = opts.max_message.saturating_sub(fixed_overhead(set)).min(65535 - 4);
+        let max_adt = opts
+            .max_message
+            .saturating_sub(fixed_overhead(set))
+            .min(65535 - 4);
         let flags = NLM_F_REQUEST | NLM_F_ACK | if opts.exist { 0 } else { NLM_F_EXCL };
         let ctx = format!("{cmd} {n} elements in set {set}");
         let mut sock = RawSock::open(self)?;
@@ -411,7 +413,7 @@ impl IpsetHandle {
                     IpsetAttr::LineNo(0),
                     IpsetAttr::Adt(adt),
                 ];
-                let mut m = IpsetHandle::build(cmd, p, flags, attrs);
+                let mut m = request::build(cmd, p, flags, attrs);
                 sock.seq = sock.seq.wrapping_add(1).max(1);
                 m.header.sequence_number = sock.seq;
                 m.finalize();
@@ -449,7 +451,9 @@ impl IpsetHandle {
                         continue;
                     }
                     let rel = m.header.sequence_number.wrapping_sub(first_seq) as usize;
-                    let Some(slot) = replies.get_mut(rel) else { continue };
+                    let Some(slot) = replies.get_mut(rel) else {
+                        continue;
+                    };
                     if slot.is_none() {
                         *slot = Some(parse_reply(m.payload).ok_or_else(|| Error::Decode {
                             context: ctx.clone(),
@@ -498,7 +502,11 @@ impl IpsetHandle {
                             report.outcomes[i] = Outcome::Failed(map_error(
                                 cmd,
                                 None,
-                                format!("{cmd} element {} ({}) in set {set}", i, elems[i].describe()),
+                                format!(
+                                    "{cmd} element {} ({}) in set {set}",
+                                    i,
+                                    elems[i].describe()
+                                ),
                                 ke.clone(),
                             ));
                         }

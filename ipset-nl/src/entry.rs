@@ -215,7 +215,10 @@ impl IpPortEntry {
         }
         if let Some(to) = self.ip_to {
             if to.is_ipv4() != self.ip.is_ipv4() {
-                return Err(Error::invalid_input(what(), "range ends of different families"));
+                return Err(Error::invalid_input(
+                    what(),
+                    "range ends of different families",
+                ));
             }
         }
         if self.cidr.is_some_and(|c| c > 32 && self.ip.is_ipv4()) {
@@ -229,8 +232,15 @@ impl IpPortEntry {
                 "icmp goes with IPv4 addresses, icmpv6 with IPv6",
             ));
         }
-        if self.comment.as_ref().is_some_and(|c| c.len() > IPSET_MAX_COMMENT_SIZE) {
-            return Err(Error::invalid_input(what(), "comment longer than 255 bytes"));
+        if self
+            .comment
+            .as_ref()
+            .is_some_and(|c| c.len() > IPSET_MAX_COMMENT_SIZE)
+        {
+            return Err(Error::invalid_input(
+                what(),
+                "comment longer than 255 bytes",
+            ));
         }
         Ok(())
     }

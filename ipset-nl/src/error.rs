@@ -166,7 +166,9 @@ impl IpsetErrno {
             (ExistSetName2, Command::Rename) => {
                 "Set cannot be renamed: a set with the new name already exists"
             }
-            (Referenced, Command::Rename) => "Set cannot be renamed: it is in use by another system",
+            (Referenced, Command::Rename) => {
+                "Set cannot be renamed: it is in use by another system"
+            }
             (ExistSetName2, Command::Swap) => {
                 "Sets cannot be swapped: the second set does not exist"
             }
@@ -295,19 +297,39 @@ mod tests {
         assert!(e.to_string().contains("same name already exists"), "{e}");
         let e = map_error(Command::Destroy, None, "destroy set x", ke(libc::ENOENT));
         assert!(matches!(e, Error::NotFound { .. }));
-        let e = map_error(Command::Add, Some("hash:ip,port"), "add", ke(IPSET_ERR_EXIST));
+        let e = map_error(
+            Command::Add,
+            Some("hash:ip,port"),
+            "add",
+            ke(IPSET_ERR_EXIST),
+        );
         assert!(matches!(e, Error::Exists { .. }));
         assert!(e.to_string().contains("it's already added"), "{e}");
-        let e = map_error(Command::Del, Some("hash:ip,port"), "del", ke(IPSET_ERR_EXIST));
+        let e = map_error(
+            Command::Del,
+            Some("hash:ip,port"),
+            "del",
+            ke(IPSET_ERR_EXIST),
+        );
         assert!(matches!(e, Error::NotFound { .. }));
-        let e = map_error(Command::Add, Some("hash:ip,port"), "a", ke(IPSET_ERR_HASH_FULL));
+        let e = map_error(
+            Command::Add,
+            Some("hash:ip,port"),
+            "a",
+            ke(IPSET_ERR_HASH_FULL),
+        );
         assert!(matches!(e, Error::Full { .. }));
         let e = map_error(Command::Swap, None, "swap", ke(IPSET_ERR_TYPE_MISMATCH));
         assert!(matches!(e, Error::InvalidArgument { .. }));
         assert!(e.to_string().contains("type does not match"), "{e}");
         let e = map_error(Command::Add, None, "a", ke(IPSET_ERR_MISSING_PROTO));
         assert!(e.to_string().contains("Protocol missing"), "{e}");
-        let e = map_error(Command::Create, Some("hash:nope"), "c", ke(IPSET_ERR_FIND_TYPE));
+        let e = map_error(
+            Command::Create,
+            Some("hash:nope"),
+            "c",
+            ke(IPSET_ERR_FIND_TYPE),
+        );
         assert!(matches!(e, Error::Unsupported { .. }));
         let e = map_error(Command::Swap, None, "s", ke(IPSET_ERR_EXIST_SETNAME2));
         assert!(matches!(e, Error::NotFound { .. }));

@@ -3,23 +3,21 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use netlink_packet_core::{
-    NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage,
-    NetlinkPayload,
-};
+use netlink_packet_core::NetlinkMessage;
 use nl_engine::{Connection, Error, Netns, Protocol, Result};
 use tokio::sync::OnceCell;
 
-use crate::attr::{ElementAttr, IpsetAttr};
+use crate::attr::IpsetAttr;
 use crate::constants::*;
 use crate::entry::{Element, Entry};
 use crate::error::map_error;
 use crate::message::{Command, IpsetMessage};
+use crate::request;
 use crate::set::{
     CreateOptions, CreateSet, HASH_IP_PORT_MAX_REVISION, IpSet, ProtocolVersion, SetHeader,
     TypeRevisions,
 };
-use crate::types::{CmdFlags, Family, SetType};
+use crate::types::{Family, SetType};
 
 /// What to list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -55,14 +53,6 @@ pub enum ListDetail {
 pub struct IpsetHandle {
     pub(crate) conn: Connection,
     proto: Arc<OnceCell<u8>>,
-}
-
-fn nl_msg(msg: IpsetMessage, flags: u16) -> NetlinkMessage<IpsetMessage> {
-    let mut h = NetlinkHeader::default();
-    h.flags = flags;
-    let mut m = NetlinkMessage::new(h, NetlinkPayload::InnerMessage(msg));
-    m.finalize();
-    m
 }
 
 fn check_name(name: &str) -> Result<()> {
@@ -101,48 +91,22 @@ impl IpsetHandle {
         &self.conn
     }
 
-    /// Builds the netlink message of `cmd` (the protocol attribute first),
-    /// as it would be sent, without sending it.
-    pub fn build(
-        cmd: Command,
-        protocol: u8,
-        flags: u16,
-        attrs: Vec<IpsetAttr>,
-    ) -> NetlinkMessage<IpsetMessage> {
-        let mut all = Vec::with_capacity(attrs.len() + 1);
-        all.push(IpsetAttr::Protocol(protocol));
-        all.extend(attrs);
-        nl_msg(IpsetMessage::new(cmd, all), flags)
-    }
-
     async fn exec(
         &self,
         cmd: Command,
-        flags: u16,
-        attrs: Vec<IpsetAttr>,
+        m: NetlinkMessage<IpsetMessage>,
         ctx: &str,
         set_type: Option<&str>,
     ) -> Result<Vec<IpsetMessage>> {
-        let p = self.protocol().await?;
-        let m = Self::build(cmd, p, NLM_F_REQUEST | NLM_F_ACK | flags, attrs);
         self.conn
             .request(ctx, m)
             .await
             .map_err(|e| remap(e, cmd, set_type))
     }
 
-    async fn dump(&self, cmd: Command, attrs: Vec<IpsetAttr>, ctx: &str) -> Result<Vec<IpsetMessage>> {
-        let p = self.protocol().await?;
-        let m = Self::build(cmd, p, NLM_F_REQUEST | NLM_F_ACK, attrs);
-        self.conn
-            .dump(ctx, m)
-            .await
-            .map_err(|e| remap(e, cmd, None))
-    }
-
     /// Asks the kernel's protocol version, offering `ours`.
     pub async fn kernel_protocol(&self, ours: u8) -> Result<ProtocolVersion> {
-        let m = Self::build(Command::Protocol, ours, NLM_F_REQUEST | NLM_F_ACK, vec![]);
+        let m = request::protocol(ours);
         let replies = self
             .conn
             .request("ipset protocol", m)
@@ -184,7 +148,9 @@ impl IpsetHandle {
                 if v < IPSET_PROTOCOL_MIN {
                     return Err(Error::Unsupported {
                         context: "ipset protocol".into(),
-                        what: format!("ipset protocol {IPSET_PROTOCOL_MIN} or later (kernel speaks {v})"),
+                        what: format!(
+                            "ipset protocol {IPSET_PROTOCOL_MIN} or later (kernel speaks {v})"
+                        ),
                         hint: "use a kernel from 2.6.39 or later".into(),
                     });
                 }
@@ -196,16 +162,17 @@ impl IpsetHandle {
 
     /// The revisions of `set_type` for `family` the kernel supports
     /// (`IPSET_CMD_TYPE`; loads the type's module when it can).
-    pub async fn type_revisions(&self, set_type: &SetType, family: Family) -> Result<TypeRevisions> {
+    pub async fn type_revisions(
+        &self,
+        set_type: &SetType,
+        family: Family,
+    ) -> Result<TypeRevisions> {
         let ctx = format!("query set type {set_type} family {family}");
+        let p = self.protocol().await?;
         let r = self
             .exec(
                 Command::Type,
-                0,
-                vec![
-                    IpsetAttr::TypeName(set_type.name().to_string()),
-                    IpsetAttr::Family(family),
-                ],
+                request::type_query(p, set_type, family),
                 &ctx,
                 Some(set_type.name()),
             )
@@ -272,11 +239,10 @@ impl IpsetHandle {
         check_name(&spec.name)?;
         let rev = self.pick_revision(spec).await?;
         let ctx = format!("create set {} {}", spec.name, spec.set_type);
-        let flags = NLM_F_CREATE | if exist { 0 } else { NLM_F_EXCL };
+        let p = self.protocol().await?;
         self.exec(
             Command::Create,
-            flags,
-            create_attrs(spec, rev),
+            request::create(p, spec, rev, exist),
             &ctx,
             Some(spec.set_type.name()),
         )
@@ -287,10 +253,8 @@ impl IpsetHandle {
     /// Destroys one set, or every set with `None` (`ipset destroy`).
     pub async fn destroy(&self, name: Option<&str>) -> Result<()> {
         let ctx = format!("destroy set {}", name.unwrap_or("(all)"));
-        let attrs = name
-            .map(|n| vec![IpsetAttr::SetName(n.into())])
-            .unwrap_or_default();
-        self.exec(Command::Destroy, NLM_F_EXCL, attrs, &ctx, None)
+        let p = self.protocol().await?;
+        self.exec(Command::Destroy, request::destroy(p, name), &ctx, None)
             .await
             .map(drop)
     }
@@ -298,10 +262,8 @@ impl IpsetHandle {
     /// Removes every member of one set, or of every set with `None`.
     pub async fn flush(&self, name: Option<&str>) -> Result<()> {
         let ctx = format!("flush set {}", name.unwrap_or("(all)"));
-        let attrs = name
-            .map(|n| vec![IpsetAttr::SetName(n.into())])
-            .unwrap_or_default();
-        self.exec(Command::Flush, 0, attrs, &ctx, None)
+        let p = self.protocol().await?;
+        self.exec(Command::Flush, request::flush(p, name), &ctx, None)
             .await
             .map(drop)
     }
@@ -310,32 +272,25 @@ impl IpsetHandle {
     pub async fn rename(&self, from: &str, to: &str) -> Result<()> {
         check_name(to)?;
         let ctx = format!("rename set {from} to {to}");
-        let attrs = vec![IpsetAttr::SetName(from.into()), IpsetAttr::SetName2(to.into())];
-        self.exec(Command::Rename, 0, attrs, &ctx, None)
-            .await
-            .map(drop)
+        let p = self.protocol().await?;
+        let m = request::rename(p, from, to);
+        self.exec(Command::Rename, m, &ctx, None).await.map(drop)
     }
 
     /// Swaps the contents (and names) of two sets of the same type.
     pub async fn swap(&self, a: &str, b: &str) -> Result<()> {
         let ctx = format!("swap sets {a} and {b}");
-        let attrs = vec![IpsetAttr::SetName(a.into()), IpsetAttr::SetName2(b.into())];
-        self.exec(Command::Swap, 0, attrs, &ctx, None)
-            .await
-            .map(drop)
+        let p = self.protocol().await?;
+        let m = request::swap(p, a, b);
+        self.exec(Command::Swap, m, &ctx, None).await.map(drop)
     }
 
     /// A set's header (`IPSET_CMD_HEADER`): type, revision, family.
     pub async fn header(&self, name: &str) -> Result<SetHeader> {
         let ctx = format!("header of set {name}");
+        let p = self.protocol().await?;
         let r = self
-            .exec(
-                Command::Header,
-                0,
-                vec![IpsetAttr::SetName(name.into())],
-                &ctx,
-                None,
-            )
+            .exec(Command::Header, request::header(p, name), &ctx, None)
             .await?;
         let mut h = SetHeader {
             name: name.to_string(),
@@ -385,16 +340,12 @@ impl IpsetHandle {
         detail: ListDetail,
     ) -> Result<Vec<IpSet>> {
         let ctx = format!("{cmd} set {}", name.unwrap_or("(all)"));
-        let mut attrs = Vec::new();
-        if let Some(n) = name {
-            attrs.push(IpsetAttr::SetName(n.into()));
-        }
-        match detail {
-            ListDetail::Full => {}
-            ListDetail::Headers => attrs.push(IpsetAttr::Flags(CmdFlags::LIST_HEADER)),
-            ListDetail::Names => attrs.push(IpsetAttr::Flags(CmdFlags::LIST_SETNAME)),
-        }
-        let msgs = self.dump(cmd, attrs, &ctx).await?;
+        let p = self.protocol().await?;
+        let msgs = self
+            .conn
+            .dump(&ctx, request::list(p, cmd, name, detail))
+            .await
+            .map_err(|e| remap(e, cmd, None))?;
         Ok(merge_dump(msgs))
     }
 
@@ -420,32 +371,10 @@ impl IpsetHandle {
 
     async fn adt(&self, cmd: Command, set: &str, e: &impl Element, exist: bool) -> Result<()> {
         let ctx = format!("{cmd} {} in set {set}", e.describe());
-        let attrs = adt_attrs(set, e.to_attrs());
-        let flags = if cmd == Command::Test || exist {
-            0
-        } else {
-            NLM_F_EXCL
-        };
-        self.exec(cmd, flags, attrs, &ctx, None).await.map(drop)
+        let p = self.protocol().await?;
+        let m = request::adt(p, cmd, set, e, exist);
+        self.exec(cmd, m, &ctx, None).await.map(drop)
     }
-}
-
-/// The attributes of a single add/del/test, as the `ipset` tool sends them
-/// (element data closed by a line number of 0).
-pub(crate) fn adt_attrs(set: &str, mut e: Vec<ElementAttr>) -> Vec<IpsetAttr> {
-    e.push(ElementAttr::LineNo(0));
-    vec![IpsetAttr::SetName(set.into()), IpsetAttr::ElementData(e)]
-}
-
-/// The attributes of a create (after the protocol).
-pub(crate) fn create_attrs(spec: &CreateSet, revision: u8) -> Vec<IpsetAttr> {
-    vec![
-        IpsetAttr::SetName(spec.name.clone()),
-        IpsetAttr::TypeName(spec.set_type.name().to_string()),
-        IpsetAttr::Revision(revision),
-        IpsetAttr::Family(spec.family),
-        IpsetAttr::CreateData(spec.options.to_attrs()),
-    ]
 }
 
 fn remap(e: Error, cmd: Command, set_type: Option<&str>) -> Error {

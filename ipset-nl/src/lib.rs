@@ -34,6 +34,7 @@ mod entry;
 mod error;
 mod handle;
 mod message;
+pub mod request;
 mod set;
 mod types;
 

@@ -295,6 +295,12 @@ impl IpSet {
         }
     }
 
+    /// Folds list or save reply messages into sets (a large set comes in
+    /// several messages: the first with its header, then more members).
+    pub fn from_messages(msgs: Vec<crate::message::IpsetMessage>) -> Vec<IpSet> {
+        crate::handle::merge_dump(msgs)
+    }
+
     /// The members read as `hash:ip,port` elements.
     pub fn ip_port_members(&self) -> Result<Vec<IpPortEntry>, Error> {
         self.members.iter().map(Entry::as_ip_port).collect()
