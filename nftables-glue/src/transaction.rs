@@ -42,6 +42,7 @@ pub struct Change {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Transaction {
     changes: Vec<Change>,
+    set_ids: u32,
 }
 
 impl Transaction {
@@ -163,10 +164,19 @@ impl Transaction {
         self.push(r.to_message(Command::DelRule), 0, format!("delete {r}"))
     }
 
-    /// `add set`.
+    /// `add set`. A set without an id gets the next transaction-local id
+    /// (1, 2, ...): current kernels refuse a new set without one.
     pub fn add_set(&mut self, s: &Set) -> &mut Self {
         let ctx = format!("add set {} {} {}", s.family, s.table, s.name);
-        self.push(s.to_message(Command::NewSet), NLM_F_CREATE, ctx)
+        let msg = if s.id.is_none() {
+            self.set_ids += 1;
+            let mut s = s.clone();
+            s.id = Some(self.set_ids);
+            s.to_message(Command::NewSet)
+        } else {
+            s.to_message(Command::NewSet)
+        };
+        self.push(msg, NLM_F_CREATE, ctx)
     }
 
     /// `delete set`.
