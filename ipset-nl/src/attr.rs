@@ -7,7 +7,11 @@
 //! the command of the message (see [`IpsetAttr::parse`]).
 //!
 //! Integers travel in network byte order with `NLA_F_NET_BYTEORDER` set
-//! (the kernel refuses them otherwise); nests carry `NLA_F_NESTED`.
+//! (the kernel refuses them otherwise); nests carry `NLA_F_NESTED`. The one
+//! exception is the line number (`IPSET_ATTR_LINENO`): the kernel reads it
+//! with `nla_get_u32`, in host order, and writes the failing element's line
+//! number back in host order, so it is encoded in host order (the flag is
+//! still set, as the `ipset` tool does).
 //! Anything this crate does not know, or cannot decode, is kept as
 //! [`DefaultNla`] and emitted again unchanged.
 
@@ -61,6 +65,14 @@ fn be32(v: &[u8]) -> Result<u32, DecodeError> {
         .try_into()
         .map_err(|_| DecodeError::from("expected a 4-byte value"))?;
     Ok(u32::from_be_bytes(b))
+}
+
+/// Line numbers: host order (see the emitters).
+fn ne32(v: &[u8]) -> Result<u32, DecodeError> {
+    let b: [u8; 4] = v
+        .try_into()
+        .map_err(|_| DecodeError::from("expected a 4-byte value"))?;
+    Ok(u32::from_ne_bytes(b))
 }
 
 fn be64(v: &[u8]) -> Result<u64, DecodeError> {
@@ -248,7 +260,10 @@ impl Nla for ElementAttr {
             Port(v) | PortTo(v) | SkbQueue(v) => emit_be(buf, &v.to_be_bytes()),
             Timeout(t) => emit_be(buf, &t.0.to_be_bytes()),
             CadtFlags(f) => emit_be(buf, &f.bits().to_be_bytes()),
-            LineNo(v) | Mark(v) => emit_be(buf, &v.to_be_bytes()),
+            // The kernel reads line numbers with nla_get_u32 (host order),
+            // whatever NLA_F_NET_BYTEORDER says, and echoes them so.
+            LineNo(v) => emit_be(buf, &v.to_ne_bytes()),
+            Mark(v) => emit_be(buf, &v.to_be_bytes()),
             SkbPrio { major, minor } => emit_be(
                 buf,
                 &((u32::from(*major) << 16) | u32::from(*minor)).to_be_bytes(),
@@ -284,7 +299,7 @@ impl ElementAttr {
                 IPSET_ATTR_CADT_FLAGS => {
                     CadtFlags(crate::types::CadtFlags::from_bits_retain(be32(v)?))
                 }
-                IPSET_ATTR_CADT_LINENO => LineNo(be32(v)?),
+                IPSET_ATTR_CADT_LINENO => LineNo(ne32(v)?),
                 IPSET_ATTR_MARK => Mark(be32(v)?),
                 IPSET_ATTR_ETHER => Ether(
                     v.try_into()
@@ -427,8 +442,9 @@ impl Nla for CreateAttr {
             Port(v) | PortTo(v) => emit_be(buf, &v.to_be_bytes()),
             Timeout(t) => emit_be(buf, &t.0.to_be_bytes()),
             CadtFlags(f) => emit_be(buf, &f.bits().to_be_bytes()),
-            LineNo(v) | MarkMask(v) | InitVal(v) | HashSize(v) | MaxElem(v) | Size(v)
-            | Elements(v) | References(v) | MemSize(v) => emit_be(buf, &v.to_be_bytes()),
+            LineNo(v) => emit_be(buf, &v.to_ne_bytes()),
+            MarkMask(v) | InitVal(v) | HashSize(v) | MaxElem(v) | Size(v) | Elements(v)
+            | References(v) | MemSize(v) => emit_be(buf, &v.to_be_bytes()),
             Other(n) => n.emit_value(buf),
         }
     }
@@ -451,7 +467,7 @@ impl CreateAttr {
                 IPSET_ATTR_CADT_FLAGS => {
                     CadtFlags(crate::types::CadtFlags::from_bits_retain(be32(v)?))
                 }
-                IPSET_ATTR_LINENO => LineNo(be32(v)?),
+                IPSET_ATTR_LINENO => LineNo(ne32(v)?),
                 IPSET_ATTR_MARKMASK => MarkMask(be32(v)?),
                 IPSET_ATTR_INITVAL => InitVal(be32(v)?),
                 IPSET_ATTR_HASHSIZE => HashSize(be32(v)?),
@@ -584,7 +600,7 @@ impl Nla for IpsetAttr {
             Family(f) => emit_be(buf, &[f.to_u8()]),
             SetName(s) | TypeName(s) | SetName2(s) => emit_str(buf, s),
             Flags(f) => emit_be(buf, &f.bits().to_be_bytes()),
-            LineNo(v) => emit_be(buf, &v.to_be_bytes()),
+            LineNo(v) => emit_be(buf, &v.to_ne_bytes()),
             Index(v) => emit_be(buf, &v.to_be_bytes()),
             CreateData(v) => emit_nest(buf, v),
             ElementData(v) => emit_nest(buf, v),
@@ -637,7 +653,7 @@ impl IpsetAttr {
                     }
                     Adt(out)
                 }
-                IPSET_ATTR_LINENO => LineNo(be32(v)?),
+                IPSET_ATTR_LINENO => LineNo(ne32(v)?),
                 IPSET_ATTR_PROTOCOL_MIN if cmd == IPSET_CMD_PROTOCOL => ProtocolMin(one(v)?),
                 IPSET_ATTR_REVISION_MIN => RevisionMin(one(v)?),
                 IPSET_ATTR_INDEX => Index(be16(v)?),

@@ -28,7 +28,7 @@ use netlink_sys::{Socket, SocketAddr};
 use nl_engine::{Acks, BatchOptions, Error, KernelError, Packing, Result};
 use tokio::io::unix::AsyncFd;
 
-use crate::attr::{ElementAttr, IpsetAttr, element_nest_len};
+use crate::attr::{ElementAttr, IpsetAttr};
 use crate::constants::*;
 use crate::entry::Element;
 use crate::error::map_error;
@@ -36,6 +36,7 @@ use crate::handle::IpsetHandle;
 use crate::message::Command;
 use crate::request;
 use crate::set::CreateSet;
+use netlink_packet_core::Emitable;
 
 /// What happened to one element of a bulk operation.
 #[derive(Debug)]
@@ -368,14 +369,18 @@ impl IpsetHandle {
                 "more than 2^32-1 elements",
             ));
         }
-        // Encode every element once, its position (1-based) as line number.
-        let encoded: Vec<Vec<ElementAttr>> = elems
+        // Encode every element's DATA nest once, its position (1-based) as
+        // line number; messages are then assembled from these bytes.
+        let encoded: Vec<Vec<u8>> = elems
             .iter()
             .enumerate()
             .map(|(i, e)| {
                 let mut a = e.to_attrs();
                 a.push(ElementAttr::LineNo(i as u32 + 1));
-                a
+                let nest = IpsetAttr::ElementData(a);
+                let mut b = vec![0; nest.buffer_len()];
+                nest.emit(&mut b);
+                b
             })
             .collect();
         let max_adt = opts
@@ -384,6 +389,19 @@ impl IpsetHandle {
             .min(65535 - 4);
         let flags = NLM_F_REQUEST | NLM_F_ACK | if opts.exist { 0 } else { NLM_F_EXCL };
         let ctx = format!("{cmd} {n} elements in set {set}");
+        // Everything of a message before the ADT nest's content.
+        let head = request::build(
+            cmd,
+            p,
+            flags,
+            vec![
+                IpsetAttr::SetName(set.to_string()),
+                IpsetAttr::LineNo(0),
+                IpsetAttr::Adt(vec![]),
+            ],
+        );
+        let mut head_bytes = vec![0; head.buffer_len()];
+        head.serialize(&mut head_bytes);
         let mut sock = RawSock::open(self)?;
         // Element positions still to send, in order.
         let mut queue: std::collections::VecDeque<usize> = (0..n).collect();
@@ -392,44 +410,46 @@ impl IpsetHandle {
             // Build one datagram of messages.
             let mut datagram: Vec<u8> = Vec::new();
             let mut sent: Vec<(u32, Vec<usize>)> = Vec::new();
-            while let Some(&first) = queue.front() {
+            while !queue.is_empty() {
+                let start = datagram.len();
                 let mut members = Vec::new();
-                let mut adt = Vec::new();
                 let mut size = 0usize;
                 while let Some(&i) = queue.front() {
                     let Some(e) = encoded.get(i) else { break };
-                    let l = element_nest_len(e);
-                    if !members.is_empty() && size + l > max_adt {
+                    if !members.is_empty() && size + e.len() > max_adt {
                         break;
                     }
-                    size += l;
+                    if !sent.is_empty()
+                        && start + head_bytes.len() + size + e.len() > opts.max_datagram
+                    {
+                        break;
+                    }
+                    size += e.len();
                     members.push(i);
-                    adt.push(e.clone());
                     queue.pop_front();
                 }
-                let _ = first;
-                let attrs = vec![
-                    IpsetAttr::SetName(set.to_string()),
-                    IpsetAttr::LineNo(0),
-                    IpsetAttr::Adt(adt),
-                ];
-                let mut m = request::build(cmd, p, flags, attrs);
-                sock.seq = sock.seq.wrapping_add(1).max(1);
-                m.header.sequence_number = sock.seq;
-                m.finalize();
-                let len = m.buffer_len();
-                let off = datagram.len().next_multiple_of(4);
-                if !sent.is_empty() && off + len > opts.max_datagram {
-                    // Does not fit: put the elements back for the next datagram.
-                    for i in members.into_iter().rev() {
-                        queue.push_front(i);
-                    }
-                    sock.seq = sock.seq.wrapping_sub(1);
+                if members.is_empty() {
                     break;
                 }
-                datagram.resize(off + len, 0);
-                m.serialize(&mut datagram[off..off + len]);
+                sock.seq = sock.seq.wrapping_add(1).max(1);
+                let total = head_bytes.len() + size;
+                datagram.extend_from_slice(&head_bytes);
+                for &i in &members {
+                    if let Some(e) = encoded.get(i) {
+                        datagram.extend_from_slice(e);
+                    }
+                }
+                // Fix the lengths: message, and ADT nest (the last attribute
+                // of the head, 4 bytes of header).
+                let msg = &mut datagram[start..];
+                msg[0..4].copy_from_slice(&(total as u32).to_ne_bytes());
+                msg[8..12].copy_from_slice(&sock.seq.to_ne_bytes());
+                let adt_off = head_bytes.len() - 4;
+                msg[adt_off..adt_off + 2].copy_from_slice(&((4 + size) as u16).to_ne_bytes());
                 sent.push((sock.seq, members));
+                if datagram.len() >= opts.max_datagram {
+                    break;
+                }
             }
             sock.send(&ctx, &datagram).await?;
             report.datagrams += 1;
