@@ -58,10 +58,12 @@ pub struct Config {
     /// (`NLM_F_DUMP_INTR`) is restarted before [`Error::DumpInterrupted`].
     /// Default 3.
     pub dump_retries: u32,
-    /// Socket send and receive buffer size asked of the kernel
-    /// (`SO_RCVBUFFORCE`/`SO_SNDBUFFORCE`, falling back to the unprivileged
-    /// options, which the kernel caps). Default 4 MiB.
-    pub socket_buffer: usize,
+    /// Socket receive buffer size asked of the kernel (`SO_RCVBUFFORCE`,
+    /// falling back to `SO_RCVBUF`, which the kernel caps). Default 4 MiB.
+    pub recv_buffer: usize,
+    /// Socket send buffer size, which bounds the largest datagram
+    /// (`SO_SNDBUFFORCE`, falling back to `SO_SNDBUF`). Default 4 MiB.
+    pub send_buffer: usize,
 }
 
 impl Default for Config {
@@ -70,7 +72,8 @@ impl Default for Config {
             timeout: Duration::from_secs(30),
             max_datagram: 64 * 1024,
             dump_retries: 3,
-            socket_buffer: 4 * 1024 * 1024,
+            recv_buffer: 4 * 1024 * 1024,
+            send_buffer: 4 * 1024 * 1024,
         }
     }
 }
@@ -144,7 +147,8 @@ struct Counters {
 enum Sock {
     Closed,
     Raw(Socket),
-    Async(AsyncFd<Socket>),
+    /// Registered with the reactor of the runtime with this id.
+    Async(AsyncFd<Socket>, tokio::runtime::Id),
 }
 
 struct Inner {
@@ -225,7 +229,7 @@ fn open_socket(
     peer: u32,
     config: &Config,
 ) -> io::Result<Socket> {
-    let buf = config.socket_buffer;
+    let (rbuf, sbuf) = (config.recv_buffer, config.send_buffer);
     netns.run(move || -> io::Result<Socket> {
         let mut s = Socket::new(protocol.number())?;
         s.bind_auto()?;
@@ -234,8 +238,8 @@ fn open_socket(
         // Older kernels lack these options; requests still work without them.
         let _ = s.set_ext_ack(true);
         let _ = s.set_cap_ack(true);
-        set_buffer(&s, libc::SO_RCVBUFFORCE, libc::SO_RCVBUF, buf);
-        set_buffer(&s, libc::SO_SNDBUFFORCE, libc::SO_SNDBUF, buf);
+        set_buffer(&s, libc::SO_RCVBUFFORCE, libc::SO_RCVBUF, rbuf);
+        set_buffer(&s, libc::SO_SNDBUFFORCE, libc::SO_SNDBUF, sbuf);
         Ok(s)
     })?
 }
@@ -294,7 +298,7 @@ impl Connection {
     }
 
     /// This connection with other tunables (the socket stays shared;
-    /// `socket_buffer` applies when a socket is next opened).
+    /// the buffer sizes apply when a socket is next opened).
     pub fn with_config(mut self, config: Config) -> Self {
         self.config = config;
         self
@@ -415,17 +419,24 @@ impl Connection {
     }
 }
 
+/// The id of the Tokio runtime we are running in; an error outside one.
+fn current_runtime(context: &str) -> Result<tokio::runtime::Id> {
+    tokio::runtime::Handle::try_current()
+        .map(|h| h.id())
+        .map_err(|_| {
+            Error::io(
+                context,
+                io::Error::other(
+                    "netlink operations must run inside a Tokio runtime with I/O and time enabled",
+                ),
+            )
+        })
+}
+
 /// Registers the socket with the current Tokio reactor; an error (not a
 /// panic) outside a runtime.
 fn register(sock: Socket, context: &str) -> Result<AsyncFd<Socket>> {
-    if tokio::runtime::Handle::try_current().is_err() {
-        return Err(Error::io(
-            context,
-            io::Error::other(
-                "netlink operations must run inside a Tokio runtime with I/O and time enabled",
-            ),
-        ));
-    }
+    current_runtime(context)?;
     // SAFETY: `Socket` owns its descriptor, returns that same descriptor from
     // every `as_raw_fd` call, and closes it only when dropped, which happens
     // only after the `AsyncFd` that owns it is dropped.
@@ -447,16 +458,18 @@ impl Inner {
         self.seq
     }
 
+    /// Makes the socket usable from the current runtime: registers it with
+    /// that runtime's reactor (again, when the connection is used from
+    /// another runtime than before), or reopens it after a poisoning error.
     fn ensure_async(&mut self, shared: &Shared, config: &Config, context: &str) -> Result<()> {
-        match std::mem::replace(&mut self.sock, Sock::Closed) {
-            Sock::Async(a) => {
-                self.sock = Sock::Async(a);
-                Ok(())
+        let runtime = current_runtime(context)?;
+        let sock = match std::mem::replace(&mut self.sock, Sock::Closed) {
+            Sock::Async(a, id) if id == runtime => {
+                self.sock = Sock::Async(a, id);
+                return Ok(());
             }
-            Sock::Raw(s) => {
-                self.sock = Sock::Async(register(s, context)?);
-                Ok(())
-            }
+            Sock::Async(a, _) => a.into_inner(),
+            Sock::Raw(s) => s,
             Sock::Closed => {
                 let s = open_socket(shared.protocol, &shared.netns, shared.peer, config)
                     .map_err(|e| Error::io(format!("{context}: reopen netlink socket"), e))?;
@@ -464,10 +477,11 @@ impl Inner {
                     .counters
                     .sockets_opened
                     .fetch_add(1, Ordering::Relaxed);
-                self.sock = Sock::Async(register(s, context)?);
-                Ok(())
+                s
             }
-        }
+        };
+        self.sock = Sock::Async(register(sock, context)?, runtime);
+        Ok(())
     }
 
     async fn send(
@@ -477,7 +491,7 @@ impl Inner {
         context: &str,
         buf_is_sbuf: Option<&[u8]>,
     ) -> Result<()> {
-        let Sock::Async(sock) = &self.sock else {
+        let Sock::Async(sock, _) = &self.sock else {
             return Err(Error::io(context, io::Error::other("socket not open")));
         };
         let buf: &[u8] = match buf_is_sbuf {
@@ -525,7 +539,7 @@ impl Inner {
         context: &str,
         wait: bool,
     ) -> Result<Recv> {
-        let Sock::Async(sock) = &self.sock else {
+        let Sock::Async(sock, _) = &self.sock else {
             return Err(Error::io(context, io::Error::other("socket not open")));
         };
         let cap = self.rbuf.len();
