@@ -576,10 +576,7 @@ fn bulk_add_del_test_report_each_element() {
         assert_eq!(r.failures()[0].0, 7000);
         assert!(matches!(r.failures()[0].1, Error::NotFound { .. }));
         assert_eq!(r.applied(), 20_000);
-        assert_eq!(
-            h.list(Some("big")).await.unwrap()[0].members.len(),
-            3 + 7
-        );
+        assert_eq!(h.list(Some("big")).await.unwrap()[0].members.len(), 3 + 7);
 
         // A bulk add to a missing set: every element failed, none lost.
         let r = h
