@@ -185,28 +185,68 @@ impl Transaction {
         self.push(s.to_message(Command::DelSet), 0, ctx)
     }
 
-    /// `add element` (existing elements are not an error).
+    /// `add element` (existing elements are not an error). Elements are
+    /// split over several messages when one would exceed the 16-bit
+    /// attribute length.
     pub fn add_elements(&mut self, e: &SetElements) -> &mut Self {
-        let ctx = format!(
-            "add {} element(s) to set {} {} {}",
-            e.elements.len(),
-            e.family,
-            e.table,
-            e.set
-        );
-        self.push(e.to_message(Command::NewSetElem), NLM_F_CREATE, ctx)
+        for part in Self::split(e) {
+            let ctx = format!(
+                "add {} element(s) to set {} {} {}",
+                part.elements.len(),
+                part.family,
+                part.table,
+                part.set
+            );
+            self.push(part.to_message(Command::NewSetElem), NLM_F_CREATE, ctx);
+        }
+        self
+    }
+
+    /// Splits an element list so that each message's element nest stays
+    /// well below 64 KiB.
+    fn split(e: &SetElements) -> Vec<SetElements> {
+        const MAX: usize = 60_000;
+        let empty = SetElements {
+            family: e.family,
+            table: e.table.clone(),
+            set: e.set.clone(),
+            set_id: e.set_id,
+            elements: Vec::new(),
+        };
+        let base = empty.emit().len();
+        let mut out = Vec::new();
+        let mut cur = empty.clone();
+        let mut size = 0;
+        for el in &e.elements {
+            let mut one = empty.clone();
+            one.elements.push(el.clone());
+            let one = one.emit().len() - base;
+            if !cur.elements.is_empty() && size + one > MAX {
+                out.push(std::mem::replace(&mut cur, empty.clone()));
+                size = 0;
+            }
+            size += one;
+            cur.elements.push(el.clone());
+        }
+        if !cur.elements.is_empty() || out.is_empty() {
+            out.push(cur);
+        }
+        out
     }
 
     /// `delete element`.
     pub fn delete_elements(&mut self, e: &SetElements) -> &mut Self {
-        let ctx = format!(
-            "delete {} element(s) from set {} {} {}",
-            e.elements.len(),
-            e.family,
-            e.table,
-            e.set
-        );
-        self.push(e.to_message(Command::DelSetElem), 0, ctx)
+        for part in Self::split(e) {
+            let ctx = format!(
+                "delete {} element(s) from set {} {} {}",
+                part.elements.len(),
+                part.family,
+                part.table,
+                part.set
+            );
+            self.push(part.to_message(Command::DelSetElem), 0, ctx);
+        }
+        self
     }
 
     /// `flush set`: deletes every element.

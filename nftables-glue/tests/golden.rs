@@ -267,3 +267,70 @@ fn kernel_dump_replies_decode() {
         );
     }
 }
+
+/// Decoders never panic: every truncation and many byte flips of the
+/// captured messages decode to a value or an error.
+#[test]
+fn decoders_survive_garbage() {
+    use nl_engine::netlink_packet_core::{NetlinkDeserializable, NetlinkHeader};
+    let mut inputs = Vec::new();
+    for file in [
+        "nft_f_native4.hex",
+        "iptables_nft_ipvs_rule.hex",
+        "nft_list_native4_replies.hex",
+    ] {
+        for d in datagrams(file) {
+            for (ty, _, payload) in messages(&d) {
+                inputs.push((ty, payload));
+            }
+        }
+    }
+    for (ty, payload) in inputs {
+        let mut variants = Vec::new();
+        for cut in 0..payload.len() {
+            variants.push(payload[..cut].to_vec());
+        }
+        for i in (0..payload.len()).step_by(3) {
+            let mut p = payload.clone();
+            p[i] ^= 0xa5;
+            variants.push(p);
+        }
+        for p in variants {
+            let mut h = NetlinkHeader::default();
+            h.message_type = ty;
+            if let Ok(m) = NftMessage::deserialize(&h, &p) {
+                let _ = Table::parse(&m);
+                let _ = Chain::parse(&m);
+                let _ = Set::parse(&m);
+                let _ = SetElements::parse(&m);
+                if let Ok(r) = Rule::parse(&m) {
+                    let _ = r.comment();
+                    let _ = r.to_message(Command::NewRule);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn large_element_lists_are_split() {
+    let els: Vec<SetElement> = (0..20_000u32)
+        .map(|i| {
+            SetElement::service(
+                std::net::IpAddr::from((0x0a00_0000 + i).to_be_bytes()),
+                6,
+                80,
+            )
+        })
+        .collect();
+    let mut tx = Transaction::new();
+    tx.add_elements(&SetElements::new(Family::Ipv4, "t", "s", els));
+    assert!(tx.len() > 1);
+    let total: usize = tx
+        .changes()
+        .iter()
+        .map(|c| SetElements::parse(&c.message).unwrap().elements.len())
+        .sum();
+    assert_eq!(total, 20_000);
+    assert!(tx.changes().iter().all(|c| c.message.attrs.len() < 65_000));
+}
