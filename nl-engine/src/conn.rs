@@ -78,6 +78,85 @@ impl Default for Config {
     }
 }
 
+/// A message a batch can send: a typed [`NetlinkMessage`], or one already
+/// encoded ([`Encoded`]) — the cheapest way to send many messages that share
+/// most of their bytes.
+pub trait Outgoing {
+    /// The `nlmsg_flags` the message carries now.
+    fn flags(&self) -> u16;
+    /// Replaces the `nlmsg_flags`.
+    fn set_flags(&mut self, flags: u16);
+    /// Sets the sequence number.
+    fn set_sequence_number(&mut self, seq: u32);
+    /// Finalizes the header (length, type) and returns the encoded length.
+    fn prepare(&mut self) -> usize;
+    /// Writes the encoded message; `buf` is exactly [`Outgoing::prepare`] bytes.
+    fn write(&self, buf: &mut [u8]);
+}
+
+impl<I: NetlinkSerializable> Outgoing for NetlinkMessage<I> {
+    fn flags(&self) -> u16 {
+        self.header.flags
+    }
+    fn set_flags(&mut self, flags: u16) {
+        self.header.flags = flags;
+    }
+    fn set_sequence_number(&mut self, seq: u32) {
+        self.header.sequence_number = seq;
+    }
+    fn prepare(&mut self) -> usize {
+        self.finalize();
+        self.buffer_len()
+    }
+    fn write(&self, buf: &mut [u8]) {
+        self.serialize(buf)
+    }
+}
+
+/// One netlink message already encoded: header and payload. The header's
+/// length field is set from the byte count when sent; flags and sequence
+/// number are managed by the batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encoded(pub Vec<u8>);
+
+impl Encoded {
+    fn field<const N: usize>(&self, at: usize) -> [u8; N] {
+        self.0
+            .get(at..at + N)
+            .and_then(|b| b.try_into().ok())
+            .unwrap_or([0; N])
+    }
+    fn set_field(&mut self, at: usize, bytes: &[u8]) {
+        if let Some(b) = self.0.get_mut(at..at + bytes.len()) {
+            b.copy_from_slice(bytes);
+        }
+    }
+}
+
+impl Outgoing for Encoded {
+    fn flags(&self) -> u16 {
+        u16::from_ne_bytes(self.field(6))
+    }
+    fn set_flags(&mut self, flags: u16) {
+        self.set_field(6, &flags.to_ne_bytes());
+    }
+    fn set_sequence_number(&mut self, seq: u32) {
+        self.set_field(8, &seq.to_ne_bytes());
+    }
+    fn prepare(&mut self) -> usize {
+        if self.0.len() < wire::NLMSG_HDRLEN {
+            self.0.resize(wire::NLMSG_HDRLEN, 0);
+        }
+        let len = u32::try_from(self.0.len()).unwrap_or(u32::MAX);
+        self.set_field(0, &len.to_ne_bytes());
+        self.0.len()
+    }
+    fn write(&self, buf: &mut [u8]) {
+        let n = buf.len().min(self.0.len());
+        buf[..n].copy_from_slice(&self.0[..n]);
+    }
+}
+
 /// How a batch's messages are put into datagrams.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Packing {
@@ -372,14 +451,14 @@ impl Connection {
     /// the returned vector, one entry per message. With
     /// [`Acks::AsFlagged`], a message that asked for no ACK and got no error
     /// counts as `Ok`.
-    pub async fn batch<I>(
+    pub async fn batch<M>(
         &self,
         context: &str,
-        msgs: Vec<NetlinkMessage<I>>,
+        msgs: Vec<M>,
         options: BatchOptions,
     ) -> Result<Vec<Result<(), KernelError>>>
     where
-        I: NetlinkSerializable,
+        M: Outgoing,
     {
         let mut inner = self.inner.lock().await;
         let res = inner
@@ -679,16 +758,16 @@ impl Inner {
         }
     }
 
-    async fn batch<I>(
+    async fn batch<M>(
         &mut self,
         shared: &Shared,
         config: &Config,
         context: &str,
-        mut msgs: Vec<NetlinkMessage<I>>,
+        mut msgs: Vec<M>,
         options: BatchOptions,
     ) -> Result<Vec<Result<(), KernelError>>>
     where
-        I: NetlinkSerializable,
+        M: Outgoing,
     {
         self.ensure_async(shared, config, context)?;
         let total = msgs.len();
@@ -704,26 +783,26 @@ impl Inner {
             flagged.clear();
             let mut last_off = 0usize;
             while let Some(m) = msgs.get_mut(next) {
-                m.header.flags |= NLM_F_REQUEST;
+                let mut flags = m.flags() | NLM_F_REQUEST;
                 match options.acks {
-                    Acks::Every => m.header.flags |= NLM_F_ACK,
-                    Acks::LastPerDatagram => m.header.flags &= !NLM_F_ACK,
+                    Acks::Every => flags |= NLM_F_ACK,
+                    Acks::LastPerDatagram => flags &= !NLM_F_ACK,
                     Acks::AsFlagged => {}
                 }
-                m.finalize();
-                let len = m.buffer_len();
+                m.set_flags(flags);
+                let len = m.prepare();
                 if let Packing::MaxDatagram(max) = options.packing {
                     if !self.sbuf.is_empty() && align4(self.sbuf.len()) + len > max {
                         break;
                     }
                 }
                 let seq = self.next_seq();
-                m.header.sequence_number = seq;
+                m.set_sequence_number(seq);
                 let off = align4(self.sbuf.len());
                 self.sbuf.resize(off + len, 0);
-                m.serialize(&mut self.sbuf[off..off + len]);
+                m.write(&mut self.sbuf[off..off + len]);
                 last_off = off;
-                flagged.push(m.header.flags & NLM_F_ACK != 0);
+                flagged.push(flags & NLM_F_ACK != 0);
                 next += 1;
             }
             if options.acks == Acks::LastPerDatagram {

@@ -19,6 +19,9 @@ pub struct KernelError {
     /// A family-specific description of `errno`, filled in by the crate that
     /// knows the family (for example ipset's own error codes).
     pub description: Option<String>,
+    /// The request as the kernel echoed it back, when it echoed it whole
+    /// (ipset writes the failing element's line number into it).
+    pub echo: Option<Vec<u8>>,
 }
 
 impl KernelError {
@@ -29,6 +32,7 @@ impl KernelError {
             message: None,
             bad_attr_offset: None,
             description: None,
+            echo: None,
         }
     }
 
@@ -322,6 +326,7 @@ mod tests {
             message: Some("Unknown scheduler".into()),
             bad_attr_offset: Some(24),
             description: None,
+            echo: None,
         };
         let e = Error::from_kernel("add service TCP 10.0.0.1:80", d);
         let s = e.to_string();

@@ -34,7 +34,9 @@ mod netns;
 pub mod nfnl;
 pub mod wire;
 
-pub use conn::{Acks, BatchOptions, Config, Connection, Packing, Protocol, Stats};
+pub use conn::{
+    Acks, BatchOptions, Config, Connection, Encoded, Outgoing, Packing, Protocol, Stats,
+};
 pub use error::{Error, KernelError, Result};
 pub use netns::Netns;
 

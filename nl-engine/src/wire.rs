@@ -132,6 +132,18 @@ pub fn parse_error(msg: &RawMessage<'_>) -> Result<Result<(), KernelError>, Stri
         return Ok(Ok(()));
     }
     let mut err = KernelError::from_errno(code.checked_neg().unwrap_or(i32::MAX));
+    if msg.header.flags & NLM_F_CAPPED == 0 {
+        // The whole request echoed back (a kernel without NETLINK_CAP_ACK,
+        // or a family that builds its own error message, like ipset).
+        let echoed = msg
+            .payload
+            .get(4..8)
+            .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize)
+            .unwrap_or(0);
+        if echoed > NLMSG_HDRLEN {
+            err.echo = msg.payload.get(4..4 + echoed).map(<[u8]>::to_vec);
+        }
+    }
     if msg.header.flags & NLM_F_ACK_TLVS != 0 {
         // The echoed request: its header only when capped, else all of it.
         let echoed = if msg.header.flags & NLM_F_CAPPED != 0 {

@@ -89,6 +89,20 @@ fn batch_reports_each_message() {
             assert_eq!(res[3].as_ref().unwrap_err().errno, libc::ENOENT);
         }
     }
+    // The same lookups pre-encoded (nl_engine::Encoded) give the same results.
+    let encoded: Vec<_> = ["nlctrl", "nope-1", "nlctrl"]
+        .iter()
+        .map(|n| {
+            let mut m = get_family(n);
+            m.finalize();
+            let mut b = vec![0; m.buffer_len()];
+            m.serialize(&mut b);
+            nl_engine::Encoded(b)
+        })
+        .collect();
+    let res = block_on(conn.batch("encoded", encoded, BatchOptions::default())).unwrap();
+    assert!(res[0].is_ok() && res[2].is_ok(), "{res:?}");
+    assert_eq!(res[1].as_ref().unwrap_err().errno, libc::ENOENT);
     // The socket is still in step: a plain request right after works.
     let fam = block_on(nl_engine::genl::resolve_family(&conn, "nlctrl")).unwrap();
     assert_eq!(fam.id, 0x10);
