@@ -1,1 +1,51 @@
-//! TODO
+//! Typed, async IPVS (IP Virtual Server) configuration over generic netlink.
+//!
+//! Everything `ipvsadm` does, as data: [`Service`]s (TCP, UDP, SCTP and
+//! firewall-mark, IPv4 and IPv6, every scheduler, persistence, flags),
+//! [`Destination`]s (all forwarding methods, mixed-family, tunnels,
+//! thresholds), [`Stats`] (64-bit, with the 32-bit fallback), [`Timeouts`],
+//! [`Info`], sync daemons ([`SyncDaemon`]), the connection table
+//! ([`ConnEntry`]), plus a pipelined full [`IpvsHandle::snapshot`] and a
+//! batched [`IpvsHandle::apply`].
+//!
+//! Each kernel object has its module (attributes, parsing and emitting
+//! together); the transport is `nl-engine`. Decoding is lossless: unknown
+//! attributes and values survive a round trip, and no kernel data can make
+//! it panic.
+//!
+//! ```no_run
+//! use ipvs_nl::{Destination, IpvsHandle, Scheduler, Service};
+//! # async fn f() -> ipvs_nl::Result<()> {
+//! let ns = nl_engine::Netns::from_path("/run/netns/lb").map_err(|e| ipvs_nl::Error::io("netns", e))?;
+//! let ipvs = IpvsHandle::in_netns(&ns).await?;
+//! let svc = Service::udp("[2001:db8::1]:53".parse().unwrap()).scheduler(Scheduler::RoundRobin);
+//! ipvs.add_service(&svc).await?;
+//! ipvs.add_destination(&svc.key, &Destination::new("2001:db8::2".parse().unwrap(), 53)).await?;
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+mod attr;
+pub mod config;
+pub mod conn_table;
+mod consts;
+pub mod daemon;
+pub mod destination;
+mod handle;
+pub mod info;
+pub mod message;
+pub mod service;
+pub mod stats;
+mod util;
+
+pub use config::Timeouts;
+pub use conn_table::{ConnEntry, ConnFilter, ConnState};
+pub use daemon::{DaemonState, SyncDaemon};
+pub use destination::{Destination, ForwardMethod, TunnelFlags, TunnelType, Weight};
+pub use handle::{DEFAULT_PIPELINE, IpvsHandle, Operation, ServiceEntry, classify};
+pub use info::{Info, Version};
+pub use message::{IpvsAttr, IpvsCmd, IpvsMessage};
+pub use service::{Family, Netmask, Protocol, Scheduler, Service, ServiceFlags, ServiceKey};
+pub use stats::{Stats, StatsWidth};
+
+pub use nl_engine::{Error, KernelError, Netns, Result};

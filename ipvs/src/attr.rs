@@ -1,0 +1,106 @@
+//! Small helpers shared by the attribute codecs of every object.
+
+use netlink_packet_core::{DecodeError, DefaultNla, NlaBuffer, NlasIterator};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::consts::{AF_INET, AF_INET6};
+
+/// Copies `bytes` into the start of `buffer` (which the caller sized with
+/// `value_len`); never panics on a size mismatch.
+pub(crate) fn put(buffer: &mut [u8], bytes: &[u8]) {
+    let n = bytes.len().min(buffer.len());
+    if let (Some(dst), Some(src)) = (buffer.get_mut(..n), bytes.get(..n)) {
+        dst.copy_from_slice(src);
+    }
+}
+
+/// Parses every attribute of `buf` with `f`.
+pub(crate) fn parse_all<T>(
+    buf: &[u8],
+    mut f: impl FnMut(&NlaBuffer<&[u8]>) -> Result<T, DecodeError>,
+) -> Result<Vec<T>, DecodeError> {
+    let mut out = Vec::new();
+    for nla in NlasIterator::new(buf) {
+        let nla = nla?;
+        out.push(f(&nla)?);
+    }
+    Ok(out)
+}
+
+/// An unknown attribute, kept whole (flags included) to be re-emitted.
+pub(crate) fn unknown(buf: &NlaBuffer<&[u8]>) -> Result<DefaultNla, DecodeError> {
+    <DefaultNla as netlink_packet_core::Parseable<NlaBuffer<&[u8]>>>::parse(buf)
+}
+
+/// An address as IPVS carries it: always the 16 bytes of a
+/// `union nf_inet_addr`, IPv4 in the first four (as `ipvsadm` sends it).
+pub(crate) fn addr_bytes(addr: &IpAddr) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    match addr {
+        IpAddr::V4(a) => b[..4].copy_from_slice(&a.octets()),
+        IpAddr::V6(a) => b.copy_from_slice(&a.octets()),
+    }
+    b
+}
+
+/// Reads an address attribute of family `af` (4 or 16 bytes for IPv4, 16 for
+/// IPv6). With an unknown family, 4 bytes mean IPv4 and 16 mean IPv6.
+pub(crate) fn parse_addr(af: Option<u16>, value: &[u8]) -> Result<IpAddr, DecodeError> {
+    let v4 = |v: &[u8]| -> Result<IpAddr, DecodeError> {
+        let b: [u8; 4] = v
+            .get(..4)
+            .and_then(|s| s.try_into().ok())
+            .ok_or_else(|| DecodeError::from(format!("IPv4 address of {} bytes", v.len())))?;
+        Ok(IpAddr::V4(Ipv4Addr::from(b)))
+    };
+    let v6 = |v: &[u8]| -> Result<IpAddr, DecodeError> {
+        let b: [u8; 16] = v
+            .try_into()
+            .map_err(|_| DecodeError::from(format!("IPv6 address of {} bytes", v.len())))?;
+        Ok(IpAddr::V6(Ipv6Addr::from(b)))
+    };
+    match af {
+        Some(AF_INET) => v4(value),
+        Some(AF_INET6) => v6(value),
+        _ if value.len() == 4 => v4(value),
+        _ => v6(value),
+    }
+}
+
+/// The address family number of an address.
+pub(crate) fn af_of(addr: &IpAddr) -> u16 {
+    match addr {
+        IpAddr::V4(_) => AF_INET,
+        IpAddr::V6(_) => AF_INET6,
+    }
+}
+
+/// A NUL-terminated string attribute value.
+pub(crate) fn cstr(s: &str) -> Vec<u8> {
+    let mut v = s.as_bytes().to_vec();
+    v.push(0);
+    v
+}
+
+macro_rules! num {
+    ($name:ident, $t:ty, $from:ident) => {
+        pub(crate) fn $name(value: &[u8], what: &str) -> Result<$t, DecodeError> {
+            let b = value
+                .try_into()
+                .map_err(|_| DecodeError::from(format!("{what}: {} bytes", value.len())))?;
+            Ok(<$t>::$from(b))
+        }
+    };
+}
+num!(u8_ne, u8, from_ne_bytes);
+num!(u16_ne, u16, from_ne_bytes);
+num!(u16_be, u16, from_be_bytes);
+num!(u32_ne, u32, from_ne_bytes);
+num!(u64_ne, u64, from_ne_bytes);
+
+/// A string attribute (NUL terminator optional).
+pub(crate) fn string(value: &[u8], what: &str) -> Result<String, DecodeError> {
+    let end = value.iter().position(|&b| b == 0).unwrap_or(value.len());
+    let s = value.get(..end).unwrap_or_default();
+    String::from_utf8(s.to_vec()).map_err(|e| DecodeError::from(format!("{what}: {e}")))
+}

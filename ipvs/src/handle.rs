@@ -1,0 +1,573 @@
+//! [`IpvsHandle`]: the async entry point, one per network namespace.
+
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+use netlink_packet_core::{NetlinkHeader, NetlinkMessage, NetlinkPayload};
+use netlink_packet_generic::GenlMessage;
+use nl_engine::{Acks, BatchOptions, Connection, KernelError, Netns, Packing, Protocol};
+
+use crate::config::Timeouts;
+use crate::conn_table::{self, ConnEntry, ConnFilter};
+use crate::daemon::{DaemonState, SyncDaemon};
+use crate::destination::Destination;
+use crate::info::Info;
+use crate::message::{IpvsCmd, IpvsMessage};
+use crate::service::{Service, ServiceKey};
+use crate::{Error, Result, util};
+
+type Msg = NetlinkMessage<GenlMessage<IpvsMessage>>;
+
+/// How many connections [`IpvsHandle::snapshot`] spreads its destination
+/// dumps over by default.
+pub const DEFAULT_PIPELINE: usize = 4;
+
+/// A service with its destinations, as [`IpvsHandle::snapshot`] returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceEntry {
+    /// The service.
+    pub service: Service,
+    /// Its destinations.
+    pub destinations: Vec<Destination>,
+}
+
+/// One change of a bulk [`IpvsHandle::apply`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Operation {
+    /// `ipvsadm -A`
+    AddService(Service),
+    /// `ipvsadm -E`
+    EditService(Service),
+    /// `ipvsadm -D`
+    DeleteService(ServiceKey),
+    /// `ipvsadm -a`
+    AddDestination(ServiceKey, Destination),
+    /// `ipvsadm -e`
+    EditDestination(ServiceKey, Destination),
+    /// `ipvsadm -d` (only the destination's address and port matter)
+    DeleteDestination(ServiceKey, Destination),
+    /// `ipvsadm -Z -t ...`
+    ZeroService(ServiceKey),
+}
+
+impl Operation {
+    fn message(&self) -> IpvsMessage {
+        match self {
+            Operation::AddService(s) => IpvsMessage::add_service(s),
+            Operation::EditService(s) => IpvsMessage::edit_service(s),
+            Operation::DeleteService(k) => IpvsMessage::delete_service(k),
+            Operation::AddDestination(k, d) => IpvsMessage::add_destination(k, d),
+            Operation::EditDestination(k, d) => IpvsMessage::edit_destination(k, d),
+            Operation::DeleteDestination(k, d) => IpvsMessage::delete_destination(k, d),
+            Operation::ZeroService(k) => IpvsMessage::zero_service(k),
+        }
+    }
+
+    /// What the operation does, as error contexts name it.
+    pub fn context(&self) -> String {
+        match self {
+            Operation::AddService(s) => format!("add service {}", s.key),
+            Operation::EditService(s) => format!("edit service {}", s.key),
+            Operation::DeleteService(k) => format!("delete service {k}"),
+            Operation::AddDestination(k, d) => format!("add destination {d} to service {k}"),
+            Operation::EditDestination(k, d) => format!("edit destination {d} of service {k}"),
+            Operation::DeleteDestination(k, d) => {
+                format!("delete destination {d} of service {k}")
+            }
+            Operation::ZeroService(k) => format!("zero counters of service {k}"),
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        match self {
+            Operation::AddService(s) | Operation::EditService(s) => s.validate(),
+            _ => Ok(()),
+        }
+    }
+}
+
+type Refine = fn(String, KernelError) -> Error;
+
+/// Turns a kernel refusal of an IPVS command `cmd` into the error users act on
+/// (what [`IpvsHandle`] does with every refusal),
+/// with IPVS's meaning of each errno.
+pub fn classify(cmd: IpvsCmd, context: &str, mut ke: KernelError) -> Error {
+    use IpvsCmd::*;
+    let e = ke.errno;
+    let (desc, kind): (Option<&str>, Option<Refine>) = match (cmd, e) {
+        (NewService | SetService, libc::ENOENT) => (
+            Some("unknown scheduler or persistence engine (is its ip_vs_* module available?)"),
+            Some(|context, detail| Error::InvalidArgument { context, detail }),
+        ),
+        (NewService, libc::EEXIST) => (Some("service already exists"), None),
+        (NewDest, libc::EEXIST) => (Some("destination already exists"), None),
+        (SetDest | DelDest, libc::ENOENT) => (Some("no such destination"), None),
+        (NewDaemon, libc::EEXIST) => (Some("sync daemon already running"), None),
+        (NewDaemon, libc::EINVAL) => (
+            Some(
+                "invalid sync daemon settings, or mixed-family destinations exist (the sync protocol does not support them)",
+            ),
+            None,
+        ),
+        (NewDaemon, libc::ENODEV) => (Some("no such multicast interface"), None),
+        (DelDaemon, libc::ESRCH) => (Some("sync daemon not running"), None),
+        (_, libc::ESRCH) => (Some("no such service"), None),
+        (NewDest | SetDest, libc::ERANGE) => (Some("weight or thresholds out of range"), None),
+        _ => (None, None),
+    };
+    if ke.description.is_none() {
+        ke.description = desc.map(str::to_owned);
+    }
+    match kind {
+        Some(f) => f(context.to_owned(), ke),
+        None => Error::from_kernel(context, ke),
+    }
+}
+
+fn reclassify(cmd: IpvsCmd, context: &str, err: Error) -> Error {
+    match err.kernel_error().cloned() {
+        Some(ke) => classify(cmd, context, ke),
+        None => err,
+    }
+}
+
+fn decode_err(context: &str, e: impl std::fmt::Display) -> Error {
+    Error::Decode {
+        context: context.to_owned(),
+        reason: e.to_string(),
+    }
+}
+
+/// The IPVS configuration of one network namespace, over generic netlink.
+///
+/// Every method is one `ipvsadm` command. Errors are typed ([`Error::Exists`],
+/// [`Error::NotFound`], [`Error::InvalidArgument`], ...) and name the object.
+/// Operations need a Tokio runtime with I/O and time enabled.
+///
+/// ```no_run
+/// use ipvs_nl::{Destination, IpvsHandle, Scheduler, Service};
+/// # async fn f() -> ipvs_nl::Result<()> {
+/// let ipvs = IpvsHandle::new().await?; // fails with Error::Unsupported without ip_vs
+/// let svc = Service::tcp("10.0.0.1:80".parse().unwrap()).scheduler(Scheduler::RoundRobin);
+/// ipvs.add_service(&svc).await?;
+/// ipvs.add_destination(&svc.key, &Destination::new("192.168.0.2".parse().unwrap(), 80).masquerade())
+///     .await?;
+/// for entry in ipvs.snapshot().await? {
+///     println!("{} {}", entry.service.key, entry.service.scheduler);
+///     for d in entry.destinations {
+///         println!("  -> {d} {} {}", d.forward, d.weight);
+///     }
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct IpvsHandle {
+    conn: Connection,
+    family_id: u16,
+    netns: Netns,
+    pool: Arc<Mutex<Vec<Connection>>>,
+    pipeline: usize,
+}
+
+impl IpvsHandle {
+    /// A handle on the caller's own network namespace.
+    pub async fn new() -> Result<Self> {
+        Self::in_netns(&Netns::current()).await
+    }
+
+    /// A handle on `netns` (this thread does not move).
+    ///
+    /// Fails with [`Error::Unsupported`] when the kernel has no IPVS.
+    pub async fn in_netns(netns: &Netns) -> Result<Self> {
+        let conn = Connection::open(Protocol::Generic, netns)?;
+        Self::with_connection(conn).await
+    }
+
+    /// A handle over an already opened generic netlink connection (to choose
+    /// its timeout or buffer sizes).
+    pub async fn with_connection(conn: Connection) -> Result<Self> {
+        let family = match nl_engine::genl::resolve_family(&conn, "IPVS").await {
+            Ok(f) => f,
+            Err(Error::Unsupported { context, .. }) => {
+                return Err(Error::Unsupported {
+                    context,
+                    what: "IPVS (the IPVS generic netlink family)".into(),
+                    hint: "no IPVS in this kernel: load ip_vs (modprobe ip_vs)".into(),
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(IpvsHandle {
+            netns: conn.netns().clone(),
+            conn,
+            family_id: family.id,
+            pool: Arc::new(Mutex::new(Vec::new())),
+            pipeline: DEFAULT_PIPELINE,
+        })
+    }
+
+    /// How many connections [`snapshot`](Self::snapshot) uses at most
+    /// (at least 1).
+    pub fn with_pipeline(mut self, connections: usize) -> Self {
+        self.pipeline = connections.max(1);
+        self
+    }
+
+    /// The generic netlink family id of IPVS in this kernel.
+    pub fn family_id(&self) -> u16 {
+        self.family_id
+    }
+
+    /// The underlying connection (for its statistics).
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The namespace this handle works in.
+    pub fn netns(&self) -> &Netns {
+        &self.netns
+    }
+
+    /// Wraps a payload into a netlink message of this kernel's IPVS family.
+    pub fn message(&self, payload: IpvsMessage) -> Msg {
+        let mut g = GenlMessage::from_payload(payload);
+        g.set_resolved_family_id(self.family_id);
+        NetlinkMessage::new(NetlinkHeader::default(), NetlinkPayload::InnerMessage(g))
+    }
+
+    async fn ack_on(&self, conn: &Connection, context: &str, payload: IpvsMessage) -> Result<()> {
+        let cmd = payload.cmd;
+        conn.ack(context, self.message(payload))
+            .await
+            .map_err(|e| reclassify(cmd, context, e))
+    }
+
+    async fn ack(&self, context: &str, payload: IpvsMessage) -> Result<()> {
+        self.ack_on(&self.conn, context, payload).await
+    }
+
+    async fn request(&self, context: &str, payload: IpvsMessage) -> Result<Vec<IpvsMessage>> {
+        let cmd = payload.cmd;
+        let replies = self
+            .conn
+            .request(context, self.message(payload))
+            .await
+            .map_err(|e| reclassify(cmd, context, e))?;
+        Ok(replies.into_iter().map(|g| g.payload).collect())
+    }
+
+    async fn dump_on(
+        &self,
+        conn: &Connection,
+        context: &str,
+        payload: IpvsMessage,
+    ) -> Result<Vec<IpvsMessage>> {
+        let cmd = payload.cmd;
+        let replies = conn
+            .dump(context, self.message(payload))
+            .await
+            .map_err(|e| reclassify(cmd, context, e))?;
+        Ok(replies.into_iter().map(|g| g.payload).collect())
+    }
+
+    // ------------------------------------------------------------ services
+
+    /// `ipvsadm -A`: adds a service ([`Error::Exists`] if it exists,
+    /// [`Error::InvalidArgument`] for an unknown scheduler).
+    pub async fn add_service(&self, s: &Service) -> Result<()> {
+        s.validate()?;
+        let ctx = format!("add service {}", s.key);
+        self.ack(&ctx, IpvsMessage::add_service(s)).await
+    }
+
+    /// `ipvsadm -E`: changes a service's scheduler, flags and persistence
+    /// ([`Error::NotFound`] if it does not exist).
+    pub async fn edit_service(&self, s: &Service) -> Result<()> {
+        s.validate()?;
+        let ctx = format!("edit service {}", s.key);
+        self.ack(&ctx, IpvsMessage::edit_service(s)).await
+    }
+
+    /// `ipvsadm -D`: deletes a service and its destinations.
+    pub async fn delete_service(&self, key: &ServiceKey) -> Result<()> {
+        let ctx = format!("delete service {key}");
+        self.ack(&ctx, IpvsMessage::delete_service(key)).await
+    }
+
+    /// Reads one service ([`Error::NotFound`] if it does not exist).
+    pub async fn get_service(&self, key: &ServiceKey) -> Result<Service> {
+        let ctx = format!("get service {key}");
+        let replies = self.request(&ctx, IpvsMessage::get_service(key)).await?;
+        replies
+            .iter()
+            .find_map(IpvsMessage::service)
+            .ok_or_else(|| decode_err(&ctx, "reply carries no service"))?
+            .map_err(|e| decode_err(&ctx, e))
+    }
+
+    /// `ipvsadm -L` without destinations: every service.
+    pub async fn services(&self) -> Result<Vec<Service>> {
+        self.services_on(&self.conn).await
+    }
+
+    async fn services_on(&self, conn: &Connection) -> Result<Vec<Service>> {
+        let ctx = "list services";
+        let replies = self
+            .dump_on(conn, ctx, IpvsMessage::dump_services())
+            .await?;
+        replies
+            .iter()
+            .filter_map(IpvsMessage::service)
+            .map(|r| r.map_err(|e| decode_err(ctx, e)))
+            .collect()
+    }
+
+    // -------------------------------------------------------- destinations
+
+    /// `ipvsadm -a`: adds a destination to a service.
+    pub async fn add_destination(&self, key: &ServiceKey, d: &Destination) -> Result<()> {
+        let ctx = format!("add destination {d} to service {key}");
+        self.ack(&ctx, IpvsMessage::add_destination(key, d)).await
+    }
+
+    /// `ipvsadm -e`: changes a destination's forwarding method, weight,
+    /// thresholds and tunnel settings.
+    pub async fn edit_destination(&self, key: &ServiceKey, d: &Destination) -> Result<()> {
+        let ctx = format!("edit destination {d} of service {key}");
+        self.ack(&ctx, IpvsMessage::edit_destination(key, d)).await
+    }
+
+    /// `ipvsadm -d`: removes the destination `addr`:`port` from a service.
+    pub async fn delete_destination(
+        &self,
+        key: &ServiceKey,
+        addr: IpAddr,
+        port: u16,
+    ) -> Result<()> {
+        let d = Destination::new(addr, port);
+        let ctx = format!("delete destination {d} of service {key}");
+        self.ack(&ctx, IpvsMessage::delete_destination(key, &d))
+            .await
+    }
+
+    /// The destinations of one service.
+    pub async fn destinations(&self, key: &ServiceKey) -> Result<Vec<Destination>> {
+        self.destinations_on(&self.conn, key).await
+    }
+
+    async fn destinations_on(
+        &self,
+        conn: &Connection,
+        key: &ServiceKey,
+    ) -> Result<Vec<Destination>> {
+        let ctx = format!("list destinations of service {key}");
+        let replies = self
+            .dump_on(conn, &ctx, IpvsMessage::dump_destinations(key))
+            .await?;
+        let fam = Some(key.family());
+        replies
+            .iter()
+            .filter_map(|m| m.destination(fam))
+            .map(|r| r.map_err(|e| decode_err(&ctx, e)))
+            .collect()
+    }
+
+    // ---------------------------------------------------------- snapshot
+
+    fn pool(&self, n: usize) -> Result<Vec<Connection>> {
+        let mut pool = self.pool.lock().map_err(|_| {
+            Error::io(
+                "snapshot",
+                std::io::Error::other("connection pool poisoned"),
+            )
+        })?;
+        while pool.len() < n {
+            let c = Connection::open_with(Protocol::Generic, &self.netns, *self.conn.config())?;
+            pool.push(c);
+        }
+        Ok(pool.iter().take(n).cloned().collect())
+    }
+
+    /// Every service with its destinations (`ipvsadm -Ln` as data).
+    ///
+    /// One service dump, then the per-service destination dumps spread
+    /// over several connections that run at the same time (at most
+    /// [`with_pipeline`](Self::with_pipeline) of them, default
+    /// [`DEFAULT_PIPELINE`]), instead of 1 + N sequential round trips.
+    pub async fn snapshot(&self) -> Result<Vec<ServiceEntry>> {
+        let services = self.services().await?;
+        let n = self.pipeline.min(services.len());
+        if n <= 1 {
+            let mut out = Vec::with_capacity(services.len());
+            for s in services {
+                let destinations = self.destinations(&s.key).await?;
+                out.push(ServiceEntry {
+                    service: s,
+                    destinations,
+                });
+            }
+            return Ok(out);
+        }
+        let conns = self.pool(n)?;
+        let keys: Vec<ServiceKey> = services.iter().map(|s| s.key).collect();
+        let workers = conns.iter().enumerate().map(|(w, conn)| {
+            let mine: Vec<(usize, ServiceKey)> = keys
+                .iter()
+                .copied()
+                .enumerate()
+                .filter(|(i, _)| i % n == w)
+                .collect();
+            async move {
+                let mut got = Vec::with_capacity(mine.len());
+                for (i, k) in mine {
+                    got.push((i, self.destinations_on(conn, &k).await?));
+                }
+                Ok::<_, Error>(got)
+            }
+        });
+        let mut dests: Vec<Option<Vec<Destination>>> = services.iter().map(|_| None).collect();
+        for r in util::join_all(workers).await {
+            for (i, d) in r? {
+                if let Some(slot) = dests.get_mut(i) {
+                    *slot = Some(d);
+                }
+            }
+        }
+        Ok(services
+            .into_iter()
+            .zip(dests)
+            .map(|(service, d)| ServiceEntry {
+                service,
+                destinations: d.unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    // -------------------------------------------------------------- bulk
+
+    /// Applies many changes at once: the messages are packed into large
+    /// datagrams (one ACK asked per datagram; the kernel reports every
+    /// failure anyway) and each operation's result comes back in order.
+    ///
+    /// The outer error means the exchange itself failed (then the outcome
+    /// of the operations is unknown). An operation refused before sending
+    /// (invalid input) is reported in its slot and not sent.
+    pub async fn apply(&self, ops: &[Operation]) -> Result<Vec<Result<()>>> {
+        self.apply_with(
+            ops,
+            BatchOptions {
+                packing: Packing::MaxDatagram(self.conn.config().max_datagram),
+                acks: Acks::LastPerDatagram,
+            },
+        )
+        .await
+    }
+
+    /// [`apply`](Self::apply) with explicit packing and ACK policy.
+    pub async fn apply_with(
+        &self,
+        ops: &[Operation],
+        options: BatchOptions,
+    ) -> Result<Vec<Result<()>>> {
+        let mut results: Vec<Option<Result<()>>> = Vec::with_capacity(ops.len());
+        let mut sent = Vec::new();
+        let mut msgs = Vec::new();
+        for (i, op) in ops.iter().enumerate() {
+            match op.validate() {
+                Ok(()) => {
+                    results.push(None);
+                    sent.push(i);
+                    msgs.push(self.message(op.message()));
+                }
+                Err(e) => results.push(Some(Err(e))),
+            }
+        }
+        if !msgs.is_empty() {
+            let ctx = format!("apply {} IPVS operations", msgs.len());
+            let got = self.conn.batch(&ctx, msgs, options).await?;
+            for (i, r) in sent.into_iter().zip(got) {
+                let Some(op) = ops.get(i) else { continue };
+                let r = r.map_err(|ke| classify(op.message().cmd, &op.context(), ke));
+                if let Some(slot) = results.get_mut(i) {
+                    *slot = Some(r);
+                }
+            }
+        }
+        Ok(results.into_iter().map(|r| r.unwrap_or(Ok(()))).collect())
+    }
+
+    // -------------------------------------------------- zero, flush, info
+
+    /// `ipvsadm -Z`: zeroes the counters of every service.
+    pub async fn zero_all(&self) -> Result<()> {
+        self.ack("zero all counters", IpvsMessage::zero_all()).await
+    }
+
+    /// `ipvsadm -Z -t ...`: zeroes the counters of one service.
+    pub async fn zero_service(&self, key: &ServiceKey) -> Result<()> {
+        let ctx = format!("zero counters of service {key}");
+        self.ack(&ctx, IpvsMessage::zero_service(key)).await
+    }
+
+    /// `ipvsadm -C`: deletes every service.
+    pub async fn flush(&self) -> Result<()> {
+        self.ack("flush IPVS", IpvsMessage::flush()).await
+    }
+
+    /// Version and connection table size.
+    pub async fn info(&self) -> Result<Info> {
+        let ctx = "get IPVS info";
+        let r = self.request(ctx, IpvsMessage::get_info()).await?;
+        let m = r.first().ok_or_else(|| decode_err(ctx, "no reply"))?;
+        Ok(m.info())
+    }
+
+    /// `ipvsadm -L --timeout`
+    pub async fn timeouts(&self) -> Result<Timeouts> {
+        let ctx = "get IPVS timeouts";
+        let r = self.request(ctx, IpvsMessage::get_timeouts()).await?;
+        let m = r.first().ok_or_else(|| decode_err(ctx, "no reply"))?;
+        Ok(m.timeouts())
+    }
+
+    /// `ipvsadm --set`: zero durations leave a timeout unchanged.
+    pub async fn set_timeouts(&self, t: &Timeouts) -> Result<()> {
+        self.ack("set IPVS timeouts", IpvsMessage::set_timeouts(t))
+            .await
+    }
+
+    // --------------------------------------------------------- daemons
+
+    /// `ipvsadm --start-daemon`
+    pub async fn start_daemon(&self, d: &SyncDaemon) -> Result<()> {
+        d.validate()?;
+        let ctx = format!("start {} sync daemon on {}", d.state, d.interface);
+        self.ack(&ctx, IpvsMessage::start_daemon(d)).await
+    }
+
+    /// `ipvsadm --stop-daemon`
+    pub async fn stop_daemon(&self, state: DaemonState) -> Result<()> {
+        let ctx = format!("stop {state} sync daemon");
+        self.ack(&ctx, IpvsMessage::stop_daemon(state)).await
+    }
+
+    /// `ipvsadm -L --daemon`
+    pub async fn daemons(&self) -> Result<Vec<SyncDaemon>> {
+        let ctx = "list sync daemons";
+        let r = self
+            .dump_on(&self.conn, ctx, IpvsMessage::dump_daemons())
+            .await?;
+        r.iter()
+            .filter_map(IpvsMessage::daemon)
+            .map(|d| d.map_err(|e| decode_err(ctx, e)))
+            .collect()
+    }
+
+    // ---------------------------------------------------- connections
+
+    /// The connection table of this handle's namespace
+    /// (`/proc/net/ip_vs_conn`), filtered.
+    pub fn connections(&self, filter: &ConnFilter) -> Result<Vec<ConnEntry>> {
+        conn_table::read(&self.netns, filter)
+    }
+}

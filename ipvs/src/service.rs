@@ -1,0 +1,762 @@
+//! Virtual services: the address (or firewall mark) clients connect to, its
+//! scheduler and persistence settings (`IPVS_CMD_ATTR_SERVICE` nest).
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::str::FromStr;
+use std::time::Duration;
+
+use netlink_packet_core::{DecodeError, DefaultNla, Nla, NlaBuffer};
+
+use crate::attr;
+use crate::consts::*;
+use crate::stats::{Stats, StatsAttr};
+use crate::{Error, Result};
+
+/// A transport protocol of a service (an `IPPROTO_*` number on the wire).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// TCP (6).
+    Tcp,
+    /// UDP (17).
+    Udp,
+    /// SCTP (132).
+    Sctp,
+    /// Any other protocol number.
+    Other(u16),
+}
+
+impl Protocol {
+    /// The `IPPROTO_*` number.
+    pub fn number(self) -> u16 {
+        match self {
+            Protocol::Tcp => 6,
+            Protocol::Udp => 17,
+            Protocol::Sctp => 132,
+            Protocol::Other(n) => n,
+        }
+    }
+}
+
+impl From<u16> for Protocol {
+    fn from(n: u16) -> Self {
+        match n {
+            6 => Protocol::Tcp,
+            17 => Protocol::Udp,
+            132 => Protocol::Sctp,
+            n => Protocol::Other(n),
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Protocol::Tcp => f.write_str("TCP"),
+            Protocol::Udp => f.write_str("UDP"),
+            Protocol::Sctp => f.write_str("SCTP"),
+            Protocol::Other(n) => write!(f, "IP_{n}"),
+        }
+    }
+}
+
+/// An address family (`AF_*` number on the wire).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Family {
+    /// `AF_INET`
+    Ipv4,
+    /// `AF_INET6`
+    Ipv6,
+    /// Any other number.
+    Other(u16),
+}
+
+impl Family {
+    /// The `AF_*` number.
+    pub fn number(self) -> u16 {
+        match self {
+            Family::Ipv4 => AF_INET,
+            Family::Ipv6 => AF_INET6,
+            Family::Other(n) => n,
+        }
+    }
+
+    /// The family of an address.
+    pub fn of(addr: &IpAddr) -> Self {
+        match addr {
+            IpAddr::V4(_) => Family::Ipv4,
+            IpAddr::V6(_) => Family::Ipv6,
+        }
+    }
+}
+
+impl From<u16> for Family {
+    fn from(n: u16) -> Self {
+        match n {
+            AF_INET => Family::Ipv4,
+            AF_INET6 => Family::Ipv6,
+            n => Family::Other(n),
+        }
+    }
+}
+
+/// A scheduling algorithm, by its kernel module name (`ip_vs_NAME`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Scheduler {
+    /// `rr`: round robin.
+    RoundRobin,
+    /// `wrr`: weighted round robin.
+    WeightedRoundRobin,
+    /// `lc`: least connections.
+    LeastConnection,
+    /// `wlc`: weighted least connections (ipvsadm's default).
+    WeightedLeastConnection,
+    /// `lblc`: locality-based least connections.
+    LocalityBasedLeastConnection,
+    /// `lblcr`: locality-based least connections with replication.
+    LocalityBasedLeastConnectionReplication,
+    /// `dh`: destination hashing.
+    DestinationHashing,
+    /// `sh`: source hashing (flags `sh-fallback`, `sh-port`).
+    SourceHashing,
+    /// `sed`: shortest expected delay.
+    ShortestExpectedDelay,
+    /// `nq`: never queue.
+    NeverQueue,
+    /// `fo`: weighted failover.
+    WeightedFailover,
+    /// `ovf`: weighted overflow.
+    WeightedOverflow,
+    /// `mh`: Maglev hashing (flags `mh-fallback`, `mh-port`).
+    MaglevHashing,
+    /// `twos`: weighted random twos choice (kernel 6.x).
+    TwoRandomChoices,
+    /// Any other scheduler name the kernel knows.
+    Other(String),
+}
+
+impl Scheduler {
+    /// The kernel's name of the scheduler.
+    pub fn name(&self) -> &str {
+        match self {
+            Scheduler::RoundRobin => "rr",
+            Scheduler::WeightedRoundRobin => "wrr",
+            Scheduler::LeastConnection => "lc",
+            Scheduler::WeightedLeastConnection => "wlc",
+            Scheduler::LocalityBasedLeastConnection => "lblc",
+            Scheduler::LocalityBasedLeastConnectionReplication => "lblcr",
+            Scheduler::DestinationHashing => "dh",
+            Scheduler::SourceHashing => "sh",
+            Scheduler::ShortestExpectedDelay => "sed",
+            Scheduler::NeverQueue => "nq",
+            Scheduler::WeightedFailover => "fo",
+            Scheduler::WeightedOverflow => "ovf",
+            Scheduler::MaglevHashing => "mh",
+            Scheduler::TwoRandomChoices => "twos",
+            Scheduler::Other(s) => s,
+        }
+    }
+
+    /// The scheduler called `name` (never fails: unknown names become
+    /// [`Scheduler::Other`]).
+    pub fn from_name(name: &str) -> Self {
+        match name {
+            "rr" => Scheduler::RoundRobin,
+            "wrr" => Scheduler::WeightedRoundRobin,
+            "lc" => Scheduler::LeastConnection,
+            "wlc" => Scheduler::WeightedLeastConnection,
+            "lblc" => Scheduler::LocalityBasedLeastConnection,
+            "lblcr" => Scheduler::LocalityBasedLeastConnectionReplication,
+            "dh" => Scheduler::DestinationHashing,
+            "sh" => Scheduler::SourceHashing,
+            "sed" => Scheduler::ShortestExpectedDelay,
+            "nq" => Scheduler::NeverQueue,
+            "fo" => Scheduler::WeightedFailover,
+            "ovf" => Scheduler::WeightedOverflow,
+            "mh" => Scheduler::MaglevHashing,
+            "twos" => Scheduler::TwoRandomChoices,
+            other => Scheduler::Other(other.to_owned()),
+        }
+    }
+}
+
+impl Default for Scheduler {
+    /// `wlc`, as `ipvsadm`.
+    fn default() -> Self {
+        Scheduler::WeightedLeastConnection
+    }
+}
+
+impl fmt::Display for Scheduler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Scheduler {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        Ok(Scheduler::from_name(s))
+    }
+}
+
+bitflags::bitflags! {
+    /// Service flags (`IP_VS_SVC_F_*`), sent as the 8-byte `{flags, mask}`
+    /// pair of `struct ip_vs_flags`. Scheduler flags carry their ipvsadm
+    /// names as aliases of `flag-1..3`.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub struct ServiceFlags: u32 {
+        /// `persistent`: connections of a client stick to one destination.
+        const PERSISTENT = IP_VS_SVC_F_PERSISTENT;
+        /// `hashed`: set by the kernel on every service it holds.
+        const HASHED = IP_VS_SVC_F_HASHED;
+        /// `ops`: one-packet scheduling (UDP only).
+        const ONE_PACKET = IP_VS_SVC_F_ONEPACKET;
+        /// `flag-1` (`IP_VS_SVC_F_SCHED1`).
+        const SCHED_FLAG1 = IP_VS_SVC_F_SCHED1;
+        /// `flag-2` (`IP_VS_SVC_F_SCHED2`).
+        const SCHED_FLAG2 = IP_VS_SVC_F_SCHED2;
+        /// `flag-3` (`IP_VS_SVC_F_SCHED3`).
+        const SCHED_FLAG3 = IP_VS_SVC_F_SCHED3;
+        /// `sh-fallback` (= `flag-1`, `IP_VS_SVC_F_SCHED_SH_FALLBACK`).
+        const SH_FALLBACK = IP_VS_SVC_F_SCHED1;
+        /// `sh-port` (= `flag-2`, `IP_VS_SVC_F_SCHED_SH_PORT`).
+        const SH_PORT = IP_VS_SVC_F_SCHED2;
+        /// `mh-fallback` (= `flag-1`, `IP_VS_SVC_F_SCHED_MH_FALLBACK`).
+        const MH_FALLBACK = IP_VS_SVC_F_SCHED1;
+        /// `mh-port` (= `flag-2`, `IP_VS_SVC_F_SCHED_MH_PORT`).
+        const MH_PORT = IP_VS_SVC_F_SCHED2;
+        // Unknown bits are kept.
+        const _ = !0;
+    }
+}
+
+/// The persistence netmask: which client addresses share a persistent
+/// destination. IPv4 services use a mask, IPv6 services a prefix length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Netmask {
+    /// An IPv4 mask (`255.255.255.255` by default).
+    V4(Ipv4Addr),
+    /// An IPv6 prefix length (128 by default; the kernel accepts 1..=128).
+    V6(u32),
+}
+
+impl Netmask {
+    /// The default for a family: a host mask.
+    pub fn host(family: Family) -> Self {
+        match family {
+            Family::Ipv6 => Netmask::V6(128),
+            _ => Netmask::V4(Ipv4Addr::BROADCAST),
+        }
+    }
+
+    fn wire(self) -> [u8; 4] {
+        match self {
+            Netmask::V4(m) => m.octets(),
+            Netmask::V6(p) => p.to_ne_bytes(),
+        }
+    }
+
+    fn from_wire(family: Family, b: [u8; 4]) -> Self {
+        match family {
+            Family::Ipv6 => Netmask::V6(u32::from_ne_bytes(b)),
+            _ => Netmask::V4(Ipv4Addr::from(b)),
+        }
+    }
+}
+
+impl fmt::Display for Netmask {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Netmask::V4(m) => write!(f, "{m}"),
+            Netmask::V6(p) => write!(f, "{p}"),
+        }
+    }
+}
+
+/// What identifies a service: protocol, address and port, or a firewall
+/// mark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ServiceKey {
+    /// A TCP, UDP or SCTP virtual address and port.
+    Addr {
+        /// The protocol.
+        protocol: Protocol,
+        /// The virtual address and port.
+        addr: SocketAddr,
+    },
+    /// Packets carrying this firewall mark (`ipvsadm -f`), of one family.
+    Fwmark {
+        /// The address family the mark applies to.
+        family: Family,
+        /// The mark.
+        mark: u32,
+    },
+}
+
+impl ServiceKey {
+    /// `-t ADDR:PORT`
+    pub fn tcp(addr: SocketAddr) -> Self {
+        ServiceKey::Addr {
+            protocol: Protocol::Tcp,
+            addr,
+        }
+    }
+    /// `-u ADDR:PORT`
+    pub fn udp(addr: SocketAddr) -> Self {
+        ServiceKey::Addr {
+            protocol: Protocol::Udp,
+            addr,
+        }
+    }
+    /// `--sctp-service ADDR:PORT`
+    pub fn sctp(addr: SocketAddr) -> Self {
+        ServiceKey::Addr {
+            protocol: Protocol::Sctp,
+            addr,
+        }
+    }
+    /// `-f MARK` (IPv4)
+    pub fn fwmark(mark: u32) -> Self {
+        ServiceKey::Fwmark {
+            family: Family::Ipv4,
+            mark,
+        }
+    }
+    /// `-f MARK -6`
+    pub fn fwmark6(mark: u32) -> Self {
+        ServiceKey::Fwmark {
+            family: Family::Ipv6,
+            mark,
+        }
+    }
+
+    /// The address family of the service.
+    pub fn family(&self) -> Family {
+        match self {
+            ServiceKey::Addr { addr, .. } => Family::of(&addr.ip()),
+            ServiceKey::Fwmark { family, .. } => *family,
+        }
+    }
+
+    /// The identifying attributes alone (what `GET_DEST` dumps take).
+    pub(crate) fn attrs(&self) -> Vec<ServiceAttr> {
+        let mut v = vec![ServiceAttr::Af(self.family().number())];
+        match self {
+            ServiceKey::Addr { protocol, addr } => {
+                v.push(ServiceAttr::Protocol(protocol.number()));
+                v.push(ServiceAttr::Addr(attr::addr_bytes(&addr.ip()).to_vec()));
+                v.push(ServiceAttr::Port(addr.port()));
+            }
+            ServiceKey::Fwmark { mark, .. } => v.push(ServiceAttr::Fwmark(*mark)),
+        }
+        v
+    }
+
+    /// The key with the neutral settings `ipvsadm` sends along when it only
+    /// names a service (delete, zero, destination changes): empty scheduler,
+    /// no flags, no timeout, `netmask`.
+    pub(crate) fn attrs_full(&self, netmask: Option<Netmask>) -> Vec<ServiceAttr> {
+        let mut v = self.attrs();
+        v.push(ServiceAttr::SchedName(String::new()));
+        v.push(ServiceAttr::Flags { flags: 0, mask: !0 });
+        v.push(ServiceAttr::Timeout(0));
+        v.push(ServiceAttr::Netmask(match netmask {
+            Some(m) => m.wire(),
+            None => [0; 4],
+        }));
+        v
+    }
+}
+
+impl fmt::Display for ServiceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServiceKey::Addr { protocol, addr } => write!(f, "{protocol} {addr}"),
+            ServiceKey::Fwmark { family, mark } => match family {
+                Family::Ipv4 => write!(f, "FWM {mark}"),
+                Family::Ipv6 => write!(f, "FWM {mark} IPv6"),
+                Family::Other(n) => write!(f, "FWM {mark} family {n}"),
+            },
+        }
+    }
+}
+
+/// One attribute of the service nest (`IPVS_SVC_ATTR_*`), as on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServiceAttr {
+    /// `IPVS_SVC_ATTR_AF` (u16)
+    Af(u16),
+    /// `IPVS_SVC_ATTR_PROTOCOL` (u16)
+    Protocol(u16),
+    /// `IPVS_SVC_ATTR_ADDR` (4 or 16 bytes, network order)
+    Addr(Vec<u8>),
+    /// `IPVS_SVC_ATTR_PORT` (be16)
+    Port(u16),
+    /// `IPVS_SVC_ATTR_FWMARK` (u32)
+    Fwmark(u32),
+    /// `IPVS_SVC_ATTR_SCHED_NAME` (string)
+    SchedName(String),
+    /// `IPVS_SVC_ATTR_FLAGS` (`struct ip_vs_flags`)
+    Flags {
+        /// The flag values.
+        flags: u32,
+        /// Which flags to change.
+        mask: u32,
+    },
+    /// `IPVS_SVC_ATTR_TIMEOUT` (u32 seconds)
+    Timeout(u32),
+    /// `IPVS_SVC_ATTR_NETMASK` (4 bytes: an IPv4 mask, or an IPv6 prefix length as u32)
+    Netmask([u8; 4]),
+    /// `IPVS_SVC_ATTR_STATS`
+    Stats(Vec<StatsAttr>),
+    /// `IPVS_SVC_ATTR_PE_NAME` (string)
+    PeName(String),
+    /// `IPVS_SVC_ATTR_STATS64`
+    Stats64(Vec<StatsAttr>),
+    /// Any other attribute, kept as received.
+    Other(DefaultNla),
+}
+
+impl Nla for ServiceAttr {
+    fn value_len(&self) -> usize {
+        use ServiceAttr::*;
+        match self {
+            Af(_) | Protocol(_) | Port(_) => 2,
+            Addr(a) => a.len(),
+            Fwmark(_) | Timeout(_) | Netmask(_) => 4,
+            SchedName(s) | PeName(s) => s.len() + 1,
+            Flags { .. } => 8,
+            Stats(a) | Stats64(a) => a.as_slice().buffer_len(),
+            Other(n) => n.value_len(),
+        }
+    }
+
+    fn kind(&self) -> u16 {
+        use ServiceAttr::*;
+        match self {
+            Af(_) => IPVS_SVC_ATTR_AF,
+            Protocol(_) => IPVS_SVC_ATTR_PROTOCOL,
+            Addr(_) => IPVS_SVC_ATTR_ADDR,
+            Port(_) => IPVS_SVC_ATTR_PORT,
+            Fwmark(_) => IPVS_SVC_ATTR_FWMARK,
+            SchedName(_) => IPVS_SVC_ATTR_SCHED_NAME,
+            Flags { .. } => IPVS_SVC_ATTR_FLAGS,
+            Timeout(_) => IPVS_SVC_ATTR_TIMEOUT,
+            Netmask(_) => IPVS_SVC_ATTR_NETMASK,
+            Stats(_) => IPVS_SVC_ATTR_STATS,
+            PeName(_) => IPVS_SVC_ATTR_PE_NAME,
+            Stats64(_) => IPVS_SVC_ATTR_STATS64,
+            Other(n) => n.kind(),
+        }
+    }
+
+    fn emit_value(&self, buffer: &mut [u8]) {
+        use ServiceAttr::*;
+        match self {
+            Af(v) | Protocol(v) => attr::put(buffer, &v.to_ne_bytes()),
+            Port(v) => attr::put(buffer, &v.to_be_bytes()),
+            Addr(a) => attr::put(buffer, a),
+            Fwmark(v) | Timeout(v) => attr::put(buffer, &v.to_ne_bytes()),
+            Netmask(b) => attr::put(buffer, b),
+            SchedName(s) | PeName(s) => attr::put(buffer, &attr::cstr(s)),
+            Flags { flags, mask } => {
+                let mut b = [0u8; 8];
+                b[..4].copy_from_slice(&flags.to_ne_bytes());
+                b[4..].copy_from_slice(&mask.to_ne_bytes());
+                attr::put(buffer, &b)
+            }
+            Stats(a) | Stats64(a) => a.as_slice().emit(buffer),
+            Other(n) => n.emit_value(buffer),
+        }
+    }
+}
+
+use netlink_packet_core::Emitable;
+
+impl ServiceAttr {
+    /// Parses one attribute of a service nest.
+    pub fn parse(buf: &NlaBuffer<&[u8]>) -> std::result::Result<Self, DecodeError> {
+        let v = buf.value();
+        Ok(match buf.kind() {
+            IPVS_SVC_ATTR_AF => ServiceAttr::Af(attr::u16_ne(v, "service af")?),
+            IPVS_SVC_ATTR_PROTOCOL => ServiceAttr::Protocol(attr::u16_ne(v, "service protocol")?),
+            IPVS_SVC_ATTR_ADDR if v.len() == 4 || v.len() == 16 => ServiceAttr::Addr(v.to_vec()),
+            IPVS_SVC_ATTR_PORT => ServiceAttr::Port(attr::u16_be(v, "service port")?),
+            IPVS_SVC_ATTR_FWMARK => ServiceAttr::Fwmark(attr::u32_ne(v, "service fwmark")?),
+            IPVS_SVC_ATTR_SCHED_NAME => ServiceAttr::SchedName(attr::string(v, "scheduler")?),
+            IPVS_SVC_ATTR_FLAGS if v.len() == 8 => ServiceAttr::Flags {
+                flags: attr::u32_ne(&v[..4], "service flags")?,
+                mask: attr::u32_ne(&v[4..], "service flags mask")?,
+            },
+            IPVS_SVC_ATTR_TIMEOUT => ServiceAttr::Timeout(attr::u32_ne(v, "service timeout")?),
+            IPVS_SVC_ATTR_NETMASK if v.len() == 4 => ServiceAttr::Netmask([v[0], v[1], v[2], v[3]]),
+            IPVS_SVC_ATTR_STATS => ServiceAttr::Stats(StatsAttr::parse_nest(v)?),
+            IPVS_SVC_ATTR_PE_NAME => ServiceAttr::PeName(attr::string(v, "pe name")?),
+            IPVS_SVC_ATTR_STATS64 => ServiceAttr::Stats64(StatsAttr::parse_nest(v)?),
+            _ => ServiceAttr::Other(attr::unknown(buf)?),
+        })
+    }
+
+    /// Parses a whole service nest.
+    pub fn parse_nest(value: &[u8]) -> std::result::Result<Vec<Self>, DecodeError> {
+        attr::parse_all(value, ServiceAttr::parse)
+    }
+}
+
+/// A virtual service: what `ipvsadm -A`/`-E` configure and `-L` lists.
+///
+/// Built like the command it replaces:
+///
+/// ```no_run
+/// use ipvs_nl::{IpvsHandle, Scheduler, Service, ServiceFlags};
+/// use std::time::Duration;
+/// # async fn f() -> ipvs_nl::Result<()> {
+/// let ipvs = IpvsHandle::new().await?;
+/// // ipvsadm -A -t 10.0.0.1:80 -s rr -p 300
+/// let web = Service::tcp("10.0.0.1:80".parse().unwrap())
+///     .scheduler(Scheduler::RoundRobin)
+///     .persistent(Duration::from_secs(300));
+/// ipvs.add_service(&web).await?;
+/// // ipvsadm -A -f 7 -s sh -b sh-fallback,sh-port
+/// let marked = Service::fwmark(7)
+///     .scheduler(Scheduler::SourceHashing)
+///     .flags(ServiceFlags::SH_FALLBACK | ServiceFlags::SH_PORT);
+/// ipvs.add_service(&marked).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    /// What identifies the service.
+    pub key: ServiceKey,
+    /// The scheduler.
+    pub scheduler: Scheduler,
+    /// Flags (persistence, one-packet, scheduler flags).
+    pub flags: ServiceFlags,
+    /// Which flags an edit changes (all by default; the kernel reports all).
+    pub flags_mask: u32,
+    /// The persistence timeout (meaningful with [`ServiceFlags::PERSISTENT`]).
+    pub timeout: Duration,
+    /// The persistence netmask.
+    pub netmask: Netmask,
+    /// The persistence engine (`sip`), if any.
+    pub pe_name: Option<String>,
+    /// Statistics, as the kernel reported them (never sent).
+    pub stats: Option<Stats>,
+    /// Attributes this crate does not know, re-emitted as they came.
+    pub unknown: Vec<DefaultNla>,
+}
+
+impl Service {
+    /// A service with `ipvsadm`'s defaults (`wlc`, no persistence).
+    pub fn new(key: ServiceKey) -> Self {
+        Service {
+            key,
+            scheduler: Scheduler::default(),
+            flags: ServiceFlags::empty(),
+            flags_mask: !0,
+            timeout: Duration::ZERO,
+            netmask: Netmask::host(key.family()),
+            pe_name: None,
+            stats: None,
+            unknown: Vec::new(),
+        }
+    }
+    /// `-t ADDR:PORT`
+    pub fn tcp(addr: SocketAddr) -> Self {
+        Self::new(ServiceKey::tcp(addr))
+    }
+    /// `-u ADDR:PORT`
+    pub fn udp(addr: SocketAddr) -> Self {
+        Self::new(ServiceKey::udp(addr))
+    }
+    /// `--sctp-service ADDR:PORT`
+    pub fn sctp(addr: SocketAddr) -> Self {
+        Self::new(ServiceKey::sctp(addr))
+    }
+    /// `-f MARK` (IPv4)
+    pub fn fwmark(mark: u32) -> Self {
+        Self::new(ServiceKey::fwmark(mark))
+    }
+    /// `-f MARK -6`
+    pub fn fwmark6(mark: u32) -> Self {
+        Self::new(ServiceKey::fwmark6(mark))
+    }
+    /// `-s NAME`
+    pub fn scheduler(mut self, s: Scheduler) -> Self {
+        self.scheduler = s;
+        self
+    }
+    /// `-b FLAGS` (adds to the flags already set).
+    pub fn flags(mut self, f: ServiceFlags) -> Self {
+        self.flags |= f;
+        self
+    }
+    /// `-p SECONDS`: persistence with this timeout.
+    pub fn persistent(mut self, timeout: Duration) -> Self {
+        self.flags |= ServiceFlags::PERSISTENT;
+        self.timeout = timeout;
+        self
+    }
+    /// `-M NETMASK` (IPv4 mask or IPv6 prefix length).
+    pub fn netmask(mut self, m: Netmask) -> Self {
+        self.netmask = m;
+        self
+    }
+    /// `-o`: one-packet scheduling (UDP only).
+    pub fn one_packet(mut self) -> Self {
+        self.flags |= ServiceFlags::ONE_PACKET;
+        self
+    }
+    /// `--pe NAME` (`sip`).
+    pub fn persistence_engine(mut self, name: &str) -> Self {
+        self.pe_name = Some(name.to_owned());
+        self
+    }
+
+    /// The identifying key.
+    pub fn key(&self) -> ServiceKey {
+        self.key
+    }
+    /// Statistics (64-bit when the kernel sent them, else the 32-bit block).
+    pub fn stats(&self) -> Option<&Stats> {
+        self.stats.as_ref()
+    }
+    /// True when persistent.
+    pub fn is_persistent(&self) -> bool {
+        self.flags.contains(ServiceFlags::PERSISTENT)
+    }
+
+    /// Checks the combinations `ipvsadm` refuses before sending (the kernel
+    /// accepts them silently): one-packet scheduling on a non-UDP service,
+    /// `sh-*`/`mh-*` flag aliases are not checked since they share bits.
+    pub fn validate(&self) -> Result<()> {
+        if self.flags.contains(ServiceFlags::ONE_PACKET) {
+            let udp = matches!(
+                self.key,
+                ServiceKey::Addr {
+                    protocol: Protocol::Udp,
+                    ..
+                } | ServiceKey::Fwmark { .. }
+            );
+            if !udp {
+                return Err(Error::invalid_input(
+                    format!("flags of service {}", self.key),
+                    "one-packet scheduling is only for UDP virtual services",
+                ));
+            }
+        }
+        let sched_bits =
+            ServiceFlags::SCHED_FLAG1 | ServiceFlags::SCHED_FLAG2 | ServiceFlags::SCHED_FLAG3;
+        if self.flags.intersects(sched_bits)
+            && !matches!(
+                self.scheduler,
+                Scheduler::SourceHashing | Scheduler::MaglevHashing | Scheduler::Other(_)
+            )
+            && self
+                .flags
+                .intersects(ServiceFlags::SCHED_FLAG1 | ServiceFlags::SCHED_FLAG2)
+        {
+            return Err(Error::invalid_input(
+                format!("flags of service {}", self.key),
+                format!(
+                    "scheduler flags sh-*/mh-* (flag-1, flag-2) need the sh or mh scheduler, not {}",
+                    self.scheduler
+                ),
+            ));
+        }
+        if let Some(pe) = &self.pe_name {
+            if pe.len() >= IP_VS_PENAME_MAXLEN {
+                return Err(Error::invalid_input(
+                    format!("persistence engine {pe:?}"),
+                    "name too long",
+                ));
+            }
+        }
+        if self.scheduler.name().len() >= IP_VS_SCHEDNAME_MAXLEN {
+            return Err(Error::invalid_input(
+                format!("scheduler {:?}", self.scheduler.name()),
+                "name too long",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The attributes of an add or edit, in `ipvsadm`'s order.
+    pub fn to_attrs(&self) -> Vec<ServiceAttr> {
+        let mut v = self.key.attrs();
+        v.push(ServiceAttr::SchedName(self.scheduler.name().to_owned()));
+        if let Some(pe) = &self.pe_name {
+            v.push(ServiceAttr::PeName(pe.clone()));
+        }
+        v.push(ServiceAttr::Flags {
+            flags: self.flags.bits(),
+            mask: self.flags_mask,
+        });
+        v.push(ServiceAttr::Timeout(
+            u32::try_from(self.timeout.as_secs()).unwrap_or(u32::MAX),
+        ));
+        v.push(ServiceAttr::Netmask(self.netmask.wire()));
+        v.extend(self.unknown.iter().cloned().map(ServiceAttr::Other));
+        v
+    }
+
+    /// Reads a service nest as the kernel sends it.
+    pub fn from_attrs(attrs: &[ServiceAttr]) -> std::result::Result<Self, DecodeError> {
+        let mut af = None;
+        let mut proto = None;
+        let mut addr = None;
+        let mut port = None;
+        let mut fwmark = None;
+        let mut sched = None;
+        let mut flags = (0, !0);
+        let mut timeout = 0;
+        let mut netmask = None;
+        let mut pe = None;
+        let mut s32 = None;
+        let mut s64 = None;
+        let mut unknown = Vec::new();
+        for a in attrs {
+            match a {
+                ServiceAttr::Af(v) => af = Some(*v),
+                ServiceAttr::Protocol(v) => proto = Some(*v),
+                ServiceAttr::Addr(v) => addr = Some(v.as_slice()),
+                ServiceAttr::Port(v) => port = Some(*v),
+                ServiceAttr::Fwmark(v) => fwmark = Some(*v),
+                ServiceAttr::SchedName(v) => sched = Some(v.as_str()),
+                ServiceAttr::Flags { flags: f, mask } => flags = (*f, *mask),
+                ServiceAttr::Timeout(v) => timeout = *v,
+                ServiceAttr::Netmask(v) => netmask = Some(*v),
+                ServiceAttr::Stats(v) => s32 = Some(v.as_slice()),
+                ServiceAttr::PeName(v) => pe = Some(v.clone()),
+                ServiceAttr::Stats64(v) => s64 = Some(v.as_slice()),
+                ServiceAttr::Other(n) => unknown.push(n.clone()),
+            }
+        }
+        let af = af.ok_or("service without address family")?;
+        let family = Family::from(af);
+        let key = match (fwmark, proto, addr) {
+            (Some(mark), _, _) if mark != 0 || addr.is_none() => {
+                ServiceKey::Fwmark { family, mark }
+            }
+            (_, Some(p), Some(a)) => ServiceKey::Addr {
+                protocol: Protocol::from(p),
+                addr: SocketAddr::new(attr::parse_addr(Some(af), a)?, port.unwrap_or(0)),
+            },
+            _ => return Err("service with neither fwmark nor protocol and address".into()),
+        };
+        Ok(Service {
+            key,
+            scheduler: Scheduler::from_name(sched.unwrap_or_default()),
+            flags: ServiceFlags::from_bits_retain(flags.0),
+            flags_mask: flags.1,
+            timeout: Duration::from_secs(u64::from(timeout)),
+            netmask: netmask
+                .map(|b| Netmask::from_wire(family, b))
+                .unwrap_or(Netmask::host(family)),
+            pe_name: pe,
+            stats: Stats::pick(s32, s64),
+            unknown,
+        })
+    }
+}

@@ -1,0 +1,160 @@
+//! Traffic statistics of a service or destination (`IPVS_*_ATTR_STATS` and
+//! `IPVS_*_ATTR_STATS64`).
+
+use netlink_packet_core::{DecodeError, DefaultNla, Nla, NlaBuffer};
+
+use crate::attr;
+use crate::consts::*;
+
+/// One attribute of a statistics nest, kept as sent so a nest survives a
+/// decode/encode round trip byte for byte.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatsAttr {
+    /// A 32-bit counter (`kind` is an `IPVS_STATS_ATTR_*` number).
+    U32(u16, u32),
+    /// A 64-bit counter.
+    U64(u16, u64),
+    /// `IPVS_STATS_ATTR_PAD` (alignment filler for 64-bit values).
+    Pad,
+    /// Anything else.
+    Other(DefaultNla),
+}
+
+impl Nla for StatsAttr {
+    fn value_len(&self) -> usize {
+        match self {
+            StatsAttr::U32(..) => 4,
+            StatsAttr::U64(..) => 8,
+            StatsAttr::Pad => 0,
+            StatsAttr::Other(n) => n.value_len(),
+        }
+    }
+    fn kind(&self) -> u16 {
+        match self {
+            StatsAttr::U32(k, _) | StatsAttr::U64(k, _) => *k,
+            StatsAttr::Pad => IPVS_STATS_ATTR_PAD,
+            StatsAttr::Other(n) => n.kind(),
+        }
+    }
+    fn emit_value(&self, buffer: &mut [u8]) {
+        match self {
+            StatsAttr::U32(_, v) => attr::put(buffer, &v.to_ne_bytes()),
+            StatsAttr::U64(_, v) => attr::put(buffer, &v.to_ne_bytes()),
+            StatsAttr::Pad => {}
+            StatsAttr::Other(n) => n.emit_value(buffer),
+        }
+    }
+}
+
+impl StatsAttr {
+    pub(crate) fn parse(buf: &NlaBuffer<&[u8]>) -> Result<Self, DecodeError> {
+        let v = buf.value();
+        let k = buf.kind();
+        Ok(match (k, v.len()) {
+            (IPVS_STATS_ATTR_PAD, 0) => StatsAttr::Pad,
+            (IPVS_STATS_ATTR_CONNS..=IPVS_STATS_ATTR_OUTBPS, 4) => {
+                StatsAttr::U32(k, attr::u32_ne(v, "stats counter")?)
+            }
+            (IPVS_STATS_ATTR_CONNS..=IPVS_STATS_ATTR_OUTBPS, 8) => {
+                StatsAttr::U64(k, attr::u64_ne(v, "stats counter")?)
+            }
+            _ => StatsAttr::Other(attr::unknown(buf)?),
+        })
+    }
+
+    pub(crate) fn parse_nest(value: &[u8]) -> Result<Vec<Self>, DecodeError> {
+        attr::parse_all(value, StatsAttr::parse)
+    }
+}
+
+/// Which kernel block statistics were read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StatsWidth {
+    /// `STATS64`: every counter and rate is 64-bit.
+    #[default]
+    Bits64,
+    /// `STATS` (kernels before 4.1 have only this): counters and rates
+    /// are 32-bit (byte counts are 64-bit), so they wrap.
+    Bits32,
+}
+
+/// Counters and rates of a service or destination.
+///
+/// Rates are the kernel's estimates per second, updated every two seconds.
+///
+/// ```no_run
+/// # async fn f() -> ipvs_nl::Result<()> {
+/// let ipvs = ipvs_nl::IpvsHandle::new().await?;
+/// for svc in ipvs.services().await? {
+///     if let Some(st) = svc.stats() {
+///         println!("{}: {} connections, {} bytes in", svc.key(), st.conns, st.inbytes);
+///     }
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stats {
+    /// Connections scheduled.
+    pub conns: u64,
+    /// Incoming packets.
+    pub inpkts: u64,
+    /// Outgoing packets.
+    pub outpkts: u64,
+    /// Incoming bytes.
+    pub inbytes: u64,
+    /// Outgoing bytes.
+    pub outbytes: u64,
+    /// Connections per second.
+    pub cps: u64,
+    /// Incoming packets per second.
+    pub inpps: u64,
+    /// Outgoing packets per second.
+    pub outpps: u64,
+    /// Incoming bytes per second.
+    pub inbps: u64,
+    /// Outgoing bytes per second.
+    pub outbps: u64,
+    /// Which block the values came from.
+    pub width: StatsWidth,
+}
+
+impl Stats {
+    /// Reads a statistics nest.
+    pub fn from_attrs(attrs: &[StatsAttr], width: StatsWidth) -> Self {
+        let mut s = Stats {
+            width,
+            ..Stats::default()
+        };
+        for a in attrs {
+            let (k, v) = match a {
+                StatsAttr::U32(k, v) => (*k, u64::from(*v)),
+                StatsAttr::U64(k, v) => (*k, *v),
+                _ => continue,
+            };
+            let slot = match k {
+                IPVS_STATS_ATTR_CONNS => &mut s.conns,
+                IPVS_STATS_ATTR_INPKTS => &mut s.inpkts,
+                IPVS_STATS_ATTR_OUTPKTS => &mut s.outpkts,
+                IPVS_STATS_ATTR_INBYTES => &mut s.inbytes,
+                IPVS_STATS_ATTR_OUTBYTES => &mut s.outbytes,
+                IPVS_STATS_ATTR_CPS => &mut s.cps,
+                IPVS_STATS_ATTR_INPPS => &mut s.inpps,
+                IPVS_STATS_ATTR_OUTPPS => &mut s.outpps,
+                IPVS_STATS_ATTR_INBPS => &mut s.inbps,
+                IPVS_STATS_ATTR_OUTBPS => &mut s.outbps,
+                _ => continue,
+            };
+            *slot = v;
+        }
+        s
+    }
+
+    /// Picks the 64-bit block when present, else the 32-bit one.
+    pub(crate) fn pick(s32: Option<&[StatsAttr]>, s64: Option<&[StatsAttr]>) -> Option<Stats> {
+        match (s64, s32) {
+            (Some(a), _) => Some(Stats::from_attrs(a, StatsWidth::Bits64)),
+            (None, Some(a)) => Some(Stats::from_attrs(a, StatsWidth::Bits32)),
+            (None, None) => None,
+        }
+    }
+}
