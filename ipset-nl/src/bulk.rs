@@ -10,23 +10,19 @@
 //! [`Outcome::Applied`], [`Outcome::Failed`] or [`Outcome::NotAttempted`],
 //! never silently lost.
 //!
-//! The echoed request is not something `nl_engine::Connection` hands out,
-//! so this module runs its own small exchange on a netfilter socket of the
-//! handle's namespace (same timeout).
+//! Messages go through the handle's connection (`nl_engine`'s batch, one
+//! ACK asked per message); the failing element's line number is read from
+//! the request the kernel echoes back ([`KernelError::echo`]).
 //!
 //! Test has no multi-element form in the kernel: one message per element,
 //! many messages per datagram, one result each.
 
-use std::io;
-use std::os::fd::AsRawFd;
-use std::time::Duration;
+use std::collections::VecDeque;
 
 use netlink_packet_core::{
-    NLA_TYPE_MASK, NLM_F_ACK, NLM_F_EXCL, NLM_F_REQUEST, NLMSG_ERROR, NlasIterator,
+    Emitable, NLA_TYPE_MASK, NLM_F_ACK, NLM_F_EXCL, NLM_F_REQUEST, NlasIterator,
 };
-use netlink_sys::{Socket, SocketAddr};
-use nl_engine::{Acks, BatchOptions, Error, KernelError, Packing, Result};
-use tokio::io::unix::AsyncFd;
+use nl_engine::{Acks, BatchOptions, Encoded, Error, KernelError, Packing, Result};
 
 use crate::attr::{ElementAttr, IpsetAttr};
 use crate::constants::*;
@@ -36,7 +32,6 @@ use crate::handle::IpsetHandle;
 use crate::message::Command;
 use crate::request;
 use crate::set::CreateSet;
-use netlink_packet_core::Emitable;
 
 /// What happened to one element of a bulk operation.
 #[derive(Debug)]
@@ -127,145 +122,45 @@ fn fixed_overhead(set: &str) -> usize {
     16 + 4 + 8 + (4 + set.len() + 1).next_multiple_of(4) + 8 + 4
 }
 
-struct RawSock {
-    fd: AsyncFd<Socket>,
-    seq: u32,
-    buf: Vec<u8>,
-    timeout: Duration,
+/// Length of `nlmsghdr` plus `nfgenmsg`, where a request's attributes start.
+const ATTRS_OFFSET: usize = 16 + 4;
+
+/// The top-level line number of a request the kernel echoed back: ipset's
+/// `call_ad` writes the failing element's line number over it, in host
+/// order (`ip_set_core.c`). `None` when the echo is short or has none.
+fn echoed_lineno(echo: &[u8]) -> Option<u32> {
+    let len = u32::from_ne_bytes(echo.get(..4)?.try_into().ok()?) as usize;
+    let attrs = echo.get(ATTRS_OFFSET..len.min(echo.len()))?;
+    NlasIterator::new(attrs)
+        .map_while(|r| r.ok())
+        .filter(|nla| nla.kind() & NLA_TYPE_MASK == IPSET_ATTR_LINENO)
+        .find_map(|nla| <[u8; 4]>::try_from(nla.value()).ok())
+        .map(u32::from_ne_bytes)
 }
 
-impl RawSock {
-    fn open(h: &IpsetHandle) -> Result<Self> {
-        let ns = h.conn.netns().clone();
-        let sock = ns
-            .run(|| -> io::Result<Socket> {
-                let mut s = Socket::new(netlink_sys::protocols::NETLINK_NETFILTER)?;
-                s.bind_auto()?;
-                s.connect(&SocketAddr::new(0, 0))?;
-                s.set_non_blocking(true)?;
-                Ok(s)
-            })
-            .and_then(|r| r)
-            .map_err(|e| Error::io("open bulk netfilter socket", e))?;
-        let size: libc::c_int = 4 * 1024 * 1024;
-        for opt in [libc::SO_RCVBUFFORCE, libc::SO_SNDBUFFORCE] {
-            // SAFETY: setsockopt on an open socket we own, with a live c_int
-            // and its exact size.
-            unsafe {
-                libc::setsockopt(
-                    sock.as_raw_fd(),
-                    libc::SOL_SOCKET,
-                    opt,
-                    (&size as *const libc::c_int).cast(),
-                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-                );
-            }
-        }
-        if tokio::runtime::Handle::try_current().is_err() {
-            return Err(Error::io(
-                "bulk ipset",
-                io::Error::other("must run inside a Tokio runtime with I/O and time enabled"),
-            ));
-        }
-        // SAFETY: `Socket` owns its descriptor, returns that same descriptor
-        // from every `as_raw_fd` call and closes it only when dropped, which
-        // happens only after the `AsyncFd` owning it is dropped.
-        let fd = unsafe { AsyncFd::register(sock) }
-            .map_err(|e| Error::io("register bulk socket", io::Error::from(e)))?;
-        Ok(RawSock {
-            fd,
-            seq: 0,
-            buf: vec![0; 256 * 1024],
-            timeout: h.conn.config().timeout,
-        })
-    }
-
-    async fn send(&self, ctx: &str, data: &[u8]) -> Result<()> {
-        let fut = async {
-            loop {
-                let mut g = self.fd.writable().await?;
-                match g.try_io(|s| s.get_ref().send(data, 0)) {
-                    Ok(r) => return r.map(drop),
-                    Err(_would_block) => continue,
-                }
-            }
-        };
-        match tokio::time::timeout(self.timeout, fut).await {
-            Ok(r) => r.map_err(|e| Error::io(ctx, e)),
-            Err(_) => Err(Error::Timeout {
-                context: ctx.into(),
-                after: self.timeout,
-            }),
-        }
-    }
-
-    async fn recv(&mut self, ctx: &str) -> Result<usize> {
-        let fd = &self.fd;
-        let buf = &mut self.buf;
-        let fut = async {
-            loop {
-                let mut g = fd.readable().await?;
-                match g.try_io(|s| {
-                    let mut slice: &mut [u8] = &mut buf[..];
-                    s.get_ref().recv(&mut slice, 0)
-                }) {
-                    Ok(r) => return r,
-                    Err(_would_block) => continue,
-                }
-            }
-        };
-        match tokio::time::timeout(self.timeout, fut).await {
-            Ok(Ok(n)) => Ok(n.min(self.buf.len())),
-            Ok(Err(e)) if e.raw_os_error() == Some(libc::ENOBUFS) => Err(Error::Overrun {
-                context: ctx.into(),
-            }),
-            Ok(Err(e)) => Err(Error::io(ctx, e)),
-            Err(_) => Err(Error::Timeout {
-                context: ctx.into(),
-                after: self.timeout,
-            }),
-        }
-    }
+/// The 0-based position, among `members`, of the element the kernel named
+/// as failing in the echoed request; `None` when it named none of them.
+fn failing_member(ke: &KernelError, members: &[usize]) -> Option<usize> {
+    let line = ke.echo.as_deref().and_then(echoed_lineno)?;
+    let pos = usize::try_from(line.checked_sub(1)?).ok()?;
+    members.iter().position(|&i| i == pos)
 }
 
-/// One reply to a message of a bulk datagram.
-struct Reply {
-    error: Option<KernelError>,
-    /// The top-level line number of the echoed request (the failing
-    /// element's, when the kernel filled it in).
-    lineno: Option<u32>,
-}
-
-fn parse_reply(payload: &[u8]) -> Option<Reply> {
-    let code = i32::from_ne_bytes(payload.get(..4)?.try_into().ok()?);
-    if code == 0 {
-        return Some(Reply {
-            error: None,
-            lineno: None,
-        });
+/// One ADD/DEL message: `head` (everything up to the ADT nest's content)
+/// followed by the members' encoded DATA nests, the ADT nest length fixed
+/// up (the message length and sequence number are the engine's to set).
+fn assemble(head: &[u8], encoded: &[Vec<u8>], members: &[usize]) -> Result<Encoded> {
+    let mut msg = head.to_vec();
+    for e in members.iter().filter_map(|&i| encoded.get(i)) {
+        msg.extend_from_slice(e);
     }
-    let mut ke = KernelError::from_errno(code.checked_neg().unwrap_or(i32::MAX));
-    let mut lineno = None;
-    // The echoed request: nlmsghdr, nfgenmsg, attributes.
-    if let Some(hdr) = payload.get(4..20) {
-        let len = u32::from_ne_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]) as usize;
-        if let Some(attrs) = payload.get(4 + 20..4 + len.max(20)) {
-            for nla in NlasIterator::new(attrs).flatten() {
-                if nla.kind() & NLA_TYPE_MASK == IPSET_ATTR_LINENO {
-                    if let Ok(b) = <[u8; 4]>::try_from(nla.value()) {
-                        // The kernel writes the failing line number in host
-                        // order over the attribute (ip_set_core.c, call_ad).
-                        lineno = Some(u32::from_ne_bytes(b));
-                    }
-                }
-            }
-        }
+    let adt_len = u16::try_from(msg.len() - head.len() + 4)
+        .map_err(|_| Error::invalid_input("bulk element", "larger than an attribute can hold"))?;
+    let off = head.len().saturating_sub(4);
+    if let Some(f) = msg.get_mut(off..off + 2) {
+        f.copy_from_slice(&adt_len.to_ne_bytes());
     }
-    ke.description = None;
-    Some(Reply {
-        error: Some(ke),
-        lineno,
-    })
+    Ok(Encoded(msg))
 }
 
 impl IpsetHandle {
@@ -402,16 +297,24 @@ impl IpsetHandle {
         );
         let mut head_bytes = vec![0; head.buffer_len()];
         head.serialize(&mut head_bytes);
-        let mut sock = RawSock::open(self)?;
+        let batch_opts = BatchOptions {
+            packing: Packing::MaxDatagram(opts.max_datagram),
+            acks: Acks::Every,
+        };
+        let describe = |i: usize| {
+            let what = elems.get(i).map(|e| e.describe()).unwrap_or_default();
+            format!("{cmd} element {i} ({what}) in set {set}")
+        };
         // Element positions still to send, in order.
-        let mut queue: std::collections::VecDeque<usize> = (0..n).collect();
+        let mut queue: VecDeque<usize> = (0..n).collect();
         let mut stop = false;
         while !queue.is_empty() && !stop {
-            // Build one datagram of messages.
-            let mut datagram: Vec<u8> = Vec::new();
-            let mut sent: Vec<(u32, Vec<usize>)> = Vec::new();
+            // The messages of one datagram: as many elements per message
+            // as the ADT nest holds, as many messages as the datagram holds.
+            let mut msgs: Vec<Encoded> = Vec::new();
+            let mut sent: Vec<Vec<usize>> = Vec::new();
+            let mut datagram_len = 0usize;
             while !queue.is_empty() {
-                let start = datagram.len();
                 let mut members = Vec::new();
                 let mut size = 0usize;
                 while let Some(&i) = queue.front() {
@@ -420,7 +323,7 @@ impl IpsetHandle {
                         break;
                     }
                     if !sent.is_empty()
-                        && start + head_bytes.len() + size + e.len() > opts.max_datagram
+                        && datagram_len + head_bytes.len() + size + e.len() > opts.max_datagram
                     {
                         break;
                     }
@@ -431,104 +334,56 @@ impl IpsetHandle {
                 if members.is_empty() {
                     break;
                 }
-                sock.seq = sock.seq.wrapping_add(1).max(1);
-                let total = head_bytes.len() + size;
-                datagram.extend_from_slice(&head_bytes);
-                for &i in &members {
-                    if let Some(e) = encoded.get(i) {
-                        datagram.extend_from_slice(e);
-                    }
-                }
-                // Fix the lengths: message, and ADT nest (the last attribute
-                // of the head, 4 bytes of header).
-                let msg = &mut datagram[start..];
-                msg[0..4].copy_from_slice(&(total as u32).to_ne_bytes());
-                msg[8..12].copy_from_slice(&sock.seq.to_ne_bytes());
-                let adt_off = head_bytes.len() - 4;
-                msg[adt_off..adt_off + 2].copy_from_slice(&((4 + size) as u16).to_ne_bytes());
-                sent.push((sock.seq, members));
-                if datagram.len() >= opts.max_datagram {
+                msgs.push(assemble(&head_bytes, &encoded, &members)?);
+                datagram_len += head_bytes.len() + size;
+                sent.push(members);
+                if datagram_len >= opts.max_datagram {
                     break;
                 }
             }
-            sock.send(&ctx, &datagram).await?;
-            report.datagrams += 1;
+            let before = self.conn.stats().datagrams_sent;
+            let results = self.conn.batch(&ctx, msgs, batch_opts).await?;
+            report.datagrams += self.conn.stats().datagrams_sent.saturating_sub(before) as usize;
             report.messages += sent.len();
-
-            // One NLMSG_ERROR (ACK or error) per message.
-            let mut pending = sent.len();
-            let mut replies: Vec<Option<Reply>> = (0..sent.len()).map(|_| None).collect();
-            let first_seq = sent.first().map(|s| s.0).unwrap_or(0);
-            while pending > 0 {
-                let got = sock.recv(&ctx).await?;
-                let data = sock.buf.get(..got).unwrap_or_default();
-                for m in nl_engine::wire::Messages::new(data) {
-                    let m = m.map_err(|reason| Error::Decode {
-                        context: ctx.clone(),
-                        reason,
-                    })?;
-                    if m.header.message_type != NLMSG_ERROR {
-                        continue;
-                    }
-                    let rel = m.header.sequence_number.wrapping_sub(first_seq) as usize;
-                    let Some(slot) = replies.get_mut(rel) else {
-                        continue;
-                    };
-                    if slot.is_none() {
-                        *slot = Some(parse_reply(m.payload).ok_or_else(|| Error::Decode {
-                            context: ctx.clone(),
-                            reason: "short NLMSG_ERROR".into(),
-                        })?);
-                        pending -= 1;
-                    }
-                }
-            }
 
             // Work out every element's outcome.
             let mut retry: Vec<usize> = Vec::new();
-            for ((_, members), reply) in sent.iter().zip(replies) {
-                let Some(reply) = reply else { continue };
-                let Some(ke) = reply.error else {
-                    for &i in members {
-                        if let Some(o) = report.outcomes.get_mut(i) {
-                            *o = Outcome::Applied;
+            for (members, result) in sent.iter().zip(results) {
+                let ke = match result {
+                    Ok(()) => {
+                        for &i in members {
+                            if let Some(o) = report.outcomes.get_mut(i) {
+                                *o = Outcome::Applied;
+                            }
                         }
+                        continue;
                     }
-                    continue;
+                    Err(ke) => ke,
                 };
-                let failing = reply
-                    .lineno
-                    .and_then(|l| l.checked_sub(1))
-                    .map(|l| l as usize)
-                    .and_then(|l| members.iter().position(|&i| i == l));
-                match failing {
+                match failing_member(&ke, members) {
                     Some(k) => {
-                        for &i in &members[..k] {
-                            report.outcomes[i] = Outcome::Applied;
+                        // The kernel applied the elements before the failing
+                        // one and stopped there: the rest are sent again.
+                        let (done, rest) = members.split_at(k);
+                        for &i in done {
+                            if let Some(o) = report.outcomes.get_mut(i) {
+                                *o = Outcome::Applied;
+                            }
                         }
-                        let i = members[k];
-                        report.outcomes[i] = Outcome::Failed(map_error(
-                            cmd,
-                            None,
-                            format!("{cmd} element {} ({}) in set {set}", i, elems[i].describe()),
-                            ke,
-                        ));
-                        retry.extend_from_slice(&members[k + 1..]);
+                        if let Some((&i, after)) = rest.split_first() {
+                            if let Some(o) = report.outcomes.get_mut(i) {
+                                *o = Outcome::Failed(map_error(cmd, None, describe(i), ke));
+                            }
+                            retry.extend_from_slice(after);
+                        }
                     }
                     None => {
                         // Refused as a whole (no such set, protocol error):
                         // nothing of this message was applied.
                         for &i in members {
-                            report.outcomes[i] = Outcome::Failed(map_error(
-                                cmd,
-                                None,
-                                format!(
-                                    "{cmd} element {} ({}) in set {set}",
-                                    i,
-                                    elems[i].describe()
-                                ),
-                                ke.clone(),
-                            ));
+                            if let Some(o) = report.outcomes.get_mut(i) {
+                                *o = Outcome::Failed(map_error(cmd, None, describe(i), ke.clone()));
+                            }
                         }
                     }
                 }
@@ -632,26 +487,52 @@ mod tests {
         assert_ne!(temp_name(&long), long);
     }
 
-    #[test]
-    fn reply_with_lineno() {
-        // error -4103, echoed request with LINENO = 3 (host order).
-        let mut p = (-4103i32).to_ne_bytes().to_vec();
+    /// An echoed ADD request: nlmsghdr, nfgenmsg, protocol, LINENO.
+    fn echo(lineno: u32) -> Vec<u8> {
         let mut req = Vec::new();
         req.extend_from_slice(&36u32.to_ne_bytes());
         req.extend_from_slice(&[9, 6, 5, 2, 0, 0, 0, 0, 0, 0, 0, 0]);
         req.extend_from_slice(&[2, 0, 0, 0]);
-        req.extend_from_slice(&[8, 0, 9, 0x40]);
-        req.extend_from_slice(&3u32.to_ne_bytes());
         req.extend_from_slice(&[5, 0, 1, 0, 7, 0, 0, 0]);
-        p.extend(req);
-        let r = parse_reply(&p).unwrap();
-        assert_eq!(r.error.unwrap().errno, 4103);
-        assert_eq!(r.lineno, Some(3));
-        assert!(parse_reply(&[0, 0]).is_none());
-        assert!(parse_reply(&0i32.to_ne_bytes()).unwrap().error.is_none());
-        // Garbage after the error code never panics.
-        let mut g = (-1i32).to_ne_bytes().to_vec();
-        g.extend_from_slice(&[0xff; 30]);
-        assert!(parse_reply(&g).is_some());
+        req.extend_from_slice(&[8, 0, 9, 0x40]);
+        req.extend_from_slice(&lineno.to_ne_bytes());
+        req
+    }
+
+    #[test]
+    fn lineno_from_echo() {
+        assert_eq!(echoed_lineno(&echo(3)), Some(3));
+        let ke = KernelError {
+            echo: Some(echo(3)),
+            ..KernelError::from_errno(4103)
+        };
+        assert_eq!(failing_member(&ke, &[1, 2, 5]), Some(1));
+        assert_eq!(failing_member(&ke, &[0, 1]), None);
+        // Line 0 (the kernel did not fill it in) and no echo: no member.
+        let ke0 = KernelError {
+            echo: Some(echo(0)),
+            ..KernelError::from_errno(4103)
+        };
+        assert_eq!(failing_member(&ke0, &[0, 1]), None);
+        assert_eq!(failing_member(&KernelError::from_errno(2), &[0]), None);
+        // Short or garbage echoes never panic.
+        assert_eq!(echoed_lineno(&[0, 0]), None);
+        let mut g = echo(3);
+        g[0..4].copy_from_slice(&u32::MAX.to_ne_bytes());
+        assert_eq!(echoed_lineno(&g), Some(3));
+        for cut in 0..g.len() {
+            let _ = echoed_lineno(&g[..cut]);
+            let _ = echoed_lineno(&[0xff; 40][..cut]);
+        }
+    }
+
+    #[test]
+    fn assembled_messages_fix_the_adt_length() {
+        let head = vec![0u8; 24];
+        let encoded = vec![vec![1u8; 8], vec![2u8; 12]];
+        let Encoded(m) = assemble(&head, &encoded, &[0, 1, 7]).unwrap();
+        assert_eq!(m.len(), 24 + 20);
+        assert_eq!(u16::from_ne_bytes([m[20], m[21]]), 24);
+        assert_eq!(&m[24..32], &[1; 8]);
     }
 }
