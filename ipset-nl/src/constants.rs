@@ -239,3 +239,19 @@ pub const IPSET_ERR_NAMEREF: i32 = 4355;
 pub const IPSET_ERR_LIST_FULL: i32 = 4356;
 /// `IPSET_ERR_REF_EXIST`
 pub const IPSET_ERR_REF_EXIST: i32 = 4357;
+
+// The getsockopt interface (ip_set.h), used by iptables' `set` match to
+// name sets by index.
+/// `SO_IP_SET`: the `getsockopt(SOL_IP, ...)` option of the set index queries.
+pub const SO_IP_SET: i32 = 83;
+/// `IPSET_INVALID_ID`: "no such set" in an index answer.
+pub const IPSET_INVALID_ID: u16 = 65535;
+/// `IP_SET_OP_GET_BYNAME`: set index by name (`struct ip_set_req_get_set`).
+pub const IP_SET_OP_GET_BYNAME: u32 = 0x0000_0006;
+/// `IP_SET_OP_GET_BYINDEX`: set name by index (`struct ip_set_req_get_set`).
+pub const IP_SET_OP_GET_BYINDEX: u32 = 0x0000_0007;
+/// `IP_SET_OP_GET_FNAME`: set index and family by name
+/// (`struct ip_set_req_get_set_family`).
+pub const IP_SET_OP_GET_FNAME: u32 = 0x0000_0008;
+/// `IP_SET_OP_VERSION`: the kernel's protocol version (`struct ip_set_req_version`).
+pub const IP_SET_OP_VERSION: u32 = 0x0000_0100;

@@ -11,6 +11,8 @@
 //!   ([`IpsetHandle::replace`]).
 //! - ipset's own error codes typed ([`IpsetErrno`]) and mapped into
 //!   [`Error`] with the `ipset` tool's texts.
+//! - The kernel index of a set, which iptables' `set` match names sets by
+//!   ([`index_of`], [`IpsetHandle::index_of`]).
 //!
 //! ```no_run
 //! use ipset_nl::{BulkOptions, CreateSet, IpPortEntry, IpProto, IpsetHandle};
@@ -33,6 +35,7 @@ pub mod constants;
 mod entry;
 mod error;
 mod handle;
+mod index;
 mod message;
 pub mod request;
 mod set;
@@ -43,6 +46,7 @@ pub use bulk::{BulkOptions, BulkReport, Outcome};
 pub use entry::{Element, Entry, IpPortEntry};
 pub use error::{IpsetErrno, ipset_errno, map_error};
 pub use handle::{IpsetHandle, ListDetail};
+pub use index::{SetIndex, index_of, set_index};
 pub use message::{Command, IpsetMessage};
 pub use set::{
     CreateOptions, CreateSet, HASH_IP_PORT_MAX_REVISION, IpSet, ProtocolVersion, SetCounts,

@@ -449,6 +449,52 @@ fn rename_swap_flush() {
     });
 }
 
+#[test]
+fn set_index_by_name_in_the_handles_namespace() {
+    let (ns, h) = setup();
+    block_on(async {
+        h.create(&CreateSet::hash_ip_port("first"), false)
+            .await
+            .unwrap();
+    });
+    // A set made by the real tool, of the other family.
+    let (ok, _, err) = ipset(
+        &ns,
+        &["create", "second", "hash:ip,port", "family", "inet6"],
+        None,
+    );
+    assert!(ok, "{err}");
+    assert_eq!(h.index_of("first").unwrap(), Some(0));
+    assert_eq!(h.index_of("second").unwrap(), Some(1));
+    assert_eq!(ipset_nl::index_of(&ns, "second").unwrap(), Some(1));
+    let s = h.set_index("second").unwrap().unwrap();
+    assert_eq!(s.index, 1);
+    assert_eq!(s.family, Some(Family::Inet6));
+    assert_eq!(
+        h.set_index("first").unwrap().unwrap().family,
+        Some(Family::Inet)
+    );
+    // Missing sets are None, not errors.
+    assert_eq!(h.index_of("missing").unwrap(), None);
+    assert_eq!(h.set_index("missing").unwrap(), None);
+    // The lookup runs in the handle's namespace: another one has no sets.
+    let (_other_ns, other) = setup();
+    assert_eq!(other.index_of("first").unwrap(), None);
+    // A destroyed set's slot is reused by the next create.
+    block_on(async {
+        h.destroy(Some("first")).await.unwrap();
+        assert_eq!(h.index_of("first").unwrap(), None);
+        h.create(&CreateSet::hash_ip_port("third"), false)
+            .await
+            .unwrap();
+    });
+    assert_eq!(h.index_of("third").unwrap(), Some(0));
+    assert!(matches!(
+        h.index_of(&"x".repeat(32)),
+        Err(Error::InvalidInput { .. })
+    ));
+}
+
 fn many(n: u32) -> Vec<IpPortEntry> {
     (0..n)
         .map(|i| {

@@ -95,7 +95,7 @@ bitflags! {
 
 /// The `set` match (`xt_set`): is the packet's address/port tuple in an
 /// ipset? The set is named by its kernel index (see
-/// [`crate::ipset_index`]).
+/// [`ipset_nl::index_of`]).
 ///
 /// ```
 /// use nftables_glue::compat::{Direction, XtSetMatch};

@@ -26,7 +26,6 @@ mod chain;
 pub mod compat;
 mod expr;
 mod handle;
-mod ipset_index;
 mod msg;
 mod rule;
 mod service;
@@ -42,7 +41,6 @@ pub use expr::{
     MetaKey, NatFlags, Payload, PayloadBase, RawExpr, Register, Verdict,
 };
 pub use handle::NftHandle;
-pub use ipset_index::ipset_index;
 pub use msg::{Command, NftMessage};
 pub use nl_engine::{Error, Result};
 pub use rule::{Rule, RuleCompat, USERDATA_MAXLEN};

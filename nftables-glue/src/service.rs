@@ -193,7 +193,7 @@ impl ServiceNat {
         let Membership::Ipset { name } = &self.membership else {
             return Ok(None);
         };
-        let index = crate::ipset_index(nft.connection().netns(), name)?.ok_or_else(|| {
+        let index = ipset_nl::index_of(nft.connection().netns(), name)?.ok_or_else(|| {
             Error::from_kernel(
                 format!("service NAT membership ipset {name}"),
                 KernelError {

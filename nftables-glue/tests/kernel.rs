@@ -204,9 +204,9 @@ fn service_nat_ipset_membership_ensure_idempotent_teardown() {
         &ns,
         &["ipset", "add", "ZGZ-CLUSTER-IP", "10.200.3.2,tcp:80"],
     );
-    assert_eq!(ipset_index(&ns, "ZGZ-CLUSTER-IP").unwrap(), Some(1));
-    assert_eq!(ipset_index(&ns, "OTHER").unwrap(), Some(0));
-    assert_eq!(ipset_index(&ns, "NOPE").unwrap(), None);
+    assert_eq!(ipset_nl::index_of(&ns, "ZGZ-CLUSTER-IP").unwrap(), Some(1));
+    assert_eq!(ipset_nl::index_of(&ns, "OTHER").unwrap(), Some(0));
+    assert_eq!(ipset_nl::index_of(&ns, "NOPE").unwrap(), None);
     add_bystander(&ns);
     let before = ruleset(&ns);
     let nft = NftHandle::in_netns(&ns).unwrap();
