@@ -350,9 +350,17 @@ impl IpvsHandle {
             .await
     }
 
-    /// The destinations of one service.
+    /// The destinations of one service ([`Error::NotFound`] if the service
+    /// does not exist: the kernel answers that dump with an empty list, so
+    /// an empty answer is checked with a get of the service).
     pub async fn destinations(&self, key: &ServiceKey) -> Result<Vec<Destination>> {
-        self.destinations_on(&self.conn, key).await
+        let ds = self.destinations_on(&self.conn, key).await?;
+        if ds.is_empty() {
+            self.get_service(key)
+                .await
+                .map_err(|e| e.with_context(format!("list destinations of service {key}")))?;
+        }
+        Ok(ds)
     }
 
     async fn destinations_on(

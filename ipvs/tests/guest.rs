@@ -1,1 +1,749 @@
-//! placeholder
+//! IPVS against a real kernel: run inside the guest (`tools/guest`), never
+//! on a host without IPVS. Built only with `--features guest-tests`:
+//!
+//! ```text
+//! cargo test -p ipvs-nl --features guest-tests --no-run
+//! tools/guest -- target/.../guest-HASH --test-threads=2
+//! ```
+//!
+//! Every test makes its own network namespace (brought up `lo` first), so
+//! nothing is left behind; a kernel without IPVS makes them fail.
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr};
+use std::process::Command;
+use std::time::Duration;
+
+use ipvs_nl::*;
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+        .block_on(f)
+}
+
+/// Runs a reference tool inside `ns`; panics with its output on failure.
+fn sh(ns: &Netns, args: &[&str]) -> String {
+    let out = Command::new("nsenter")
+        .arg(format!("--net={}", ns.proc_path()))
+        .args(args)
+        .output()
+        .expect("run nsenter");
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn ipvsadm(ns: &Netns, args: &[&str]) -> String {
+    let mut v = vec!["ipvsadm"];
+    v.extend_from_slice(args);
+    sh(ns, &v)
+}
+
+/// Loads a module the rig does not load at boot (tools/guest lists
+/// ip_vs_pe_sip in none of its module lists); a failure shows up as the
+/// test's own failure later.
+fn load_module(name: &str) {
+    if let Ok(dir) = std::env::var("CLUSTERIP_RIG_MODDIR") {
+        let _ = Command::new("modprobe").args(["-d", &dir, name]).status();
+    }
+}
+
+/// A fresh namespace with `lo` up, and a handle on it (fails without IPVS).
+fn setup() -> (Netns, IpvsHandle) {
+    let ns = Netns::new_anonymous().expect("new network namespace (root needed)");
+    sh(&ns, &["ip", "link", "set", "lo", "up"]);
+    let h = block_on(IpvsHandle::in_netns(&ns)).expect("IPVS must be available in the guest");
+    (ns, h)
+}
+
+fn sa(s: &str) -> std::net::SocketAddr {
+    s.parse().unwrap()
+}
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn lines(s: &str) -> BTreeSet<String> {
+    s.lines()
+        .map(|l| l.trim_end().to_owned())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// The state both cross-checks use, as `ipvsadm -Sn` prints it.
+const SAVED: &str = "\
+-A -t 10.0.0.1:80 -s rr
+-a -t 10.0.0.1:80 -r 192.168.0.2:8080 -m -w 3
+-a -t 10.0.0.1:80 -r 192.168.0.3:80 -i -w 1 --tun-type gue --tun-port 6080 --tun-remcsum
+-a -t 10.0.0.1:80 -r 192.168.0.4:80 -i -w 1 --tun-type gre --tun-csum
+-a -t 10.0.0.1:80 -r [2001:db8::9]:80 -i -w 0 --tun-type ipip
+-A -t 10.0.0.2:443 -s lc -p 360 -M 255.255.255.0
+-A --sctp-service 10.0.0.4:9 -s fo
+-A -u [2001:db8::1]:53 -s wlc -p 600 -M 64
+-a -u [2001:db8::1]:53 -r [2001:db8::2]:53 -g -w 2
+-A -f 7 -s sh -b sh-fallback,sh-port
+-a -f 7 -r 192.168.0.7:0 -g -w 1
+-A -f 8 -6 -s mh -b mh-port
+";
+
+fn web() -> ServiceKey {
+    ServiceKey::tcp(sa("10.0.0.1:80"))
+}
+
+/// The state of `SAVED`, as this crate's objects.
+fn saved_objects() -> Vec<(Service, Vec<Destination>)> {
+    vec![
+        (
+            Service::tcp(sa("10.0.0.1:80")).scheduler(Scheduler::RoundRobin),
+            vec![
+                Destination::new(ip("192.168.0.2"), 8080)
+                    .masquerade()
+                    .weight(Weight(3)),
+                Destination::new(ip("192.168.0.3"), 80).tunnel(
+                    TunnelType::Gue,
+                    6080,
+                    TunnelFlags::REMCSUM,
+                ),
+                Destination::new(ip("192.168.0.4"), 80).tunnel(
+                    TunnelType::Gre,
+                    0,
+                    TunnelFlags::CSUM,
+                ),
+                Destination::new(ip("2001:db8::9"), 80)
+                    .ipip()
+                    .weight(Weight(0)),
+            ],
+        ),
+        (
+            Service::tcp(sa("10.0.0.2:443"))
+                .scheduler(Scheduler::LeastConnection)
+                .persistent(Duration::from_secs(360))
+                .netmask(Netmask::V4(Ipv4Addr::new(255, 255, 255, 0))),
+            vec![],
+        ),
+        (
+            Service::sctp(sa("10.0.0.4:9")).scheduler(Scheduler::WeightedFailover),
+            vec![],
+        ),
+        (
+            Service::udp(sa("[2001:db8::1]:53"))
+                .persistent(Duration::from_secs(600))
+                .netmask(Netmask::V6(64)),
+            vec![Destination::new(ip("2001:db8::2"), 53).weight(Weight(2))],
+        ),
+        (
+            Service::fwmark(7)
+                .scheduler(Scheduler::SourceHashing)
+                .flags(ServiceFlags::SH_FALLBACK | ServiceFlags::SH_PORT),
+            vec![Destination::new(ip("192.168.0.7"), 0)],
+        ),
+        (
+            Service::fwmark6(8)
+                .scheduler(Scheduler::MaglevHashing)
+                .flags(ServiceFlags::MH_PORT),
+            vec![],
+        ),
+    ]
+}
+
+/// Compares what the kernel reports with what was written (ignoring what
+/// only the kernel sets: HASHED, counters, stats).
+fn assert_same(got: &[ServiceEntry], want: &[(Service, Vec<Destination>)]) {
+    assert_eq!(got.len(), want.len(), "{got:#?}");
+    for (s, ds) in want {
+        let e = got
+            .iter()
+            .find(|e| e.service.key == s.key)
+            .unwrap_or_else(|| panic!("service {} missing", s.key));
+        let g = &e.service;
+        assert_eq!(g.scheduler, s.scheduler, "{}", s.key);
+        assert_eq!(g.flags - ServiceFlags::HASHED, s.flags, "{}", s.key);
+        assert_eq!(g.timeout, s.timeout, "{}", s.key);
+        assert_eq!(g.netmask, s.netmask, "{}", s.key);
+        assert_eq!(g.pe_name, s.pe_name, "{}", s.key);
+        assert!(g.stats.is_some(), "{}", s.key);
+        assert_eq!(e.destinations.len(), ds.len(), "{}", s.key);
+        for d in ds {
+            let gd = e
+                .destinations
+                .iter()
+                .find(|x| x.addr == d.addr && x.port == d.port)
+                .unwrap_or_else(|| {
+                    panic!("destination {d} of {} missing: {:?}", s.key, e.destinations)
+                });
+            assert_eq!(gd.forward, d.forward, "{d}");
+            assert_eq!(gd.weight, d.weight, "{d}");
+            assert_eq!(gd.upper_threshold, d.upper_threshold, "{d}");
+            assert_eq!(gd.lower_threshold, d.lower_threshold, "{d}");
+            assert_eq!(gd.tunnel_type, d.tunnel_type, "{d}");
+            assert_eq!(gd.tunnel_port, d.tunnel_port, "{d}");
+            assert_eq!(gd.tunnel_flags, d.tunnel_flags, "{d}");
+            assert!(gd.stats.is_some(), "{d}");
+        }
+    }
+}
+
+#[test]
+fn crate_writes_ipvsadm_reads() {
+    let (ns, h) = setup();
+    block_on(async {
+        for (s, ds) in saved_objects() {
+            h.add_service(&s).await.unwrap();
+            for d in ds {
+                h.add_destination(&s.key, &d).await.unwrap();
+            }
+        }
+    });
+    assert_eq!(lines(&ipvsadm(&ns, &["-Sn"])), lines(SAVED));
+    // thresholds are shown only by -L --thresholds
+    block_on(
+        h.edit_destination(
+            &web(),
+            &Destination::new(ip("192.168.0.2"), 8080)
+                .masquerade()
+                .weight(Weight(3))
+                .upper_threshold(100)
+                .lower_threshold(10),
+        ),
+    )
+    .unwrap();
+    let th = ipvsadm(&ns, &["-Ln", "--thresholds", "-t", "10.0.0.1:80"]);
+    let row = th.lines().find(|l| l.contains("192.168.0.2:8080")).unwrap();
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(&cols[2..4], ["100", "10"], "{th}");
+}
+
+#[test]
+fn ipvsadm_writes_crate_reads() {
+    let (ns, h) = setup();
+    let out = Command::new("nsenter")
+        .arg(format!("--net={}", ns.proc_path()))
+        .args(["ipvsadm", "-R"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(SAVED.as_bytes())?;
+            c.wait()
+        })
+        .unwrap();
+    assert!(out.success());
+    ipvsadm(
+        &ns,
+        &[
+            "-e",
+            "-t",
+            "10.0.0.1:80",
+            "-r",
+            "192.168.0.2:8080",
+            "-m",
+            "-w",
+            "3",
+            "-x",
+            "100",
+            "-y",
+            "10",
+        ],
+    );
+    let snap = block_on(h.snapshot()).unwrap();
+    let mut want = saved_objects();
+    want[0].1[0] = want[0].1[0]
+        .clone()
+        .upper_threshold(100)
+        .lower_threshold(10);
+    assert_same(&snap, &want);
+    // and one by one
+    for (s, _) in &want {
+        let g = block_on(h.get_service(&s.key)).unwrap();
+        assert_eq!(g.key, s.key);
+        assert_eq!(g.scheduler, s.scheduler);
+    }
+}
+
+#[test]
+fn services_lifecycle_and_errors() {
+    let (ns, h) = setup();
+    block_on(async {
+        let s = Service::tcp(sa("10.1.0.1:80")).scheduler(Scheduler::RoundRobin);
+        h.add_service(&s).await.unwrap();
+        // duplicate
+        let e = h.add_service(&s).await.unwrap_err();
+        assert!(matches!(e, Error::Exists { .. }), "{e}");
+        assert!(e.to_string().contains("add service TCP 10.1.0.1:80"), "{e}");
+        // edit
+        let s2 = s
+            .clone()
+            .scheduler(Scheduler::WeightedLeastConnection)
+            .persistent(Duration::from_secs(30));
+        h.edit_service(&s2).await.unwrap();
+        let g = h.get_service(&s.key).await.unwrap();
+        assert_eq!(g.scheduler, Scheduler::WeightedLeastConnection);
+        assert!(g.is_persistent());
+        assert_eq!(g.timeout, Duration::from_secs(30));
+        assert!(ipvsadm(&ns, &["-Sn"]).contains("-A -t 10.1.0.1:80 -s wlc -p 30"));
+        // every scheduler the kernel has (twos only on kernels >= 6.2)
+        let mut scheds = vec![
+            Scheduler::RoundRobin,
+            Scheduler::WeightedRoundRobin,
+            Scheduler::LeastConnection,
+            Scheduler::WeightedLeastConnection,
+            Scheduler::LocalityBasedLeastConnection,
+            Scheduler::LocalityBasedLeastConnectionReplication,
+            Scheduler::DestinationHashing,
+            Scheduler::SourceHashing,
+            Scheduler::ShortestExpectedDelay,
+            Scheduler::NeverQueue,
+            Scheduler::WeightedFailover,
+            Scheduler::WeightedOverflow,
+            Scheduler::MaglevHashing,
+        ];
+        if std::path::Path::new("/sys/module/ip_vs_twos").exists() {
+            scheds.push(Scheduler::TwoRandomChoices);
+        }
+        for (i, sc) in scheds.iter().enumerate() {
+            let svc = Service::udp(sa(&format!("10.2.0.{}:53", i + 1))).scheduler(sc.clone());
+            h.add_service(&svc).await.unwrap();
+            assert_eq!(h.get_service(&svc.key).await.unwrap().scheduler, *sc);
+        }
+        // unknown scheduler
+        let bad = Service::tcp(sa("10.1.0.2:80")).scheduler(Scheduler::from_name("nosuchsched"));
+        let e = h.add_service(&bad).await.unwrap_err();
+        assert!(matches!(e, Error::InvalidArgument { .. }), "{e}");
+        assert!(e.to_string().contains("unknown scheduler"), "{e}");
+        // invalid flags (refused before sending) and an invalid IPv6 prefix (kernel)
+        let e = h
+            .add_service(&Service::tcp(sa("10.1.0.3:80")).one_packet())
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::InvalidInput { .. }), "{e}");
+        let e = h
+            .add_service(
+                &Service::udp(sa("[2001:db8::5]:53"))
+                    .persistent(Duration::from_secs(5))
+                    .netmask(Netmask::V6(0)),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::InvalidArgument { .. }), "{e}");
+        // missing service
+        let missing = ServiceKey::tcp(sa("10.9.9.9:1"));
+        for e in [
+            h.delete_service(&missing).await.unwrap_err(),
+            h.get_service(&missing).await.unwrap_err(),
+            h.edit_service(&Service::new(missing)).await.unwrap_err(),
+            h.zero_service(&missing).await.unwrap_err(),
+        ] {
+            assert!(matches!(e, Error::NotFound { .. }), "{e}");
+            assert!(e.to_string().contains("10.9.9.9:1"), "{e}");
+        }
+        // SCTP, one-packet UDP, persistence engine
+        load_module("ip_vs_pe_sip");
+        h.add_service(&Service::sctp(sa("10.1.0.4:9")))
+            .await
+            .unwrap();
+        h.add_service(&Service::udp(sa("10.1.0.5:53")).one_packet())
+            .await
+            .unwrap();
+        let sip = Service::udp(sa("10.1.0.6:5060"))
+            .persistent(Duration::from_secs(60))
+            .persistence_engine("sip");
+        h.add_service(&sip).await.unwrap();
+        assert_eq!(
+            h.get_service(&sip.key).await.unwrap().pe_name.as_deref(),
+            Some("sip")
+        );
+        let saved = ipvsadm(&ns, &["-Sn"]);
+        assert!(
+            saved.contains("-A -u 10.1.0.6:5060 -s wlc -p 60 --pe sip"),
+            "{saved}"
+        );
+        assert!(saved.contains("-A -u 10.1.0.5:53 -s wlc -o"), "{saved}");
+        let n = h.services().await.unwrap().len();
+        assert_eq!(n, 1 + scheds.len() + 3);
+        h.delete_service(&s.key).await.unwrap();
+        let e = h.get_service(&s.key).await.unwrap_err();
+        assert!(matches!(e, Error::NotFound { .. }), "{e}");
+        h.flush().await.unwrap();
+        assert!(h.services().await.unwrap().is_empty());
+        assert_eq!(ipvsadm(&ns, &["-Sn"]).trim(), "");
+    });
+}
+
+#[test]
+fn destinations_lifecycle_and_errors() {
+    let (ns, h) = setup();
+    block_on(async {
+        let k = web();
+        h.add_service(&Service::new(k).scheduler(Scheduler::WeightedRoundRobin))
+            .await
+            .unwrap();
+        let d = Destination::new(ip("192.168.0.2"), 8080)
+            .masquerade()
+            .weight(Weight(3))
+            .upper_threshold(100)
+            .lower_threshold(10);
+        h.add_destination(&k, &d).await.unwrap();
+        let e = h.add_destination(&k, &d).await.unwrap_err();
+        assert!(matches!(e, Error::Exists { .. }), "{e}");
+        // mixed family (IPv6 real server behind an IPv4 service: tunnel only)
+        let v6 = Destination::new(ip("2001:db8::9"), 80).tunnel(
+            TunnelType::Ipip,
+            0,
+            TunnelFlags::NOCSUM,
+        );
+        h.add_destination(&k, &v6).await.unwrap();
+        let gue = Destination::new(ip("192.168.0.3"), 80).tunnel(
+            TunnelType::Gue,
+            6080,
+            TunnelFlags::CSUM,
+        );
+        h.add_destination(&k, &gue).await.unwrap();
+        let ds = h.destinations(&k).await.unwrap();
+        assert_eq!(ds.len(), 3);
+        let got = ds.iter().find(|x| x.addr == d.addr).unwrap();
+        assert_eq!((got.upper_threshold, got.lower_threshold), (100, 10));
+        assert_eq!(got.forward, ForwardMethod::Masquerade);
+        assert_eq!(
+            got.active_conns + got.inactive_conns + got.persistent_conns,
+            0
+        );
+        let got = ds.iter().find(|x| x.addr == v6.addr).unwrap();
+        assert_eq!(got.family(), Family::Ipv6);
+        let got = ds.iter().find(|x| x.addr == gue.addr).unwrap();
+        assert_eq!(
+            (got.tunnel_type, got.tunnel_port, got.tunnel_flags),
+            (TunnelType::Gue, 6080, TunnelFlags::CSUM)
+        );
+        // edit
+        h.edit_destination(&k, &d.clone().weight(Weight(7)))
+            .await
+            .unwrap();
+        let l = ipvsadm(&ns, &["-Ln", "-t", "10.0.0.1:80"]);
+        assert!(
+            l.lines()
+                .any(|x| x.contains("192.168.0.2:8080") && x.contains("Masq") && x.contains(" 7 ")),
+            "{l}"
+        );
+        // errors
+        let e = h
+            .delete_destination(&k, ip("192.168.0.99"), 1)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::NotFound { .. }), "{e}");
+        assert!(e.to_string().contains("192.168.0.99:1"), "{e}");
+        let e = h
+            .edit_destination(&k, &Destination::new(ip("192.168.0.99"), 1))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::NotFound { .. }), "{e}");
+        let missing = ServiceKey::tcp(sa("10.9.9.9:1"));
+        let e = h.add_destination(&missing, &d).await.unwrap_err();
+        assert!(matches!(e, Error::NotFound { .. }), "{e}");
+        let e = h.destinations(&missing).await.unwrap_err();
+        assert!(matches!(e, Error::NotFound { .. }), "{e}");
+        // delete
+        h.delete_destination(&k, d.addr, d.port).await.unwrap();
+        assert_eq!(h.destinations(&k).await.unwrap().len(), 2);
+        // IPv6 service with IPv6 destination
+        let k6 = ServiceKey::udp(sa("[2001:db8::1]:53"));
+        h.add_service(&Service::new(k6)).await.unwrap();
+        h.add_destination(&k6, &Destination::new(ip("2001:db8::2"), 53).masquerade())
+            .await
+            .unwrap();
+        let ds = h.destinations(&k6).await.unwrap();
+        assert_eq!(ds[0].addr, ip("2001:db8::2"));
+        assert_eq!(ds[0].forward, ForwardMethod::Masquerade);
+    });
+}
+
+#[test]
+fn info_timeouts_zero_flush() {
+    let (ns, h) = setup();
+    block_on(async {
+        let info = h.info().await.unwrap();
+        assert_eq!(info.version.to_string(), "1.2.1");
+        let first = ipvsadm(&ns, &["-Ln"]);
+        assert!(
+            first.starts_with(&format!(
+                "IP Virtual Server version {} (size={})",
+                info.version, info.conn_tab_size
+            )),
+            "{first}"
+        );
+
+        let t = Timeouts {
+            tcp: Duration::from_secs(901),
+            tcp_fin: Duration::from_secs(121),
+            udp: Duration::from_secs(301),
+        };
+        h.set_timeouts(&t).await.unwrap();
+        assert_eq!(h.timeouts().await.unwrap(), t);
+        assert!(ipvsadm(&ns, &["-Ln", "--timeout"]).contains("901 121 301"));
+        // zero leaves a timeout unchanged
+        h.set_timeouts(&Timeouts {
+            tcp: Duration::from_secs(50),
+            ..Timeouts::default()
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            h.timeouts().await.unwrap(),
+            Timeouts {
+                tcp: Duration::from_secs(50),
+                ..t
+            }
+        );
+        ipvsadm(&ns, &["--set", "10", "20", "30"]);
+        let t = h.timeouts().await.unwrap();
+        assert_eq!(
+            (t.tcp.as_secs(), t.tcp_fin.as_secs(), t.udp.as_secs()),
+            (10, 20, 30)
+        );
+
+        h.add_service(&Service::new(web())).await.unwrap();
+        h.zero_service(&web()).await.unwrap();
+        h.zero_all().await.unwrap();
+        h.flush().await.unwrap();
+        assert!(h.services().await.unwrap().is_empty());
+    });
+}
+
+#[test]
+fn sync_daemons() {
+    let (ns, h) = setup();
+    sh(
+        &ns,
+        &[
+            "ip", "link", "add", "s0", "type", "veth", "peer", "name", "s1",
+        ],
+    );
+    sh(&ns, &["ip", "link", "set", "s0", "up"]);
+    sh(&ns, &["ip", "link", "set", "s1", "up"]);
+    block_on(async {
+        assert!(h.daemons().await.unwrap().is_empty());
+        h.start_daemon(&SyncDaemon::master("s0").sync_id(5))
+            .await
+            .unwrap();
+        let b = SyncDaemon::backup("s0")
+            .sync_id(6)
+            .max_len(1400)
+            .group(ip("239.1.2.3"))
+            .port(9000)
+            .ttl(2);
+        h.start_daemon(&b).await.unwrap();
+        let ds = h.daemons().await.unwrap();
+        assert_eq!(ds.len(), 2);
+        let m = ds.iter().find(|d| d.state == DaemonState::Master).unwrap();
+        assert_eq!((m.interface.as_str(), m.sync_id), ("s0", 5));
+        assert_eq!(m.group, Some(ip("224.0.0.81")));
+        assert_eq!((m.port, m.ttl), (Some(8848), Some(1)));
+        let got = ds.iter().find(|d| d.state == DaemonState::Backup).unwrap();
+        assert_eq!(got, &b);
+        let l = ipvsadm(&ns, &["-Ln", "--daemon"]);
+        assert!(l.contains("master sync daemon (mcast=s0, syncid=5"), "{l}");
+        assert!(l.contains("backup sync daemon (mcast=s0, syncid=6, maxlen=1400, group=239.1.2.3, port=9000, ttl=2)"), "{l}");
+        let e = h.start_daemon(&SyncDaemon::master("s0")).await.unwrap_err();
+        assert!(matches!(e, Error::Exists { .. }), "{e}");
+        let e = h.start_daemon(&SyncDaemon::master("nosuchif")).await;
+        assert!(e.is_err());
+        // Observed on the 6.1 kernel under UML: a stop sent within
+        // milliseconds of the start blocked in the kernel for more than 30 s
+        // (the engine's timeout reported it); after a short wait it takes
+        // well under a second, with this crate as with ipvsadm.
+        std::thread::sleep(Duration::from_secs(2));
+        h.stop_daemon(DaemonState::Master).await.unwrap();
+        h.stop_daemon(DaemonState::Backup).await.unwrap();
+        let e = h.stop_daemon(DaemonState::Master).await.unwrap_err();
+        assert!(matches!(e, Error::NotFound { .. }), "{e}");
+        assert!(h.daemons().await.unwrap().is_empty());
+        // started by ipvsadm, listed by us
+        ipvsadm(
+            &ns,
+            &[
+                "--start-daemon",
+                "master",
+                "--mcast-interface",
+                "s0",
+                "--syncid",
+                "9",
+            ],
+        );
+        let ds = h.daemons().await.unwrap();
+        assert_eq!((ds[0].state, ds[0].sync_id), (DaemonState::Master, 9));
+        std::thread::sleep(Duration::from_secs(2)); // see above
+        h.stop_daemon(DaemonState::Master).await.unwrap();
+    });
+}
+
+#[test]
+fn bulk_apply_and_pipelined_snapshot() {
+    let (ns, h) = setup();
+    let n = 120;
+    let mut ops = Vec::new();
+    for i in 0..n {
+        let s = Service::tcp(sa(&format!("10.3.{}.{}:80", i / 200, i % 200 + 1)))
+            .scheduler(Scheduler::RoundRobin);
+        ops.push(Operation::AddService(s.clone()));
+        for j in 0..3 {
+            ops.push(Operation::AddDestination(
+                s.key,
+                Destination::new(ip(&format!("192.168.{j}.{}", i % 200 + 1)), 8080).masquerade(),
+            ));
+        }
+    }
+    // a duplicate service, a destination for a missing service and an invalid one
+    let dup = ops[0].clone();
+    ops.push(dup);
+    ops.push(Operation::AddDestination(
+        ServiceKey::tcp(sa("10.9.9.9:1")),
+        Destination::new(ip("1.2.3.4"), 1),
+    ));
+    ops.push(Operation::AddService(
+        Service::tcp(sa("10.9.9.8:1")).one_packet(),
+    ));
+    let res = block_on(h.apply(&ops)).unwrap();
+    assert_eq!(res.len(), ops.len());
+    let (ok, bad): (Vec<_>, Vec<_>) = res.iter().partition(|r| r.is_ok());
+    assert_eq!(ok.len(), n * 4, "{bad:?}");
+    assert!(
+        matches!(res[n * 4], Err(Error::Exists { .. })),
+        "{:?}",
+        res[n * 4]
+    );
+    assert!(
+        matches!(res[n * 4 + 1], Err(Error::NotFound { .. })),
+        "{:?}",
+        res[n * 4 + 1]
+    );
+    assert!(
+        matches!(res[n * 4 + 2], Err(Error::InvalidInput { .. })),
+        "{:?}",
+        res[n * 4 + 2]
+    );
+    let sent = h.connection().stats();
+    assert!(
+        sent.datagrams_sent < (n as u64) * 4 / 10,
+        "not batched: {sent:?}"
+    );
+
+    let before = h.connection().stats().messages_sent;
+    let snap = block_on(h.snapshot()).unwrap();
+    let after = h.connection().stats().messages_sent;
+    assert_eq!(snap.len(), n);
+    assert!(snap.iter().all(|e| e.destinations.len() == 3));
+    // the main connection made only the service dump: the destination dumps
+    // went over the pipeline's other connections
+    assert_eq!(after - before, 1);
+    let saved = ipvsadm(&ns, &["-Sn"]);
+    assert_eq!(saved.lines().count(), n * 4);
+    // sequential and pipelined reads agree
+    let seq = block_on(h.clone().with_pipeline(1).snapshot()).unwrap();
+    assert_eq!(seq, snap);
+
+    // bulk delete
+    let del: Vec<Operation> = snap
+        .iter()
+        .map(|e| Operation::DeleteService(e.service.key))
+        .collect();
+    assert!(block_on(h.apply(&del)).unwrap().iter().all(Result::is_ok));
+    assert!(block_on(h.services()).unwrap().is_empty());
+}
+
+#[test]
+fn stats_and_connection_table() {
+    let (ns, h) = setup();
+    for cmd in [
+        "ip link add v0 type veth peer name v1",
+        "ip link set v0 up",
+        "ip link set v1 up",
+        "ip addr add 192.168.7.1/24 dev v0",
+        "ip addr add 10.0.0.1/32 dev lo",
+        "ip -6 addr add 2001:db8::1/128 dev lo nodad",
+        "ip -6 addr add 2001:db8:7::1/64 dev v0 nodad",
+    ] {
+        sh(&ns, &cmd.split(' ').collect::<Vec<_>>());
+    }
+    let k4 = ServiceKey::udp(sa("10.0.0.1:9999"));
+    let k6 = ServiceKey::udp(sa("[2001:db8::1]:53"));
+    block_on(async {
+        h.add_service(&Service::new(k4)).await.unwrap();
+        h.add_destination(&k4, &Destination::new(ip("192.168.7.2"), 7777).masquerade())
+            .await
+            .unwrap();
+        h.add_service(&Service::new(k6)).await.unwrap();
+        h.add_destination(
+            &k6,
+            &Destination::new(ip("2001:db8:7::2"), 5353).masquerade(),
+        )
+        .await
+        .unwrap();
+    });
+    ns.run(|| {
+        let s = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+        s.send_to(b"hello", "10.0.0.1:9999").unwrap();
+        s.send_to(b"again", "10.0.0.1:9999").unwrap();
+        let s6 = std::net::UdpSocket::bind("[::]:0").unwrap();
+        s6.send_to(b"hello", "[2001:db8::1]:53").unwrap();
+    })
+    .unwrap();
+    let all = h.connections(&ConnFilter::new()).unwrap();
+    assert_eq!(all.len(), 2, "{all:?}");
+    let c4 = h
+        .connections(&ConnFilter::new().service(Protocol::Udp, sa("10.0.0.1:9999")))
+        .unwrap();
+    assert_eq!(c4.len(), 1);
+    assert_eq!(c4[0].destination, sa("192.168.7.2:7777"));
+    assert_eq!(c4[0].state, ConnState::Udp);
+    assert!(c4[0].expires > Duration::ZERO);
+    let c6 = h
+        .connections(&ConnFilter::new().destination(sa("[2001:db8:7::2]:5353")))
+        .unwrap();
+    assert_eq!(c6.len(), 1);
+    assert_eq!(c6[0].virtual_addr, sa("[2001:db8::1]:53"));
+    assert!(
+        h.connections(&ConnFilter::new().client(ip("10.99.0.1")))
+            .unwrap()
+            .is_empty()
+    );
+    // the same as ipvsadm -Lnc shows
+    let lnc = ipvsadm(&ns, &["-Lnc"]);
+    assert!(
+        lnc.contains("10.0.0.1:9999") && lnc.contains("192.168.7.2:7777"),
+        "{lnc}"
+    );
+
+    // the kernel folds its per-CPU counters into what it reports every 2 s
+    let mut svc = block_on(h.get_service(&k4)).unwrap();
+    for _ in 0..40 {
+        if svc.stats().unwrap().inpkts == 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+        svc = block_on(h.get_service(&k4)).unwrap();
+    }
+    let st = svc.stats().unwrap();
+    assert_eq!(st.width, StatsWidth::Bits64);
+    assert_eq!(st.conns, 1);
+    assert_eq!(st.inpkts, 2);
+    assert!(st.inbytes > 0);
+    let ds = block_on(h.destinations(&k4)).unwrap();
+    assert_eq!(ds[0].stats().unwrap().inpkts, 2);
+    assert_eq!(ds[0].active_conns + ds[0].inactive_conns, 1);
+    let stats = ipvsadm(&ns, &["-Ln", "--stats", "-u", "10.0.0.1:9999"]);
+    let row = stats.lines().find(|l| l.starts_with("UDP")).unwrap();
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cols[2], "1", "{stats}");
+    assert_eq!(cols[3], "2", "{stats}");
+    // zero one service
+    block_on(h.zero_service(&k4)).unwrap();
+    let z = block_on(h.get_service(&k4)).unwrap();
+    assert_eq!(z.stats().unwrap().conns, 0);
+    assert_eq!(z.stats().unwrap().inpkts, 0);
+}
