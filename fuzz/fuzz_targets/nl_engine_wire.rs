@@ -1,0 +1,60 @@
+//! nl-engine's datagram splitter and control-message readers over arbitrary
+//! received datagrams: `wire::Messages`, `wire::parse_error`,
+//! `wire::parse_done`, the `nfgenmsg` header and the generic netlink
+//! controller reply that `genl::resolve_family` decodes.
+//!
+//! Input: one datagram as the kernel would deliver it.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use netlink_packet_core::NetlinkDeserializable;
+use netlink_packet_generic::GenlMessage;
+use netlink_packet_generic::ctrl::GenlCtrl;
+use nl_engine::nfnl::NfGenMsg;
+use nl_engine::wire::{self, Messages, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN};
+use nl_engine::{Error, KernelError};
+
+/// `GENL_ID_CTRL`: the controller's message type.
+const GENL_ID_CTRL: u16 = 0x10;
+
+fn classify(ke: KernelError) {
+    let _ = ke.to_string();
+    let e = Error::from_kernel("fuzz", ke);
+    let _ = (e.to_string(), e.errno(), e.context());
+}
+
+fuzz_target!(|data: &[u8]| {
+    let mut count = 0usize;
+    let mut covered = 0usize;
+    for m in Messages::new(data) {
+        count += 1;
+        // Every call yields progress: at most one message (or error) per
+        // 16 bytes, plus the final error.
+        assert!(count <= data.len() / NLMSG_HDRLEN + 1, "iterator does not advance");
+        let Ok(m) = m else { continue };
+        assert_eq!(m.payload.len() + NLMSG_HDRLEN, m.header.length as usize);
+        covered += m.header.length as usize;
+        assert!(covered <= data.len());
+        // The readers must cope with any payload, whatever the type says.
+        match wire::parse_error(&m) {
+            Ok(Ok(())) | Err(_) => {}
+            Ok(Err(ke)) => {
+                assert!(ke.errno != 0);
+                classify(ke);
+            }
+        }
+        if let Err(ke) = wire::parse_done(&m) {
+            classify(ke);
+        }
+        let _ = NfGenMsg::parse(m.payload);
+        match m.header.message_type {
+            NLMSG_ERROR | NLMSG_DONE => {}
+            GENL_ID_CTRL => {
+                if let Ok(g) = GenlMessage::<GenlCtrl>::deserialize(&m.header, m.payload) {
+                    let _ = format!("{g:?}");
+                }
+            }
+            _ => {}
+        }
+    }
+});
