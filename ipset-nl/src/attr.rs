@@ -541,12 +541,20 @@ fn nest_len<T: Nla>(v: &[T]) -> usize {
         .sum()
 }
 
-fn emit_nest<T: Nla>(buf: &mut [u8], v: &[T]) {
+/// Emits attributes one after another, each with its full type field:
+/// netlink-packet-core 0.9's `Emitable` for `Nla` drops
+/// `NLA_F_NET_BYTEORDER` when `NLA_F_NESTED` is set too (`set_nested_flag`
+/// rewrites the type from the masked kind), so an unknown attribute carrying
+/// both flags would not be re-emitted as it was received.
+pub(crate) fn emit_nest<T: Nla>(buf: &mut [u8], v: &[T]) {
     let mut off = 0;
     for a in v {
         let l = nla_align(a.value_len()) + NLA_HEADER_SIZE;
         if let Some(b) = buf.get_mut(off..off + l) {
             a.emit(b);
+            if let Some(t) = b.get_mut(2..4) {
+                t.copy_from_slice(&a.kind().to_ne_bytes());
+            }
         }
         off += l;
     }
@@ -737,6 +745,23 @@ mod tests {
             let back = CreateAttr::parse(&NlaBuffer::new_checked(&b[..]).unwrap()).unwrap();
             assert_eq!(back, a);
         }
+    }
+
+    /// Found by fuzzing (fuzz target `ipset_message`): an unknown attribute
+    /// with both `NLA_F_NESTED` and `NLA_F_NET_BYTEORDER` lost the latter when
+    /// re-emitted, inside a nest and at the top level.
+    #[test]
+    fn unknown_attrs_keep_both_flags() {
+        let kind = 0x3f06 | NLA_F_NESTED | NBO;
+        let el = IpsetAttr::ElementData(vec![ElementAttr::Other(DefaultNla::new(kind, vec![1]))]);
+        let b = emit(&el);
+        assert_eq!(u16::from_ne_bytes([b[6], b[7]]), kind);
+        let msg = crate::IpsetMessage::new(
+            crate::Command::Add,
+            vec![el, IpsetAttr::Other(DefaultNla::new(kind, vec![2]))],
+        );
+        let back = crate::IpsetMessage::from_bytes(0x609, &msg.to_bytes()).unwrap();
+        assert_eq!(back, msg);
     }
 
     #[test]

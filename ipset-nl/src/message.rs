@@ -199,7 +199,7 @@ impl NetlinkSerializable for IpsetMessage {
     fn serialize(&self, buffer: &mut [u8]) {
         self.header.emit(buffer);
         if let Some(rest) = buffer.get_mut(NFGENMSG_LEN..) {
-            self.attrs.as_slice().emit(rest);
+            crate::attr::emit_nest(rest, &self.attrs);
         }
     }
 }
