@@ -16,7 +16,7 @@ use std::net::IpAddr;
 
 use netlink_packet_route::AddressFamily;
 use netlink_packet_route::RouteNetlinkMessage;
-use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressMessage};
 use netlink_packet_route::link::{InfoKind, LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage, RouteType};
 use nl_engine::netlink_packet_core::{
@@ -203,6 +203,12 @@ impl LinkHandle {
         m.header.index = index;
         m.attributes.push(AddressAttribute::Local(address));
         m.attributes.push(AddressAttribute::Address(address));
+        if address.is_ipv6() {
+            // A service address must be usable at once: no duplicate
+            // address detection (the address is tentative until DAD ends).
+            m.attributes
+                .push(AddressAttribute::Flags(AddressFlags::Nodad));
+        }
         m
     }
 

@@ -40,7 +40,17 @@ fn loopback_up_and_addresses() {
         );
         let v6 = "fd00::2".parse().unwrap();
         links.add_address(lo, v6, 128).await.unwrap();
-        assert!(links.is_local(v6).await.unwrap());
+        // IPv6 installs the local route from a work queue, even without
+        // DAD: wait for it (bounded).
+        let mut local = false;
+        for _ in 0..200 {
+            local = links.is_local(v6).await.unwrap();
+            if local {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(local, "IPv6 address never became local");
         links.del_address(lo, vip, 32).await.unwrap();
         assert!(!links.is_local(vip).await.unwrap());
         let err = links.del_address(lo, vip, 32).await.unwrap_err();
