@@ -152,8 +152,9 @@ impl Outgoing for Encoded {
         self.0.len()
     }
     fn write(&self, buf: &mut [u8]) {
-        let n = buf.len().min(self.0.len());
-        buf[..n].copy_from_slice(&self.0[..n]);
+        for (d, s) in buf.iter_mut().zip(&self.0) {
+            *d = *s;
+        }
     }
 }
 
@@ -693,7 +694,7 @@ impl Inner {
                 let Recv::Got(n) = self.recv(shared, config, context, true).await? else {
                     continue;
                 };
-                for m in Messages::new(&self.rbuf[..n]) {
+                for m in Messages::new(self.rbuf.get(..n).unwrap_or_default()) {
                     let m = m.map_err(|reason| Error::Decode {
                         context: context.to_string(),
                         reason,
@@ -800,16 +801,20 @@ impl Inner {
                 m.set_sequence_number(seq);
                 let off = align4(self.sbuf.len());
                 self.sbuf.resize(off + len, 0);
-                m.write(&mut self.sbuf[off..off + len]);
+                if let Some(dst) = self.sbuf.get_mut(off..) {
+                    m.write(dst);
+                }
                 last_off = off;
                 flagged.push(flags & NLM_F_ACK != 0);
                 next += 1;
             }
             if options.acks == Acks::LastPerDatagram {
                 // Ask the ACK of the datagram's last message only.
-                if let Some(f) = self.sbuf.get_mut(last_off + 6..last_off + 8) {
-                    let flags = u16::from_ne_bytes([f[0], f[1]]) | NLM_F_ACK;
-                    f.copy_from_slice(&flags.to_ne_bytes());
+                if let Some(flags) = wire::u16_at(&self.sbuf, last_off + 6) {
+                    let flags = (flags | NLM_F_ACK).to_ne_bytes();
+                    if let Some(f) = self.sbuf.get_mut(last_off + 6..last_off + 8) {
+                        f.copy_from_slice(&flags);
+                    }
                 }
                 if let Some(l) = flagged.last_mut() {
                     *l = true;
@@ -837,7 +842,7 @@ impl Inner {
                     // the rest and will not answer it.
                     Recv::WouldBlock => break,
                 };
-                for m in Messages::new(&self.rbuf[..n]) {
+                for m in Messages::new(self.rbuf.get(..n).unwrap_or_default()) {
                     let m = m.map_err(|reason| Error::Decode {
                         context: context.to_string(),
                         reason,

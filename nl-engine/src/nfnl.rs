@@ -44,22 +44,21 @@ impl NfGenMsg {
 
     /// Writes the 4 bytes into `buf` (which must hold at least 4).
     pub fn emit(&self, buf: &mut [u8]) {
+        let [r0, r1] = self.res_id.to_be_bytes();
         if let Some(b) = buf.get_mut(..NFGENMSG_LEN) {
-            b[0] = self.family;
-            b[1] = self.version;
-            b[2..4].copy_from_slice(&self.res_id.to_be_bytes());
+            b.copy_from_slice(&[self.family, self.version, r0, r1]);
         }
     }
 
     /// Reads the header from the start of `buf`.
     pub fn parse(buf: &[u8]) -> Result<Self, DecodeError> {
-        let b = buf
-            .get(..NFGENMSG_LEN)
-            .ok_or_else(|| DecodeError::from("nfnetlink message shorter than nfgenmsg"))?;
+        let Some(&[family, version, r0, r1]) = buf.get(..NFGENMSG_LEN) else {
+            return Err(DecodeError::from("nfnetlink message shorter than nfgenmsg"));
+        };
         Ok(NfGenMsg {
-            family: b[0],
-            version: b[1],
-            res_id: u16::from_be_bytes([b[2], b[3]]),
+            family,
+            version,
+            res_id: u16::from_be_bytes([r0, r1]),
         })
     }
 }

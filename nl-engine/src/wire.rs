@@ -32,7 +32,21 @@ pub const NLMSG_HDRLEN: usize = 16;
 
 /// Rounds up to the 4-byte netlink alignment.
 pub const fn align4(len: usize) -> usize {
-    (len + 3) & !3
+    len.saturating_add(3) & !3
+}
+
+/// The native-endian `u16` at `at`, if `buf` holds it.
+pub fn u16_at(buf: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_ne_bytes(
+        buf.get(at..at.checked_add(2)?)?.try_into().ok()?,
+    ))
+}
+
+/// The native-endian `u32` at `at`, if `buf` holds it.
+pub fn u32_at(buf: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_ne_bytes(
+        buf.get(at..at.checked_add(4)?)?.try_into().ok()?,
+    ))
 }
 
 /// One message cut out of a datagram.
@@ -65,28 +79,33 @@ impl<'a> Iterator for Messages<'a> {
         if rest.is_empty() {
             return None;
         }
-        let Some(hdr) = rest.get(..NLMSG_HDRLEN) else {
+        let (Some(len), Some(message_type), Some(flags), Some(seq), Some(port)) = (
+            u32_at(rest, 0),
+            u16_at(rest, 4),
+            u16_at(rest, 6),
+            u32_at(rest, 8),
+            u32_at(rest, 12),
+        ) else {
             self.off = self.buf.len();
             return Some(Err(format!(
                 "{} trailing bytes, less than a netlink header",
                 rest.len()
             )));
         };
-        let len = u32::from_ne_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]) as usize;
-        if len < NLMSG_HDRLEN || len > rest.len() {
+        let len = len as usize;
+        let Some(payload) = rest.get(NLMSG_HDRLEN..len).filter(|_| len >= NLMSG_HDRLEN) else {
             self.off = self.buf.len();
             return Some(Err(format!(
                 "message length {len} out of bounds ({} bytes left)",
                 rest.len()
             )));
-        }
+        };
         let mut header = NetlinkHeader::default();
         header.length = len as u32;
-        header.message_type = u16::from_ne_bytes([hdr[4], hdr[5]]);
-        header.flags = u16::from_ne_bytes([hdr[6], hdr[7]]);
-        header.sequence_number = u32::from_ne_bytes([hdr[8], hdr[9], hdr[10], hdr[11]]);
-        header.port_number = u32::from_ne_bytes([hdr[12], hdr[13], hdr[14], hdr[15]]);
-        let payload = &rest[NLMSG_HDRLEN..len];
+        header.message_type = message_type;
+        header.flags = flags;
+        header.sequence_number = seq;
+        header.port_number = port;
         self.off += align4(len).min(rest.len());
         Some(Ok(RawMessage { header, payload }))
     }
@@ -98,30 +117,28 @@ fn read_i32(b: &[u8]) -> Option<i32> {
 
 /// Reads the extended-ACK attributes (message, offset) into `err`.
 fn parse_ack_tlvs(mut tlvs: &[u8], err: &mut KernelError) {
-    while tlvs.len() >= 4 {
-        let len = u16::from_ne_bytes([tlvs[0], tlvs[1]]) as usize;
-        let kind = u16::from_ne_bytes([tlvs[2], tlvs[3]]) & 0x3fff;
-        if len < 4 || len > tlvs.len() {
+    while let (Some(len), Some(kind)) = (u16_at(tlvs, 0), u16_at(tlvs, 2)) {
+        let len = len as usize;
+        let kind = kind & 0x3fff;
+        let Some(value) = tlvs.get(4..len) else {
             return;
-        }
-        let value = &tlvs[4..len];
+        };
         match kind {
             NLMSGERR_ATTR_MSG => {
-                let end = value.iter().position(|&b| b == 0).unwrap_or(value.len());
-                let msg = String::from_utf8_lossy(&value[..end]).into_owned();
+                let text = value.split(|&b| b == 0).next().unwrap_or_default();
+                let msg = String::from_utf8_lossy(text).into_owned();
                 if !msg.is_empty() {
                     err.message = Some(msg);
                 }
             }
             NLMSGERR_ATTR_OFFS => {
-                if let Some(b) = value.get(..4) {
-                    err.bad_attr_offset = Some(u32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+                if let Some(o) = u32_at(value, 0) {
+                    err.bad_attr_offset = Some(o);
                 }
             }
             _ => {}
         }
-        let adv = align4(len).min(tlvs.len());
-        tlvs = &tlvs[adv..];
+        tlvs = tlvs.get(align4(len)..).unwrap_or_default();
     }
 }
 
@@ -135,13 +152,12 @@ pub fn parse_error(msg: &RawMessage<'_>) -> Result<Result<(), KernelError>, Stri
     if msg.header.flags & NLM_F_CAPPED == 0 {
         // The whole request echoed back (a kernel without NETLINK_CAP_ACK,
         // or a family that builds its own error message, like ipset).
-        let echoed = msg
-            .payload
-            .get(4..8)
-            .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize)
-            .unwrap_or(0);
+        let echoed = u32_at(msg.payload, 4).unwrap_or(0) as usize;
         if echoed > NLMSG_HDRLEN {
-            err.echo = msg.payload.get(4..4 + echoed).map(<[u8]>::to_vec);
+            err.echo = msg
+                .payload
+                .get(4..4usize.saturating_add(echoed))
+                .map(<[u8]>::to_vec);
         }
     }
     if msg.header.flags & NLM_F_ACK_TLVS != 0 {
@@ -149,12 +165,9 @@ pub fn parse_error(msg: &RawMessage<'_>) -> Result<Result<(), KernelError>, Stri
         let echoed = if msg.header.flags & NLM_F_CAPPED != 0 {
             NLMSG_HDRLEN
         } else {
-            msg.payload
-                .get(4..8)
-                .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize)
-                .unwrap_or(NLMSG_HDRLEN)
+            u32_at(msg.payload, 4).map_or(NLMSG_HDRLEN, |l| l as usize)
         };
-        if let Some(tlvs) = msg.payload.get(4 + align4(echoed)..) {
+        if let Some(tlvs) = msg.payload.get(4usize.saturating_add(align4(echoed))..) {
             parse_ack_tlvs(tlvs, &mut err);
         }
     }
