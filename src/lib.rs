@@ -17,6 +17,8 @@
 
 pub mod keepalived;
 pub mod link;
+pub mod svc;
+pub mod sync;
 
 pub use ipset_nl as ipset;
 pub use ipvs_nl as ipvs;

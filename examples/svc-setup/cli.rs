@@ -1,0 +1,209 @@
+//! The command line of `svc-setup`: a pure parser that never panics (a fuzz
+//! target and the tests include this file by path).
+
+use std::path::PathBuf;
+
+/// Usage text.
+pub const USAGE: &str = "\
+usage: svc-setup [OPTIONS]
+
+Reads keepalived's configuration and sets up ClusterIP-style services:
+the virtual IPs on a dummy interface, the cluster-IP ipset (VIP,proto:port),
+the service NAT chains (mark + masquerade) and the sysctls
+net.ipv4.ip_forward=1 and net.ipv4.vs.conntrack=1. Idempotent: a second run
+changes nothing and says \"no changes\".
+
+options:
+  --config FILE          keepalived configuration (default /etc/keepalived/keepalived.conf)
+  --interface NAME       dummy interface for the VIPs (default svc)
+  --ipset NAME           cluster-IP ipset (default ZGZ-CLUSTER-IP)
+  --nat-table NAME       nf_tables table of the NAT chains (default zgz-services)
+  --nat-prefix NAME      NAT chain name prefix (default ZGZ-SERVICES)
+  --mark N               mark bit for service traffic (default 0x2000)
+  --ipvs                 also program IPVS services and destinations
+  --dry-run              print the plan, change nothing
+  --check                only read and check the configuration (no kernel access)
+  --reload-keepalived    send SIGHUP to keepalived afterwards
+  --pid-file PATH        keepalived's pid file (default /run/keepalived.pid)
+  --netns PATH           act on this network namespace (e.g. /run/netns/node)
+  -h, --help             this text
+";
+
+/// Parsed options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Args {
+    /// `--config`.
+    pub config: PathBuf,
+    /// `--interface`.
+    pub interface: String,
+    /// `--ipset`.
+    pub ipset: String,
+    /// `--nat-table`.
+    pub nat_table: String,
+    /// `--nat-prefix`.
+    pub nat_prefix: String,
+    /// `--mark`.
+    pub mark: u32,
+    /// `--ipvs`.
+    pub ipvs: bool,
+    /// `--dry-run`.
+    pub dry_run: bool,
+    /// `--check`.
+    pub check: bool,
+    /// `--reload-keepalived`.
+    pub reload: bool,
+    /// `--pid-file`.
+    pub pid_file: PathBuf,
+    /// `--netns`.
+    pub netns: Option<PathBuf>,
+}
+
+impl Default for Args {
+    fn default() -> Self {
+        Args {
+            config: "/etc/keepalived/keepalived.conf".into(),
+            interface: "svc".into(),
+            ipset: "ZGZ-CLUSTER-IP".into(),
+            nat_table: "zgz-services".into(),
+            nat_prefix: "ZGZ-SERVICES".into(),
+            mark: 0x2000,
+            ipvs: false,
+            dry_run: false,
+            check: false,
+            reload: false,
+            pid_file: "/run/keepalived.pid".into(),
+            netns: None,
+        }
+    }
+}
+
+/// What the command line asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parsed {
+    /// Run with these options.
+    Run(Args),
+    /// Print the usage.
+    Help,
+}
+
+fn parse_u32(s: &str) -> Option<u32> {
+    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(h) => u32::from_str_radix(h, 16).ok(),
+        None => s.parse().ok(),
+    }
+}
+
+/// Checks a name for an interface (1-15 bytes, no '/', ':' or space).
+fn interface_name(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.len() > 15 || s.contains(['/', ':']) || s.contains(char::is_whitespace) {
+        return Err(format!(
+            "--interface {s:?}: an interface name is 1 to 15 bytes without '/', ':' or spaces"
+        ));
+    }
+    Ok(s.to_string())
+}
+
+/// Parses the arguments (without the program name).
+pub fn parse<I, S>(args: I) -> Result<Parsed, String>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    let mut a = Args::default();
+    let mut it = args.into_iter();
+    while let Some(arg) = it.next() {
+        let arg = arg.as_ref();
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
+            _ => (arg, None),
+        };
+        let mut value = |name: &str| -> Result<String, String> {
+            match &inline {
+                Some(v) => Ok(v.clone()),
+                None => it
+                    .next()
+                    .map(|v| v.as_ref().to_string())
+                    .ok_or_else(|| format!("{name} needs a value")),
+            }
+        };
+        match flag {
+            "-h" | "--help" => return Ok(Parsed::Help),
+            "--config" => a.config = value(flag)?.into(),
+            "--interface" => a.interface = interface_name(&value(flag)?)?,
+            "--ipset" => {
+                let v = value(flag)?;
+                if v.is_empty() || v.len() > 31 {
+                    return Err(format!("--ipset {v:?}: a set name is 1 to 31 bytes"));
+                }
+                a.ipset = v;
+            }
+            "--nat-table" => {
+                let v = value(flag)?;
+                if v.is_empty() {
+                    return Err("--nat-table needs a name".into());
+                }
+                a.nat_table = v;
+            }
+            "--nat-prefix" => {
+                let v = value(flag)?;
+                if v.is_empty() {
+                    return Err("--nat-prefix needs a name".into());
+                }
+                a.nat_prefix = v;
+            }
+            "--mark" => {
+                let v = value(flag)?;
+                a.mark = match parse_u32(&v) {
+                    Some(m) if m != 0 => m,
+                    _ => return Err(format!("--mark {v:?}: a non-zero number (e.g. 0x2000)")),
+                };
+            }
+            "--pid-file" => a.pid_file = value(flag)?.into(),
+            "--netns" => a.netns = Some(value(flag)?.into()),
+            "--ipvs" | "--dry-run" | "--check" | "--reload-keepalived" if inline.is_some() => {
+                return Err(format!("{flag} takes no value"));
+            }
+            "--ipvs" => a.ipvs = true,
+            "--dry-run" => a.dry_run = true,
+            "--check" => a.check = true,
+            "--reload-keepalived" => a.reload = true,
+            other => return Err(format!("unknown argument {other:?} (see --help)")),
+        }
+    }
+    Ok(Parsed::Run(a))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_flags() {
+        assert_eq!(
+            parse(Vec::<String>::new()).unwrap(),
+            Parsed::Run(Args::default())
+        );
+        let Parsed::Run(a) = parse([
+            "--config=/x.conf",
+            "--ipvs",
+            "--dry-run",
+            "--mark",
+            "0x4000",
+            "--netns",
+            "/run/netns/node",
+        ])
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(a.config, PathBuf::from("/x.conf"));
+        assert!(a.ipvs && a.dry_run && !a.reload);
+        assert_eq!(a.mark, 0x4000);
+        assert_eq!(a.netns, Some(PathBuf::from("/run/netns/node")));
+        assert!(parse(["--mark", "0"]).is_err());
+        assert!(parse(["--config"]).is_err());
+        assert!(parse(["--interface", "a/b"]).is_err());
+        assert!(parse(["--ipvs=1"]).is_err());
+        assert!(parse(["--bogus"]).is_err());
+        assert_eq!(parse(["-h"]).unwrap(), Parsed::Help);
+    }
+}

@@ -1,0 +1,117 @@
+//! `svc-setup`: the seeds' `ipvs.sh` as a typed, idempotent program.
+//!
+//! Reads keepalived's configuration (`include` globs, `virtual_server` and
+//! `real_server` blocks) and makes the kernel match it: each VIP as /32
+//! (/128) on a dummy interface (default `svc`, up) unless already local, the
+//! cluster-IP ipset (`VIP,proto:port`), the service NAT chains and the
+//! sysctls; removes VIPs and set entries the configuration no longer names;
+//! with `--ipvs` also the IPVS services and destinations. Prints what it
+//! changed, or "no changes". Configuration errors name file and line and
+//! change nothing. See `--help`.
+//!
+//! The argument parser is `cli.rs`; the plan and its application are
+//! `clusterip::svc`; this file wires them and prints.
+
+mod cli;
+mod reload;
+
+use std::process::ExitCode;
+
+use clusterip::keepalived::Config;
+use clusterip::netlink::Netns;
+use clusterip::svc::{Desired, Options, Setup};
+
+fn main() -> ExitCode {
+    let args = match cli::parse(std::env::args().skip(1)) {
+        Ok(cli::Parsed::Run(a)) => a,
+        Ok(cli::Parsed::Help) => {
+            print!("{}", cli::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("svc-setup: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("svc-setup: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(a: &cli::Args) -> Result<(), Box<dyn std::error::Error>> {
+    let opts = Options {
+        interface: a.interface.clone(),
+        ipset: a.ipset.clone(),
+        nat_table: a.nat_table.clone(),
+        nat_prefix: a.nat_prefix.clone(),
+        mark: a.mark,
+        ipvs: a.ipvs,
+    };
+    // Everything about the configuration is checked before the kernel is
+    // touched: an error here changes nothing.
+    let cfg = Config::load(&a.config)?;
+    let desired = Desired::from_config(&cfg, &opts)?;
+    if a.check {
+        println!(
+            "{}: {} file(s), {} virtual server(s), {} VIP(s), {} ipset member(s): OK",
+            a.config.display(),
+            cfg.files.len(),
+            desired.services.len(),
+            desired.vips.len(),
+            desired.members.len()
+        );
+        for s in &desired.services {
+            println!(
+                "  {} {} ({} real server(s))",
+                s.service.key,
+                s.service.scheduler.name(),
+                s.destinations.len()
+            );
+        }
+        return Ok(());
+    }
+    let netns = match &a.netns {
+        Some(p) => {
+            Netns::from_path(p).map_err(|e| format!("network namespace {}: {e}", p.display()))?
+        }
+        None => Netns::current(),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let setup = Setup::new(&netns, opts).await?;
+        let plan = setup.plan(&desired).await?;
+        for n in &plan.notes {
+            println!("note: {n}");
+        }
+        if a.dry_run {
+            for s in &plan.steps {
+                println!("would: {s}");
+            }
+            if plan.is_empty() {
+                println!("no changes");
+            } else {
+                println!("dry run: nothing changed");
+            }
+        } else {
+            let done = setup.apply(&plan, &desired).await?;
+            for s in &done {
+                println!("changed: {s}");
+            }
+            if done.is_empty() {
+                println!("no changes");
+            }
+        }
+        Ok::<(), Box<dyn std::error::Error>>(())
+    })?;
+    if a.reload && !a.dry_run {
+        let pid = reload::sighup(&a.pid_file)?;
+        println!("sent SIGHUP to keepalived (pid {pid})");
+    }
+    Ok(())
+}

@@ -1,0 +1,668 @@
+//! ClusterIP-style services from a keepalived configuration: the typed,
+//! idempotent replacement of the seeds' `ipvs.sh`.
+//!
+//! From the `virtual_server` blocks of a [`Config`] this module derives the
+//! [`Desired`] state — the virtual IPs (on a dummy interface), the cluster-IP
+//! ipset's members (`VIP,proto:port`), the service NAT chains
+//! ([`ServiceNat`] with [`Membership::Ipset`]), the sysctls
+//! (`net.ipv4.ip_forward=1`, `net.ipv4.vs.conntrack=1`) and, optionally,
+//! the IPVS services and destinations — then reads the kernel, makes a
+//! [`Plan`] of the differences and applies it. Nothing is changed when the
+//! state already matches, so running it twice changes nothing.
+//!
+//! ```no_run
+//! use clusterip::keepalived::Config;
+//! use clusterip::svc::{Desired, Options, Setup};
+//! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+//! let cfg = Config::load("/etc/keepalived/keepalived.conf")?;
+//! let opts = Options::default();
+//! let desired = Desired::from_config(&cfg, &opts)?; // every config error first
+//! let setup = Setup::new(&clusterip::netlink::Netns::current(), opts).await?;
+//! let plan = setup.plan(&desired).await?;
+//! for step in &plan.steps {
+//!     println!("{step}");
+//! }
+//! let done = setup.apply(&plan, &desired).await?;
+//! println!("{} changes", done.len());
+//! # Ok(()) }
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use ipset_nl::{BulkOptions, CreateSet, IpPortEntry, IpProto, IpsetHandle, Outcome, SetType};
+use ipvs_nl::{Destination, ForwardMethod, Scheduler, Service, ServiceEntry, Weight};
+use nftables_glue::{Chain, Command, Membership, NftHandle, Rule, ServiceNat};
+use nl_engine::{Error, Netns};
+
+use crate::keepalived::{Config, ConfigError, LbKind, Location, Protocol, Target};
+use crate::link::LinkHandle;
+
+/// What to manage and under which names (the defaults reproduce the seeds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// The dummy interface holding the virtual IPs (default `svc`).
+    pub interface: String,
+    /// The cluster-IP ipset, `hash:ip,port` (default `ZGZ-CLUSTER-IP`).
+    pub ipset: String,
+    /// The nf_tables table of the NAT chains (default `zgz-services`).
+    pub nat_table: String,
+    /// The NAT chains' name prefix (default `ZGZ-SERVICES`).
+    pub nat_prefix: String,
+    /// The mark bit set on service traffic (default `0x2000`).
+    pub mark: u32,
+    /// Also program IPVS services and destinations (default off: keepalived
+    /// does that).
+    pub ipvs: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            interface: "svc".into(),
+            ipset: "ZGZ-CLUSTER-IP".into(),
+            nat_table: "zgz-services".into(),
+            nat_prefix: "ZGZ-SERVICES".into(),
+            mark: 0x2000,
+            ipvs: false,
+        }
+    }
+}
+
+impl Options {
+    /// The NAT chains these options describe.
+    pub fn service_nat(&self) -> ServiceNat {
+        let mut nat = ServiceNat::new(Membership::Ipset {
+            name: self.ipset.clone(),
+        });
+        nat.table = self.nat_table.clone();
+        nat.prefix = self.nat_prefix.clone();
+        nat.mark = self.mark;
+        nat.mark_mask = self.mark;
+        nat
+    }
+}
+
+/// One cluster-IP ipset member: `VIP,proto:port`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Member {
+    /// The virtual IP.
+    pub addr: IpAddr,
+    /// The protocol.
+    pub proto: IpProto,
+    /// The port.
+    pub port: u16,
+}
+
+impl Member {
+    fn key(&self) -> (IpAddr, u8, u16) {
+        (self.addr, self.proto.to_u8(), self.port)
+    }
+}
+
+impl PartialOrd for Member {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Member {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+impl fmt::Display for Member {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", IpPortEntry::new(self.addr, self.proto, self.port))
+    }
+}
+
+fn ip_proto(p: Protocol) -> IpProto {
+    match p {
+        Protocol::Tcp => IpProto::Tcp,
+        Protocol::Udp => IpProto::Udp,
+        Protocol::Sctp => IpProto::Sctp,
+    }
+}
+
+/// Schedulers IPVS knows (`lb_algo`).
+const SCHEDULERS: &[&str] = &[
+    "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos",
+];
+
+/// The state a configuration asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Desired {
+    /// Virtual IPs, each with where it was first named.
+    pub vips: BTreeMap<IpAddr, Location>,
+    /// IPv4 ipset members.
+    pub members: BTreeSet<Member>,
+    /// IPv6 services (not in the IPv4 ipset: no masquerade for them).
+    pub members_v6: BTreeSet<Member>,
+    /// IPVS services with their destinations, in configuration order.
+    pub services: Vec<ServiceEntry>,
+}
+
+fn cfg_err(location: &Location, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        location: location.clone(),
+        message: message.into(),
+    }
+}
+
+impl Desired {
+    /// Derives the desired state; every configuration error (unknown
+    /// scheduler, duplicate service or real server, ...) is reported here,
+    /// with its file and line, before anything touches the kernel.
+    pub fn from_config(cfg: &Config, _opts: &Options) -> Result<Desired, ConfigError> {
+        let mut d = Desired::default();
+        let mut seen: BTreeMap<String, Location> = BTreeMap::new();
+        for vs in &cfg.virtual_servers {
+            let proto = vs.effective_protocol();
+            let mut service = match vs.target {
+                Target::Address(sa) => {
+                    d.vips.entry(sa.ip()).or_insert_with(|| vs.location.clone());
+                    let m = Member {
+                        addr: sa.ip(),
+                        proto: ip_proto(proto),
+                        port: sa.port(),
+                    };
+                    if sa.is_ipv4() {
+                        d.members.insert(m);
+                    } else {
+                        d.members_v6.insert(m);
+                    }
+                    match proto {
+                        Protocol::Tcp => Service::tcp(sa),
+                        Protocol::Udp => Service::udp(sa),
+                        Protocol::Sctp => Service::sctp(sa),
+                    }
+                }
+                Target::Fwmark(mark) => {
+                    if vs.real_servers.iter().any(|r| r.address.is_ipv6()) {
+                        Service::fwmark6(mark)
+                    } else {
+                        Service::fwmark(mark)
+                    }
+                }
+            };
+            let key = service.key.to_string();
+            if let Some(first) = seen.get(&key) {
+                return Err(cfg_err(
+                    &vs.location,
+                    format!("virtual server {key} is already defined at {first}"),
+                ));
+            }
+            seen.insert(key.clone(), vs.location.clone());
+            let algo = vs.lb_algo.as_deref().unwrap_or("wlc");
+            if !SCHEDULERS.contains(&algo) {
+                return Err(cfg_err(
+                    &vs.location,
+                    format!(
+                        "lb_algo {algo:?} is not an IPVS scheduler (one of {})",
+                        SCHEDULERS.join(", ")
+                    ),
+                ));
+            }
+            service = service.scheduler(Scheduler::from_name(algo));
+            if let Some(t) = vs.persistence_timeout {
+                if t == 0 {
+                    return Err(cfg_err(
+                        &vs.location,
+                        "persistence_timeout must be positive",
+                    ));
+                }
+                service = service.persistent(Duration::from_secs(u64::from(t)));
+            }
+            let forward = match vs.lb_kind.unwrap_or(LbKind::Nat) {
+                LbKind::Nat => ForwardMethod::Masquerade,
+                LbKind::Dr => ForwardMethod::DirectRoute,
+                LbKind::Tun => ForwardMethod::Tunnel,
+            };
+            let vport = match vs.target {
+                Target::Address(sa) => sa.port(),
+                Target::Fwmark(_) => 0,
+            };
+            let mut destinations: Vec<Destination> = Vec::new();
+            for rs in &vs.real_servers {
+                let port = rs.port.unwrap_or(vport);
+                if destinations
+                    .iter()
+                    .any(|x| x.addr == rs.address && x.port == port)
+                {
+                    return Err(cfg_err(
+                        &rs.location,
+                        format!(
+                            "real server {} is listed twice in virtual server {key}",
+                            fmt_addr(rs.address, port)
+                        ),
+                    ));
+                }
+                let w = rs.weight.unwrap_or(1);
+                if w > i32::MAX as u32 {
+                    return Err(cfg_err(&rs.location, format!("weight {w} is too large")));
+                }
+                destinations.push(
+                    Destination::new(rs.address, port)
+                        .forward(forward)
+                        .weight(Weight(w)),
+                );
+            }
+            d.services.push(ServiceEntry {
+                service,
+                destinations,
+            });
+        }
+        Ok(d)
+    }
+}
+
+fn fmt_addr(ip: IpAddr, port: u16) -> String {
+    match ip {
+        IpAddr::V4(a) => format!("{a}:{port}"),
+        IpAddr::V6(a) => format!("[{a}]:{port}"),
+    }
+}
+
+fn prefix_len(ip: &IpAddr) -> u8 {
+    if ip.is_ipv4() { 32 } else { 128 }
+}
+
+/// One change the plan makes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Write a sysctl (`name`, e.g. `net.ipv4.ip_forward`, and value).
+    Sysctl(&'static str, &'static str),
+    /// Create the dummy interface.
+    CreateInterface(String),
+    /// Set the interface up.
+    SetUp(String),
+    /// Add a virtual IP to the interface.
+    AddAddress(String, IpAddr, u8),
+    /// Create the ipset.
+    CreateIpset(String),
+    /// Add members to the ipset.
+    AddMembers(String, Vec<Member>),
+    /// Create or repair the NAT chains.
+    EnsureNat(String),
+    /// Remove ipset members the configuration no longer names.
+    DelMembers(String, Vec<Member>),
+    /// Remove a virtual IP from the interface.
+    DelAddress(String, IpAddr, u8),
+    /// An IPVS change (from the sync engine).
+    Ipvs(String),
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = |v: &[Member]| {
+            v.iter()
+                .map(|m| m.to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        match self {
+            Step::Sysctl(n, v) => write!(f, "sysctl {n}={v}"),
+            Step::CreateInterface(i) => write!(f, "create dummy interface {i}"),
+            Step::SetUp(i) => write!(f, "set interface {i} up"),
+            Step::AddAddress(i, a, p) => write!(f, "add address {a}/{p} to {i}"),
+            Step::CreateIpset(s) => write!(f, "create ipset {s} hash:ip,port"),
+            Step::AddMembers(s, v) => write!(f, "add to ipset {s}: {}", list(v)),
+            Step::EnsureNat(t) => write!(f, "create/repair the service NAT chains (table ip {t})"),
+            Step::DelMembers(s, v) => write!(f, "delete from ipset {s}: {}", list(v)),
+            Step::DelAddress(i, a, p) => write!(f, "delete address {a}/{p} from {i}"),
+            Step::Ipvs(s) => write!(f, "ipvs: {s}"),
+        }
+    }
+}
+
+/// The changes that would bring the kernel to the desired state, plus
+/// notes (addresses left alone because they are already local, ...).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Plan {
+    /// The changes, in the order they are applied.
+    pub steps: Vec<Step>,
+    /// Remarks that are not changes.
+    pub notes: Vec<String>,
+}
+
+impl Plan {
+    /// True when nothing needs to change.
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+}
+
+/// An error of the setup: configuration or kernel.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The configuration is wrong (nothing was changed).
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    /// The kernel refused or is missing something.
+    #[error("{0}")]
+    Kernel(#[from] Error),
+}
+
+/// The sysctls the services need: (name, path under /proc/sys, value,
+/// hint when the file is missing).
+const SYSCTLS: &[(&str, &str, &str, &str)] = &[
+    (
+        "net.ipv4.ip_forward",
+        "/proc/sys/net/ipv4/ip_forward",
+        "1",
+        "IPv4 is missing from this kernel",
+    ),
+    (
+        "net.ipv4.vs.conntrack",
+        "/proc/sys/net/ipv4/vs/conntrack",
+        "1",
+        "the ip_vs module is not loaded (modprobe ip_vs); without it there is no IPVS and no net.ipv4.vs.* sysctl",
+    ),
+];
+
+/// Handles on one network namespace, and the options.
+#[derive(Debug)]
+pub struct Setup {
+    netns: Netns,
+    links: LinkHandle,
+    ipset: IpsetHandle,
+    nft: NftHandle,
+    opts: Options,
+}
+
+fn sysctl_read(netns: &Netns) -> Result<Vec<(usize, Option<String>)>, Error> {
+    netns
+        .run(|| {
+            SYSCTLS
+                .iter()
+                .enumerate()
+                .map(|(i, (_, path, _, _))| {
+                    (
+                        i,
+                        std::fs::read_to_string(path)
+                            .ok()
+                            .map(|s| s.trim().to_string()),
+                    )
+                })
+                .collect()
+        })
+        .map_err(|e| Error::io("read sysctls in the namespace", e))
+}
+
+impl Setup {
+    /// Opens the handles in `netns`.
+    pub async fn new(netns: &Netns, opts: Options) -> Result<Setup, Error> {
+        let setns = match netns.as_fd() {
+            Some(fd) => Netns::from_fd(
+                fd.try_clone_to_owned()
+                    .map_err(|e| Error::io("duplicate the namespace descriptor", e))?,
+            ),
+            None => Netns::current(),
+        };
+        Ok(Setup {
+            links: LinkHandle::in_netns(netns)?,
+            ipset: IpsetHandle::in_netns(netns)?,
+            nft: NftHandle::in_netns(netns)?,
+            netns: setns,
+            opts,
+        })
+    }
+
+    /// The options.
+    pub fn options(&self) -> &Options {
+        &self.opts
+    }
+
+    /// Reads the kernel and lists what must change. Changes nothing.
+    pub async fn plan(&self, d: &Desired) -> Result<Plan, Error> {
+        let o = &self.opts;
+        let mut p = Plan::default();
+
+        // Sysctls: a missing file is an error naming what provides it.
+        for (i, value) in sysctl_read(&self.netns)? {
+            let Some((name, path, want, hint)) = SYSCTLS.get(i) else {
+                continue;
+            };
+            match value {
+                None => {
+                    return Err(Error::Unsupported {
+                        context: format!("sysctl {name}"),
+                        what: (*path).to_string(),
+                        hint: (*hint).to_string(),
+                    });
+                }
+                Some(v) if v == *want => {}
+                Some(_) => p.steps.push(Step::Sysctl(name, want)),
+            }
+        }
+
+        // The dummy interface and its addresses.
+        let index = self.links.index(&o.interface).await?;
+        let on_dummy: BTreeSet<(IpAddr, u8)> = match index {
+            Some(i) => {
+                if !self.links.is_up(i).await? {
+                    p.steps.push(Step::SetUp(o.interface.clone()));
+                }
+                self.links
+                    .addresses(i)
+                    .await?
+                    .into_iter()
+                    .map(|a| (a.address, a.prefix_len))
+                    .collect()
+            }
+            None => {
+                p.steps.push(Step::CreateInterface(o.interface.clone()));
+                p.steps.push(Step::SetUp(o.interface.clone()));
+                BTreeSet::new()
+            }
+        };
+        let mut adds = Vec::new();
+        for ip in d.vips.keys() {
+            let plen = prefix_len(ip);
+            if on_dummy.contains(&(*ip, plen)) {
+                continue;
+            }
+            if self.links.is_local(*ip).await? {
+                p.notes.push(format!(
+                    "{ip} is already a local address: not added to {}",
+                    o.interface
+                ));
+                continue;
+            }
+            adds.push(Step::AddAddress(o.interface.clone(), *ip, plen));
+        }
+        p.steps.extend(adds);
+
+        // The ipset and its members.
+        let names = self.ipset.list_names().await?;
+        let have: BTreeSet<Member> = if names.iter().any(|n| *n == o.ipset) {
+            let sets = self.ipset.list(Some(&o.ipset)).await?;
+            let set = sets.into_iter().find(|s| s.name == o.ipset);
+            let mut have = BTreeSet::new();
+            if let Some(set) = set {
+                if set.set_type != SetType::HashIpPort {
+                    return Err(Error::invalid_input(
+                        format!("ipset {}", o.ipset),
+                        format!(
+                            "exists with type {} instead of hash:ip,port; destroy it or choose another name",
+                            set.set_type
+                        ),
+                    ));
+                }
+                for e in &set.members {
+                    let e = e.as_ip_port()?;
+                    have.insert(Member {
+                        addr: e.ip,
+                        proto: e.proto,
+                        port: e.port,
+                    });
+                }
+            }
+            have
+        } else {
+            p.steps.push(Step::CreateIpset(o.ipset.clone()));
+            BTreeSet::new()
+        };
+        let add: Vec<Member> = d.members.difference(&have).copied().collect();
+        let del: Vec<Member> = have.difference(&d.members).copied().collect();
+        if !add.is_empty() {
+            p.steps.push(Step::AddMembers(o.ipset.clone(), add));
+        }
+
+        // The NAT chains.
+        if !self.nat_up_to_date().await? {
+            p.steps.push(Step::EnsureNat(o.nat_table.clone()));
+        }
+
+        if !del.is_empty() {
+            p.steps.push(Step::DelMembers(o.ipset.clone(), del));
+        }
+        for (ip, plen) in &on_dummy {
+            let link_local = matches!(ip, IpAddr::V6(a) if a.segments()[0] & 0xffc0 == 0xfe80);
+            if !link_local && !d.vips.contains_key(ip) {
+                p.steps
+                    .push(Step::DelAddress(o.interface.clone(), *ip, *plen));
+            }
+        }
+        for m in &d.members_v6 {
+            p.notes.push(format!(
+                "{m}: IPv6 service, not in the IPv4 ipset {} (no masquerade)",
+                o.ipset
+            ));
+        }
+        Ok(p)
+    }
+
+    /// Whether the NAT chains already are what [`ServiceNat::ensure`]
+    /// would make them (the same comparison, read-only).
+    async fn nat_up_to_date(&self) -> Result<bool, Error> {
+        let nat = self.opts.service_nat();
+        let index = match nat.resolve_ipset(&self.nft) {
+            Ok(i) => i,
+            Err(Error::NotFound { .. }) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        let f = nat.family;
+        if !self
+            .nft
+            .list_tables(f)
+            .await?
+            .iter()
+            .any(|t| t.name == nat.table)
+        {
+            return Ok(false);
+        }
+        let tx = nat.create_transaction(index)?;
+        let decode = |e: nl_engine::netlink_packet_core::DecodeError| Error::Decode {
+            context: "service NAT chains".into(),
+            reason: e.to_string(),
+        };
+        let mut want_chains = Vec::new();
+        let mut want_rules = Vec::new();
+        for c in tx.changes() {
+            match c.message.command {
+                Command::NewChain => want_chains.push(Chain::parse(&c.message).map_err(decode)?),
+                Command::NewRule => want_rules.push(Rule::parse(&c.message).map_err(decode)?),
+                _ => {}
+            }
+        }
+        let chains = self.nft.list_chains(f, Some(&nat.table)).await?;
+        let rules = self.nft.list_rules(f, &nat.table, None).await?;
+        for c in &want_chains {
+            if !chains
+                .iter()
+                .any(|x| x.name == c.name && x.same_definition(c))
+            {
+                return Ok(false);
+            }
+            let have: Vec<&Rule> = rules.iter().filter(|r| r.chain == c.name).collect();
+            let want: Vec<&Rule> = want_rules.iter().filter(|r| r.chain == c.name).collect();
+            if have.len() != want.len() || !have.iter().zip(&want).all(|(h, w)| h.same_content(w)) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Applies a plan made by [`Setup::plan`]; returns the steps done.
+    pub async fn apply(&self, plan: &Plan, d: &Desired) -> Result<Vec<Step>, Error> {
+        let _ = d;
+        let o = &self.opts;
+        let mut done = Vec::new();
+        let mut index = self.links.index(&o.interface).await?;
+        for step in &plan.steps {
+            match step {
+                Step::Sysctl(name, value) => {
+                    let Some((_, path, _, _)) = SYSCTLS.iter().find(|s| s.0 == *name) else {
+                        continue;
+                    };
+                    self.netns
+                        .run(|| std::fs::write(path, value))
+                        .and_then(|r| r)
+                        .map_err(|e| Error::io(format!("write sysctl {name}={value}"), e))?;
+                }
+                Step::CreateInterface(name) => {
+                    let (i, _) = self.links.ensure_dummy(name).await?;
+                    index = Some(i);
+                }
+                Step::SetUp(name) => {
+                    let i = self.need_index(index, name)?;
+                    self.links.set_up(i).await?;
+                }
+                Step::AddAddress(name, ip, plen) => {
+                    let i = self.need_index(index, name)?;
+                    self.links.add_address(i, *ip, *plen).await?;
+                }
+                Step::DelAddress(name, ip, plen) => {
+                    let i = self.need_index(index, name)?;
+                    self.links.del_address(i, *ip, *plen).await?;
+                }
+                Step::CreateIpset(name) => {
+                    self.ipset
+                        .create(&CreateSet::hash_ip_port(name.clone()), true)
+                        .await?;
+                }
+                Step::AddMembers(name, v) | Step::DelMembers(name, v) => {
+                    let elems: Vec<IpPortEntry> = v
+                        .iter()
+                        .map(|m| IpPortEntry::new(m.addr, m.proto, m.port))
+                        .collect();
+                    let opts = BulkOptions {
+                        exist: true,
+                        ..Default::default()
+                    };
+                    let report = if matches!(step, Step::AddMembers(..)) {
+                        self.ipset.add_many(name, &elems, opts).await?
+                    } else {
+                        self.ipset.del_many(name, &elems, opts).await?
+                    };
+                    for (i, outcome) in report.outcomes.into_iter().enumerate() {
+                        if let Outcome::Failed(e) = outcome {
+                            let what = v.get(i).map(|m| m.to_string()).unwrap_or_default();
+                            return Err(e.with_context(format!("{name}: {what}")));
+                        }
+                    }
+                }
+                Step::EnsureNat(_) => {
+                    if !o.service_nat().ensure(&self.nft).await? {
+                        // Already right after all (changed meanwhile).
+                        continue;
+                    }
+                }
+                Step::Ipvs(_) => {}
+            }
+            done.push(step.clone());
+        }
+        Ok(done)
+    }
+
+    fn need_index(&self, index: Option<u32>, name: &str) -> Result<u32, Error> {
+        index.ok_or_else(|| {
+            Error::invalid_input(format!("interface {name}"), "it does not exist (yet)")
+        })
+    }
+}
