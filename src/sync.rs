@@ -1,0 +1,884 @@
+//! Declarative sync: a desired state in, the kernel brought to it with the
+//! fewest changes.
+//!
+//! A [`Syncer`] reads what the kernel holds (one pipelined IPVS
+//! [`snapshot`](IpvsHandle::snapshot), one `ipset list` per managed set),
+//! computes the minimal change set against a [`DesiredState`] (add, edit,
+//! delete services; add, edit, drain, delete destinations; add and delete
+//! set members) and applies it in batches ([`IpvsHandle::apply`]: many
+//! changes per datagram, one acknowledgement per datagram;
+//! [`IpsetHandle::add_many`]/[`IpsetHandle::del_many`]: many elements per
+//! message). It returns what it changed, and which changes the kernel
+//! refused ([`SyncReport`]).
+//!
+//! - **Idempotent**: when the kernel already matches, a sync reads and
+//!   sends no change at all.
+//! - **Convergent**: nothing is remembered between syncs but the set of
+//!   services this syncer was given ([`Ownership::Listed`]); after an
+//!   interrupted sync, a crash, or a concurrent writer, the next sync reads
+//!   the kernel again and finishes the job. Within one sync, a change the
+//!   kernel refused because the state moved under it (another writer) is
+//!   retried after a fresh read, up to [`SyncOptions::max_rounds`] times.
+//! - **Graceful termination** ([`Graceful`]), as kube-proxy does it: a
+//!   destination that leaves the desired state while it still carries
+//!   connections is first set to weight 0 (no new connections) and deleted
+//!   by a later sync once it has no active and no inactive connections;
+//!   an idle destination is deleted at once. Services that leave the
+//!   desired state are deleted.
+//! - **Coexistence** ([`Ownership`]): a syncer deletes only services it
+//!   owns: every service of the namespace, the services it was given, or
+//!   those matching a filter. Sets not named in the desired state are never
+//!   touched.
+//!
+//! ```no_run
+//! use clusterip::ipset::{CreateSet, IpPortEntry, IpProto};
+//! use clusterip::ipvs::{Destination, Scheduler, Service};
+//! use clusterip::sync::{DesiredSet, DesiredState, Syncer};
+//! # async fn f() -> clusterip::netlink::Result<()> {
+//! let syncer = Syncer::in_netns(&clusterip::netlink::Netns::current()).await?;
+//! let web = Service::tcp("10.96.0.10:80".parse().unwrap()).scheduler(Scheduler::RoundRobin);
+//! let backends = vec![
+//!     Destination::new("10.244.1.5".parse().unwrap(), 8080).masquerade(),
+//!     Destination::new("10.244.2.7".parse().unwrap(), 8080).masquerade(),
+//! ];
+//! let desired = DesiredState {
+//!     services: vec![(web, backends)],
+//!     sets: vec![DesiredSet::new(
+//!         CreateSet::hash_ip_port("cluster-ips"),
+//!         vec![IpPortEntry::new("10.96.0.10".parse().unwrap(), IpProto::Tcp, 80)],
+//!     )],
+//! };
+//! let report = syncer.sync(&desired).await?;
+//! println!("{} changes, {} refused", report.changes(), report.failed.len());
+//! // Nothing to do the second time.
+//! assert!(syncer.sync(&desired).await?.is_noop());
+//! # Ok(()) }
+//! ```
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+
+use ipset_nl::{BulkOptions, CreateSet, IpPortEntry, IpProto, IpsetHandle, Outcome};
+use ipvs_nl::{
+    Destination, ForwardMethod, IpvsHandle, Operation, Protocol, Service, ServiceEntry,
+    ServiceFlags, ServiceKey, Weight,
+};
+use nl_engine::{Error, Netns, Result};
+
+// ------------------------------------------------------------------ state
+
+/// What the kernel should hold: IPVS services with their destinations, and
+/// ipset sets with their members.
+///
+/// ```
+/// use clusterip::ipvs::{Destination, Service};
+/// use clusterip::sync::DesiredState;
+/// let s = Service::udp("10.96.0.53:53".parse().unwrap());
+/// let d = Destination::new("10.244.0.3".parse().unwrap(), 53).masquerade();
+/// let state = DesiredState { services: vec![(s, vec![d])], ..Default::default() };
+/// assert_eq!(state.services.len(), 1);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DesiredState {
+    /// Services and their destinations. Only the configuration fields
+    /// count (scheduler, flags, persistence timeout and netmask,
+    /// persistence engine; forwarding method, weight, thresholds, tunnel
+    /// settings); counters and statistics are ignored.
+    pub services: Vec<(Service, Vec<Destination>)>,
+    /// Sets and their members.
+    pub sets: Vec<DesiredSet>,
+}
+
+/// One ipset set as it should be: created with `spec` when missing, holding
+/// exactly `members`.
+///
+/// Members are compared by address, range/network, protocol and port
+/// (per-element extensions such as timeouts or comments are not compared).
+/// Give single elements: the kernel lists a range as its single elements,
+/// so a range never compares equal and would be re-added every sync.
+/// An existing set of another type or with other options is not recreated.
+///
+/// ```
+/// use clusterip::ipset::{CreateSet, IpPortEntry, IpProto};
+/// use clusterip::sync::DesiredSet;
+/// let set = DesiredSet::new(
+///     CreateSet::hash_ip_port("svc"),
+///     vec![IpPortEntry::new("10.96.0.10".parse().unwrap(), IpProto::Tcp, 80)],
+/// );
+/// assert_eq!(set.spec.name, "svc");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredSet {
+    /// The set's name, type and creation options.
+    pub spec: CreateSet,
+    /// Its members.
+    pub members: Vec<IpPortEntry>,
+}
+
+impl DesiredSet {
+    /// A set and its members.
+    pub fn new(spec: CreateSet, members: Vec<IpPortEntry>) -> Self {
+        DesiredSet { spec, members }
+    }
+}
+
+// ---------------------------------------------------------------- options
+
+/// Which services a [`Syncer`] may delete (services of the desired state
+/// are always managed). Several syncers, or a syncer and other tools, share
+/// a namespace by owning disjoint services.
+///
+/// ```
+/// use clusterip::ipvs::ServiceKey;
+/// use clusterip::sync::Ownership;
+/// // Only services on 10.96.0.0/16.
+/// let mine = Ownership::matching(|k: &ServiceKey| match k {
+///     ServiceKey::Addr { addr, .. } => addr.ip().to_string().starts_with("10.96."),
+///     _ => false,
+/// });
+/// assert!(mine.owns(&ServiceKey::tcp("10.96.3.4:80".parse().unwrap()), false));
+/// assert!(!mine.owns(&ServiceKey::fwmark(1), false));
+/// ```
+#[derive(Clone, Default)]
+pub enum Ownership {
+    /// Every service of the namespace: whatever is not desired is deleted
+    /// (like `ipvsadm -C` followed by a restore, minus the disruption).
+    #[default]
+    All,
+    /// Only services this syncer was given in an earlier sync (remembered
+    /// in memory: after a restart, services dropped while it was down are
+    /// left alone; use [`Ownership::Matching`] to recover those).
+    Listed,
+    /// Services whose key the function accepts.
+    Matching(Arc<dyn Fn(&ServiceKey) -> bool + Send + Sync>),
+}
+
+impl Ownership {
+    /// Ownership of the services `f` accepts.
+    pub fn matching(f: impl Fn(&ServiceKey) -> bool + Send + Sync + 'static) -> Self {
+        Ownership::Matching(Arc::new(f))
+    }
+
+    /// Whether a service not in the desired state is this syncer's to
+    /// delete; `listed` says whether the syncer was given it before.
+    pub fn owns(&self, key: &ServiceKey, listed: bool) -> bool {
+        match self {
+            Ownership::All => true,
+            Ownership::Listed => listed,
+            Ownership::Matching(f) => f(key),
+        }
+    }
+}
+
+impl fmt::Debug for Ownership {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Ownership::All => f.write_str("All"),
+            Ownership::Listed => f.write_str("Listed"),
+            Ownership::Matching(_) => f.write_str("Matching(..)"),
+        }
+    }
+}
+
+/// How destinations that leave the desired state are removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Graceful {
+    /// Every protocol: a destination with active or inactive connections is
+    /// set to weight 0 and deleted by a later sync once it has none.
+    #[default]
+    All,
+    /// Like kube-proxy: graceful for TCP (and firewall-mark) services only;
+    /// UDP and SCTP destinations are deleted at once.
+    ConnectionOriented,
+    /// Destinations are deleted at once.
+    Off,
+}
+
+impl Graceful {
+    fn applies_to(self, key: &ServiceKey) -> bool {
+        match self {
+            Graceful::All => true,
+            Graceful::Off => false,
+            Graceful::ConnectionOriented => !matches!(
+                key,
+                ServiceKey::Addr {
+                    protocol: Protocol::Udp | Protocol::Sctp,
+                    ..
+                }
+            ),
+        }
+    }
+}
+
+/// How sets are brought to their desired members.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SetStrategy {
+    /// Add the missing members and delete the extra ones (bulk messages);
+    /// members that stay are never touched.
+    #[default]
+    Incremental,
+    /// When anything differs, fill a new set and swap it in atomically
+    /// ([`IpsetHandle::replace`]): readers never see a half-changed set.
+    Replace,
+}
+
+/// Tunables of a [`Syncer`].
+///
+/// ```
+/// use clusterip::sync::{Graceful, Ownership, SyncOptions};
+/// let o = SyncOptions { ownership: Ownership::Listed, graceful: Graceful::Off, ..Default::default() };
+/// assert_eq!(o.max_rounds, 3);
+/// ```
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    /// Which services may be deleted.
+    pub ownership: Ownership,
+    /// Graceful termination of destinations.
+    pub graceful: Graceful,
+    /// How sets are updated.
+    pub sets: SetStrategy,
+    /// How many read-plan-apply rounds one sync makes at most: after a
+    /// round in which the kernel refused a change (the state moved under
+    /// us), the state is read again and the rest planned anew. At least 1.
+    pub max_rounds: u32,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions {
+            ownership: Ownership::All,
+            graceful: Graceful::All,
+            sets: SetStrategy::Incremental,
+            max_rounds: 3,
+        }
+    }
+}
+
+// ----------------------------------------------------------------- report
+
+/// What one sync changed.
+///
+/// ```
+/// use clusterip::sync::SyncReport;
+/// let r = SyncReport::default();
+/// assert!(r.is_noop() && r.is_converged());
+/// ```
+#[derive(Debug, Default)]
+pub struct SyncReport {
+    /// IPVS changes the kernel applied, in the order sent.
+    pub applied: Vec<Operation>,
+    /// IPVS changes the kernel refused in the last round, with its error.
+    pub failed: Vec<(Operation, Error)>,
+    /// Destinations kept at weight 0 because they still carry connections
+    /// (deleted by a later sync once idle).
+    pub draining: Vec<(ServiceKey, Destination)>,
+    /// One report per desired set.
+    pub sets: Vec<SetReport>,
+    /// Read-plan-apply rounds made (0 when IPVS was not synced).
+    pub rounds: u32,
+}
+
+impl SyncReport {
+    /// Changes applied (IPVS operations, set members added and removed,
+    /// sets created).
+    pub fn changes(&self) -> usize {
+        self.applied.len()
+            + self
+                .sets
+                .iter()
+                .map(|s| s.added + s.removed + usize::from(s.created))
+                .sum::<usize>()
+    }
+
+    /// True when nothing was changed or refused.
+    pub fn is_noop(&self) -> bool {
+        self.changes() == 0
+            && self.failed.is_empty()
+            && self
+                .sets
+                .iter()
+                .all(|s| s.failures.is_empty() && !s.replaced)
+    }
+
+    /// True when no change was refused (destinations may still be
+    /// draining).
+    pub fn is_converged(&self) -> bool {
+        self.failed.is_empty() && self.sets.iter().all(|s| s.failures.is_empty())
+    }
+}
+
+/// What one sync did to one set.
+#[derive(Debug, Default)]
+pub struct SetReport {
+    /// The set's name.
+    pub name: String,
+    /// The set did not exist and was created.
+    pub created: bool,
+    /// The set was replaced atomically ([`SetStrategy::Replace`]).
+    pub replaced: bool,
+    /// Members added (for a replace: members of the new set).
+    pub added: usize,
+    /// Members removed (for a replace: members the old set had and the new
+    /// one lacks).
+    pub removed: usize,
+    /// Members the kernel refused, with its error.
+    pub failures: Vec<(IpPortEntry, Error)>,
+}
+
+// ------------------------------------------------------------------- plan
+
+/// The changes that bring `current` to `desired`: what [`Syncer::sync`]
+/// sends in one round, computed without touching the kernel.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// The operations, in the order to apply them (a service is added
+    /// before its destinations).
+    pub ops: Vec<Operation>,
+    /// Destinations left in place, at weight 0, because they still carry
+    /// connections.
+    pub draining: Vec<(ServiceKey, Destination)>,
+}
+
+/// Whether a kernel service already has the desired configuration
+/// (statistics, the kernel's `hashed` flag and unknown attributes aside).
+pub fn same_service(current: &Service, desired: &Service) -> bool {
+    current.key == desired.key
+        && current.scheduler.name() == desired.scheduler.name()
+        && current.flags - ServiceFlags::HASHED == desired.flags - ServiceFlags::HASHED
+        && current.timeout == desired.timeout
+        && current.netmask == desired.netmask
+        && current.pe_name == desired.pe_name
+}
+
+/// Whether a kernel destination already has the desired configuration
+/// (counters and statistics aside; tunnel settings only count for
+/// tunnelling destinations).
+pub fn same_destination(current: &Destination, desired: &Destination) -> bool {
+    current.addr == desired.addr
+        && current.port == desired.port
+        && current.forward == desired.forward
+        && current.weight == desired.weight
+        && current.upper_threshold == desired.upper_threshold
+        && current.lower_threshold == desired.lower_threshold
+        && (desired.forward != ForwardMethod::Tunnel
+            || (current.tunnel_type == desired.tunnel_type
+                && current.tunnel_port == desired.tunnel_port
+                && current.tunnel_flags == desired.tunnel_flags))
+}
+
+fn dest_key(d: &Destination) -> SocketAddr {
+    SocketAddr::new(d.addr, d.port)
+}
+
+/// Checks a desired service list: no service twice, no destination twice
+/// in one service.
+pub fn validate(services: &[(Service, Vec<Destination>)]) -> Result<()> {
+    let mut keys = HashSet::with_capacity(services.len());
+    for (s, ds) in services {
+        if !keys.insert(s.key) {
+            return Err(Error::invalid_input(
+                format!("desired service {}", s.key),
+                "listed twice",
+            ));
+        }
+        let mut dk = HashSet::with_capacity(ds.len());
+        for d in ds {
+            if !dk.insert(dest_key(d)) {
+                return Err(Error::invalid_input(
+                    format!("desired destination {d} of service {}", s.key),
+                    "listed twice",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Computes the changes from `current` (a snapshot) to `desired`.
+///
+/// `owns` says which services absent from `desired` may be deleted.
+/// Destinations that leave go through `graceful` termination: idle ones
+/// (no active, no inactive connection) are deleted, busy ones set to
+/// weight 0 and listed in [`Plan::draining`].
+///
+/// ```
+/// use clusterip::ipvs::{Destination, Operation, Service, ServiceEntry};
+/// use clusterip::sync::{plan, Graceful};
+/// let s = Service::tcp("10.0.0.1:80".parse().unwrap());
+/// let d = Destination::new("192.168.0.2".parse().unwrap(), 80);
+/// let p = plan(&[], &[(s.clone(), vec![d.clone()])], &|_| true, Graceful::All);
+/// assert_eq!(p.ops, vec![Operation::AddService(s.clone()), Operation::AddDestination(s.key, d.clone())]);
+/// let now = [ServiceEntry { service: s.clone(), destinations: vec![d.clone()] }];
+/// assert!(plan(&now, &[(s, vec![d])], &|_| true, Graceful::All).ops.is_empty());
+/// ```
+pub fn plan(
+    current: &[ServiceEntry],
+    desired: &[(Service, Vec<Destination>)],
+    owns: &dyn Fn(&ServiceKey) -> bool,
+    graceful: Graceful,
+) -> Plan {
+    let mut p = Plan::default();
+    let by_key: HashMap<ServiceKey, &ServiceEntry> =
+        current.iter().map(|e| (e.service.key, e)).collect();
+    let mut wanted: HashSet<ServiceKey> = HashSet::with_capacity(desired.len());
+    for (s, ds) in desired {
+        wanted.insert(s.key);
+        let Some(cur) = by_key.get(&s.key) else {
+            p.ops.push(Operation::AddService(s.clone()));
+            p.ops.extend(
+                ds.iter()
+                    .map(|d| Operation::AddDestination(s.key, d.clone())),
+            );
+            continue;
+        };
+        if !same_service(&cur.service, s) {
+            p.ops.push(Operation::EditService(s.clone()));
+        }
+        let cur_dests: HashMap<SocketAddr, &Destination> =
+            cur.destinations.iter().map(|d| (dest_key(d), d)).collect();
+        let mut want_dests = HashSet::with_capacity(ds.len());
+        for d in ds {
+            want_dests.insert(dest_key(d));
+            match cur_dests.get(&dest_key(d)) {
+                None => p.ops.push(Operation::AddDestination(s.key, d.clone())),
+                Some(c) if !same_destination(c, d) => {
+                    p.ops.push(Operation::EditDestination(s.key, d.clone()))
+                }
+                Some(_) => {}
+            }
+        }
+        for c in &cur.destinations {
+            if want_dests.contains(&dest_key(c)) {
+                continue;
+            }
+            let busy = c.active_conns > 0 || c.inactive_conns > 0;
+            if busy && graceful.applies_to(&s.key) {
+                if c.weight != Weight(0) {
+                    let mut zero = c.clone();
+                    zero.weight = Weight(0);
+                    p.ops.push(Operation::EditDestination(s.key, zero));
+                }
+                p.draining.push((s.key, c.clone()));
+            } else {
+                p.ops.push(Operation::DeleteDestination(
+                    s.key,
+                    Destination::new(c.addr, c.port),
+                ));
+            }
+        }
+    }
+    for e in current {
+        let k = e.service.key;
+        if !wanted.contains(&k) && owns(&k) {
+            p.ops.push(Operation::DeleteService(k));
+        }
+    }
+    p
+}
+
+// ----------------------------------------------------------------- syncer
+
+/// Brings IPVS and ipset to a [`DesiredState`]; see the [module
+/// documentation](self).
+///
+/// Clones share the remembered service list; syncs of one syncer should
+/// not overlap (two syncers may: they converge, see
+/// [`SyncOptions::max_rounds`]).
+///
+/// ```no_run
+/// use clusterip::ipvs::{Destination, IpvsHandle, Service};
+/// use clusterip::ipset::IpsetHandle;
+/// use clusterip::sync::{DesiredState, Graceful, Ownership, SyncOptions, Syncer};
+/// # async fn f() -> clusterip::netlink::Result<()> {
+/// let syncer = Syncer::new(IpvsHandle::new().await?, IpsetHandle::new()?).with_options(SyncOptions {
+///     ownership: Ownership::Listed,
+///     graceful: Graceful::ConnectionOriented,
+///     ..Default::default()
+/// });
+/// let svc = Service::tcp("10.96.0.1:443".parse().unwrap());
+/// let mut state = DesiredState::default();
+/// state.services.push((svc, vec![Destination::new("192.168.1.10".parse().unwrap(), 6443).masquerade()]));
+/// let report = syncer.sync(&state).await?;
+/// for (op, err) in &report.failed {
+///     eprintln!("{}: {err}", op.context());
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Syncer {
+    ipvs: Option<IpvsHandle>,
+    ipset: Option<IpsetHandle>,
+    options: SyncOptions,
+    listed: Arc<Mutex<HashSet<ServiceKey>>>,
+}
+
+impl Syncer {
+    /// A syncer over both handles (which may be in any namespace).
+    pub fn new(ipvs: IpvsHandle, ipset: IpsetHandle) -> Self {
+        Self::from_parts(Some(ipvs), Some(ipset))
+    }
+
+    /// A syncer for IPVS only ([`DesiredState::sets`] must be empty).
+    pub fn ipvs_only(ipvs: IpvsHandle) -> Self {
+        Self::from_parts(Some(ipvs), None)
+    }
+
+    /// A syncer for ipset only ([`DesiredState::services`] is ignored and
+    /// no service is touched).
+    pub fn ipset_only(ipset: IpsetHandle) -> Self {
+        Self::from_parts(None, Some(ipset))
+    }
+
+    /// A syncer over IPVS and ipset in `netns` (fails with
+    /// [`Error::Unsupported`] when the kernel has no IPVS).
+    pub async fn in_netns(netns: &Netns) -> Result<Self> {
+        Ok(Self::new(
+            IpvsHandle::in_netns(netns).await?,
+            IpsetHandle::in_netns(netns)?,
+        ))
+    }
+
+    fn from_parts(ipvs: Option<IpvsHandle>, ipset: Option<IpsetHandle>) -> Self {
+        Syncer {
+            ipvs,
+            ipset,
+            options: SyncOptions::default(),
+            listed: Arc::new(Mutex::new(HashSet::new())),
+        }
+    }
+
+    /// This syncer with other options.
+    pub fn with_options(mut self, options: SyncOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> &SyncOptions {
+        &self.options
+    }
+
+    /// The IPVS handle, if this syncer has one.
+    pub fn ipvs(&self) -> Option<&IpvsHandle> {
+        self.ipvs.as_ref()
+    }
+
+    /// The ipset handle, if this syncer has one.
+    pub fn ipset(&self) -> Option<&IpsetHandle> {
+        self.ipset.as_ref()
+    }
+
+    /// Brings the kernel to `desired`: IPVS first, then the sets.
+    ///
+    /// The outer error means the state could not be read or an exchange
+    /// failed (then run the sync again); refused single changes are in the
+    /// report.
+    pub async fn sync(&self, desired: &DesiredState) -> Result<SyncReport> {
+        validate(&desired.services)?;
+        let mut report = SyncReport::default();
+        if let Some(ipvs) = &self.ipvs {
+            self.sync_ipvs_into(ipvs, &desired.services, &mut report)
+                .await?;
+        }
+        if !desired.sets.is_empty() {
+            let Some(ipset) = &self.ipset else {
+                return Err(Error::invalid_input(
+                    "sync sets",
+                    "this syncer has no ipset handle",
+                ));
+            };
+            for set in &desired.sets {
+                report.sets.push(self.sync_set(ipset, set).await?);
+            }
+        }
+        Ok(report)
+    }
+
+    /// Brings IPVS alone to `services`.
+    pub async fn sync_services(
+        &self,
+        services: &[(Service, Vec<Destination>)],
+    ) -> Result<SyncReport> {
+        validate(services)?;
+        let ipvs = self.ipvs.as_ref().ok_or_else(|| {
+            Error::invalid_input("sync IPVS services", "this syncer has no IPVS handle")
+        })?;
+        let mut report = SyncReport::default();
+        self.sync_ipvs_into(ipvs, services, &mut report).await?;
+        Ok(report)
+    }
+
+    /// Brings one set to its members.
+    pub async fn sync_sets(&self, sets: &[DesiredSet]) -> Result<Vec<SetReport>> {
+        let ipset = self
+            .ipset
+            .as_ref()
+            .ok_or_else(|| Error::invalid_input("sync sets", "this syncer has no ipset handle"))?;
+        let mut out = Vec::with_capacity(sets.len());
+        for s in sets {
+            out.push(self.sync_set(ipset, s).await?);
+        }
+        Ok(out)
+    }
+
+    async fn sync_ipvs_into(
+        &self,
+        ipvs: &IpvsHandle,
+        services: &[(Service, Vec<Destination>)],
+        report: &mut SyncReport,
+    ) -> Result<()> {
+        let listed: HashSet<ServiceKey> = self.listed.lock().map(|l| l.clone()).unwrap_or_default();
+        let ownership = &self.options.ownership;
+        let owns = |k: &ServiceKey| ownership.owns(k, listed.contains(k));
+        let rounds = self.options.max_rounds.max(1);
+        for round in 1..=rounds {
+            report.rounds = round;
+            let current = ipvs.snapshot().await?;
+            let p = plan(&current, services, &owns, self.options.graceful);
+            report.draining = p.draining;
+            report.failed.clear();
+            if p.ops.is_empty() {
+                break;
+            }
+            let results = ipvs.apply(&p.ops).await?;
+            for (op, r) in p.ops.into_iter().zip(results) {
+                match r {
+                    Ok(()) => report.applied.push(op),
+                    Err(e) => report.failed.push((op, e)),
+                }
+            }
+            // Only refusals that a fresh read can explain are worth
+            // another round: the state moved (exists / not found).
+            let retry = report
+                .failed
+                .iter()
+                .any(|(_, e)| matches!(e, Error::Exists { .. } | Error::NotFound { .. }));
+            if !retry {
+                break;
+            }
+        }
+        if let Ok(mut l) = self.listed.lock() {
+            l.extend(services.iter().map(|(s, _)| s.key));
+            // a service removed and deleted is no longer ours to remember
+            for op in &report.applied {
+                if let Operation::DeleteService(k) = op {
+                    l.remove(k);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn sync_set(&self, ipset: &IpsetHandle, want: &DesiredSet) -> Result<SetReport> {
+        let name = want.spec.name.clone();
+        let mut rep = SetReport {
+            name: name.clone(),
+            ..Default::default()
+        };
+        let current = match ipset.list(Some(&name)).await {
+            Ok(mut sets) => match sets.pop() {
+                Some(s) => Some(s.ip_port_members()?),
+                None => None,
+            },
+            Err(Error::NotFound { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        let Some(current) = current else {
+            ipset.create(&want.spec, true).await?;
+            rep.created = true;
+            let r = ipset.add_many(&name, &want.members, bulk_options()).await?;
+            collect(&mut rep, &want.members, r.outcomes, true);
+            return Ok(rep);
+        };
+        let have: HashSet<MemberKey> = current.iter().map(member_key).collect();
+        let wanted: HashSet<MemberKey> = want.members.iter().map(member_key).collect();
+        let add: Vec<IpPortEntry> = want
+            .members
+            .iter()
+            .filter(|m| !have.contains(&member_key(m)))
+            .cloned()
+            .collect();
+        let del: Vec<IpPortEntry> = current
+            .into_iter()
+            .filter(|m| !wanted.contains(&member_key(m)))
+            .map(strip)
+            .collect();
+        if add.is_empty() && del.is_empty() {
+            return Ok(rep);
+        }
+        if self.options.sets == SetStrategy::Replace {
+            let r = ipset.replace(&want.spec, &want.members).await?;
+            rep.replaced = true;
+            rep.added = r.applied();
+            rep.removed = del.len();
+            return Ok(rep);
+        }
+        if !del.is_empty() {
+            let r = ipset.del_many(&name, &del, bulk_options()).await?;
+            collect(&mut rep, &del, r.outcomes, false);
+        }
+        if !add.is_empty() {
+            let r = ipset.add_many(&name, &add, bulk_options()).await?;
+            collect(&mut rep, &add, r.outcomes, true);
+        }
+        Ok(rep)
+    }
+}
+
+fn bulk_options() -> BulkOptions {
+    BulkOptions {
+        exist: true,
+        ..BulkOptions::default()
+    }
+}
+
+fn collect(rep: &mut SetReport, elems: &[IpPortEntry], outcomes: Vec<Outcome>, add: bool) {
+    for (e, o) in elems.iter().zip(outcomes) {
+        match o {
+            Outcome::Applied if add => rep.added += 1,
+            Outcome::Applied => rep.removed += 1,
+            Outcome::Failed(err) => rep.failures.push((e.clone(), err)),
+            Outcome::NotAttempted => rep.failures.push((
+                e.clone(),
+                Error::invalid_input(format!("element {e}"), "not attempted"),
+            )),
+        }
+    }
+}
+
+type MemberKey = (
+    IpAddr,
+    Option<IpAddr>,
+    Option<u8>,
+    IpProto,
+    u16,
+    Option<u16>,
+);
+
+fn member_key(e: &IpPortEntry) -> MemberKey {
+    (e.ip, e.ip_to, e.cidr, e.proto, e.port, e.port_to)
+}
+
+/// A listed element reduced to what a delete needs.
+fn strip(e: IpPortEntry) -> IpPortEntry {
+    let mut d = IpPortEntry::new(e.ip, e.proto, e.port);
+    d.ip_to = e.ip_to;
+    d.cidr = e.cidr;
+    d.port_to = e.port_to;
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn svc(i: u32) -> Service {
+        Service::tcp(SocketAddr::from((
+            [10, 0, (i / 250) as u8, (i % 250) as u8 + 1],
+            80,
+        )))
+    }
+    fn dst(j: u8) -> Destination {
+        Destination::new(IpAddr::from([192, 168, 0, j]), 8080).masquerade()
+    }
+    fn entry(s: &Service, ds: &[Destination]) -> ServiceEntry {
+        let mut s = s.clone();
+        s.flags |= ServiceFlags::HASHED;
+        ServiceEntry {
+            service: s,
+            destinations: ds.to_vec(),
+        }
+    }
+
+    #[test]
+    fn from_empty_adds_everything_in_order() {
+        let want = vec![(svc(1), vec![dst(1), dst(2)]), (svc(2), vec![dst(3)])];
+        let p = plan(&[], &want, &|_| true, Graceful::All);
+        assert_eq!(p.ops.len(), 5);
+        assert!(matches!(p.ops[0], Operation::AddService(_)));
+        assert!(matches!(p.ops[3], Operation::AddService(_)));
+    }
+
+    #[test]
+    fn same_state_is_a_noop_despite_kernel_only_fields() {
+        let want = vec![(svc(1), vec![dst(1)])];
+        let mut d = dst(1);
+        d.active_conns = 3;
+        d.tunnel_port = 99; // ignored for a masquerading destination
+        let cur = [entry(&svc(1), &[d])];
+        assert!(plan(&cur, &want, &|_| true, Graceful::All).ops.is_empty());
+    }
+
+    #[test]
+    fn edits_services_and_destinations() {
+        let s = svc(1).scheduler(ipvs_nl::Scheduler::RoundRobin);
+        let want = vec![(s.clone(), vec![dst(1).weight(Weight(5))])];
+        let cur = [entry(&svc(1), &[dst(1)])];
+        let p = plan(&cur, &want, &|_| true, Graceful::All);
+        assert_eq!(
+            p.ops,
+            vec![
+                Operation::EditService(s.clone()),
+                Operation::EditDestination(s.key, dst(1).weight(Weight(5)))
+            ]
+        );
+    }
+
+    #[test]
+    fn graceful_termination() {
+        let want = vec![(svc(1), vec![dst(1)])];
+        let mut busy = dst(2);
+        busy.inactive_conns = 1;
+        let idle = dst(3);
+        let cur = [entry(&svc(1), &[dst(1), busy.clone(), idle])];
+        let p = plan(&cur, &want, &|_| true, Graceful::All);
+        let mut zero = busy.clone();
+        zero.weight = Weight(0);
+        assert_eq!(
+            p.ops,
+            vec![
+                Operation::EditDestination(svc(1).key, zero.clone()),
+                Operation::DeleteDestination(svc(1).key, Destination::new(dst(3).addr, 8080)),
+            ]
+        );
+        assert_eq!(p.draining.len(), 1);
+        // already drained but still busy: nothing sent, still draining
+        let cur = [entry(&svc(1), &[dst(1), zero.clone()])];
+        let p = plan(&cur, &want, &|_| true, Graceful::All);
+        assert!(p.ops.is_empty());
+        assert_eq!(p.draining.len(), 1);
+        // without graceful termination (or UDP under ConnectionOriented): deleted
+        let p = plan(&cur, &want, &|_| true, Graceful::Off);
+        assert!(matches!(p.ops[..], [Operation::DeleteDestination(..)]));
+        let u = Service::udp("10.0.0.1:53".parse().unwrap());
+        let cur = [entry(&u, &[zero])];
+        let p = plan(
+            &cur,
+            &[(u, vec![])],
+            &|_| true,
+            Graceful::ConnectionOriented,
+        );
+        assert!(matches!(p.ops[..], [Operation::DeleteDestination(..)]));
+    }
+
+    #[test]
+    fn deletes_only_owned_services() {
+        let cur = [entry(&svc(1), &[]), entry(&svc(2), &[])];
+        let k1 = svc(1).key;
+        let p = plan(&cur, &[], &|k| *k == k1, Graceful::All);
+        assert_eq!(p.ops, vec![Operation::DeleteService(k1)]);
+        assert!(
+            Ownership::Listed.owns(&k1, true) && !Ownership::Listed.owns(&k1, false),
+            "listed"
+        );
+    }
+
+    #[test]
+    fn duplicates_are_refused() {
+        assert!(validate(&[(svc(1), vec![]), (svc(1), vec![])]).is_err());
+        assert!(validate(&[(svc(1), vec![dst(1), dst(1)])]).is_err());
+        assert!(validate(&[(svc(1), vec![dst(1), dst(2)])]).is_ok());
+    }
+}
