@@ -1,6 +1,6 @@
 //! Small helpers shared by the attribute codecs of every object.
 
-use netlink_packet_core::{DecodeError, DefaultNla, NlaBuffer, NlasIterator};
+use netlink_packet_core::{DecodeError, DefaultNla, Emitable, Nla, NlaBuffer, NlasIterator};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::consts::{AF_INET, AF_INET6};
@@ -11,6 +11,25 @@ pub(crate) fn put(buffer: &mut [u8], bytes: &[u8]) {
     let n = bytes.len().min(buffer.len());
     if let (Some(dst), Some(src)) = (buffer.get_mut(..n), bytes.get(..n)) {
         dst.copy_from_slice(src);
+    }
+}
+
+/// Emits attributes one after another into `buffer` (sized with their
+/// `buffer_len`), each with its full type field: netlink-packet-core 0.9's
+/// `Emitable` drops `NLA_F_NET_BYTEORDER` when `NLA_F_NESTED` is set too, so
+/// an unknown attribute carrying both flags would not be re-emitted as it
+/// was received (found by fuzzing).
+pub(crate) fn emit_all<T: Nla>(buffer: &mut [u8], attrs: &[T]) {
+    let mut off = 0;
+    for a in attrs {
+        let len = a.buffer_len();
+        if let Some(b) = buffer.get_mut(off..off + len) {
+            a.emit(b);
+            if let Some(t) = b.get_mut(2..4) {
+                t.copy_from_slice(&a.kind().to_ne_bytes());
+            }
+        }
+        off += len;
     }
 }
 

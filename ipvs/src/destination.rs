@@ -224,7 +224,7 @@ impl Nla for DestAttr {
             TunType(v) => attr::put(buffer, &[*v]),
             FwdMethod(v) | Weight(v) | UpperThreshold(v) | LowerThreshold(v) | ActiveConns(v)
             | InactiveConns(v) | PersistentConns(v) => attr::put(buffer, &v.to_ne_bytes()),
-            Stats(a) | Stats64(a) => a.as_slice().emit(buffer),
+            Stats(a) | Stats64(a) => attr::emit_all(buffer, a),
             Other(n) => n.emit_value(buffer),
         }
     }

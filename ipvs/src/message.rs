@@ -159,9 +159,9 @@ impl Nla for IpvsAttr {
     }
     fn emit_value(&self, buffer: &mut [u8]) {
         match self {
-            IpvsAttr::Service(a) => a.as_slice().emit(buffer),
-            IpvsAttr::Dest(a) => a.as_slice().emit(buffer),
-            IpvsAttr::Daemon(a) => a.as_slice().emit(buffer),
+            IpvsAttr::Service(a) => attr::emit_all(buffer, a),
+            IpvsAttr::Dest(a) => attr::emit_all(buffer, a),
+            IpvsAttr::Daemon(a) => attr::emit_all(buffer, a),
             IpvsAttr::TimeoutTcp(v)
             | IpvsAttr::TimeoutTcpFin(v)
             | IpvsAttr::TimeoutUdp(v)
@@ -236,7 +236,7 @@ impl Emitable for IpvsMessage {
         self.attrs.as_slice().buffer_len()
     }
     fn emit(&self, buffer: &mut [u8]) {
-        self.attrs.as_slice().emit(buffer)
+        attr::emit_all(buffer, &self.attrs)
     }
 }
 
@@ -404,5 +404,37 @@ impl IpvsMessage {
             }
         }
         i
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use netlink_packet_core::{NLA_F_NESTED, NLA_F_NET_BYTEORDER};
+
+    /// Found by fuzzing (fuzz target `ipvs_message`): an unknown attribute
+    /// with both `NLA_F_NESTED` and `NLA_F_NET_BYTEORDER` lost the latter when
+    /// re-emitted, at the top level and inside a nest.
+    #[test]
+    fn unknown_attrs_keep_both_flags() {
+        let kind = 0x3f06 | NLA_F_NESTED | NLA_F_NET_BYTEORDER;
+        let msg = IpvsMessage::new(
+            IpvsCmd::SetConfig,
+            vec![
+                IpvsAttr::Other(DefaultNla::new(kind, vec![1, 2, 3, 4])),
+                IpvsAttr::Service(vec![ServiceAttr::Other(DefaultNla::new(kind, vec![5]))]),
+            ],
+        );
+        let mut buf = vec![0; msg.buffer_len()];
+        msg.emit(&mut buf);
+        assert_eq!(u16::from_ne_bytes([buf[2], buf[3]]), kind);
+        let header = GenlHeader {
+            cmd: msg.command(),
+            version: msg.version(),
+        };
+        assert_eq!(
+            IpvsMessage::parse_with_param(&buf[..], header).unwrap(),
+            msg
+        );
     }
 }

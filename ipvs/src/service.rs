@@ -466,7 +466,7 @@ impl Nla for ServiceAttr {
                 b[4..].copy_from_slice(&mask.to_ne_bytes());
                 attr::put(buffer, &b)
             }
-            Stats(a) | Stats64(a) => a.as_slice().emit(buffer),
+            Stats(a) | Stats64(a) => attr::emit_all(buffer, a),
             Other(n) => n.emit_value(buffer),
         }
     }
@@ -745,6 +745,10 @@ impl Service {
             },
             _ => return Err("service with neither fwmark nor protocol and address".into()),
         };
+        // The netmask follows the address actually read: with an unknown
+        // `af`, a 16-byte address is IPv6 (found by fuzzing: the netmask
+        // was read as IPv4 and the service did not survive a round trip).
+        let family = key.family();
         Ok(Service {
             key,
             scheduler: Scheduler::from_name(sched.unwrap_or_default()),
@@ -758,5 +762,26 @@ impl Service {
             stats: Stats::pick(s32, s64),
             unknown,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by fuzzing (fuzz target `ipvs_message`): an unknown address
+    /// family with a 16-byte address gave an IPv6 key with an IPv4 netmask.
+    #[test]
+    fn netmask_follows_the_address_read() {
+        let attrs = [
+            ServiceAttr::Af(96),
+            ServiceAttr::Protocol(6),
+            ServiceAttr::Addr([10, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0].to_vec()),
+            ServiceAttr::Port(443),
+        ];
+        let s = Service::from_attrs(&attrs).unwrap();
+        assert_eq!(s.key.family(), Family::Ipv6);
+        assert_eq!(s.netmask, Netmask::host(Family::Ipv6));
+        assert_eq!(Service::from_attrs(&s.to_attrs()).unwrap(), s);
     }
 }
