@@ -72,8 +72,7 @@ fn decode_datagram(data: &[u8], depth: usize) {
             if let Ok(Err(ke)) = wire::parse_error(&m) {
                 // What the handle and the bulk path do with an error reply.
                 for cmd in [Command::Add, Command::Swap, Command::Create] {
-                    let _ = IpsetErrno::from_errno(ke.errno, Some("hash:ip,port"))
-                        .description(cmd);
+                    let _ = IpsetErrno::from_errno(ke.errno, Some("hash:ip,port")).description(cmd);
                     let _ = map_error(cmd, None, "fuzz", ke.clone()).to_string();
                 }
                 // ipset echoes the whole request: decode it as well.

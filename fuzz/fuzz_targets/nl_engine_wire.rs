@@ -30,7 +30,10 @@ fuzz_target!(|data: &[u8]| {
         count += 1;
         // Every call yields progress: at most one message (or error) per
         // 16 bytes, plus the final error.
-        assert!(count <= data.len() / NLMSG_HDRLEN + 1, "iterator does not advance");
+        assert!(
+            count <= data.len() / NLMSG_HDRLEN + 1,
+            "iterator does not advance"
+        );
         let Ok(m) = m else { continue };
         assert_eq!(m.payload.len() + NLMSG_HDRLEN, m.header.length as usize);
         covered += m.header.length as usize;

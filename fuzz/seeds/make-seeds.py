@@ -93,5 +93,29 @@ for path in sorted(glob.glob(os.path.join(ROOT, "tests/data/keepalived/**/*.conf
     text = re.sub(rb"include /\S*/", b"include ", text)
     ka.add(rel.replace("/", "-"), text)
 
-for c in [wire, ipset, nft, ka] + ([ipvs] if ipvs_files else []):
+# ipvs/src/conn_table.rs: the /proc/net/ip_vs_conn captured in the uml guest
+# (its unit test CAPTURED), and the persistence-engine line of its tests.
+conn = Corpus("ipvs_conn_table")
+src = open(os.path.join(ROOT, "ipvs/src/conn_table.rs")).read()
+m = re.search(r'const CAPTURED: &str = "\\\n(.*?)";', src, re.S)
+if m:
+    conn.add("captured", m.group(1).encode())
+conn.add("sip", b"UDP 0A000001 13C4 0A000003 13C4 C0A80702 13C4 UDP             170 sip abc@host\n")
+
+# The ipset commands of ipset-nl/tests/golden.rs's capture (one command line
+# per seed, without the program name), and `ipset save` of that state.
+cli = Corpus("ipset_cli")
+src = open(os.path.join(ROOT, "ipset-nl/tests/golden.rs")).read()
+for i, line in enumerate(re.findall(r'^//! ipset (.*?)(?:\s+#.*)?$', src, re.M)):
+    cli.add(f"cmd-{i:02}", line.encode())
+cli.add("save", b"""create s hash:ip,port family inet hashsize 1024 maxelem 65536 timeout 100 counters comment skbinfo forceadd bucketsize 12 initval 0x11223344
+add s 10.0.0.1,tcp:80 timeout 50 packets 5 bytes 100 comment "hi" skbmark 0x10/0xff skbprio 1:2 skbqueue 3
+add s 10.0.0.0/30,udp:1000-1002
+add s 10.0.0.9,icmp:echo-request
+create s6 hash:ip,port family inet6 hashsize 1024 maxelem 65536 bucketsize 12 initval 0x5e3b3c1a
+add s6 2001:db8::1,sctp:443
+COMMIT
+""")
+
+for c in [wire, ipset, nft, ka, conn, cli] + ([ipvs] if ipvs_files else []):
     print(f"{os.path.relpath(c.dir, ROOT)}: {len(c.seen)} seeds")
