@@ -33,12 +33,15 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use ipset_nl::{BulkOptions, CreateSet, IpPortEntry, IpProto, IpsetHandle, Outcome, SetType};
-use ipvs_nl::{Destination, ForwardMethod, Scheduler, Service, ServiceEntry, Weight};
+use ipvs_nl::{
+    Destination, ForwardMethod, IpvsHandle, Operation, Scheduler, Service, ServiceEntry, Weight,
+};
 use nftables_glue::{Chain, Command, Membership, NftHandle, Rule, ServiceNat};
 use nl_engine::{Error, Netns};
 
 use crate::keepalived::{Config, ConfigError, LbKind, Location, Protocol, Target};
 use crate::link::LinkHandle;
+use crate::sync::{self, Graceful, Ownership, SyncOptions, Syncer};
 
 /// What to manage and under which names (the defaults reproduce the seeds).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,8 +57,14 @@ pub struct Options {
     /// The mark bit set on service traffic (default `0x2000`).
     pub mark: u32,
     /// Also program IPVS services and destinations (default off: keepalived
-    /// does that).
+    /// does that), through [`crate::sync`]. The configuration then
+    /// describes every IPVS service of the namespace, as keepalived's does:
+    /// services it does not name are deleted.
     pub ipvs: bool,
+    /// How real servers that leave the configuration go (with `ipvs`):
+    /// by default, one that still carries connections is kept at weight 0
+    /// and deleted by a later run once idle.
+    pub graceful: Graceful,
 }
 
 impl Default for Options {
@@ -67,6 +76,7 @@ impl Default for Options {
             nat_prefix: "ZGZ-SERVICES".into(),
             mark: 0x2000,
             ipvs: false,
+            graceful: Graceful::All,
         }
     }
 }
@@ -260,10 +270,58 @@ impl Desired {
     }
 }
 
+impl Desired {
+    /// The IPVS services as the sync engine takes them.
+    pub fn ipvs_services(&self) -> Vec<(Service, Vec<Destination>)> {
+        self.services
+            .iter()
+            .map(|e| (e.service.clone(), e.destinations.clone()))
+            .collect()
+    }
+}
+
+fn draining_note(k: &ipvs_nl::ServiceKey, d: &Destination) -> String {
+    format!(
+        "real server {d} of {k} left the configuration but still has {} active and {} inactive connection(s): kept at weight 0, deleted by a later run once idle",
+        d.active_conns, d.inactive_conns
+    )
+}
+
 fn fmt_addr(ip: IpAddr, port: u16) -> String {
     match ip {
         IpAddr::V4(a) => format!("{a}:{port}"),
         IpAddr::V6(a) => format!("[{a}]:{port}"),
+    }
+}
+
+fn describe_dest(d: &Destination) -> String {
+    let fwd = match d.forward {
+        ForwardMethod::Masquerade => "masq".to_string(),
+        ForwardMethod::DirectRoute => "route".to_string(),
+        ForwardMethod::Tunnel => "tunnel".to_string(),
+        other => format!("{other:?}"),
+    };
+    format!("{d} ({fwd}, weight {})", d.weight.0)
+}
+
+/// An IPVS operation in words (`add service TCP 169.254.11.2:80 rr`).
+fn describe(op: &Operation) -> String {
+    let svc = |s: &Service| {
+        let mut t = format!("{} {}", s.key, s.scheduler.name());
+        if s.is_persistent() {
+            t += &format!(" persistent {}s", s.timeout.as_secs());
+        }
+        t
+    };
+    match op {
+        Operation::AddService(s) => format!("add service {}", svc(s)),
+        Operation::EditService(s) => format!("edit service {}", svc(s)),
+        Operation::AddDestination(k, d) => format!("add real server {} to {k}", describe_dest(d)),
+        Operation::EditDestination(k, d) => {
+            format!("edit real server {} of {k}", describe_dest(d))
+        }
+        Operation::DeleteDestination(k, d) => format!("delete real server {d} of {k}"),
+        other => other.context(),
     }
 }
 
@@ -292,8 +350,8 @@ pub enum Step {
     DelMembers(String, Vec<Member>),
     /// Remove a virtual IP from the interface.
     DelAddress(String, IpAddr, u8),
-    /// An IPVS change (from the sync engine).
-    Ipvs(String),
+    /// An IPVS change (planned and applied by [`crate::sync`]).
+    Ipvs(Operation),
 }
 
 impl fmt::Display for Step {
@@ -314,7 +372,7 @@ impl fmt::Display for Step {
             Step::EnsureNat(t) => write!(f, "create/repair the service NAT chains (table ip {t})"),
             Step::DelMembers(s, v) => write!(f, "delete from ipset {s}: {}", list(v)),
             Step::DelAddress(i, a, p) => write!(f, "delete address {a}/{p} from {i}"),
-            Step::Ipvs(s) => write!(f, "ipvs: {s}"),
+            Step::Ipvs(op) => write!(f, "ipvs: {}", describe(op)),
         }
     }
 }
@@ -371,6 +429,7 @@ pub struct Setup {
     links: LinkHandle,
     ipset: IpsetHandle,
     nft: NftHandle,
+    ipvs: Option<IpvsHandle>,
     opts: Options,
 }
 
@@ -403,7 +462,13 @@ impl Setup {
             ),
             None => Netns::current(),
         };
+        let ipvs = if opts.ipvs {
+            Some(IpvsHandle::in_netns(netns).await?)
+        } else {
+            None
+        };
         Ok(Setup {
+            ipvs,
             links: LinkHandle::in_netns(netns)?,
             ipset: IpsetHandle::in_netns(netns)?,
             nft: NftHandle::in_netns(netns)?,
@@ -528,6 +593,16 @@ impl Setup {
                     .push(Step::DelAddress(o.interface.clone(), *ip, *plen));
             }
         }
+        if let Some(ipvs) = &self.ipvs {
+            let current = ipvs.snapshot().await?;
+            let services = d.ipvs_services();
+            sync::validate(&services)?;
+            let ip = sync::plan(&current, &services, &|_| true, o.graceful);
+            p.steps.extend(ip.ops.into_iter().map(Step::Ipvs));
+            for (k, dst) in &ip.draining {
+                p.notes.push(draining_note(k, dst));
+            }
+        }
         for m in &d.members_v6 {
             p.notes.push(format!(
                 "{m}: IPv6 service, not in the IPv4 ipset {} (no masquerade)",
@@ -589,8 +664,10 @@ impl Setup {
     }
 
     /// Applies a plan made by [`Setup::plan`]; returns the steps done.
+    /// IPVS changes are not taken from the plan: the sync engine reads the
+    /// kernel again and applies what is still missing, so a plan made a
+    /// while ago cannot undo changes made since.
     pub async fn apply(&self, plan: &Plan, d: &Desired) -> Result<Vec<Step>, Error> {
-        let _ = d;
         let o = &self.opts;
         let mut done = Vec::new();
         let mut index = self.links.index(&o.interface).await?;
@@ -653,9 +730,22 @@ impl Setup {
                         continue;
                     }
                 }
-                Step::Ipvs(_) => {}
+                // Applied below, all together, by the sync engine.
+                Step::Ipvs(_) => continue,
             }
             done.push(step.clone());
+        }
+        if let Some(ipvs) = &self.ipvs {
+            let syncer = Syncer::ipvs_only(ipvs.clone()).with_options(SyncOptions {
+                ownership: Ownership::All,
+                graceful: o.graceful,
+                ..Default::default()
+            });
+            let report = syncer.sync_services(&d.ipvs_services()).await?;
+            done.extend(report.applied.into_iter().map(Step::Ipvs));
+            if let Some((op, e)) = report.failed.into_iter().next() {
+                return Err(e.with_context(format!("ipvs: {}", describe(&op))));
+            }
         }
         Ok(done)
     }

@@ -21,6 +21,9 @@ options:
   --nat-prefix NAME      NAT chain name prefix (default ZGZ-SERVICES)
   --mark N               mark bit for service traffic (default 0x2000)
   --ipvs                 also program IPVS services and destinations
+  --no-drain             with --ipvs: delete real servers that leave the configuration
+                         at once (default: keep one that still has connections at
+                         weight 0 until a later run finds it idle)
   --dry-run              print the plan, change nothing
   --check                only read and check the configuration (no kernel access)
   --reload-keepalived    send SIGHUP to keepalived afterwards
@@ -46,6 +49,8 @@ pub struct Args {
     pub mark: u32,
     /// `--ipvs`.
     pub ipvs: bool,
+    /// `--no-drain`.
+    pub no_drain: bool,
     /// `--dry-run`.
     pub dry_run: bool,
     /// `--check`.
@@ -68,6 +73,7 @@ impl Default for Args {
             nat_prefix: "ZGZ-SERVICES".into(),
             mark: 0x2000,
             ipvs: false,
+            no_drain: false,
             dry_run: false,
             check: false,
             reload: false,
@@ -160,10 +166,13 @@ where
             }
             "--pid-file" => a.pid_file = value(flag)?.into(),
             "--netns" => a.netns = Some(value(flag)?.into()),
-            "--ipvs" | "--dry-run" | "--check" | "--reload-keepalived" if inline.is_some() => {
+            "--ipvs" | "--no-drain" | "--dry-run" | "--check" | "--reload-keepalived"
+                if inline.is_some() =>
+            {
                 return Err(format!("{flag} takes no value"));
             }
             "--ipvs" => a.ipvs = true,
+            "--no-drain" => a.no_drain = true,
             "--dry-run" => a.dry_run = true,
             "--check" => a.check = true,
             "--reload-keepalived" => a.reload = true,

@@ -20,6 +20,7 @@ use std::process::ExitCode;
 use clusterip::keepalived::Config;
 use clusterip::netlink::Netns;
 use clusterip::svc::{Desired, Options, Setup};
+use clusterip::sync::Graceful;
 
 fn main() -> ExitCode {
     let args = match cli::parse(std::env::args().skip(1)) {
@@ -50,6 +51,11 @@ fn run(a: &cli::Args) -> Result<(), Box<dyn std::error::Error>> {
         nat_prefix: a.nat_prefix.clone(),
         mark: a.mark,
         ipvs: a.ipvs,
+        graceful: if a.no_drain {
+            Graceful::Off
+        } else {
+            Graceful::All
+        },
     };
     // Everything about the configuration is checked before the kernel is
     // touched: an error here changes nothing.
