@@ -1,15 +1,15 @@
 //! nl-engine's datagram splitter and control-message readers over arbitrary
 //! received datagrams: `wire::Messages`, `wire::parse_error`,
 //! `wire::parse_done`, the `nfgenmsg` header and the generic netlink
-//! controller reply that `genl::resolve_family` decodes.
+//! controller reply that `genl::resolve_family` decodes (`genl::CtrlMessage`,
+//! checked to survive encode -> decode).
 //!
 //! Input: one datagram as the kernel would deliver it.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use netlink_packet_core::NetlinkDeserializable;
-use netlink_packet_generic::GenlMessage;
-use netlink_packet_generic::ctrl::GenlCtrl;
+use netlink_packet_core::{NetlinkDeserializable, NetlinkSerializable};
+use nl_engine::genl::CtrlMessage;
 use nl_engine::nfnl::NfGenMsg;
 use nl_engine::wire::{self, Messages, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN};
 use nl_engine::{Error, KernelError};
@@ -53,8 +53,12 @@ fuzz_target!(|data: &[u8]| {
         match m.header.message_type {
             NLMSG_ERROR | NLMSG_DONE => {}
             GENL_ID_CTRL => {
-                if let Ok(g) = GenlMessage::<GenlCtrl>::deserialize(&m.header, m.payload) {
-                    let _ = format!("{g:?}");
+                if let Ok(c) = CtrlMessage::deserialize(&m.header, m.payload) {
+                    let mut b = vec![0; c.buffer_len()];
+                    c.serialize(&mut b);
+                    let again = CtrlMessage::deserialize(&m.header, &b)
+                        .unwrap_or_else(|e| panic!("re-encoded controller message: {e:?}"));
+                    assert_eq!(again, c, "controller message changed in encode/decode");
                 }
             }
             _ => {}
