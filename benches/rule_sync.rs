@@ -1,0 +1,1176 @@
+//! Rule-sync throughput: this project vs the reference tools vs a raw floor.
+//!
+//! Run everything with one command: `tools/bench` (IPVS cases in the
+//! user-mode-linux guest, ipset cases on the host kernel in a throwaway
+//! network namespace; writes `docs/BENCH.md` and `docs/bench.svg`).
+//!
+//! This is a self-made harness (`harness = false`). Modes:
+//!
+//! ```text
+//! rule_sync run --ipvs|--ipset [--n 1000,10000] [--runs 3] [--no-strace]
+//!     measure; one tab-separated line per measurement on stdout. Enters a
+//!     new network namespace first (root), never touches the caller's.
+//! rule_sync exec IMPL CASE N [FAMILY]
+//!     one measured operation (a child of `run`), in the current namespace.
+//! rule_sync render FILE... --md OUT.md --svg OUT.svg
+//!     medians, ratios, the Must-show checks, the chart.
+//! ```
+//!
+//! Cases (N services x 4 destinations; ipset: 50,000 hash:ip,port entries):
+//! 1 apply from empty, 2 no-op resync, 3 resync with 10% changed, 4 full
+//! read, 5a ipset add, 5b ipset atomic replace. Implementations: `ours`
+//! (`clusterip::sync::Syncer`, `IpvsHandle::snapshot`, `IpsetHandle`
+//! bulk/replace), `tool` (`ipvsadm -R` / `ipvsadm -Sn` / `ipset restore`
+//! fed equivalent input), `floor` (the same messages pre-encoded before the
+//! clock starts, sent in datagrams of up to 1 MiB, an ACK asked only of the
+//! last message of each datagram, replies only scanned for their headers).
+//!
+//! Each measurement is a separate process: wall time (whole process, from
+//! spawn to exit), the operation's own time as the process measured it
+//! (ours and floor), user and system CPU and peak RSS (`wait4`), and in a
+//! separate run under `strace -f -c`, the number of system calls.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::Write as _;
+use std::net::{IpAddr, SocketAddr};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use clusterip::ipset::{BulkOptions, CreateSet, Element, IpPortEntry, IpProto, IpsetHandle};
+use clusterip::ipvs::{
+    Destination, IpvsHandle, IpvsMessage, Operation, Scheduler, Service, ServiceEntry, Weight,
+};
+use clusterip::netlink::netlink_packet_core::{
+    NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage,
+    NetlinkPayload,
+};
+use clusterip::netlink::netlink_packet_generic::GenlMessage;
+use clusterip::sync::{Graceful, Syncer, plan};
+
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
+
+const IPSET_N: usize = 50_000;
+const SET: &str = "bench";
+const FLOOR_DATAGRAM: usize = 1 << 20;
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+// ------------------------------------------------------------------ state
+
+fn service(i: usize) -> Service {
+    Service::tcp(SocketAddr::new(
+        IpAddr::from([10, (i >> 16) as u8 + 1, (i >> 8) as u8, i as u8]),
+        80,
+    ))
+    .scheduler(Scheduler::RoundRobin)
+}
+
+fn dest(i: usize, j: usize) -> Destination {
+    Destination::new(
+        IpAddr::from([172, 16 + j as u8, (i >> 8) as u8, i as u8]),
+        8080,
+    )
+    .masquerade()
+}
+
+/// N services x 4 destinations.
+fn state(n: usize) -> Vec<(Service, Vec<Destination>)> {
+    (0..n)
+        .map(|i| (service(i), (0..4).map(|j| dest(i, j)).collect()))
+        .collect()
+}
+
+/// `state(n)` with 10% of services and destinations changed: services
+/// with i % 10 == 0 replaced by new ones; services with i % 10 == 1 get
+/// destination 0 replaced and destination 1 re-weighted.
+fn changed(n: usize) -> Vec<(Service, Vec<Destination>)> {
+    let mut v = state(n);
+    for (i, (s, ds)) in v.iter_mut().enumerate() {
+        match i % 10 {
+            0 => *s = service(n + i),
+            1 => {
+                ds[0] = dest(i, 9);
+                ds[1].weight = Weight(5);
+            }
+            _ => {}
+        }
+    }
+    v
+}
+
+fn as_entries(st: &[(Service, Vec<Destination>)]) -> Vec<ServiceEntry> {
+    st.iter()
+        .map(|(s, d)| ServiceEntry {
+            service: s.clone(),
+            destinations: d.clone(),
+        })
+        .collect()
+}
+
+/// The operations `state(n)` -> `changed(n)` takes (the planner's own).
+fn change_ops(n: usize) -> Vec<Operation> {
+    plan(
+        &as_entries(&state(n)),
+        &changed(n),
+        &|_| true,
+        Graceful::All,
+    )
+    .ops
+}
+
+fn apply_ops(n: usize) -> Vec<Operation> {
+    plan(&[], &state(n), &|_| true, Graceful::All).ops
+}
+
+fn ipvsadm_line(op: &Operation) -> String {
+    let k = |k: &clusterip::ipvs::ServiceKey| match k {
+        clusterip::ipvs::ServiceKey::Addr { addr, .. } => format!("-t {addr}"),
+        other => format!("-f {other}"),
+    };
+    match op {
+        Operation::AddService(s) => format!("-A {} -s {}", k(&s.key), s.scheduler),
+        Operation::EditService(s) => format!("-E {} -s {}", k(&s.key), s.scheduler),
+        Operation::DeleteService(key) => format!("-D {}", k(key)),
+        Operation::AddDestination(key, d) => {
+            format!("-a {} -r {d} -m -w {}", k(key), d.weight)
+        }
+        Operation::EditDestination(key, d) => {
+            format!("-e {} -r {d} -m -w {}", k(key), d.weight)
+        }
+        Operation::DeleteDestination(key, d) => format!("-d {} -r {d}", k(key)),
+        Operation::ZeroService(key) => format!("-Z {}", k(key)),
+    }
+}
+
+fn elems(offset: usize) -> Vec<IpPortEntry> {
+    (offset..offset + IPSET_N)
+        .map(|i| {
+            IpPortEntry::new(
+                IpAddr::from([10, 200 + (i >> 16) as u8, (i >> 8) as u8, i as u8]),
+                if i % 2 == 0 {
+                    IpProto::Tcp
+                } else {
+                    IpProto::Udp
+                },
+                (1000 + i % 5000) as u16,
+            )
+        })
+        .collect()
+}
+
+// ------------------------------------------------------------ raw floor
+
+struct Raw {
+    sock: netlink_sys::Socket,
+    seq: u32,
+    buf: Vec<u8>,
+}
+
+impl Raw {
+    fn open(proto: isize) -> Res<Raw> {
+        let mut s = netlink_sys::Socket::new(proto)?;
+        s.bind_auto()?;
+        s.connect(&netlink_sys::SocketAddr::new(0, 0))?;
+        let size: libc::c_int = 4 << 20;
+        for opt in [libc::SO_SNDBUFFORCE, libc::SO_RCVBUFFORCE] {
+            // SAFETY: setsockopt on the socket we own with a live c_int.
+            unsafe {
+                use std::os::fd::AsRawFd;
+                libc::setsockopt(
+                    s.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    opt,
+                    (&size as *const libc::c_int).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                );
+            }
+        }
+        Ok(Raw {
+            sock: s,
+            seq: 0,
+            buf: vec![0; 1 << 20],
+        })
+    }
+
+    /// Packs messages into datagrams of at most FLOOR_DATAGRAM bytes, each
+    /// message with a sequence number, the last of each datagram asking an
+    /// ACK. Returns (datagram bytes, last sequence number) per datagram.
+    fn pack(&mut self, msgs: Vec<Vec<u8>>) -> Vec<(Vec<u8>, u32)> {
+        let mut out: Vec<(Vec<u8>, u32)> = Vec::new();
+        let mut cur: Vec<u8> = Vec::new();
+        let mut last_off = 0;
+        let close =
+            |cur: &mut Vec<u8>, last_off: usize, seq: u32, out: &mut Vec<(Vec<u8>, u32)>| {
+                let f = u16::from_ne_bytes([cur[last_off + 6], cur[last_off + 7]]) | NLM_F_ACK;
+                cur[last_off + 6..last_off + 8].copy_from_slice(&f.to_ne_bytes());
+                out.push((std::mem::take(cur), seq));
+            };
+        for mut m in msgs {
+            if !cur.is_empty() && cur.len() + m.len() > FLOOR_DATAGRAM {
+                close(&mut cur, last_off, self.seq, &mut out);
+            }
+            self.seq += 1;
+            m[8..12].copy_from_slice(&self.seq.to_ne_bytes());
+            last_off = cur.len();
+            cur.extend_from_slice(&m);
+            while cur.len() % 4 != 0 {
+                cur.push(0);
+            }
+        }
+        if !cur.is_empty() {
+            close(&mut cur, last_off, self.seq, &mut out);
+        }
+        out
+    }
+
+    /// Sends the datagrams; after each, reads until the ACK of its last
+    /// message. Returns the number of error replies.
+    fn send_all(&mut self, dgrams: &[(Vec<u8>, u32)]) -> Res<usize> {
+        let mut errors = 0;
+        for (d, last) in dgrams {
+            self.sock.send(d, 0)?;
+            'wait: loop {
+                let n = self.sock.recv(&mut &mut self.buf[..], 0)?;
+                let mut off = 0;
+                while off + 16 <= n {
+                    let len = u32::from_ne_bytes(self.buf[off..off + 4].try_into()?) as usize;
+                    let ty = u16::from_ne_bytes(self.buf[off + 4..off + 6].try_into()?);
+                    let seq = u32::from_ne_bytes(self.buf[off + 8..off + 12].try_into()?);
+                    if ty == 2 {
+                        let errno = i32::from_ne_bytes(self.buf[off + 16..off + 20].try_into()?);
+                        if errno != 0 {
+                            errors += 1;
+                        }
+                        if seq == *last {
+                            break 'wait;
+                        }
+                    }
+                    off += (len.max(16) + 3) & !3;
+                }
+            }
+        }
+        Ok(errors)
+    }
+
+    /// Runs one dump request; scans only headers until DONE.
+    fn dump(&mut self, mut req: Vec<u8>) -> Res<usize> {
+        self.seq += 1;
+        req[8..12].copy_from_slice(&self.seq.to_ne_bytes());
+        self.sock.send(&req, 0)?;
+        let mut msgs = 0;
+        loop {
+            let n = self.sock.recv(&mut &mut self.buf[..], 0)?;
+            let mut off = 0;
+            while off + 16 <= n {
+                let len = u32::from_ne_bytes(self.buf[off..off + 4].try_into()?) as usize;
+                let ty = u16::from_ne_bytes(self.buf[off + 4..off + 6].try_into()?);
+                if ty == 3 || ty == 2 {
+                    return Ok(msgs);
+                }
+                msgs += 1;
+                off += (len.max(16) + 3) & !3;
+            }
+        }
+    }
+}
+
+fn genl(family: u16, p: IpvsMessage, flags: u16) -> Vec<u8> {
+    let mut g = GenlMessage::from_payload(p);
+    g.set_resolved_family_id(family);
+    let mut h = NetlinkHeader::default();
+    h.flags = flags;
+    let mut m = NetlinkMessage::new(h, NetlinkPayload::InnerMessage(g));
+    m.finalize();
+    let mut b = vec![0; m.buffer_len()];
+    m.serialize(&mut b);
+    b
+}
+
+fn op_message(op: &Operation) -> IpvsMessage {
+    match op {
+        Operation::AddService(s) => IpvsMessage::add_service(s),
+        Operation::EditService(s) => IpvsMessage::edit_service(s),
+        Operation::DeleteService(k) => IpvsMessage::delete_service(k),
+        Operation::AddDestination(k, d) => IpvsMessage::add_destination(k, d),
+        Operation::EditDestination(k, d) => IpvsMessage::edit_destination(k, d),
+        Operation::DeleteDestination(k, d) => IpvsMessage::delete_destination(k, d),
+        Operation::ZeroService(k) => IpvsMessage::zero_service(k),
+    }
+}
+
+fn ipset_msg(
+    cmd: clusterip::ipset::Command,
+    flags: u16,
+    attrs: Vec<clusterip::ipset::IpsetAttr>,
+) -> Vec<u8> {
+    let m = clusterip::ipset::request::build(cmd, 7, flags, attrs);
+    let mut b = vec![0; m.buffer_len()];
+    m.serialize(&mut b);
+    b
+}
+
+/// ADD messages of as many elements as fit in 64 KiB each.
+fn ipset_adds(set: &str, es: &[IpPortEntry]) -> Vec<Vec<u8>> {
+    use clusterip::ipset::{Command as C, ElementAttr, IpsetAttr as A};
+    let mut out = Vec::new();
+    let mut chunk: Vec<Vec<ElementAttr>> = Vec::new();
+    let mut size = 0;
+    let flush = |chunk: &mut Vec<Vec<ElementAttr>>, out: &mut Vec<Vec<u8>>| {
+        out.push(ipset_msg(
+            C::Add,
+            NLM_F_REQUEST | NLM_F_EXCL,
+            vec![
+                A::SetName(set.into()),
+                A::LineNo(0),
+                A::Adt(std::mem::take(chunk)),
+            ],
+        ));
+    };
+    for e in es {
+        let mut a = e.to_attrs();
+        a.push(ElementAttr::LineNo(0));
+        // DATA nest: ip nest 12 + port 8 + proto 8 + lineno 8 + header 4
+        let sz = 40;
+        if size + sz > 65000 {
+            flush(&mut chunk, &mut out);
+            size = 0;
+        }
+        size += sz;
+        chunk.push(a);
+    }
+    if !chunk.is_empty() {
+        flush(&mut chunk, &mut out);
+    }
+    out
+}
+
+// ------------------------------------------------------------------ exec
+
+/// One measured operation; prints "op_ns changes".
+fn exec(imp: &str, case: &str, n: usize, family: u16) -> Res<()> {
+    let rt = rt();
+    let (ns, changes) = match (imp, case) {
+        ("ours", "1" | "2" | "3") => {
+            let want = if case == "3" { changed(n) } else { state(n) };
+            rt.block_on(async {
+                let h = IpvsHandle::new().await?;
+                let s = Syncer::ipvs_only(h);
+                let t = Instant::now();
+                let r = s.sync_services(&want).await?;
+                let el = t.elapsed();
+                if !r.is_converged() {
+                    return Err(format!("not converged: {:?}", r.failed.first()).into());
+                }
+                Res::Ok((el, r.changes()))
+            })?
+        }
+        ("ours", "4") => rt.block_on(async {
+            let h = IpvsHandle::new().await?;
+            let t = Instant::now();
+            let s = h.snapshot().await?;
+            let el = t.elapsed();
+            if s.len() != n {
+                return Err(format!("read {} services, expected {n}", s.len()).into());
+            }
+            Res::Ok((el, 0))
+        })?,
+        ("ours", "5a") => {
+            let es = elems(0);
+            rt.block_on(async {
+                let h = IpsetHandle::new()?;
+                let t = Instant::now();
+                let r = h.add_many(SET, &es, BulkOptions::default()).await?;
+                let el = t.elapsed();
+                if !r.all_applied() {
+                    return Err("add refused".into());
+                }
+                Res::Ok((el, r.applied()))
+            })?
+        }
+        ("ours", "5b") => {
+            let es = elems(IPSET_N / 2);
+            rt.block_on(async {
+                let h = IpsetHandle::new()?;
+                let t = Instant::now();
+                let r = h.replace(&CreateSet::hash_ip_port(SET), &es).await?;
+                Res::Ok((t.elapsed(), r.applied()))
+            })?
+        }
+        ("floor", "1" | "3") => {
+            let ops = if case == "1" {
+                apply_ops(n)
+            } else {
+                change_ops(n)
+            };
+            let count = ops.len();
+            let msgs: Vec<Vec<u8>> = ops
+                .iter()
+                .map(|o| genl(family, op_message(o), NLM_F_REQUEST))
+                .collect();
+            let mut raw = Raw::open(netlink_sys::protocols::NETLINK_GENERIC)?;
+            let dg = raw.pack(msgs);
+            let t = Instant::now();
+            let errors = raw.send_all(&dg)?;
+            let el = t.elapsed();
+            if errors > 0 {
+                return Err(format!("{errors} errors").into());
+            }
+            (el, count)
+        }
+        ("floor", "2" | "4") => {
+            let svc_req = genl(
+                family,
+                IpvsMessage::dump_services(),
+                NLM_F_REQUEST | NLM_F_DUMP,
+            );
+            let reqs: Vec<Vec<u8>> = state(n)
+                .iter()
+                .map(|(s, _)| {
+                    genl(
+                        family,
+                        IpvsMessage::dump_destinations(&s.key),
+                        NLM_F_REQUEST | NLM_F_DUMP,
+                    )
+                })
+                .collect();
+            let mut raw = Raw::open(netlink_sys::protocols::NETLINK_GENERIC)?;
+            let t = Instant::now();
+            let got = raw.dump(svc_req)?;
+            let mut d = 0;
+            for r in reqs {
+                d += raw.dump(r)?;
+            }
+            let el = t.elapsed();
+            if got != n || d != 4 * n {
+                return Err(format!("read {got} services, {d} destinations").into());
+            }
+            (el, 0)
+        }
+        ("floor", "5a" | "5b") => {
+            use clusterip::ipset::{Command as C, IpsetAttr as A};
+            let msgs = if case == "5a" {
+                ipset_adds(SET, &elems(0))
+            } else {
+                let tmp = "bench-tmp";
+                let spec = CreateSet::hash_ip_port(tmp);
+                let mut v = vec![ipset_msg(
+                    C::Create,
+                    NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL,
+                    vec![
+                        A::SetName(tmp.into()),
+                        A::TypeName("hash:ip,port".into()),
+                        A::Revision(6),
+                        A::Family(clusterip::ipset::Family::Inet),
+                        A::CreateData(spec.options.to_attrs()),
+                    ],
+                )];
+                v.extend(ipset_adds(tmp, &elems(IPSET_N / 2)));
+                v.push(ipset_msg(
+                    C::Swap,
+                    NLM_F_REQUEST,
+                    vec![A::SetName(tmp.into()), A::SetName2(SET.into())],
+                ));
+                v.push(ipset_msg(
+                    C::Destroy,
+                    NLM_F_REQUEST,
+                    vec![A::SetName(tmp.into())],
+                ));
+                v
+            };
+            let mut raw = Raw::open(netlink_sys::protocols::NETLINK_NETFILTER)?;
+            let dg = raw.pack(msgs);
+            let t = Instant::now();
+            let errors = raw.send_all(&dg)?;
+            let el = t.elapsed();
+            if errors > 0 {
+                return Err(format!("{errors} errors").into());
+            }
+            (el, IPSET_N)
+        }
+        _ => return Err(format!("unknown exec {imp} {case}").into()),
+    };
+    println!("{} {changes}", ns.as_nanos());
+    Ok(())
+}
+
+// ------------------------------------------------------------------- run
+
+struct Measure {
+    wall: Duration,
+    op: Option<Duration>,
+    changes: Option<usize>,
+    user: Duration,
+    sys: Duration,
+    maxrss_kib: i64,
+}
+
+fn tv(t: libc::timeval) -> Duration {
+    Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+}
+
+/// Spawns `cmd` (stdin from `input`), waits with wait4 for its rusage.
+fn measure(cmd: &mut Command, input: Option<&str>) -> Res<Measure> {
+    cmd.stdin(match input {
+        Some(p) => Stdio::from(File::open(p)?),
+        None => Stdio::null(),
+    });
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let t = Instant::now();
+    let mut child = cmd.spawn()?;
+    let pid = child.id() as libc::pid_t;
+    // Drain output on threads so the child never blocks on a full pipe.
+    let mut so = child.stdout.take().ok_or("stdout")?;
+    let mut se = child.stderr.take().ok_or("stderr")?;
+    let ho = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut so, &mut s);
+        s
+    });
+    let he = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut se, &mut s);
+        s
+    });
+    let mut status: libc::c_int = 0;
+    // SAFETY: an all-zero rusage is a valid value for wait4 to fill.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child; status and ru are live locals.
+    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+    let wall = t.elapsed();
+    if rc != pid {
+        return Err(std::io::Error::last_os_error().into());
+    }
+    let out = ho.join().unwrap_or_default();
+    let err = he.join().unwrap_or_default();
+    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+        return Err(format!("{cmd:?} failed ({status}): {err}").into());
+    }
+    let mut it = out.split_whitespace();
+    let op = it
+        .next()
+        .and_then(|s| s.parse::<u64>().ok())
+        .map(Duration::from_nanos);
+    let changes = it.next().and_then(|s| s.parse().ok());
+    Ok(Measure {
+        wall,
+        op,
+        changes,
+        user: tv(ru.ru_utime),
+        sys: tv(ru.ru_stime),
+        maxrss_kib: ru.ru_maxrss,
+    })
+}
+
+/// System calls of one run under `strace -f -c`.
+fn syscalls(cmd: &[String], input: Option<&str>) -> Res<u64> {
+    let out = std::env::temp_dir().join(format!("rule_sync-strace-{}", std::process::id()));
+    let mut c = Command::new("strace");
+    c.arg("-f").arg("-c").arg("-o").arg(&out).args(cmd);
+    measure(&mut c, input)?;
+    let text = std::fs::read_to_string(&out)?;
+    let _ = std::fs::remove_file(&out);
+    let total = text
+        .lines()
+        .rev()
+        .find(|l| l.trim_end().ends_with("total"))
+        .ok_or("no strace total")?;
+    let f: Vec<&str> = total.split_whitespace().collect();
+    Ok(f.get(3).ok_or("strace total")?.parse()?)
+}
+
+fn sh(args: &[&str]) -> Res<()> {
+    let st = Command::new(args[0]).args(&args[1..]).status()?;
+    if !st.success() {
+        return Err(format!("{args:?} failed").into());
+    }
+    Ok(())
+}
+
+fn which(tool: &str) -> String {
+    for d in ["/usr/sbin", "/sbin", "/usr/bin", "/bin"] {
+        let p = format!("{d}/{tool}");
+        if std::path::Path::new(&p).exists() {
+            return p;
+        }
+    }
+    tool.to_string()
+}
+
+struct Runner {
+    exe: String,
+    runs: usize,
+    strace: bool,
+    tmp: std::path::PathBuf,
+}
+
+impl Runner {
+    fn emit(&self, case: &str, n: usize, imp: &str, m: &Measure, sc: Option<u64>) {
+        println!(
+            "R\t{case}\t{n}\t{imp}\t{:.6}\t{}\t{}\t{:.6}\t{:.6}\t{}\t{}",
+            m.wall.as_secs_f64(),
+            m.op.map(|d| format!("{:.6}", d.as_secs_f64()))
+                .unwrap_or("-".into()),
+            m.changes.map(|c| c.to_string()).unwrap_or("-".into()),
+            m.user.as_secs_f64(),
+            m.sys.as_secs_f64(),
+            m.maxrss_kib,
+            sc.map(|c| c.to_string()).unwrap_or("-".into()),
+        );
+        let _ = std::io::stdout().flush();
+    }
+
+    /// Runs one (case, impl) `runs` times, with `setup` before each, plus
+    /// one strace run.
+    fn case(
+        &self,
+        case: &str,
+        n: usize,
+        imp: &str,
+        argv: &[String],
+        input: Option<&str>,
+        setup: &mut dyn FnMut() -> Res<()>,
+    ) -> Res<()> {
+        for _ in 0..self.runs {
+            setup()?;
+            let mut c = Command::new(&argv[0]);
+            c.args(&argv[1..]);
+            let m = measure(&mut c, input)?;
+            self.emit(case, n, imp, &m, None);
+            eprintln!(
+                "bench: case {case} n={n} {imp}: {:.3} s",
+                m.wall.as_secs_f64()
+            );
+        }
+        if self.strace {
+            setup()?;
+            let c = syscalls(argv, input)?;
+            println!("S\t{case}\t{n}\t{imp}\t{c}");
+        }
+        Ok(())
+    }
+
+    fn ours(&self, imp: &str, case: &str, n: usize, family: u16) -> Vec<String> {
+        vec![
+            self.exe.clone(),
+            "exec".into(),
+            imp.into(),
+            case.into(),
+            n.to_string(),
+            family.to_string(),
+        ]
+    }
+
+    fn file(&self, name: &str, lines: impl Iterator<Item = String>) -> Res<String> {
+        let p = self.tmp.join(name);
+        let mut f = std::io::BufWriter::new(File::create(&p)?);
+        for l in lines {
+            writeln!(f, "{l}")?;
+        }
+        f.flush()?;
+        Ok(p.to_string_lossy().into_owned())
+    }
+
+    fn ipvs(&self, n: usize) -> Res<()> {
+        let rt = rt();
+        let h = rt.block_on(IpvsHandle::new())?;
+        let fam = h.family_id();
+        let ipvsadm = which("ipvsadm");
+        let full = state(n);
+        let to_state = || -> Res<()> {
+            let r = rt.block_on(Syncer::ipvs_only(h.clone()).sync_services(&full))?;
+            if !r.is_converged() {
+                return Err("setup failed".into());
+            }
+            Ok(())
+        };
+        let flush = || -> Res<()> { Ok(rt.block_on(h.flush())?) };
+        let restore = self.file(
+            &format!("restore-{n}"),
+            apply_ops(n).iter().map(ipvsadm_line),
+        )?;
+        let change = self.file(
+            &format!("change-{n}"),
+            change_ops(n).iter().map(ipvsadm_line),
+        )?;
+        let tool_r = vec![ipvsadm.clone(), "-R".into()];
+        let tool_s = vec![ipvsadm.clone(), "-Sn".into()];
+
+        // case 1: from empty
+        for imp in ["ours", "tool", "floor"] {
+            let argv = if imp == "tool" {
+                tool_r.clone()
+            } else {
+                self.ours(imp, "1", n, fam)
+            };
+            let input = (imp == "tool").then_some(restore.as_str());
+            self.case("1", n, imp, &argv, input, &mut || flush())?;
+        }
+        // cases 2 and 4 on the full state
+        to_state()?;
+        let snap = rt.block_on(h.snapshot())?;
+        if snap.len() != n {
+            return Err("state not set up".into());
+        }
+        for (case, tool) in [("4", &tool_s), ("2", &tool_s)] {
+            for imp in ["ours", "tool", "floor"] {
+                let argv = if imp == "tool" {
+                    tool.clone()
+                } else {
+                    self.ours(imp, case, n, fam)
+                };
+                self.case(case, n, imp, &argv, None, &mut || Ok(()))?;
+            }
+        }
+        // case 3: 10% changed, from the full state each time
+        for imp in ["ours", "tool", "floor"] {
+            let argv = if imp == "tool" {
+                tool_r.clone()
+            } else {
+                self.ours(imp, "3", n, fam)
+            };
+            let input = (imp == "tool").then_some(change.as_str());
+            self.case("3", n, imp, &argv, input, &mut || to_state())?;
+        }
+        flush()?;
+        Ok(())
+    }
+
+    fn ipset(&self) -> Res<()> {
+        let ipset = which("ipset");
+        let rt = rt();
+        let h = IpsetHandle::new()?;
+        let spec = CreateSet::hash_ip_port(SET);
+        let fresh = |fill: bool| -> Res<()> {
+            rt.block_on(async {
+                let _ = h.destroy(Some(SET)).await;
+                let _ = h.destroy(Some("bench-tmp")).await;
+                h.create(&spec, false).await?;
+                if fill {
+                    h.add_many(SET, &elems(0), BulkOptions::default()).await?;
+                }
+                Res::Ok(())
+            })
+        };
+        let adds = self.file(
+            "ipset-add",
+            elems(0).iter().map(|e| format!("add {SET} {e}")),
+        )?;
+        let replace = self.file(
+            "ipset-replace",
+            std::iter::once("create bench-tmp hash:ip,port".to_string())
+                .chain(
+                    elems(IPSET_N / 2)
+                        .iter()
+                        .map(|e| format!("add bench-tmp {e}")),
+                )
+                .chain([
+                    format!("swap bench-tmp {SET}"),
+                    "destroy bench-tmp".to_string(),
+                ]),
+        )?;
+        let tool = vec![ipset.clone(), "restore".into()];
+        for (case, input, fill) in [("5a", &adds, false), ("5b", &replace, true)] {
+            for imp in ["ours", "tool", "floor"] {
+                let argv = if imp == "tool" {
+                    tool.clone()
+                } else {
+                    self.ours(imp, case, IPSET_N, 0)
+                };
+                let inp = (imp == "tool").then_some(input.as_str());
+                self.case(case, IPSET_N, imp, &argv, inp, &mut || fresh(fill))?;
+            }
+        }
+        rt.block_on(async {
+            let _ = h.destroy(Some(SET)).await;
+        });
+        Ok(())
+    }
+}
+
+fn run(args: &[String]) -> Res<()> {
+    let mut ns = vec![1000, 10000];
+    let mut runs = 3;
+    let mut strace = true;
+    let mut what = "";
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            "--ipvs" => what = "ipvs",
+            "--ipset" => what = "ipset",
+            "--no-strace" => strace = false,
+            "--n" => {
+                i += 1;
+                ns = args
+                    .get(i)
+                    .ok_or("--n needs a list")?
+                    .split(',')
+                    .map(str::parse)
+                    .collect::<Result<_, _>>()?;
+            }
+            "--runs" => {
+                i += 1;
+                runs = args.get(i).ok_or("--runs needs a number")?.parse()?;
+            }
+            a => return Err(format!("unknown argument {a}").into()),
+        }
+        i += 1;
+    }
+    // Our own network namespace: nothing of the caller's is touched.
+    // SAFETY: unshare of this single-threaded process's network namespace.
+    if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+        return Err(std::io::Error::last_os_error().into());
+    }
+    sh(&[&which("ip"), "link", "set", "lo", "up"])?;
+    let tmp = std::env::temp_dir().join(format!("rule_sync-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp)?;
+    let r = Runner {
+        exe: std::env::current_exe()?.to_string_lossy().into_owned(),
+        runs,
+        strace,
+        tmp: tmp.clone(),
+    };
+    let uname = Command::new("uname").arg("-srm").output()?;
+    println!(
+        "K\t{what}\t{}",
+        String::from_utf8_lossy(&uname.stdout).trim()
+    );
+    let res = match what {
+        "ipvs" => ns.iter().try_for_each(|&n| r.ipvs(n)),
+        "ipset" => r.ipset(),
+        _ => Err("run needs --ipvs or --ipset".into()),
+    };
+    let _ = std::fs::remove_dir_all(&tmp);
+    res
+}
+
+// ---------------------------------------------------------------- render
+
+#[derive(Default)]
+struct Cell {
+    wall: Vec<f64>,
+    op: Vec<f64>,
+    user: Vec<f64>,
+    sys: Vec<f64>,
+    rss: Vec<f64>,
+    changes: Option<u64>,
+    syscalls: Option<u64>,
+}
+
+fn median(v: &[f64]) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    s[s.len() / 2]
+}
+
+const CASES: [(&str, &str); 6] = [
+    ("1", "apply N x 4 from empty"),
+    ("2", "no-op resync"),
+    ("3", "resync, 10% changed"),
+    ("4", "full read"),
+    ("5a", "ipset: add 50,000 entries"),
+    ("5b", "ipset: atomic replace"),
+];
+const IMPLS: [&str; 3] = ["ours", "tool", "floor"];
+
+fn tool_name(case: &str) -> &'static str {
+    match case {
+        "1" | "3" => "ipvsadm -R",
+        "2" | "4" => "ipvsadm -Sn",
+        _ => "ipset restore",
+    }
+}
+
+fn render(args: &[String]) -> Res<()> {
+    let mut files = Vec::new();
+    let mut md_out = None;
+    let mut svg_out = None;
+    let mut machine = String::new();
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            "--md" => {
+                i += 1;
+                md_out = args.get(i).cloned();
+            }
+            "--svg" => {
+                i += 1;
+                svg_out = args.get(i).cloned();
+            }
+            "--machine" => {
+                i += 1;
+                machine = args.get(i).cloned().unwrap_or_default();
+            }
+            f => files.push(f.to_string()),
+        }
+        i += 1;
+    }
+    let mut cells: BTreeMap<(String, usize, String), Cell> = BTreeMap::new();
+    let mut kernels = Vec::new();
+    for f in &files {
+        for l in std::fs::read_to_string(f)?.lines() {
+            let c: Vec<&str> = l.split('\t').collect();
+            match c.first() {
+                Some(&"R") if c.len() >= 11 => {
+                    let e = cells
+                        .entry((c[1].into(), c[2].parse()?, c[3].into()))
+                        .or_default();
+                    e.wall.push(c[4].parse()?);
+                    if let Ok(v) = c[5].parse() {
+                        e.op.push(v);
+                    }
+                    e.changes = c[6].parse().ok();
+                    e.user.push(c[7].parse()?);
+                    e.sys.push(c[8].parse()?);
+                    e.rss.push(c[9].parse::<f64>()? / 1024.0);
+                }
+                Some(&"S") if c.len() >= 5 => {
+                    let e = cells
+                        .entry((c[1].into(), c[2].parse()?, c[3].into()))
+                        .or_default();
+                    e.syscalls = c[4].parse().ok();
+                }
+                Some(&"K") if c.len() >= 3 => kernels.push(format!(
+                    "{}: `{}`",
+                    if c[1] == "ipvs" {
+                        "IPVS cases (user-mode-linux guest)"
+                    } else {
+                        "ipset cases (host kernel, own network namespace)"
+                    },
+                    c[2]
+                )),
+                _ => {}
+            }
+        }
+    }
+    let mut md = String::new();
+    writeln!(
+        md,
+        "| case | N | implementation | median wall (s) | ours ÷ this | operation (s) | syscalls | ours ÷ this (syscalls) | user CPU (s) | sys CPU (s) | peak RSS (MiB) |"
+    )?;
+    writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|")?;
+    let ns: std::collections::BTreeSet<usize> = cells.keys().map(|k| k.1).collect();
+    let get = |c: &str, n: usize, i: &str| cells.get(&(c.to_string(), n, i.to_string()));
+    let mut groups = Vec::new();
+    for (case, title) in CASES {
+        for &n in &ns {
+            let Some(ours) = get(case, n, "ours") else {
+                continue;
+            };
+            let ow = median(&ours.wall);
+            let mut bars = Vec::new();
+            for imp in IMPLS {
+                let Some(c) = get(case, n, imp) else { continue };
+                let w = median(&c.wall);
+                let label = match imp {
+                    "ours" => "this project".to_string(),
+                    "tool" => tool_name(case).to_string(),
+                    _ => "raw floor".to_string(),
+                };
+                let sc_ratio = match (ours.syscalls, c.syscalls) {
+                    (Some(a), Some(b)) if a > 0 => format!("{:.3}", a as f64 / b as f64),
+                    _ => "-".into(),
+                };
+                writeln!(
+                    md,
+                    "| {case} {title} | {n} | {label} | {w:.3} | {:.2} | {} | {} | {sc_ratio} | {:.3} | {:.3} | {:.1} |",
+                    ow / w,
+                    if c.op.is_empty() {
+                        "-".to_string()
+                    } else {
+                        format!("{:.3}", median(&c.op))
+                    },
+                    c.syscalls.map(|s| s.to_string()).unwrap_or("-".into()),
+                    median(&c.user),
+                    median(&c.sys),
+                    median(&c.rss),
+                )?;
+                bars.push((label, w));
+            }
+            groups.push((format!("{case} {title}, N={n}"), bars));
+        }
+    }
+    // Must-show checks
+    let mut checks = String::new();
+    let w = |c: &str, n: usize, i: &str| get(c, n, i).map(|x| median(&x.wall));
+    let sc = |c: &str, n: usize, i: &str| get(c, n, i).and_then(|x| x.syscalls);
+    let verdict = |ok: bool| if ok { "**holds**" } else { "**does not hold**" };
+    for &n in &ns {
+        if let (Some(o), Some(t), Some(f)) =
+            (w("1", n, "ours"), w("1", n, "tool"), w("1", n, "floor"))
+        {
+            writeln!(
+                checks,
+                "- Case 1, N={n}: ours {o:.3} s vs raw floor {f:.3} s = {:.3}x (target ≤ 1.1x): {}; vs `ipvsadm -R` {t:.3} s (target: not slower): {}",
+                o / f,
+                verdict(o <= 1.1 * f),
+                verdict(o <= t)
+            )?;
+            if let (Some(so), Some(st)) = (sc("1", n, "ours"), sc("1", n, "tool")) {
+                writeln!(
+                    checks,
+                    "- Case 1, N={n}: system calls ours {so} vs `ipvsadm -R` {st} = {:.0}x fewer (target ≥ 100x): {}",
+                    st as f64 / so as f64,
+                    verdict(st >= 100 * so)
+                )?;
+            }
+        }
+        if let (Some(o2), Some(o4)) = (w("2", n, "ours"), w("4", n, "ours")) {
+            let ch = get("2", n, "ours").and_then(|c| c.changes);
+            writeln!(
+                checks,
+                "- Case 2, N={n}: no-op resync {o2:.3} s vs full read {o4:.3} s = {:.2}x (target ≤ 2x): {}; changes sent: {} (target 0): {}",
+                o2 / o4,
+                verdict(o2 <= 2.0 * o4),
+                ch.map(|c| c.to_string()).unwrap_or("?".into()),
+                verdict(ch == Some(0))
+            )?;
+        }
+        if let (Some(o), Some(t)) = (w("4", n, "ours"), w("4", n, "tool")) {
+            writeln!(
+                checks,
+                "- Case 4, N={n}: full read ours {o:.3} s vs `ipvsadm -Sn` {t:.3} s = {:.2}x faster (target ≥ 3x): {}",
+                t / o,
+                verdict(t >= 3.0 * o)
+            )?;
+        }
+    }
+    for case in ["5a", "5b"] {
+        let n = IPSET_N;
+        if let (Some(o), Some(t), Some(f)) =
+            (w(case, n, "ours"), w(case, n, "tool"), w(case, n, "floor"))
+        {
+            writeln!(
+                checks,
+                "- Case {case}: ours {o:.3} s vs `ipset restore` {t:.3} s = {:.2}x faster (target ≥ 5x): {}; vs raw floor {f:.3} s = {:.2}x (target ≤ 1.3x): {}",
+                t / o,
+                verdict(t >= 5.0 * o),
+                o / f,
+                verdict(o <= 1.3 * f)
+            )?;
+        }
+    }
+    let table = md;
+    print!("{table}\n{checks}");
+    if let Some(p) = svg_out {
+        std::fs::write(&p, svg(&groups))?;
+    }
+    if let Some(p) = md_out {
+        let mut doc = String::new();
+        writeln!(doc, "# Rule-sync benchmark\n")?;
+        writeln!(
+            doc,
+            "Produced by `tools/bench` (source: `benches/rule_sync.rs`); every number below comes from that one run. Times are medians of the runs; wall time is the whole process (spawn to exit), so process start-up counts for every implementation alike; \"operation\" is the time the process itself measured around the netlink work (inputs built and, for the floor, messages encoded before the clock starts). System calls: one extra run under `strace -f -c`. Peak RSS: `wait4` of the measured process.\n"
+        )?;
+        writeln!(doc, "## Machine\n\n{machine}\n")?;
+        for k in &kernels {
+            writeln!(doc, "- {k}")?;
+        }
+        writeln!(doc, "\n## What is compared\n")?;
+        writeln!(
+            doc,
+            "- **this project**: `clusterip::sync::Syncer::sync_services` (read, plan, batched apply) for cases 1-3, `IpvsHandle::snapshot` for case 4, `IpsetHandle::add_many` / `IpsetHandle::replace` for 5a/5b."
+        )?;
+        writeln!(
+            doc,
+            "- **reference tool**: `ipvsadm -R` fed the same changes as `ipvsadm` lines (cases 1 and 3; it only writes, it does not read or diff), `ipvsadm -Sn` (cases 2 and 4: a tool-based resync must at least read the state), `ipset restore` of `add` lines (5a) or create/add/swap/destroy (5b)."
+        )?;
+        writeln!(
+            doc,
+            "- **raw floor**: the same netlink messages pre-encoded, packed into datagrams of up to 1 MiB, an ACK asked only of each datagram's last message, replies only scanned for headers; for reads, the 1 + N dumps one after another on one socket.\n"
+        )?;
+        writeln!(
+            doc,
+            "Cases: N services × 4 masquerading destinations (rr). Case 3 replaces every tenth service and, in another tenth, replaces one destination and re-weights another (0.9 × N operations). 5a adds 50,000 hash:ip,port entries to an empty set; 5b atomically replaces a full set of 50,000 with 50,000 others (half overlapping).\n"
+        )?;
+        writeln!(
+            doc,
+            "## Results\n\n![chart](bench.svg)\n\n{table}\n## Must-show targets\n\n{checks}"
+        )?;
+        std::fs::write(&p, doc)?;
+    }
+    Ok(())
+}
+
+fn svg(groups: &[(String, Vec<(String, f64)>)]) -> String {
+    let row = 16.0;
+    let gap = 14.0;
+    let left = 300.0;
+    let width = 900.0;
+    let barw = width - left - 120.0;
+    let mut y = 40.0;
+    let mut body = String::new();
+    let colors = ["#2b7bb9", "#d9822b", "#7a7a7a"];
+    for (title, bars) in groups {
+        let max = bars.iter().map(|b| b.1).fold(0.0_f64, f64::max).max(1e-9);
+        let _ = writeln!(
+            body,
+            r#"<text x="10" y="{:.0}" font-size="12" font-weight="bold">{}</text>"#,
+            y + 12.0,
+            xml(title)
+        );
+        for (i, (label, v)) in bars.iter().enumerate() {
+            let w = (v / max * barw).max(1.0);
+            let _ = writeln!(
+                body,
+                r#"<text x="{:.0}" y="{:.0}" font-size="11" text-anchor="end">{}</text><rect x="{left}" y="{:.0}" width="{w:.1}" height="{:.0}" fill="{}"/><text x="{:.1}" y="{:.0}" font-size="11">{v:.3} s</text>"#,
+                left - 6.0,
+                y + row * (i as f64 + 1.0) + 12.0,
+                xml(label),
+                y + row * (i as f64 + 1.0) + 2.0,
+                row - 3.0,
+                colors[i % 3],
+                left + w + 4.0,
+                y + row * (i as f64 + 1.0) + 12.0,
+            );
+        }
+        y += row * (bars.len() as f64 + 1.0) + gap;
+    }
+    format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{:.0}" font-family="sans-serif"><rect width="100%" height="100%" fill="white"/><text x="10" y="22" font-size="15" font-weight="bold">Rule sync: median wall time per case (shorter is better; bars scaled per case)</text>
+{body}</svg>
+"#,
+        y + 10.0
+    )
+}
+
+fn xml(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let res = match args.first().map(String::as_str) {
+        Some("run") => run(&args[1..]),
+        Some("exec") if args.len() >= 4 => {
+            let n = args[3].parse().unwrap_or(0);
+            let fam = args.get(4).and_then(|f| f.parse().ok()).unwrap_or(0);
+            exec(&args[1], &args[2], n, fam)
+        }
+        Some("render") => render(&args[1..]),
+        _ => {
+            eprintln!(
+                "rule_sync: the rule-sync benchmark. Run it with tools/bench (see benches/rule_sync.rs)."
+            );
+            Ok(())
+        }
+    };
+    if let Err(e) = res {
+        eprintln!("rule_sync: {e}");
+        std::process::exit(1);
+    }
+}
