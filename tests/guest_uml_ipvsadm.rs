@@ -88,7 +88,10 @@ fn run(ns: &Netns, tool: Tool, args: &[&str], stdin: Option<&str>) -> Out {
     c.arg(format!("--net={}", ns.proc_path()))
         .arg("--")
         .arg("env")
-        .arg(format!("PATH={}:/usr/sbin:/usr/bin:/sbin:/bin", dir.display()))
+        .arg(format!(
+            "PATH={}:/usr/sbin:/usr/bin:/sbin:/bin",
+            dir.display()
+        ))
         .arg("ipvsadm")
         .args(args)
         .stdin(if stdin.is_some() {
@@ -166,9 +169,7 @@ fn diff_readonly(ns: &Netns, args: &[&str]) -> Option<String> {
     if ra == rb {
         return None;
     }
-    Some(format!(
-        "ipvsadm {args:?}\n  ref:  {ra:?}\n  ours: {rb:?}"
-    ))
+    Some(format!("ipvsadm {args:?}\n  ref:  {ra:?}\n  ours: {rb:?}"))
 }
 
 fn words(line: &str) -> Vec<&str> {
@@ -221,18 +222,58 @@ const RICH: &str = "\
 fn listings_are_identical() {
     let ns = ns_with(RICH, Tool::Ref);
     let cases = [
-        "", "-L", "-l", "-Ln", "-ln", "-L -n", "--list --numeric", "-Ln --stats",
-        "-ln --stats", "-L --stats", "-Ln --rate", "-L --rate", "-Ln --thresholds",
-        "-L --thresholds", "-Ln --persistent-conn", "-Ln --tun-info", "-L --tun-info",
-        "-Ln --exact", "-Ln --stats --exact", "-LnX --rate", "-Ln --nosort",
-        "-L --nosort --stats", "-Ln --sort", "-L --timeout", "-L --daemon", "-Lnc",
-        "-Lc", "-L -c -n", "-Lnc --persistent-conn", "-S", "-Sn", "-S -n", "--save",
-        "-L -t 10.0.0.1:80", "-Ln -t 10.0.0.1:80", "-Ln -u 10.0.0.1:53 --stats",
-        "-Ln -f 7 --tun-info", "-L -f 7", "-Ln -f 4294967295 -6", "-Ln -t [2001:db8::1]:443",
-        "-L -t [2001:db8::1]:https", "-Ln --sctp-service 10.0.0.2:99", "-L -t 127.0.0.1:http",
-        "-L -t localhost:80", "-Ln -t 10.0.0.99:80", "-Ln -f 8", "-Ln -t 10.0.0.1:80 --nosort",
-        "-Ln -t 10.0.0.1:80 --thresholds", "-Ln -t 10.0.0.1:80 --persistent-conn",
-        "-Ln --rate --stats", "-Ln --thresholds --persistent-conn", "-L --tun-info --stats",
+        "",
+        "-L",
+        "-l",
+        "-Ln",
+        "-ln",
+        "-L -n",
+        "--list --numeric",
+        "-Ln --stats",
+        "-ln --stats",
+        "-L --stats",
+        "-Ln --rate",
+        "-L --rate",
+        "-Ln --thresholds",
+        "-L --thresholds",
+        "-Ln --persistent-conn",
+        "-Ln --tun-info",
+        "-L --tun-info",
+        "-Ln --exact",
+        "-Ln --stats --exact",
+        "-LnX --rate",
+        "-Ln --nosort",
+        "-L --nosort --stats",
+        "-Ln --sort",
+        "-L --timeout",
+        "-L --daemon",
+        "-Lnc",
+        "-Lc",
+        "-L -c -n",
+        "-Lnc --persistent-conn",
+        "-S",
+        "-Sn",
+        "-S -n",
+        "--save",
+        "-L -t 10.0.0.1:80",
+        "-Ln -t 10.0.0.1:80",
+        "-Ln -u 10.0.0.1:53 --stats",
+        "-Ln -f 7 --tun-info",
+        "-L -f 7",
+        "-Ln -f 4294967295 -6",
+        "-Ln -t [2001:db8::1]:443",
+        "-L -t [2001:db8::1]:https",
+        "-Ln --sctp-service 10.0.0.2:99",
+        "-L -t 127.0.0.1:http",
+        "-L -t localhost:80",
+        "-Ln -t 10.0.0.99:80",
+        "-Ln -f 8",
+        "-Ln -t 10.0.0.1:80 --nosort",
+        "-Ln -t 10.0.0.1:80 --thresholds",
+        "-Ln -t 10.0.0.1:80 --persistent-conn",
+        "-Ln --rate --stats",
+        "-Ln --thresholds --persistent-conn",
+        "-L --tun-info --stats",
     ];
     let mut diffs = Vec::new();
     for c in cases {
@@ -347,7 +388,11 @@ fn commands_are_identical() {
     }
     // A running daemon, listed and stopped.
     let daemons = "--start-daemon master --mcast-interface lo --syncid 4\n--start-daemon backup --mcast-interface lo\n";
-    for c in ["-L --daemon", "--stop-daemon master", "--start-daemon master --mcast-interface lo"] {
+    for c in [
+        "-L --daemon",
+        "--stop-daemon master",
+        "--start-daemon master --mcast-interface lo",
+    ] {
         n += 1;
         let setup = format!("{RICH}{daemons}");
         if let Some(d) = diff_mutating(&setup, &words(c), None) {
@@ -362,34 +407,103 @@ fn commands_are_identical() {
 #[test]
 fn malformed_lines_are_identical() {
     let cases = [
-        "-Lq", "-L -q", "--lis", "-list", "-A", "-A -t", "-A -t 10.0.0.8:80 -s", "-L -n=1",
-        "--numeric=1 -L", "-A -t 10.0.0.9:80 foo", "-A foo", "foo", "-C -C", "-L --nosort=3",
-        "-- -L", "-", "-A -t 10.0.0.9:0", "-L -c -t 10.0.0.1:80", "-L --stats --timeout",
-        "-L --daemon --persistent-conn", "-L --timeout --daemon", "-L -c --rate", "-6 -A",
-        "-A -6 -t 10.0.0.1:80", "-A -f 0", "-A -f 99999999999", "-A -f -3", "-A -f 12x",
-        "-A -t 10.0.0.1:80 -p 0", "-A -t 10.0.0.1:80 -p 2678401", "-A -t 10.0.0.1:80 -p x",
-        "-A -t 10.0.0.1:80 -M 1.2.3.4.5", "-A -t 10.0.0.1:80 -M foo", "-A -f 5 -6 -M 129",
-        "-A -f 5 -6 -M 0", "-a -t 10.0.0.1:80 -r 1.1.1.1 -w -1", "-a -t 10.0.0.1:80 -r 1.1.1.1 -w 2147483648",
-        "-a -t 10.0.0.1:80 -r 1.1.1.1 -x abc", "-a -t 10.0.0.1:80 -r 1.1.1.1 -y 1.5",
-        "--start-daemon foo", "--stop-daemon bar", "--start-daemon master --mcast-group 1.2.3.4",
-        "--start-daemon master --mcast-group ff02::1::", "--start-daemon master --mcast-port 0",
-        "--start-daemon master --mcast-ttl 256", "--start-daemon master --sync-maxlen 65508",
-        "--start-daemon master --syncid 256", "--set 1 2", "--set 1 2 3 4", "--set 1 x 3",
-        "--set -1 2 3", "-A -t 10.0.0.3:80 -b nosuch", "-A -t 10.0.0.3:80 -b sh-port",
-        "-A -t 10.0.0.3:80 -s sh -b sh-port,flag-3,mh-port", "-A -t 10.0.0.1:80 -s rr -s rr",
-        "-L -nn", "-A -t 10.0.0.1:80 -L", "-AC", "-L --start-daemon master", "-A -t 300.1.1.1:80",
-        "-A -t 10.0.0.1:99999", "-A -t 10.0.0.1:nosuchservice", "-A -t [2001:db8::1]80",
-        "-A -t [2001:db8::1", "-A -t 123", "-A -u 10.0.0.1:80 -o -t 10.0.0.2:80",
-        "-A -t 10.0.0.1:80 -o", "-a -t 10.0.0.1:80", "-a -r 1.1.1.1", "-d -t 10.0.0.1:80 -r 1.1.1.1 -w 3",
-        "-a -t 10.0.0.1:80 -r 1.1.1.1 --tun-type gue", "-a -t 10.0.0.1:80 -r 1.1.1.1 -i --tun-type gue",
+        "-Lq",
+        "-L -q",
+        "--lis",
+        "-list",
+        "-A",
+        "-A -t",
+        "-A -t 10.0.0.8:80 -s",
+        "-L -n=1",
+        "--numeric=1 -L",
+        "-A -t 10.0.0.9:80 foo",
+        "-A foo",
+        "foo",
+        "-C -C",
+        "-L --nosort=3",
+        "-- -L",
+        "-",
+        "-A -t 10.0.0.9:0",
+        "-L -c -t 10.0.0.1:80",
+        "-L --stats --timeout",
+        "-L --daemon --persistent-conn",
+        "-L --timeout --daemon",
+        "-L -c --rate",
+        "-6 -A",
+        "-A -6 -t 10.0.0.1:80",
+        "-A -f 0",
+        "-A -f 99999999999",
+        "-A -f -3",
+        "-A -f 12x",
+        "-A -t 10.0.0.1:80 -p 0",
+        "-A -t 10.0.0.1:80 -p 2678401",
+        "-A -t 10.0.0.1:80 -p x",
+        "-A -t 10.0.0.1:80 -M 1.2.3.4.5",
+        "-A -t 10.0.0.1:80 -M foo",
+        "-A -f 5 -6 -M 129",
+        "-A -f 5 -6 -M 0",
+        "-a -t 10.0.0.1:80 -r 1.1.1.1 -w -1",
+        "-a -t 10.0.0.1:80 -r 1.1.1.1 -w 2147483648",
+        "-a -t 10.0.0.1:80 -r 1.1.1.1 -x abc",
+        "-a -t 10.0.0.1:80 -r 1.1.1.1 -y 1.5",
+        "--start-daemon foo",
+        "--stop-daemon bar",
+        "--start-daemon master --mcast-group 1.2.3.4",
+        "--start-daemon master --mcast-group ff02::1::",
+        "--start-daemon master --mcast-port 0",
+        "--start-daemon master --mcast-ttl 256",
+        "--start-daemon master --sync-maxlen 65508",
+        "--start-daemon master --syncid 256",
+        "--set 1 2",
+        "--set 1 2 3 4",
+        "--set 1 x 3",
+        "--set -1 2 3",
+        "-A -t 10.0.0.3:80 -b nosuch",
+        "-A -t 10.0.0.3:80 -b sh-port",
+        "-A -t 10.0.0.3:80 -s sh -b sh-port,flag-3,mh-port",
+        "-A -t 10.0.0.1:80 -s rr -s rr",
+        "-L -nn",
+        "-A -t 10.0.0.1:80 -L",
+        "-AC",
+        "-L --start-daemon master",
+        "-A -t 300.1.1.1:80",
+        "-A -t 10.0.0.1:99999",
+        "-A -t 10.0.0.1:nosuchservice",
+        "-A -t [2001:db8::1]80",
+        "-A -t [2001:db8::1",
+        "-A -t 123",
+        "-A -u 10.0.0.1:80 -o -t 10.0.0.2:80",
+        "-A -t 10.0.0.1:80 -o",
+        "-a -t 10.0.0.1:80",
+        "-a -r 1.1.1.1",
+        "-d -t 10.0.0.1:80 -r 1.1.1.1 -w 3",
+        "-a -t 10.0.0.1:80 -r 1.1.1.1 --tun-type gue",
+        "-a -t 10.0.0.1:80 -r 1.1.1.1 -i --tun-type gue",
         "-a -t 10.0.0.1:80 -r 1.1.1.1 -i --tun-type gue --tun-port 1 --tun-csum --tun-nocsum",
-        "-a -t 10.0.0.1:80 -r 1.1.1.1 -i --tun-type ipip --tun-port 1", "-a -t 10.0.0.1:80 -r 1.1.1.1 -i --tun-type gre --tun-remcsum",
-        "-a -t 10.0.0.1:80 -r 1.1.1.1 -i --tun-type vxlan", "-a -t 10.0.0.1:80 -r 1.1.1.1 -i --tun-type gue --tun-port 0",
-        "-a -t 10.0.0.1:80 -r 1.1.1.1 -m -g", "-a -t 10.0.0.1:80 -r foo.invalid.", "-E",
-        "-D -t 10.0.0.1:80 -s rr", "-C -t 10.0.0.1:80", "-Z -n", "-S -c", "-R -n", "--set",
-        "-L -t 10.0.0.1:80 -u 10.0.0.1:53", "-t 10.0.0.1:80", "-n -L", "--tcp-service=10.0.0.1:80 -A",
-        "-A --tcp-service= -s rr", "-A -t 10.0.0.9:80 --pe", "-L --json=1", "-p -A",
-        "-A -t 10.0.0.9:80 -p -6", "-A -t 10.0.0.9:80 -p -s rr", "-A -f 1 -M 255.255.255.0 -6 -p",
+        "-a -t 10.0.0.1:80 -r 1.1.1.1 -i --tun-type ipip --tun-port 1",
+        "-a -t 10.0.0.1:80 -r 1.1.1.1 -i --tun-type gre --tun-remcsum",
+        "-a -t 10.0.0.1:80 -r 1.1.1.1 -i --tun-type vxlan",
+        "-a -t 10.0.0.1:80 -r 1.1.1.1 -i --tun-type gue --tun-port 0",
+        "-a -t 10.0.0.1:80 -r 1.1.1.1 -m -g",
+        "-a -t 10.0.0.1:80 -r foo.invalid.",
+        "-E",
+        "-D -t 10.0.0.1:80 -s rr",
+        "-C -t 10.0.0.1:80",
+        "-Z -n",
+        "-S -c",
+        "-R -n",
+        "--set",
+        "-L -t 10.0.0.1:80 -u 10.0.0.1:53",
+        "-t 10.0.0.1:80",
+        "-n -L",
+        "--tcp-service=10.0.0.1:80 -A",
+        "-A --tcp-service= -s rr",
+        "-A -t 10.0.0.9:80 --pe",
+        "-L --json=1",
+        "-p -A",
+        "-A -t 10.0.0.9:80 -p -6",
+        "-A -t 10.0.0.9:80 -p -s rr",
+        "-A -f 1 -M 255.255.255.0 -6 -p",
     ];
     assert!(cases.len() >= 30);
     let mut diffs = Vec::new();
@@ -478,7 +592,11 @@ fn measure_restore_50k() {
         let vip = format!("10.{}.{}.{}", s / 65536 % 256 + 1, s / 256 % 256, s % 256);
         text += &format!("-A -t {vip}:80 -s wlc\n");
         for d in 0..4 {
-            text += &format!("-a -t {vip}:80 -r 192.168.{}.{}:80 -m -w 1\n", d, s % 250 + 1);
+            text += &format!(
+                "-a -t {vip}:80 -r 192.168.{}.{}:80 -m -w 1\n",
+                d,
+                s % 250 + 1
+            );
         }
     }
     assert_eq!(text.lines().count(), 50_000);
@@ -496,7 +614,10 @@ fn measure_restore_50k() {
         let mut c = Command::new("nsenter");
         c.arg(format!("--net={}", ns.proc_path()))
             .args(["--", "strace", "-c", "-f", "-o", "/dev/stderr", "env"])
-            .arg(format!("PATH={}:/usr/sbin:/usr/bin:/sbin:/bin", dir.display()))
+            .arg(format!(
+                "PATH={}:/usr/sbin:/usr/bin:/sbin:/bin",
+                dir.display()
+            ))
             .args(["ipvsadm", "-R"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -510,7 +631,11 @@ fn measure_restore_50k() {
             .unwrap();
         let out = child.wait_with_output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
-        let total = err.lines().rev().find(|l| l.contains("total")).unwrap_or("?");
+        let total = err
+            .lines()
+            .rev()
+            .find(|l| l.contains("total"))
+            .unwrap_or("?");
         let top: Vec<&str> = err.lines().skip(2).take(6).collect();
         eprintln!("{tool:?}: strace -c -f: {total}\n{}", top.join("\n"));
     }

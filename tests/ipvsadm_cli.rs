@@ -49,7 +49,12 @@ fn observed_answers_of_ipvsadm() {
         ("-Lq", "-Lq: unknown option\n", 255, false),
         ("-L -q", "-q: unknown option\n", 255, false),
         ("--lis", TRY, 255, true),
-        ("-list", "Illegal 'scheduler' option with the 'list' command\n", 2, true),
+        (
+            "-list",
+            "Illegal 'scheduler' option with the 'list' command\n",
+            2,
+            true,
+        ),
         (
             "-A",
             "You need to supply the 'service-address' option for the 'add-service' command\n",
@@ -58,13 +63,28 @@ fn observed_answers_of_ipvsadm() {
         ),
         ("-A -t", "-t: missing argument\n", 255, false),
         ("-A -t 10.0.0.8:80 -s", "-s: missing argument\n", 255, false),
-        ("-L -n=1", "-n=1: option does not take an argument\n", 255, false),
+        (
+            "-L -n=1",
+            "-n=1: option does not take an argument\n",
+            255,
+            false,
+        ),
         ("--numeric=1 -L", TRY, 255, true),
-        ("-A -t 10.0.0.1:80 foo", "unexpected argument foo\n", 2, true),
+        (
+            "-A -t 10.0.0.1:80 foo",
+            "unexpected argument foo\n",
+            2,
+            true,
+        ),
         ("-A foo", "unexpected argument foo\n", 2, true),
         ("foo", TRY, 255, true),
         ("-C -C", "invalid option `-C'\n", 2, true),
-        ("-L --nosort=3", "--nosort=3: option does not take an argument\n", 255, false),
+        (
+            "-L --nosort=3",
+            "--nosort=3: option does not take an argument\n",
+            255,
+            false,
+        ),
         ("-- -L", TRY, 255, true),
         ("-6 -A", TRY, 255, true),
         ("-A -6 -t 1.2.3.4:80", "-6 used before -f\n\n", 2, true),
@@ -80,13 +100,43 @@ fn observed_answers_of_ipvsadm() {
             2,
             true,
         ),
-        ("-L --stats --timeout", "options conflicts in the list command\n", 2, true),
-        ("--set 1 2", "--set option requires 3 timeout values\n", 2, true),
-        ("--set 1 x 3", "invalid timeout value `x' specified\n", 2, true),
+        (
+            "-L --stats --timeout",
+            "options conflicts in the list command\n",
+            2,
+            true,
+        ),
+        (
+            "--set 1 2",
+            "--set option requires 3 timeout values\n",
+            2,
+            true,
+        ),
+        (
+            "--set 1 x 3",
+            "invalid timeout value `x' specified\n",
+            2,
+            true,
+        ),
         ("-A -f 0", "invalid fwmark value `0' specified\n", 2, true),
-        ("-A -t 10.0.0.3:80 -b sh-port", "incompatible scheduler flag `sh-port'\n", 2, true),
-        ("-A -t 10.0.0.1:80 -s rr -s rr", "multiple 'scheduler' options specified\n", 2, true),
-        ("-L --start-daemon master", "invalid option `master'\n", 2, true),
+        (
+            "-A -t 10.0.0.3:80 -b sh-port",
+            "incompatible scheduler flag `sh-port'\n",
+            2,
+            true,
+        ),
+        (
+            "-A -t 10.0.0.1:80 -s rr -s rr",
+            "multiple 'scheduler' options specified\n",
+            2,
+            true,
+        ),
+        (
+            "-L --start-daemon master",
+            "invalid option `master'\n",
+            2,
+            true,
+        ),
         ("-AC", "invalid option `-AC'\n", 2, true),
         (
             "-a -t 10.0.0.1:80 -r 1.1.1.1 -i --tun-type gue",
@@ -106,9 +156,24 @@ fn observed_answers_of_ipvsadm() {
             2,
             true,
         ),
-        ("--start-daemon foo", "illegal start-daemon parameter specified\n", 2, true),
-        ("--stop-daemon foo", "illegal start_daemon specified\n", 2, true),
-        ("-R -n", "Illegal 'numeric' option with the 'restore' command\n", 2, true),
+        (
+            "--start-daemon foo",
+            "illegal start-daemon parameter specified\n",
+            2,
+            true,
+        ),
+        (
+            "--stop-daemon foo",
+            "illegal start_daemon specified\n",
+            2,
+            true,
+        ),
+        (
+            "-R -n",
+            "Illegal 'numeric' option with the 'restore' command\n",
+            2,
+            true,
+        ),
     ];
     for (line, msg, status, fatal) in cases {
         let f = err(line);
@@ -143,7 +208,10 @@ fn popt_forms_and_defaults() {
     let d = ok("-a -t 10.0.0.1:80 -r 192.168.1.1");
     assert_eq!((d.dest.weight, d.dest.conn_flags, d.dest.port), (1, 3, 80));
     let d = ok("-a -t 10.0.0.1:80 -r 192.168.1.1:8080 -m -w 2147483647");
-    assert_eq!((d.dest.weight, d.dest.conn_flags, d.dest.port), (i32::MAX as u32, 0, 8080));
+    assert_eq!(
+        (d.dest.weight, d.dest.conn_flags, d.dest.port),
+        (i32::MAX as u32, 0, 8080)
+    );
     // -g/-i force the service port
     assert_eq!(ok("-a -t 10.0.0.1:80 -r 192.168.1.1:8080").dest.port, 80);
     let s = ok("--start-daemon backup");
@@ -167,7 +235,12 @@ fn popt_forms_and_defaults() {
     ));
     assert!(ok("-L --json").json);
     // -R inside a restore is refused like ipvsadm does
-    assert_eq!(cli::parse(&argv("-R"), true, &NoLookup).unwrap_err().message, TRY);
+    assert_eq!(
+        cli::parse(&argv("-R"), true, &NoLookup)
+            .unwrap_err()
+            .message,
+        TRY
+    );
 }
 
 #[test]
@@ -186,7 +259,10 @@ fn names_are_looked_up() {
 
 #[test]
 fn restore_tokenizer() {
-    let l = cli::restore_lines("ipvsadm -A -t 1.2.3.4:80\n\n  \t\r\n-C\r\n-a\t-t x   -r y", "prog");
+    let l = cli::restore_lines(
+        "ipvsadm -A -t 1.2.3.4:80\n\n  \t\r\n-C\r\n-a\t-t x   -r y",
+        "prog",
+    );
     assert_eq!(
         l,
         vec![
@@ -216,18 +292,108 @@ impl Rng {
 #[test]
 fn random_command_lines_never_panic() {
     let words = [
-        "-A", "-E", "-D", "-C", "-R", "-S", "-a", "-e", "-d", "-L", "-l", "-Z", "--set",
-        "--start-daemon", "--stop-daemon", "-h", "-v", "-t", "-u", "-f", "--sctp-service",
-        "-s", "-p", "-M", "-r", "-m", "-i", "-g", "-w", "-x", "-y", "-n", "-c", "-6", "-o",
-        "-b", "-X", "--pe", "--tun-type", "--tun-port", "--tun-csum", "--tun-nocsum",
-        "--tun-remcsum", "--mcast-group", "--mcast-port", "--mcast-ttl", "--sync-maxlen",
-        "--syncid", "--mcast-interface", "--stats", "--rate", "--thresholds",
-        "--persistent-conn", "--nosort", "--sort", "--exact", "--timeout", "--daemon",
-        "--tun-info", "--json", "--", "-", "", "=", "-=", "--=", "-Ln", "-Lnc", "-p=", "-p=5",
-        "10.0.0.1:80", "[2001:db8::1]:80", "[::1", "[1.2.3.4]:x", "1.2.3.4", "0x7f.1",
-        "4294967296", "-1", "99999999999999999999999", "master", "backup", "gue", "gre",
-        "ipip", "sh-port,sh-fallback", ",", ",,", "flag-1", "rr", "sh", "mh", "255.255.255.0",
-        "129", "ff02::1", "239.1.1.1", "é", "-é", "--é=é", "-t\u{1F600}", "\u{0}", " 5", "+5",
+        "-A",
+        "-E",
+        "-D",
+        "-C",
+        "-R",
+        "-S",
+        "-a",
+        "-e",
+        "-d",
+        "-L",
+        "-l",
+        "-Z",
+        "--set",
+        "--start-daemon",
+        "--stop-daemon",
+        "-h",
+        "-v",
+        "-t",
+        "-u",
+        "-f",
+        "--sctp-service",
+        "-s",
+        "-p",
+        "-M",
+        "-r",
+        "-m",
+        "-i",
+        "-g",
+        "-w",
+        "-x",
+        "-y",
+        "-n",
+        "-c",
+        "-6",
+        "-o",
+        "-b",
+        "-X",
+        "--pe",
+        "--tun-type",
+        "--tun-port",
+        "--tun-csum",
+        "--tun-nocsum",
+        "--tun-remcsum",
+        "--mcast-group",
+        "--mcast-port",
+        "--mcast-ttl",
+        "--sync-maxlen",
+        "--syncid",
+        "--mcast-interface",
+        "--stats",
+        "--rate",
+        "--thresholds",
+        "--persistent-conn",
+        "--nosort",
+        "--sort",
+        "--exact",
+        "--timeout",
+        "--daemon",
+        "--tun-info",
+        "--json",
+        "--",
+        "-",
+        "",
+        "=",
+        "-=",
+        "--=",
+        "-Ln",
+        "-Lnc",
+        "-p=",
+        "-p=5",
+        "10.0.0.1:80",
+        "[2001:db8::1]:80",
+        "[::1",
+        "[1.2.3.4]:x",
+        "1.2.3.4",
+        "0x7f.1",
+        "4294967296",
+        "-1",
+        "99999999999999999999999",
+        "master",
+        "backup",
+        "gue",
+        "gre",
+        "ipip",
+        "sh-port,sh-fallback",
+        ",",
+        ",,",
+        "flag-1",
+        "rr",
+        "sh",
+        "mh",
+        "255.255.255.0",
+        "129",
+        "ff02::1",
+        "239.1.1.1",
+        "é",
+        "-é",
+        "--é=é",
+        "-t\u{1F600}",
+        "\u{0}",
+        " 5",
+        "+5",
     ];
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     for _ in 0..50_000 {
@@ -278,7 +444,10 @@ fn number_formats() {
     assert_eq!(cli::string_to_number("12 ", 0, 20), None);
     assert_eq!(cli::string_to_number("", 0, 20), None);
     assert_eq!(cli::string_to_number("-0", 0, 20), Some(0));
-    assert_eq!(cli::string_to_number("99999999999999999999", 0, i64::MAX), None);
+    assert_eq!(
+        cli::string_to_number("99999999999999999999", 0, i64::MAX),
+        None
+    );
     assert_eq!(cli::inet_aton("1.2.3.4 junk"), Some([1, 2, 3, 4]));
     assert_eq!(cli::inet_aton("010.0x10.1"), Some([8, 16, 0, 1]));
     assert_eq!(cli::inet_aton("08.1.1.1"), None);
@@ -287,9 +456,18 @@ fn number_formats() {
     assert_eq!(cli::inet_aton("4294967295"), Some([255; 4]));
     assert_eq!(format::ntop6(&"::1".parse().unwrap()), "::1");
     assert_eq!(format::ntop6(&"::2:3".parse().unwrap()), "::0.2.0.3");
-    assert_eq!(format::ntop6(&"::ffff:1.2.3.4".parse().unwrap()), "::ffff:1.2.3.4");
-    assert_eq!(format::ntop6(&"2001:db8:0:0:1:0:0:1".parse().unwrap()), "2001:db8::1:0:0:1");
-    assert_eq!(format::ntop6(&"2001:db8:0:1:1:1:1:1".parse().unwrap()), "2001:db8:0:1:1:1:1:1");
+    assert_eq!(
+        format::ntop6(&"::ffff:1.2.3.4".parse().unwrap()),
+        "::ffff:1.2.3.4"
+    );
+    assert_eq!(
+        format::ntop6(&"2001:db8:0:0:1:0:0:1".parse().unwrap()),
+        "2001:db8::1:0:0:1"
+    );
+    assert_eq!(
+        format::ntop6(&"2001:db8:0:1:1:1:1:1".parse().unwrap()),
+        "2001:db8:0:1:1:1:1:1"
+    );
 }
 
 #[test]
@@ -326,7 +504,12 @@ fn listing_matches_captured_ipvsadm_text() {
          -> 192.168.1.2:http             Route   2147483647 0          0         \n\
          TCP  10.0.0.2:http wlc persistent 360\n"
     );
-    let save = format::list_all(&info, &mut entries, cli::FMT_RULE | cli::FMT_NUMERIC, &names);
+    let save = format::list_all(
+        &info,
+        &mut entries,
+        cli::FMT_RULE | cli::FMT_NUMERIC,
+        &names,
+    );
     assert_eq!(
         save,
         "-A -t 10.0.0.1:80 -s wlc\n\
@@ -334,13 +517,20 @@ fn listing_matches_captured_ipvsadm_text() {
          -a -t 10.0.0.1:80 -r 192.168.1.2:80 -g -w 2147483647\n\
          -A -t 10.0.0.2:80 -s wlc -p 360\n"
     );
-    let stats = format::list_all(&info, &mut entries, cli::FMT_STATS | cli::FMT_NUMERIC, &names);
+    let stats = format::list_all(
+        &info,
+        &mut entries,
+        cli::FMT_STATS | cli::FMT_NUMERIC,
+        &names,
+    );
     assert!(stats.starts_with(
         "Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes\n  -> RemoteAddress:Port\n\
          TCP  10.0.0.1:80                         0        0        0        0        0\n  \
          -> 192.168.1.1:80                      0        0        0        0        0\n"
     ));
     let json = format::json_services(Some(&info), &entries);
-    assert!(json.starts_with("{\"version\":\"1.2.1\",\"conn_tab_size\":4096,\"services\":[{\"protocol\":\"TCP\""));
+    assert!(json.starts_with(
+        "{\"version\":\"1.2.1\",\"conn_tab_size\":4096,\"services\":[{\"protocol\":\"TCP\""
+    ));
     assert!(json.ends_with("]}\n"));
 }

@@ -413,7 +413,7 @@ impl Run {
         }
         let text = String::from_utf8_lossy(&text);
         let lines = cli::restore_lines(&text, &self.program);
-        let mut pending: Vec<Pending> = Vec::new();
+        let mut pending = Batch::default();
         let mut result = 0;
         for argv in &lines {
             match cli::parse(argv, true, &self.names) {
@@ -422,7 +422,7 @@ impl Run {
                     self.err(&f.message);
                     return Done::Exit(f.status);
                 }
-                Err(f) => pending.push(Pending::Msg(f.message)),
+                Err(f) => pending.pending.push(Pending::Msg(f.message)),
                 Ok(Outcome::Help) | Ok(Outcome::Version) => {
                     self.apply_pending(&mut pending, &mut result).await;
                     let (t, _) = help_or_version(argv, true);
@@ -430,7 +430,10 @@ impl Run {
                     return Done::Exit(0);
                 }
                 Ok(Outcome::Run(p)) => match operation_of(&p) {
-                    Some((op, func)) if !crate_refuses(&op) => pending.push(Pending::Op(op, func)),
+                    Some((op, func)) if !crate_refuses(&op) => {
+                        pending.ops.push(op);
+                        pending.pending.push(Pending::Op(func));
+                    }
                     _ => {
                         self.apply_pending(&mut pending, &mut result).await;
                         match Box::pin(self.execute(&p)).await {
@@ -445,17 +448,11 @@ impl Run {
         Done::Result(result)
     }
 
-    async fn apply_pending(&mut self, pending: &mut Vec<Pending>, result: &mut i32) {
-        if pending.is_empty() {
+    async fn apply_pending(&mut self, batch: &mut Batch, result: &mut i32) {
+        if batch.pending.is_empty() {
             return;
         }
-        let ops: Vec<Operation> = pending
-            .iter()
-            .filter_map(|p| match p {
-                Pending::Op(op, _) => Some(op.clone()),
-                Pending::Msg(_) => None,
-            })
-            .collect();
+        let ops = std::mem::take(&mut batch.ops);
         let outcome = if ops.is_empty() {
             Ok(Vec::new())
         } else {
@@ -467,18 +464,18 @@ impl Run {
                 // The exchange failed: the outcome of the batch is unknown.
                 self.err(&format!("{e}\n"));
                 *result = -1;
-                pending.clear();
+                batch.pending.clear();
                 return;
             }
         };
         let mut msgs = String::new();
-        for p in pending.drain(..) {
+        for p in batch.pending.drain(..) {
             match p {
                 Pending::Msg(m) => {
                     msgs.push_str(&m);
                     *result = -1;
                 }
-                Pending::Op(_, func) => match results.next() {
+                Pending::Op(func) => match results.next() {
                     Some(Ok(())) | None => *result = 0,
                     Some(Err(e)) => {
                         msgs.push_str(&error_text(func, &e));
@@ -494,9 +491,17 @@ impl Run {
     }
 }
 
+/// What a restore has queued: changes (in `Batch::ops`, in order) and
+/// popt messages, to report in line order.
 enum Pending {
-    Op(Operation, Func),
+    Op(Func),
     Msg(String),
+}
+
+#[derive(Default)]
+struct Batch {
+    ops: Vec<Operation>,
+    pending: Vec<Pending>,
 }
 
 fn help_or_version(argv: &[String], help: bool) -> (String, u8) {
