@@ -76,10 +76,8 @@ fn decode_datagram(data: &[u8], depth: usize) {
                     let _ = map_error(cmd, None, "fuzz", ke.clone()).to_string();
                 }
                 // ipset echoes the whole request: decode it as well.
-                if let Some(echo) = &ke.echo {
-                    if depth == 0 {
-                        decode_datagram(echo, depth + 1);
-                    }
+                if let (Some(echo), 0) = (&ke.echo, depth) {
+                    decode_datagram(echo, depth + 1);
                 }
             }
             continue;
