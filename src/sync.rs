@@ -572,6 +572,11 @@ impl Syncer {
 
     /// Brings the kernel to `desired`: IPVS first, then the sets.
     ///
+    /// With [`Ownership::All`] (the default) the desired services are the
+    /// whole IPVS configuration of the namespace: an empty service list
+    /// deletes every service. Use [`Syncer::ipset_only`] or
+    /// [`Syncer::sync_sets`] to sync sets alone.
+    ///
     /// The outer error means the state could not be read or an exchange
     /// failed (then run the sync again); refused single changes are in the
     /// report.
