@@ -544,7 +544,7 @@ impl Setup {
 
         // The ipset and its members.
         let names = self.ipset.list_names().await?;
-        let have: BTreeSet<Member> = if names.iter().any(|n| *n == o.ipset) {
+        let have: BTreeSet<Member> = if names.contains(&o.ipset) {
             let sets = self.ipset.list(Some(&o.ipset)).await?;
             let set = sets.into_iter().find(|s| s.name == o.ipset);
             let mut have = BTreeSet::new();

@@ -1,0 +1,289 @@
+//! The seeds' scenario end to end, and svc-setup's idempotence, in a guest
+//! kernel with IPVS (QEMU: nf_tables, dummy, veth and bridge are needed).
+//! Built with `--features guest-tests`; `tools/test` runs it with
+//! `tools/guest --kernel qemu`. By hand:
+//!
+//! ```sh
+//! cargo build --example svc-setup
+//! cargo test --features guest-tests --test guest_svc_setup --no-run
+//! tools/guest --kernel qemu -- target/debug/deps/guest_svc_setup-HASH
+//! ```
+//!
+//! - `scenario`: runs `tools/scenario` step by step (topology, setup, rr,
+//!   container, negative, remove, idempotence, badconfig) and asserts each
+//!   step's exit status and what it printed: round robin between the two
+//!   backends from the node and from the container; the negative control
+//!   (NAT chains deleted: the request scheduled to the remote backend
+//!   times out, the local one answers); recovery; removal of a backend;
+//!   a second run reporting no changes with identical `ipvsadm -Sn`,
+//!   `ipset save`, `nft list ruleset`, `ip addr`; a bad configuration
+//!   rejected with file:line and nothing changed.
+//! - `library_idempotence`: `clusterip::svc` in a throwaway namespace: the
+//!   plan's changes are made, a second plan is empty, and the state read by
+//!   the reference tools is byte for byte the same after a second apply.
+//!
+//! The svc-setup binary is the one cargo built next to this test
+//! (`target/<profile>/examples/svc-setup`; `SVC_SETUP` overrides it): the
+//! guest's file system is read-only, so it cannot be built here. A missing
+//! binary or a missing kernel feature fails the test.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use clusterip::keepalived::Config;
+use clusterip::netlink::Netns;
+use clusterip::svc::{Desired, Options, Setup, Step};
+
+fn svc_setup_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("SVC_SETUP") {
+        return p.into();
+    }
+    let exe = std::env::current_exe().unwrap();
+    // target/<profile>/deps/guest_svc_setup-HASH -> target/<profile>/examples/svc-setup
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join("examples/svc-setup");
+    assert!(
+        bin.is_file(),
+        "{} is missing: build it with `cargo build --example svc-setup` (same profile) before running this test",
+        bin.display()
+    );
+    bin
+}
+
+/// Runs one scenario step; returns its output (stdout + stderr).
+fn step(name: &str) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/scenario");
+    let o = Command::new("bash")
+        .arg(&script)
+        .arg(name)
+        .env("SVC_SETUP", svc_setup_bin())
+        .env("SCENARIO_DIR", "/tmp/guest-svc-setup-scenario")
+        .output()
+        .expect("run tools/scenario");
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    println!("{out}");
+    assert!(o.status.success(), "scenario step {name} failed:\n{out}");
+    assert!(
+        out.contains("scenario: all steps passed") && !out.contains("FAIL:"),
+        "{out}"
+    );
+    out
+}
+
+/// The backends named by the scenario's "curl ... from NS -> REPLY" lines.
+fn replies(out: &str, from: &str) -> Vec<String> {
+    let tag = format!(" from {from} -> ");
+    out.lines()
+        .filter_map(|l| l.split_once(&tag).map(|(_, r)| r.trim().to_string()))
+        .collect()
+}
+
+#[test]
+fn scenario() {
+    step("topology");
+
+    let out = step("setup");
+    assert!(
+        out.contains("would: ipvs: add service TCP 169.254.11.2:80 rr"),
+        "{out}"
+    );
+    assert!(out.contains("dry run: nothing changed"));
+    for line in [
+        "changed: sysctl net.ipv4.vs.conntrack=1",
+        "changed: create dummy interface svc",
+        "changed: add address 169.254.11.2/32 to svc",
+        "changed: create ipset ZGZ-CLUSTER-IP hash:ip,port",
+        "changed: create/repair the service NAT chains (table ip zgz-services)",
+        "changed: ipvs: add real server 192.168.2.222:8080 (masq, weight 1) to TCP 169.254.11.2:80",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
+
+    let out = step("rr");
+    let r = replies(&out, "node");
+    assert_eq!(r.len(), 4, "{out}");
+    assert!(
+        r.iter().all(|x| x == "backend-a" || x == "backend-b"),
+        "{r:?}"
+    );
+    assert!(r.windows(2).all(|w| w[0] != w[1]), "not alternating: {r:?}");
+
+    let out = step("container");
+    let mut r = replies(&out, "ctr");
+    r.sort();
+    assert_eq!(r, ["backend-a", "backend-b"], "{out}");
+
+    // The negative control: the same requests without the NAT chains.
+    let out = step("negative");
+    let r = replies(&out, "node");
+    assert_eq!(r.len(), 4, "{out}");
+    let mut without = r[..2].to_vec();
+    without.sort();
+    assert_eq!(
+        without,
+        ["TIMEOUT", "backend-a"],
+        "without masquerade one request must hang (timeout) and the local backend answer:\n{out}"
+    );
+    let mut repaired = r[2..].to_vec();
+    repaired.sort();
+    assert_eq!(repaired, ["backend-a", "backend-b"], "{out}");
+    assert!(
+        out.contains("SYN_RECV"),
+        "the hung connection is not in the IPVS table:\n{out}"
+    );
+
+    let out = step("remove");
+    assert!(
+        out.contains("changed: delete address 169.254.11.3/32 from svc"),
+        "{out}"
+    );
+    assert!(out.contains("changed: delete from ipset ZGZ-CLUSTER-IP: 169.254.11.3,tcp:80"));
+    assert!(out.contains("changed: ipvs: delete service TCP 169.254.11.3:80"));
+    let r = replies(&out, "node");
+    assert_eq!(r, ["backend-a"; 4], "{out}");
+    assert_eq!(replies(&out, "ctr"), ["backend-a"], "{out}");
+
+    let out = step("idempotence");
+    assert!(out.contains("    | no changes"), "{out}");
+    assert!(out.contains("PASS: second run: 'no changes', identical state"));
+
+    let out = step("badconfig");
+    assert!(
+        out.contains("zz-new.conf:8: unknown lb_kind \"NATT\""),
+        "{out}"
+    );
+}
+
+fn tool(ns: &Netns, args: &[&str]) -> String {
+    let o = Command::new("nsenter")
+        .arg(format!("--net={}", ns.proc_path()))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn kernel_state(ns: &Netns) -> String {
+    [
+        tool(ns, &["ipvsadm", "-Sn"]),
+        tool(ns, &["ipset", "save"]),
+        tool(ns, &["nft", "list", "ruleset"]),
+        tool(ns, &["ip", "addr"]),
+    ]
+    .join("\n----\n")
+}
+
+#[test]
+fn library_idempotence() {
+    let ns = Netns::new_anonymous().expect("netns");
+    tool(&ns, &["ip", "link", "set", "lo", "up"]);
+    // A local address is left alone: 10.1.1.1 stands for a VIP that is
+    // already on another interface.
+    tool(&ns, &["ip", "link", "add", "eth9", "type", "dummy"]);
+    tool(&ns, &["ip", "addr", "add", "10.1.1.1/24", "dev", "eth9"]);
+    tool(&ns, &["ip", "link", "set", "eth9", "up"]);
+    let cfg = Config::parse_str(
+        "virtual_server 169.254.11.2 80 {\n lb_algo rr\n lb_kind NAT\n protocol TCP\n\
+         real_server 10.0.0.1 8080 {\n weight 2\n }\n real_server 10.0.0.2 8080 {\n }\n}\n\
+         virtual_server 10.1.1.1 53 {\n protocol UDP\n lb_algo wrr\n persistence_timeout 30\n\
+         real_server 10.0.0.3 53 {\n }\n}\n\
+         virtual_server fwmark 7 {\n lb_kind DR\n real_server 10.0.0.4 {\n }\n}\n",
+        "inline.conf",
+    )
+    .unwrap();
+    let opts = Options {
+        ipvs: true,
+        ..Options::default()
+    };
+    let desired = Desired::from_config(&cfg, &opts).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let setup = Setup::new(&ns, opts.clone()).await.unwrap();
+        let plan = setup.plan(&desired).await.unwrap();
+        assert!(
+            plan.notes
+                .iter()
+                .any(|n| n.contains("10.1.1.1 is already a local address")),
+            "{:?}",
+            plan.notes
+        );
+        assert!(
+            !plan
+                .steps
+                .iter()
+                .any(|s| matches!(s, Step::AddAddress(_, ip, _) if ip.to_string() == "10.1.1.1"))
+        );
+        let done = setup.apply(&plan, &desired).await.unwrap();
+        assert!(done.len() >= 10, "{done:?}");
+
+        let s1 = kernel_state(&ns);
+        assert!(s1.contains("-A -t 169.254.11.2:80 -s rr"), "{s1}");
+        assert!(
+            s1.contains("-a -t 169.254.11.2:80 -r 10.0.0.1:8080 -m -w 2"),
+            "{s1}"
+        );
+        assert!(s1.contains("-A -u 10.1.1.1:53 -s wrr -p 30"), "{s1}");
+        assert!(s1.contains("-A -f 7 -s wlc"), "{s1}");
+        assert!(s1.contains("-a -f 7 -r 10.0.0.4:0 -g -w 1"), "{s1}");
+        assert!(
+            s1.contains("add ZGZ-CLUSTER-IP 169.254.11.2,tcp:80"),
+            "{s1}"
+        );
+        assert!(s1.contains("add ZGZ-CLUSTER-IP 10.1.1.1,udp:53"), "{s1}");
+        assert!(s1.contains("inet 169.254.11.2/32 scope global svc"), "{s1}");
+        assert_eq!(
+            s1.matches("10.1.1.1/").count(),
+            1,
+            "10.1.1.1 added a second time:\n{s1}"
+        );
+        assert!(s1.contains("table ip zgz-services"), "{s1}");
+        let sysctl = ns
+            .run(|| std::fs::read_to_string("/proc/sys/net/ipv4/vs/conntrack").unwrap())
+            .unwrap();
+        assert_eq!(sysctl.trim(), "1");
+
+        // Second round: nothing planned, nothing done, nothing changed.
+        let setup = Setup::new(&ns, opts.clone()).await.unwrap();
+        let plan = setup.plan(&desired).await.unwrap();
+        assert!(plan.is_empty(), "{:?}", plan.steps);
+        let done = setup.apply(&plan, &desired).await.unwrap();
+        assert!(done.is_empty(), "{done:?}");
+        assert_eq!(kernel_state(&ns), s1);
+
+        // A configuration that drops a service removes its VIP, its set
+        // entry and its IPVS service, and nothing else.
+        let smaller = Config::parse_str(
+            "virtual_server 10.1.1.1 53 {\n protocol UDP\n lb_algo wrr\n persistence_timeout 30\n\
+             real_server 10.0.0.3 53 {\n }\n}\n",
+            "inline.conf",
+        )
+        .unwrap();
+        let d2 = Desired::from_config(&smaller, &opts).unwrap();
+        let plan = setup.plan(&d2).await.unwrap();
+        setup.apply(&plan, &d2).await.unwrap();
+        let s2 = kernel_state(&ns);
+        assert!(!s2.contains("169.254.11.2"), "{s2}");
+        assert!(!s2.contains("-f 7"), "{s2}");
+        assert!(s2.contains("add ZGZ-CLUSTER-IP 10.1.1.1,udp:53"), "{s2}");
+        assert!(
+            s2.contains("inet 10.1.1.1/24"),
+            "the foreign local address was touched:\n{s2}"
+        );
+        assert!(setup.plan(&d2).await.unwrap().is_empty());
+    });
+}
