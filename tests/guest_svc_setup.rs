@@ -10,13 +10,14 @@
 //! ```
 //!
 //! - `scenario`: runs `tools/scenario` step by step (topology, setup, rr,
-//!   container, negative, remove, idempotence, badconfig) and asserts each
+//!   container, negative, remove, idempotence, reload, badconfig) and asserts each
 //!   step's exit status and what it printed: round robin between the two
 //!   backends from the node and from the container; the negative control
 //!   (NAT chains deleted: the request scheduled to the remote backend
 //!   times out, the local one answers); recovery; removal of a backend;
 //!   a second run reporting no changes with identical `ipvsadm -Sn`,
-//!   `ipset save`, `nft list ruleset`, `ip addr`; a bad configuration
+//!   `ipset save`, `nft list ruleset`, `ip addr`; `--reload-keepalived`
+//!   signalling the pid of a pid file; a bad configuration
 //!   rejected with file:line and nothing changed.
 //! - `library_idempotence`: `clusterip::svc` in a throwaway namespace: the
 //!   plan's changes are made, a second plan is empty, and the state read by
@@ -153,6 +154,9 @@ fn scenario() {
     let out = step("idempotence");
     assert!(out.contains("    | no changes"), "{out}");
     assert!(out.contains("PASS: second run: 'no changes', identical state"));
+
+    let out = step("reload");
+    assert!(out.contains("PASS: SIGHUP delivered to pid"), "{out}");
 
     let out = step("badconfig");
     assert!(
