@@ -144,6 +144,24 @@ const SCHEDULERS: &[&str] = &[
 ];
 
 /// The state a configuration asks for.
+///
+/// ```
+/// use clusterip::keepalived::Config;
+/// use clusterip::svc::{Desired, Options};
+/// let cfg = Config::parse_str(
+///     "virtual_server 169.254.11.2 80 {\n lb_algo rr\n lb_kind NAT\n protocol TCP\n\
+///      real_server 192.168.2.111 8080 { weight 1 }\n real_server 192.168.2.222 8080 { weight 1 }\n}\n",
+///     "test.conf",
+/// )
+/// .unwrap();
+/// let d = Desired::from_config(&cfg, &Options::default()).unwrap();
+/// assert_eq!(d.members.iter().next().unwrap().to_string(), "169.254.11.2,tcp:80");
+/// assert_eq!(d.services[0].destinations.len(), 2);
+/// // Errors name file and line.
+/// let bad = Config::parse_str("virtual_server 10.0.0.1 80 {\n lb_algo nope\n}\n", "x.conf").unwrap();
+/// let e = Desired::from_config(&bad, &Options::default()).unwrap_err();
+/// assert!(e.to_string().starts_with("x.conf:1: lb_algo \"nope\""));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Desired {
     /// Virtual IPs, each with where it was first named.
