@@ -480,6 +480,9 @@ pub fn plan(
 
 // ----------------------------------------------------------------- syncer
 
+/// How many operations one [`IpvsHandle::apply`] call of a sync carries.
+const APPLY_CHUNK: usize = 4096;
+
 /// Brings IPVS and ipset to a [`DesiredState`]; see the [module
 /// documentation](self).
 ///
@@ -647,11 +650,17 @@ impl Syncer {
             if p.ops.is_empty() {
                 break;
             }
-            let results = ipvs.apply(&p.ops).await?;
-            for (op, r) in p.ops.into_iter().zip(results) {
-                match r {
-                    Ok(()) => report.applied.push(op),
-                    Err(e) => report.failed.push((op, e)),
+            // In chunks: the encoded messages of one chunk at a time are
+            // held in memory (a few megabytes), however large the change.
+            let mut ops = p.ops.into_iter().peekable();
+            while ops.peek().is_some() {
+                let chunk: Vec<Operation> = ops.by_ref().take(APPLY_CHUNK).collect();
+                let results = ipvs.apply(&chunk).await?;
+                for (op, r) in chunk.into_iter().zip(results) {
+                    match r {
+                        Ok(()) => report.applied.push(op),
+                        Err(e) => report.failed.push((op, e)),
+                    }
                 }
             }
             // Only refusals that a fresh read can explain are worth
