@@ -496,7 +496,17 @@ fn exec(imp: &str, case: &str, n: usize, family: u16) -> Res<()> {
         }
         _ => return Err(format!("unknown exec {imp} {case}").into()),
     };
-    println!("{} {changes}", ns.as_nanos());
+    // Our own peak RSS: wait4's ru_maxrss would include the runner's, which
+    // Linux records at exec.
+    let hwm = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok())
+        })
+        .unwrap_or(-1);
+    println!("{} {changes} {hwm}", ns.as_nanos());
     Ok(())
 }
 
@@ -558,13 +568,19 @@ fn measure(cmd: &mut Command, input: Option<&str>) -> Res<Measure> {
         .and_then(|s| s.parse::<u64>().ok())
         .map(Duration::from_nanos);
     let changes = it.next().and_then(|s| s.parse().ok());
+    // ours and floor report their own VmHWM; for the tools ru_maxrss is an
+    // upper bound (it includes the runner's high-water mark at exec)
+    let own_hwm = it
+        .next()
+        .and_then(|s| s.parse::<i64>().ok())
+        .filter(|v| *v > 0);
     Ok(Measure {
         wall,
         op,
         changes,
         user: tv(ru.ru_utime),
         sys: tv(ru.ru_stime),
-        maxrss_kib: ru.ru_maxrss,
+        maxrss_kib: own_hwm.unwrap_or(ru.ru_maxrss),
     })
 }
 
