@@ -413,19 +413,25 @@ fn commands_are_identical() {
             continue;
         }
         n += 1;
-        if let Some(d) = diff_mutating(RICH_M, &args, None) {
+        let setup = if c.contains("-daemon") { "" } else { RICH_M };
+        if let Some(d) = diff_mutating(setup, &args, None) {
             diffs.push(d);
         }
     }
     // A running daemon, listed and stopped.
     let daemons = "--start-daemon master --mcast-interface lo --syncid 4\n--start-daemon backup --mcast-interface lo\n";
+    // (RICH_M has mixed-family tunnel destinations, with which the kernel
+    // refuses to start a sync daemon: daemons get a state of their own.)
     for c in [
         "-L --daemon",
+        "-L --daemon -n",
         "--stop-daemon master",
+        "--stop-daemon backup",
         "--start-daemon master --mcast-interface lo",
+        "--start-daemon backup --mcast-interface lo",
     ] {
         n += 1;
-        let setup = format!("{RICH_M}{daemons}");
+        let setup = daemons.to_string();
         if let Some(d) = diff_mutating(&setup, &words(c), None) {
             diffs.push(d);
         }
