@@ -73,6 +73,19 @@ fn peer(
         .run(|| {
             let mut s = Socket::new(NETLINK_USERSOCK).unwrap();
             s.bind_auto().unwrap();
+            // room to send datagrams larger than the default send buffer
+            let size: libc::c_int = 1 << 20;
+            // SAFETY: setsockopt on a socket we own, with a c_int value.
+            let rc = unsafe {
+                libc::setsockopt(
+                    std::os::fd::AsRawFd::as_raw_fd(&s),
+                    libc::SOL_SOCKET,
+                    libc::SO_SNDBUFFORCE,
+                    (&size as *const libc::c_int).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            };
+            assert_eq!(rc, 0);
             s
         })
         .unwrap();
@@ -217,4 +230,44 @@ fn receive_buffer_overrun_is_an_error() {
     let fam = block_on(nl_engine::genl::resolve_family(&conn, "nlctrl")).unwrap();
     assert_eq!(fam.id, 0x10);
     assert_eq!(conn.stats().sockets_opened, 2);
+}
+
+/// A reply datagram larger than the engine's receive buffer (256 KiB): a
+/// 300 KB dump datagram of valid messages is reported as a Decode error
+/// naming the truncation, never returned as a partial result; the next
+/// operation on the connection still works.
+#[test]
+fn datagram_larger_than_buffer_is_a_truncation_error() {
+    let ns = Netns::new_anonymous().unwrap();
+    let (port, h) = peer(&ns, 2, |i, seq| {
+        if i == 0 {
+            let one = msg(FAMILY_TYPE, MULTI, seq, &family_payload(&"x".repeat(1000)));
+            let mut d = Vec::new();
+            while d.len() < 300_000 {
+                d.extend_from_slice(&one);
+            }
+            d.extend_from_slice(&msg(NLMSG_DONE, MULTI, seq, &0i32.to_ne_bytes()));
+            assert!(d.len() > 256 * 1024);
+            vec![d]
+        } else {
+            vec![
+                msg(FAMILY_TYPE, MULTI, seq, &family_payload("after")),
+                msg(NLMSG_DONE, MULTI, seq, &0i32.to_ne_bytes()),
+            ]
+        }
+    });
+    let conn = conn_to(&ns, port, Config::default());
+    let r: Result<Vec<Ctrl>, Error> = block_on(conn.dump("dump families", get_family("x")));
+    let e = r.unwrap_err();
+    assert!(matches!(e, Error::Decode { .. }), "{e:?}");
+    assert!(e.to_string().contains("truncated"), "{e}");
+    let ok: Vec<Ctrl> = block_on(conn.dump("dump families", get_family("x"))).unwrap();
+    assert_eq!(ok.len(), 1);
+    assert!(
+        ok[0]
+            .payload
+            .nlas
+            .contains(&GenlCtrlAttrs::FamilyName("after".into()))
+    );
+    h.join().unwrap();
 }
