@@ -50,7 +50,8 @@ fn emit_be(buf: &mut [u8], bytes: &[u8]) {
 
 fn parse_str(v: &[u8]) -> Result<String, DecodeError> {
     let end = v.iter().position(|&b| b == 0).unwrap_or(v.len());
-    String::from_utf8(v[..end].to_vec()).map_err(|e| DecodeError::from(e.to_string()))
+    let s = v.get(..end).unwrap_or_default();
+    String::from_utf8(s.to_vec()).map_err(|e| DecodeError::from(e.to_string()))
 }
 
 fn be16(v: &[u8]) -> Result<u16, DecodeError> {
@@ -109,10 +110,13 @@ fn emit_ip_nest(buf: &mut [u8], ip: &IpAddr) {
         IpAddr::V6(a) => (IPSET_ATTR_IPADDR_IPV6, a.octets().to_vec()),
     };
     let len = (NLA_HEADER_SIZE + bytes.len()) as u16;
-    if buf.len() >= NLA_HEADER_SIZE + bytes.len() {
-        buf[0..2].copy_from_slice(&len.to_ne_bytes());
-        buf[2..4].copy_from_slice(&(kind | NBO).to_ne_bytes());
-        buf[4..4 + bytes.len()].copy_from_slice(&bytes);
+    if let Some((header, value)) = buf.split_first_chunk_mut::<4>() {
+        if let Some(dst) = value.get_mut(..bytes.len()) {
+            let (len_field, kind_field) = header.split_at_mut(2);
+            len_field.copy_from_slice(&len.to_ne_bytes());
+            kind_field.copy_from_slice(&(kind | NBO).to_ne_bytes());
+            dst.copy_from_slice(&bytes);
+        }
     }
 }
 
