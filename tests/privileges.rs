@@ -22,7 +22,26 @@ fn child() {
     let err = block_on(links.set_up(1)).unwrap_err();
     assert!(matches!(err, Error::NotPermitted { .. }), "{err:?}");
     assert!(err.to_string().contains("needs CAP_NET_ADMIN"), "{err}");
-    println!("CHILD-OK: {err}");
+    println!("CHILD-OK link: {err}");
+
+    // ipset create: refused, typed, and nothing created
+    let ipset = clusterip::ipset::IpsetHandle::new().unwrap();
+    let err =
+        block_on(ipset.create(&clusterip::ipset::CreateSet::hash_ip_port("p"), false)).unwrap_err();
+    assert!(matches!(err, Error::NotPermitted { .. }), "{err:?}");
+    assert!(err.to_string().contains("needs CAP_NET_ADMIN"), "{err}");
+    println!("CHILD-OK ipset: {err}");
+
+    // nf_tables table add: refused, typed
+    use clusterip::nftables::{Family, NftHandle, Table, Transaction};
+    let nft = NftHandle::new().unwrap();
+    let mut tx = Transaction::new();
+    tx.add_table(&Table::new(Family::Ipv4, "p"));
+    let err = block_on(nft.commit(&tx)).unwrap_err();
+    assert!(matches!(err, Error::NotPermitted { .. }), "{err:?}");
+    assert!(err.to_string().contains("needs CAP_NET_ADMIN"), "{err}");
+    println!("CHILD-OK nft: {err}");
+    println!("CHILD-OK");
 }
 
 #[test]
@@ -56,8 +75,27 @@ fn without_cap_net_admin_errors_say_so() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "child failed:\n{stdout}\n{stderr}");
-    assert!(
-        stdout.contains("CHILD-OK"),
-        "child did not run its checks:\n{stdout}\n{stderr}"
-    );
+    for what in ["link", "ipset", "nft"] {
+        assert!(
+            stdout.contains(&format!("CHILD-OK {what}:")),
+            "child did not run its {what} check:\n{stdout}\n{stderr}"
+        );
+    }
+    // nothing was created in the namespace
+    for args in [
+        &["ipset", "list", "-n"][..],
+        &["nft", "list", "ruleset"][..],
+    ] {
+        let out = Command::new("nsenter")
+            .arg(format!("--net={}", ns.proc_path()))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        assert!(
+            out.stdout.trim_ascii().is_empty(),
+            "{args:?}: {:?}",
+            out.stdout
+        );
+    }
 }
