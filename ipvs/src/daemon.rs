@@ -124,14 +124,14 @@ impl DaemonAttr {
             IPVS_DAEMON_ATTR_MCAST_IFN => DaemonAttr::McastIfn(attr::string(v, "interface")?),
             IPVS_DAEMON_ATTR_SYNC_ID => DaemonAttr::SyncId(attr::u32_ne(v, "sync id")?),
             IPVS_DAEMON_ATTR_SYNC_MAXLEN => DaemonAttr::SyncMaxLen(attr::u16_ne(v, "maxlen")?),
-            IPVS_DAEMON_ATTR_MCAST_GROUP if v.len() == 4 => {
-                DaemonAttr::McastGroup(Ipv4Addr::new(v[0], v[1], v[2], v[3]))
-            }
-            IPVS_DAEMON_ATTR_MCAST_GROUP6 if v.len() == 16 => {
-                let mut b = [0u8; 16];
-                b.copy_from_slice(v);
-                DaemonAttr::McastGroup6(Ipv6Addr::from(b))
-            }
+            IPVS_DAEMON_ATTR_MCAST_GROUP => match <[u8; 4]>::try_from(v) {
+                Ok(b) => DaemonAttr::McastGroup(Ipv4Addr::from(b)),
+                Err(_) => DaemonAttr::Other(attr::unknown(buf)?),
+            },
+            IPVS_DAEMON_ATTR_MCAST_GROUP6 => match <[u8; 16]>::try_from(v) {
+                Ok(b) => DaemonAttr::McastGroup6(Ipv6Addr::from(b)),
+                Err(_) => DaemonAttr::Other(attr::unknown(buf)?),
+            },
             IPVS_DAEMON_ATTR_MCAST_PORT => DaemonAttr::McastPort(attr::u16_ne(v, "mcast port")?),
             IPVS_DAEMON_ATTR_MCAST_TTL => DaemonAttr::McastTtl(attr::u8_ne(v, "mcast ttl")?),
             _ => DaemonAttr::Other(attr::unknown(buf)?),

@@ -485,12 +485,18 @@ impl ServiceAttr {
             IPVS_SVC_ATTR_PORT => ServiceAttr::Port(attr::u16_be(v, "service port")?),
             IPVS_SVC_ATTR_FWMARK => ServiceAttr::Fwmark(attr::u32_ne(v, "service fwmark")?),
             IPVS_SVC_ATTR_SCHED_NAME => ServiceAttr::SchedName(attr::string(v, "scheduler")?),
-            IPVS_SVC_ATTR_FLAGS if v.len() == 8 => ServiceAttr::Flags {
-                flags: attr::u32_ne(&v[..4], "service flags")?,
-                mask: attr::u32_ne(&v[4..], "service flags mask")?,
+            IPVS_SVC_ATTR_FLAGS => match v.split_first_chunk::<4>() {
+                Some((flags, mask)) if mask.len() == 4 => ServiceAttr::Flags {
+                    flags: attr::u32_ne(flags, "service flags")?,
+                    mask: attr::u32_ne(mask, "service flags mask")?,
+                },
+                _ => ServiceAttr::Other(attr::unknown(buf)?),
             },
             IPVS_SVC_ATTR_TIMEOUT => ServiceAttr::Timeout(attr::u32_ne(v, "service timeout")?),
-            IPVS_SVC_ATTR_NETMASK if v.len() == 4 => ServiceAttr::Netmask([v[0], v[1], v[2], v[3]]),
+            IPVS_SVC_ATTR_NETMASK => match <[u8; 4]>::try_from(v) {
+                Ok(mask) => ServiceAttr::Netmask(mask),
+                Err(_) => ServiceAttr::Other(attr::unknown(buf)?),
+            },
             IPVS_SVC_ATTR_STATS => ServiceAttr::Stats(StatsAttr::parse_nest(v)?),
             IPVS_SVC_ATTR_PE_NAME => ServiceAttr::PeName(attr::string(v, "pe name")?),
             IPVS_SVC_ATTR_STATS64 => ServiceAttr::Stats64(StatsAttr::parse_nest(v)?),
