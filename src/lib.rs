@@ -14,6 +14,15 @@
 //! VIP:port in an ipset, and NAT chains that mark and masquerade that
 //! traffic.
 #![deny(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 pub mod keepalived;
 pub mod link;
@@ -24,3 +33,8 @@ pub use ipset_nl as ipset;
 pub use ipvs_nl as ipvs;
 pub use nftables_glue as nftables;
 pub use nl_engine as netlink;
+
+/// The README's code examples, compiled as doc tests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
