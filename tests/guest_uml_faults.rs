@@ -1,0 +1,275 @@
+//! Fault tests that need a kernel with IPVS (issue 9): run inside the
+//! user-mode-linux guest, never on a host without IPVS. Built only with
+//! `--features guest-tests`:
+//!
+//! ```text
+//! cargo test --features guest-tests --test guest_uml_faults --no-run
+//! tools/guest --kernel uml -- target/.../guest_uml_faults-HASH --test-threads=1
+//! ```
+//!
+//! Every test makes its own network namespace (with `lo` up). Child
+//! processes are this same binary re-run with an environment variable that
+//! selects their part.
+
+use std::net::{IpAddr, SocketAddr};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use clusterip::ipvs::{Destination, IpvsHandle, Operation, Scheduler, Service};
+use clusterip::netlink::{Config, Connection, Error, Netns, Protocol};
+use clusterip::sync::{Graceful, Syncer, plan};
+
+const CHILD: &str = "CLUSTERIP_FAULTS_CHILD";
+const CHILD_NS: &str = "CLUSTERIP_FAULTS_NETNS";
+const CHILD_N: &str = "CLUSTERIP_FAULTS_SERVICES";
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+        .block_on(f)
+}
+
+fn sh(ns: &Netns, args: &[&str]) -> String {
+    let out = Command::new("nsenter")
+        .arg(format!("--net={}", ns.proc_path()))
+        .args(args)
+        .output()
+        .expect("run nsenter");
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn setup() -> (Netns, IpvsHandle) {
+    let ns = Netns::new_anonymous().expect("new network namespace (root needed)");
+    sh(&ns, &["ip", "link", "set", "lo", "up"]);
+    let h = block_on(IpvsHandle::in_netns(&ns)).expect("IPVS must be available in the guest");
+    (ns, h)
+}
+
+/// `n` services x `d` masquerading destinations.
+fn state(n: usize, d: u8) -> Vec<(Service, Vec<Destination>)> {
+    (0..n)
+        .map(|i| {
+            let s = Service::tcp(SocketAddr::new(
+                IpAddr::from([10, 2, (i / 250) as u8, (i % 250) as u8 + 1]),
+                80,
+            ))
+            .scheduler(Scheduler::RoundRobin);
+            let ds = (0..d)
+                .map(|j| {
+                    Destination::new(IpAddr::from([192, 168, j, (i % 250) as u8 + 1]), 8080)
+                        .masquerade()
+                })
+                .collect();
+            (s, ds)
+        })
+        .collect()
+}
+
+/// The kernel holds exactly `want`, as the planner and `ipvsadm -Sn` see it.
+fn assert_holds(ns: &Netns, h: &IpvsHandle, want: &[(Service, Vec<Destination>)]) {
+    let snap = block_on(h.snapshot()).unwrap();
+    let p = plan(&snap, want, &|_| true, Graceful::Off);
+    assert!(p.ops.is_empty(), "kernel differs: {} ops", p.ops.len());
+    let lines = sh(ns, &["ipvsadm", "-Sn"]).lines().count();
+    let expect: usize = want.iter().map(|(_, d)| 1 + d.len()).sum();
+    assert_eq!(lines, expect);
+}
+
+/// Services in the namespace, read from `/proc/net/ip_vs` (cheap, no
+/// netlink: usable while a child holds the IPVS mutex often).
+fn service_lines(ns: &Netns) -> usize {
+    ns.run(|| std::fs::read_to_string("/proc/thread-self/net/ip_vs"))
+        .unwrap()
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("TCP") || l.starts_with("UDP"))
+        .count()
+}
+
+/// The child parts, selected by `CHILD`.
+fn child_part() -> bool {
+    let Ok(part) = std::env::var(CHILD) else {
+        return false;
+    };
+    match part.as_str() {
+        "unprivileged" => {
+            let h = block_on(IpvsHandle::new()).unwrap();
+            let s = Service::tcp("10.9.9.9:80".parse().unwrap());
+            let err = block_on(h.add_service(&s)).unwrap_err();
+            assert!(matches!(err, Error::NotPermitted { .. }), "{err:?}");
+            assert!(err.to_string().contains("needs CAP_NET_ADMIN"), "{err}");
+            println!("CHILD-OK ipvs: {err}");
+        }
+        "sync" => {
+            let ns = Netns::from_path(std::env::var(CHILD_NS).unwrap()).unwrap();
+            let n: usize = std::env::var(CHILD_N).unwrap().parse().unwrap();
+            let h = block_on(IpvsHandle::in_netns(&ns)).unwrap();
+            let r = block_on(Syncer::ipvs_only(h).sync_services(&state(n, 4))).unwrap();
+            assert!(r.is_converged(), "{:?}", r.failed);
+            println!("CHILD-OK sync: {} applied", r.applied.len());
+        }
+        other => panic!("unknown child part {other}"),
+    }
+    true
+}
+
+fn self_cmd(test: &str, part: &str) -> Command {
+    let mut c = Command::new(std::env::current_exe().unwrap());
+    c.args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(CHILD, part);
+    c
+}
+
+/// Without CAP_NET_ADMIN an IPVS service add says what is missing and
+/// changes nothing.
+#[test]
+fn ipvs_without_cap_net_admin_says_so() {
+    if child_part() {
+        return;
+    }
+    let (ns, h) = setup();
+    let exe = std::env::current_exe().unwrap();
+    let out = Command::new("nsenter")
+        .arg(format!("--net={}", ns.proc_path()))
+        .args([
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            "--",
+        ])
+        .arg(exe)
+        .args([
+            "--exact",
+            "ipvs_without_cap_net_admin_says_so",
+            "--nocapture",
+        ])
+        .env(CHILD, "unprivileged")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "child failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("CHILD-OK ipvs:"), "{stdout}\n{stderr}");
+    assert!(block_on(h.services()).unwrap().is_empty());
+}
+
+/// 3,000 services dumped through a socket with the smallest receive
+/// buffer the kernel allows: flow control delivers every one.
+#[test]
+fn ipvs_dump_larger_than_receive_buffer_is_complete() {
+    let (ns, h) = setup();
+    let want = state(3000, 0);
+    let ops: Vec<Operation> = want
+        .iter()
+        .map(|(s, _)| Operation::AddService(s.clone()))
+        .collect();
+    let res = block_on(h.apply(&ops)).unwrap();
+    assert!(res.iter().all(Result::is_ok));
+    let tiny = Config {
+        recv_buffer: 1,
+        ..Config::default()
+    };
+    let conn = Connection::open_with(Protocol::Generic, &ns, tiny).unwrap();
+    let small = block_on(IpvsHandle::with_connection(conn)).unwrap();
+    let got = block_on(small.services()).unwrap();
+    assert_eq!(got.len(), 3000);
+    let mut keys: Vec<String> = got.iter().map(|s| format!("{:?}", s.key)).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), 3000, "duplicates in the dump");
+    assert!(small.connection().stats().recv_calls > 3);
+    assert_eq!(service_lines(&ns), 3000);
+}
+
+/// A child process running a big sync is killed (SIGKILL) part-way; the
+/// kernel holds a partial state; a second sync reaches the desired state
+/// exactly and a third one changes nothing.
+#[test]
+fn sync_killed_midway_then_rerun_converges() {
+    if child_part() {
+        return;
+    }
+    let (ns, h) = setup();
+    let n = 2000;
+    let want = state(n, 4);
+    let mut child = self_cmd("sync_killed_midway_then_rerun_converges", "sync")
+        .env(CHILD_NS, ns.proc_path())
+        .env(CHILD_N, n.to_string())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    // wait until part of the state is in, then kill
+    loop {
+        let c = service_lines(&ns);
+        if c >= 200 {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "child finished before it could be killed ({c} services)"
+        );
+        assert!(start.elapsed() < Duration::from_secs(120), "child stuck");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "killed child reported success");
+    let partial = block_on(h.snapshot()).unwrap();
+    let partial_ops = plan(&partial, &want, &|_| true, Graceful::Off).ops.len();
+    eprintln!(
+        "killed after {:?}: {} services in, {partial_ops} operations left",
+        start.elapsed(),
+        partial.len()
+    );
+    assert!(partial_ops > 0, "the child was not killed part-way");
+
+    let r = block_on(Syncer::ipvs_only(h.clone()).sync_services(&want)).unwrap();
+    assert!(r.is_converged(), "{:?}", r.failed);
+    assert_eq!(r.applied.len(), partial_ops);
+    assert_holds(&ns, &h, &want);
+    let again = block_on(Syncer::ipvs_only(h.clone()).sync_services(&want)).unwrap();
+    assert!(again.is_noop());
+}
+
+/// Two processes sync the same desired state at once: both succeed and
+/// the final state is the desired one.
+#[test]
+fn two_processes_syncing_at_once_converge() {
+    if child_part() {
+        return;
+    }
+    let (ns, h) = setup();
+    let n = 400;
+    let spawn = || {
+        self_cmd("two_processes_syncing_at_once_converge", "sync")
+            .env(CHILD_NS, ns.proc_path())
+            .env(CHILD_N, n.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    for c in [a, b] {
+        let out = c.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("CHILD-OK sync"),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_holds(&ns, &h, &state(n, 4));
+}
