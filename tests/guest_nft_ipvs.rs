@@ -1,0 +1,81 @@
+//! The `xt_ipvs` compat match (nftables-glue) accepted by a real kernel with
+//! IPVS (QEMU guest: the host kernel has no IPVS), read back typed, and
+//! understood by iptables-nft.
+
+use std::process::Command;
+
+use clusterip::link::LinkHandle;
+use clusterip::netlink::Netns;
+use nftables_glue::compat::{XtIpvsFields, XtIpvsMatch};
+use nftables_glue::{
+    Chain, Expr, Family, Match, NftHandle, Rule, RuleCompat, Table, Transaction, Verdict,
+};
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+#[test]
+fn xt_ipvs_match_in_a_kernel_with_ipvs() {
+    let ns = Netns::new_anonymous().unwrap();
+    let ipvs = XtIpvsMatch {
+        vaddr: Some("10.200.3.2".parse().unwrap()),
+        vmask_prefix: 32,
+        vport: 80,
+        l4proto: 6,
+        fields: XtIpvsFields::IPVS_PROPERTY
+            | XtIpvsFields::PROTO
+            | XtIpvsFields::VADDR
+            | XtIpvsFields::VPORT,
+        ..Default::default()
+    };
+    let mut rule = Rule::new(Family::Ipv4, "nat", "ZGZ-SERVICES").with_exprs(vec![
+        Expr::Match(Match::Ipvs(ipvs.clone())),
+        Expr::counter(),
+        Expr::verdict(Verdict::Accept),
+    ]);
+    rule.compat = Some(RuleCompat::default());
+    let rules = block_on(async {
+        let links = LinkHandle::in_netns(&ns).unwrap();
+        links.set_up(1).await.unwrap();
+        let nft = NftHandle::in_netns(&ns).unwrap();
+        let mut tx = Transaction::new();
+        tx.add_table(&Table::new(Family::Ipv4, "nat"))
+            .add_chain(&Chain::regular(Family::Ipv4, "nat", "ZGZ-SERVICES"))
+            .append_rule(&rule);
+        nft.commit(&tx).await.unwrap();
+        nft.list_rules(Family::Ipv4, "nat", Some("ZGZ-SERVICES"))
+            .await
+            .unwrap()
+    });
+    let [back] = rules.as_slice() else {
+        panic!("expected one rule: {rules:?}")
+    };
+    let got = back.exprs.iter().find_map(|e| match e {
+        Expr::Match(Match::Ipvs(m)) => Some(m.clone()),
+        _ => None,
+    });
+    assert_eq!(got, Some(ipvs), "{back:?}");
+
+    let out = Command::new("nsenter")
+        .arg(format!("--net={}", ns.proc_path()))
+        .args(["iptables-nft", "-t", "nat", "-S", "ZGZ-SERVICES"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // iptables prints `--ipvs` only when it is the sole condition, and a
+    // /32 mask as the bare address.
+    assert_eq!(
+        text,
+        "-N ZGZ-SERVICES\n-A ZGZ-SERVICES -m ipvs --vproto 6 --vaddr 10.200.3.2 --vport 80 -j ACCEPT\n"
+    );
+}
