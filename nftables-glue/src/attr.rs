@@ -111,7 +111,8 @@ pub(crate) fn get_u64(v: &[u8], what: &str) -> Result<u64, DecodeError> {
 
 pub(crate) fn get_str(v: &[u8], what: &str) -> Result<String, DecodeError> {
     let end = v.iter().position(|&b| b == 0).unwrap_or(v.len());
-    String::from_utf8(v[..end].to_vec()).map_err(|_| err(format!("{what}: not UTF-8")))
+    let s = v.get(..end).unwrap_or_default();
+    String::from_utf8(s.to_vec()).map_err(|_| err(format!("{what}: not UTF-8")))
 }
 
 /// Checks a name fits a 16-bit attribute and the kernel's limits.

@@ -301,27 +301,29 @@ impl XtIpvsMatch {
         if info.len() != 40 {
             return None;
         }
-        let a = &info[..16];
-        let mask = &info[16..32];
+        let (a, rest) = info.split_first_chunk::<16>()?;
+        let (mask, rest) = rest.split_first_chunk::<16>()?;
+        let [p0, p1, l4proto, fwd_method, c0, c1, invert, fields] = *rest else {
+            return None;
+        };
         let vaddr = if a.iter().all(|&x| x == 0) && mask.iter().all(|&x| x == 0) {
             None
         } else if v6 {
-            let o: [u8; 16] = a.try_into().ok()?;
-            Some(IpAddr::from(o))
+            Some(IpAddr::from(*a))
         } else {
-            let o: [u8; 4] = a.get(..4)?.try_into().ok()?;
+            let o: [u8; 4] = *a.first_chunk::<4>()?;
             Some(IpAddr::from(o))
         };
         let prefix = mask.iter().map(|b| b.count_ones()).sum::<u32>() as u8;
         Some(XtIpvsMatch {
             vaddr,
             vmask_prefix: prefix,
-            vport: u16::from_be_bytes([info[32], info[33]]),
-            l4proto: info[34],
-            fwd_method: info[35],
-            vportctl: u16::from_be_bytes([info[36], info[37]]),
-            invert: XtIpvsFields::from_bits_retain(info[38]),
-            fields: XtIpvsFields::from_bits_retain(info[39]),
+            vport: u16::from_be_bytes([p0, p1]),
+            l4proto,
+            fwd_method,
+            vportctl: u16::from_be_bytes([c0, c1]),
+            invert: XtIpvsFields::from_bits_retain(invert),
+            fields: XtIpvsFields::from_bits_retain(fields),
         })
     }
 }

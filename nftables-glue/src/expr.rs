@@ -867,7 +867,11 @@ impl Expr {
             }
         }
         let u = |i: usize, what: &str| -> Result<Option<u32>, DecodeError> {
-            a[i].map(|v| get_u32(v, what)).transpose()
+            a.get(i)
+                .copied()
+                .flatten()
+                .map(|v| get_u32(v, what))
+                .transpose()
         };
         let only = |allowed: &[usize]| {
             a.iter()

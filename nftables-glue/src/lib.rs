@@ -20,6 +20,15 @@
 //! # let _ = changed; Ok(()) }
 //! ```
 #![deny(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 mod attr;
 mod chain;

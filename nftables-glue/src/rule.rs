@@ -119,10 +119,10 @@ impl Rule {
             let l = usize::from(*l);
             let v = rest.get(..l)?;
             if *t == UDATA_RULE_COMMENT {
-                let end = v.iter().position(|&b| b == 0).unwrap_or(v.len());
-                return String::from_utf8(v[..end].to_vec()).ok();
+                let text = v.split(|&b| b == 0).next().unwrap_or_default();
+                return String::from_utf8(text.to_vec()).ok();
             }
-            u = &rest[l..];
+            u = rest.get(l..)?;
         }
         None
     }

@@ -275,10 +275,9 @@ impl Transaction {
         for (i, mut m) in self.to_netlink().into_iter().enumerate() {
             m.header.sequence_number = i as u32;
             m.finalize();
-            let len = m.buffer_len();
-            let off = out.len();
-            out.resize(off + len, 0);
-            m.serialize(&mut out[off..]);
+            let mut buf = vec![0; m.buffer_len()];
+            m.serialize(&mut buf);
+            out.extend_from_slice(&buf);
             out.resize(out.len().div_ceil(4) * 4, 0);
         }
         out
