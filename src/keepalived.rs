@@ -372,7 +372,11 @@ fn parse_level(
                         }
                         Tok::Eol => {
                             // A block's '{' may stand on the next line.
-                            let next = tokens[*pos..].iter().find(|(t, _)| *t != Tok::Eol);
+                            let next = tokens
+                                .get(*pos..)
+                                .unwrap_or_default()
+                                .iter()
+                                .find(|(t, _)| *t != Tok::Eol);
                             if matches!(next, Some((Tok::Open, _))) && is_block_keyword(keyword) {
                                 while matches!(tokens.get(*pos), Some((Tok::Eol, _))) {
                                     *pos += 1;
@@ -459,33 +463,46 @@ fn expand_include(pattern: &str, file: &Path, loc: &Location) -> Result<Vec<Path
 fn glob_match(pat: &[u8], s: &[u8]) -> bool {
     match pat.split_first() {
         None => s.is_empty(),
-        Some((b'*', rest)) => (0..=s.len()).any(|i| glob_match(rest, &s[i..])),
-        Some((b'?', rest)) => !s.is_empty() && glob_match(rest, &s[1..]),
+        // Every suffix of `s`, from `s` itself down to the empty one.
+        Some((b'*', rest)) => std::iter::successors(Some(s), |t| t.split_first().map(|(_, r)| r))
+            .any(|t| glob_match(rest, t)),
+        Some((b'?', rest)) => s.split_first().is_some_and(|(_, t)| glob_match(rest, t)),
         Some((b'[', rest)) => {
-            let Some(end) = rest.iter().skip(1).position(|&c| c == b']').map(|i| i + 1) else {
-                return s.first() == Some(&b'[') && glob_match(rest, &s[1..]);
+            // The class ends at the first ']' after its first character.
+            let close = rest.iter().skip(1).position(|&c| c == b']').map(|i| i + 1);
+            let Some((class, after)) = close.and_then(|end| rest.split_at_checked(end)) else {
+                return s
+                    .split_first()
+                    .is_some_and(|(&c, t)| c == b'[' && glob_match(rest, t));
             };
+            // `after` starts with the closing ']'.
+            let after = after.get(1..).unwrap_or_default();
             let Some((&c, tail)) = s.split_first() else {
                 return false;
             };
-            let (negate, set) = match rest[..end].split_first() {
+            let (negate, mut set) = match class.split_first() {
                 Some((b'!' | b'^', set)) => (true, set),
-                _ => (false, &rest[..end]),
+                _ => (false, class),
             };
             let mut hit = false;
-            let mut i = 0;
-            while i < set.len() {
-                if i + 2 < set.len() && set[i + 1] == b'-' {
-                    hit |= set[i] <= c && c <= set[i + 2];
-                    i += 3;
-                } else {
-                    hit |= set[i] == c;
-                    i += 1;
+            loop {
+                match set {
+                    [lo, b'-', hi, more @ ..] => {
+                        hit |= *lo <= c && c <= *hi;
+                        set = more;
+                    }
+                    [x, more @ ..] => {
+                        hit |= *x == c;
+                        set = more;
+                    }
+                    [] => break,
                 }
             }
-            hit != negate && glob_match(&rest[end + 1..], tail)
+            hit != negate && glob_match(after, tail)
         }
-        Some((&p, rest)) => s.first() == Some(&p) && glob_match(rest, &s[1..]),
+        Some((&p, rest)) => s
+            .split_first()
+            .is_some_and(|(&c, t)| c == p && glob_match(rest, t)),
     }
 }
 
