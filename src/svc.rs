@@ -32,7 +32,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use ipset_nl::{BulkOptions, CreateSet, IpPortEntry, IpProto, IpsetHandle, Outcome, SetType};
+use ipset_nl::{CreateSet, IpPortEntry, IpProto, IpsetHandle, SetType};
 use ipvs_nl::{
     Destination, ForwardMethod, IpvsHandle, Operation, Scheduler, Service, ServiceEntry, Weight,
 };
@@ -41,7 +41,7 @@ use nl_engine::{Error, Netns};
 
 use crate::keepalived::{Config, ConfigError, LbKind, Location, Protocol, Target};
 use crate::link::LinkHandle;
-use crate::sync::{self, Graceful, Ownership, SyncOptions, Syncer};
+use crate::sync::{self, DesiredSet, Graceful, Ownership, SetPlan, SyncOptions, Syncer};
 
 /// What to manage and under which names (the defaults reproduce the seeds).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -343,6 +343,28 @@ fn describe(op: &Operation) -> String {
     }
 }
 
+/// The member steps of a set plan ([`sync::plan_set`]): the additions and
+/// the deletions, each listed in [`Member`] order (none when empty).
+fn set_steps(name: &str, plan: &SetPlan) -> (Option<Step>, Option<Step>) {
+    let members = |v: &[IpPortEntry]| -> Vec<Member> {
+        v.iter()
+            .map(|e| Member {
+                addr: e.ip,
+                proto: e.proto,
+                port: e.port,
+            })
+            .collect::<BTreeSet<Member>>()
+            .into_iter()
+            .collect()
+    };
+    let add = members(&plan.add);
+    let del = members(&plan.del);
+    (
+        (!add.is_empty()).then(|| Step::AddMembers(name.to_string(), add)),
+        (!del.is_empty()).then(|| Step::DelMembers(name.to_string(), del)),
+    )
+}
+
 fn prefix_len(ip: &IpAddr) -> u8 {
     if ip.is_ipv4() { 32 } else { 128 }
 }
@@ -358,13 +380,17 @@ pub enum Step {
     SetUp(String),
     /// Add a virtual IP to the interface.
     AddAddress(String, IpAddr, u8),
-    /// Create the ipset.
+    /// Create the ipset. This and the two member steps are planned and
+    /// applied by [`crate::sync`] ([`sync::plan_set`],
+    /// [`Syncer::sync_set_planned`]).
     CreateIpset(String),
     /// Add members to the ipset.
     AddMembers(String, Vec<Member>),
     /// Create or repair the NAT chains.
     EnsureNat(String),
-    /// Remove ipset members the configuration no longer names.
+    /// Remove ipset members the configuration no longer names (planned
+    /// after the NAT chains; applied with the other set changes, at the
+    /// plan's first set step).
     DelMembers(String, Vec<Member>),
     /// Remove a virtual IP from the interface.
     DelAddress(String, IpAddr, u8),
@@ -560,50 +586,33 @@ impl Setup {
         }
         p.steps.extend(adds);
 
-        // The ipset and its members.
-        let names = self.ipset.list_names().await?;
-        let have: BTreeSet<Member> = if names.contains(&o.ipset) {
-            let sets = self.ipset.list(Some(&o.ipset)).await?;
-            let set = sets.into_iter().find(|s| s.name == o.ipset);
-            let mut have = BTreeSet::new();
-            if let Some(set) = set {
-                if set.set_type != SetType::HashIpPort {
-                    return Err(Error::invalid_input(
-                        format!("ipset {}", o.ipset),
-                        format!(
-                            "exists with type {} instead of hash:ip,port; destroy it or choose another name",
-                            set.set_type
-                        ),
-                    ));
-                }
-                for e in &set.members {
-                    let e = e.as_ip_port()?;
-                    have.insert(Member {
-                        addr: e.ip,
-                        proto: e.proto,
-                        port: e.port,
-                    });
-                }
+        // The ipset and its members: the sync engine's read and diff.
+        let current = match sync::read_set(&self.ipset, &o.ipset).await? {
+            Some(set) if set.set_type != SetType::HashIpPort => {
+                return Err(Error::invalid_input(
+                    format!("ipset {}", o.ipset),
+                    format!(
+                        "exists with type {} instead of hash:ip,port; destroy it or choose another name",
+                        set.set_type
+                    ),
+                ));
             }
-            have
-        } else {
-            p.steps.push(Step::CreateIpset(o.ipset.clone()));
-            BTreeSet::new()
+            Some(set) => Some(set.ip_port_members()?),
+            None => None,
         };
-        let add: Vec<Member> = d.members.difference(&have).copied().collect();
-        let del: Vec<Member> = have.difference(&d.members).copied().collect();
-        if !add.is_empty() {
-            p.steps.push(Step::AddMembers(o.ipset.clone(), add));
+        let set_plan = sync::plan_set(current.as_deref(), &self.desired_set(d).members);
+        let (add, del) = set_steps(&o.ipset, &set_plan);
+        if set_plan.create {
+            p.steps.push(Step::CreateIpset(o.ipset.clone()));
         }
+        p.steps.extend(add);
 
         // The NAT chains.
         if !self.nat_up_to_date().await? {
             p.steps.push(Step::EnsureNat(o.nat_table.clone()));
         }
 
-        if !del.is_empty() {
-            p.steps.push(Step::DelMembers(o.ipset.clone(), del));
-        }
+        p.steps.extend(del);
         for (ip, plen) in &on_dummy {
             let link_local = matches!(ip, IpAddr::V6(a) if a.segments()[0] & 0xffc0 == 0xfe80);
             if !link_local && !d.vips.contains_key(ip) {
@@ -682,13 +691,16 @@ impl Setup {
     }
 
     /// Applies a plan made by [`Setup::plan`]; returns the steps done.
-    /// IPVS changes are not taken from the plan: the sync engine reads the
-    /// kernel again and applies what is still missing, so a plan made a
-    /// while ago cannot undo changes made since.
+    /// IPVS and ipset changes are not taken from the plan: the sync engine
+    /// reads the kernel again and applies what is still missing, so a plan
+    /// made a while ago cannot undo changes made since. The set is synced
+    /// (created, members deleted and added) at the plan's first set step,
+    /// when the plan has one.
     pub async fn apply(&self, plan: &Plan, d: &Desired) -> Result<Vec<Step>, Error> {
         let o = &self.opts;
         let mut done = Vec::new();
         let mut index = self.links.index(&o.interface).await?;
+        let mut set_synced = false;
         for step in &plan.steps {
             match step {
                 Step::Sysctl(name, value) => {
@@ -716,31 +728,16 @@ impl Setup {
                     let i = self.need_index(index, name)?;
                     self.links.del_address(i, *ip, *plen).await?;
                 }
-                Step::CreateIpset(name) => {
-                    self.ipset
-                        .create(&CreateSet::hash_ip_port(name.clone()), true)
-                        .await?;
-                }
-                Step::AddMembers(name, v) | Step::DelMembers(name, v) => {
-                    let elems: Vec<IpPortEntry> = v
-                        .iter()
-                        .map(|m| IpPortEntry::new(m.addr, m.proto, m.port))
-                        .collect();
-                    let opts = BulkOptions {
-                        exist: true,
-                        ..Default::default()
-                    };
-                    let report = if matches!(step, Step::AddMembers(..)) {
-                        self.ipset.add_many(name, &elems, opts).await?
-                    } else {
-                        self.ipset.del_many(name, &elems, opts).await?
-                    };
-                    for (i, outcome) in report.outcomes.into_iter().enumerate() {
-                        if let Outcome::Failed(e) = outcome {
-                            let what = v.get(i).map(|m| m.to_string()).unwrap_or_default();
-                            return Err(e.with_context(format!("{name}: {what}")));
-                        }
+                // The set is synced by the sync engine, once, at the
+                // plan's first set step: it reads the set again and makes
+                // the changes still missing (create, delete, add), so a
+                // plan made a while ago cannot undo changes made since.
+                Step::CreateIpset(_) | Step::AddMembers(..) | Step::DelMembers(..) => {
+                    if !set_synced {
+                        set_synced = true;
+                        done.extend(self.sync_set(d).await?);
                     }
+                    continue;
                 }
                 Step::EnsureNat(_) => {
                     if !o.service_nat().ensure(&self.nft).await? {
@@ -765,6 +762,35 @@ impl Setup {
                 return Err(e.with_context(format!("ipvs: {}", describe(&op))));
             }
         }
+        Ok(done)
+    }
+
+    /// The cluster-IP ipset as the sync engine takes it.
+    fn desired_set(&self, d: &Desired) -> DesiredSet {
+        DesiredSet::new(
+            CreateSet::hash_ip_port(self.opts.ipset.clone()),
+            d.members
+                .iter()
+                .map(|m| IpPortEntry::new(m.addr, m.proto, m.port))
+                .collect(),
+        )
+    }
+
+    /// Syncs the cluster-IP ipset ([`Syncer::sync_set_planned`]); returns
+    /// the steps done, or the first member the kernel refused.
+    async fn sync_set(&self, d: &Desired) -> Result<Vec<Step>, Error> {
+        let syncer = Syncer::ipset_only(self.ipset.clone());
+        let (plan, report) = syncer.sync_set_planned(&self.desired_set(d)).await?;
+        if let Some((e, err)) = report.failures.into_iter().next() {
+            return Err(err.with_context(format!("{}: {e}", self.opts.ipset)));
+        }
+        let mut done = Vec::new();
+        if plan.create {
+            done.push(Step::CreateIpset(self.opts.ipset.clone()));
+        }
+        let (add, del) = set_steps(&self.opts.ipset, &plan);
+        done.extend(add);
+        done.extend(del);
         Ok(done)
     }
 

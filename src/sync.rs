@@ -60,7 +60,7 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
-use ipset_nl::{BulkOptions, CreateSet, IpPortEntry, IpProto, IpsetHandle, Outcome};
+use ipset_nl::{BulkOptions, CreateSet, IpPortEntry, IpProto, IpSet, IpsetHandle, Outcome};
 use ipvs_nl::{
     Destination, ForwardMethod, IpvsHandle, Operation, Protocol, Service, ServiceEntry,
     ServiceFlags, ServiceKey, Weight,
@@ -478,6 +478,84 @@ pub fn plan(
     p
 }
 
+/// The changes that bring one set to its desired members: what
+/// [`Syncer::sync_sets`] sends for it, computed without touching the
+/// kernel ([`plan_set`]).
+///
+/// ```
+/// use clusterip::sync::SetPlan;
+/// assert!(SetPlan::default().is_empty());
+/// ```
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SetPlan {
+    /// The set does not exist: create it, then add every desired member
+    /// (all in [`SetPlan::add`]).
+    pub create: bool,
+    /// Members to add, in the desired order.
+    pub add: Vec<IpPortEntry>,
+    /// Members to delete, in the kernel's order, reduced to what a delete
+    /// needs (address, range or network, protocol, port).
+    pub del: Vec<IpPortEntry>,
+}
+
+impl SetPlan {
+    /// True when the set already holds exactly the desired members.
+    pub fn is_empty(&self) -> bool {
+        !self.create && self.add.is_empty() && self.del.is_empty()
+    }
+}
+
+/// Computes the member changes from `current` (the set's members, `None`
+/// when the set does not exist; see [`read_set`]) to `desired`.
+///
+/// Members are compared as [`DesiredSet`] describes (address,
+/// range/network, protocol, port; extensions aside).
+///
+/// ```
+/// use clusterip::ipset::{IpPortEntry, IpProto};
+/// use clusterip::sync::plan_set;
+/// let m = |ip: &str, port| IpPortEntry::new(ip.parse().unwrap(), IpProto::Tcp, port);
+/// let p = plan_set(None, &[m("10.96.0.1", 80)]);
+/// assert!(p.create && p.add == [m("10.96.0.1", 80)]);
+/// let p = plan_set(Some(&[m("10.96.0.1", 80), m("10.96.0.2", 80)]), &[m("10.96.0.1", 80), m("10.96.0.3", 53)]);
+/// assert!(!p.create && p.add == [m("10.96.0.3", 53)] && p.del == [m("10.96.0.2", 80)]);
+/// ```
+pub fn plan_set(current: Option<&[IpPortEntry]>, desired: &[IpPortEntry]) -> SetPlan {
+    let Some(current) = current else {
+        return SetPlan {
+            create: true,
+            add: desired.to_vec(),
+            del: Vec::new(),
+        };
+    };
+    let have: HashSet<MemberKey> = current.iter().map(member_key).collect();
+    let wanted: HashSet<MemberKey> = desired.iter().map(member_key).collect();
+    SetPlan {
+        create: false,
+        add: desired
+            .iter()
+            .filter(|m| !have.contains(&member_key(m)))
+            .cloned()
+            .collect(),
+        del: current
+            .iter()
+            .filter(|m| !wanted.contains(&member_key(m)))
+            .cloned()
+            .map(strip)
+            .collect(),
+    }
+}
+
+/// Reads one set with its members as a sync sees it: `None` when it does
+/// not exist.
+pub async fn read_set(ipset: &IpsetHandle, name: &str) -> Result<Option<IpSet>> {
+    match ipset.list(Some(name)).await {
+        Ok(mut sets) => Ok(sets.pop()),
+        Err(Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 // ----------------------------------------------------------------- syncer
 
 /// How many operations one [`IpvsHandle::apply`] call of a sync carries.
@@ -618,17 +696,34 @@ impl Syncer {
         Ok(report)
     }
 
-    /// Brings one set to its members.
+    /// Brings sets to their members.
     pub async fn sync_sets(&self, sets: &[DesiredSet]) -> Result<Vec<SetReport>> {
-        let ipset = self
-            .ipset
-            .as_ref()
-            .ok_or_else(|| Error::invalid_input("sync sets", "this syncer has no ipset handle"))?;
+        let ipset = self.ipset_handle()?;
         let mut out = Vec::with_capacity(sets.len());
         for s in sets {
             out.push(self.sync_set(ipset, s).await?);
         }
         Ok(out)
+    }
+
+    /// Brings one set to its members, like [`Syncer::sync_sets`], and also
+    /// returns the changes it planned from its fresh read of the kernel
+    /// (the members the report counts).
+    pub async fn sync_set_planned(&self, set: &DesiredSet) -> Result<(SetPlan, SetReport)> {
+        let ipset = self.ipset_handle()?;
+        let current = match read_set(ipset, &set.spec.name).await? {
+            Some(s) => Some(s.ip_port_members()?),
+            None => None,
+        };
+        let plan = plan_set(current.as_deref(), &set.members);
+        let report = self.apply_set(ipset, set, &plan).await?;
+        Ok((plan, report))
+    }
+
+    fn ipset_handle(&self) -> Result<&IpsetHandle> {
+        self.ipset
+            .as_ref()
+            .ok_or_else(|| Error::invalid_input("sync sets", "this syncer has no ipset handle"))
     }
 
     async fn sync_ipvs_into(
@@ -686,56 +781,51 @@ impl Syncer {
     }
 
     async fn sync_set(&self, ipset: &IpsetHandle, want: &DesiredSet) -> Result<SetReport> {
-        let name = want.spec.name.clone();
+        let current = match read_set(ipset, &want.spec.name).await? {
+            Some(s) => Some(s.ip_port_members()?),
+            None => None,
+        };
+        let plan = plan_set(current.as_deref(), &want.members);
+        self.apply_set(ipset, want, &plan).await
+    }
+
+    /// Sends a [`plan_set`] plan for `want`: create and fill, or replace,
+    /// or delete then add (bulk messages).
+    async fn apply_set(
+        &self,
+        ipset: &IpsetHandle,
+        want: &DesiredSet,
+        plan: &SetPlan,
+    ) -> Result<SetReport> {
+        let name = want.spec.name.as_str();
         let mut rep = SetReport {
-            name: name.clone(),
+            name: name.to_string(),
             ..Default::default()
         };
-        let current = match ipset.list(Some(&name)).await {
-            Ok(mut sets) => match sets.pop() {
-                Some(s) => Some(s.ip_port_members()?),
-                None => None,
-            },
-            Err(Error::NotFound { .. }) => None,
-            Err(e) => return Err(e),
-        };
-        let Some(current) = current else {
+        if plan.create {
             ipset.create(&want.spec, true).await?;
             rep.created = true;
-            let r = ipset.add_many(&name, &want.members, bulk_options()).await?;
-            collect(&mut rep, &want.members, r.outcomes, true);
+            let r = ipset.add_many(name, &plan.add, bulk_options()).await?;
+            collect(&mut rep, &plan.add, r.outcomes, true);
             return Ok(rep);
-        };
-        let have: HashSet<MemberKey> = current.iter().map(member_key).collect();
-        let wanted: HashSet<MemberKey> = want.members.iter().map(member_key).collect();
-        let add: Vec<IpPortEntry> = want
-            .members
-            .iter()
-            .filter(|m| !have.contains(&member_key(m)))
-            .cloned()
-            .collect();
-        let del: Vec<IpPortEntry> = current
-            .into_iter()
-            .filter(|m| !wanted.contains(&member_key(m)))
-            .map(strip)
-            .collect();
-        if add.is_empty() && del.is_empty() {
+        }
+        if plan.is_empty() {
             return Ok(rep);
         }
         if self.options.sets == SetStrategy::Replace {
             let r = ipset.replace(&want.spec, &want.members).await?;
             rep.replaced = true;
             rep.added = r.applied();
-            rep.removed = del.len();
+            rep.removed = plan.del.len();
             return Ok(rep);
         }
-        if !del.is_empty() {
-            let r = ipset.del_many(&name, &del, bulk_options()).await?;
-            collect(&mut rep, &del, r.outcomes, false);
+        if !plan.del.is_empty() {
+            let r = ipset.del_many(name, &plan.del, bulk_options()).await?;
+            collect(&mut rep, &plan.del, r.outcomes, false);
         }
-        if !add.is_empty() {
-            let r = ipset.add_many(&name, &add, bulk_options()).await?;
-            collect(&mut rep, &add, r.outcomes, true);
+        if !plan.add.is_empty() {
+            let r = ipset.add_many(name, &plan.add, bulk_options()).await?;
+            collect(&mut rep, &plan.add, r.outcomes, true);
         }
         Ok(rep)
     }
