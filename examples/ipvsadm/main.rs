@@ -191,8 +191,9 @@ fn operation_of(p: &Parsed) -> Option<(Operation, Func)> {
     })
 }
 
-/// ipvs-nl refuses some scheduler-flag combinations ipvsadm sends (e.g.
-/// `-s rr -b flag-1`); those go to the kernel as the crate's own message,
+/// An operation ipvs-nl's own checks would refuse before sending (those
+/// mirror ipvsadm's, so the parser normally stops such a line first); if one
+/// gets through, it goes to the kernel as the crate's own message,
 /// unvalidated, so the kernel decides as it does for ipvsadm.
 fn crate_refuses(op: &Operation) -> bool {
     match op {

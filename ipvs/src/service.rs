@@ -633,9 +633,12 @@ impl Service {
         self.flags.contains(ServiceFlags::PERSISTENT)
     }
 
-    /// Checks the combinations `ipvsadm` refuses before sending (the kernel
-    /// accepts them silently): one-packet scheduling on a non-UDP service,
-    /// `sh-*`/`mh-*` flag aliases are not checked since they share bits.
+    /// Checks what `ipvsadm` refuses before sending (the kernel accepts it
+    /// silently): one-packet scheduling on a non-UDP service, and names
+    /// longer than the kernel keeps. Scheduler flags are not checked against
+    /// the scheduler: `flag-1..3` are valid with any scheduler (the kernel and
+    /// ipvsadm accept them), and the `sh-*`/`mh-*` names are aliases of the
+    /// same bits.
     pub fn validate(&self) -> Result<()> {
         if self.flags.contains(ServiceFlags::ONE_PACKET) {
             let udp = matches!(
@@ -651,25 +654,6 @@ impl Service {
                     "one-packet scheduling is only for UDP virtual services",
                 ));
             }
-        }
-        let sched_bits =
-            ServiceFlags::SCHED_FLAG1 | ServiceFlags::SCHED_FLAG2 | ServiceFlags::SCHED_FLAG3;
-        if self.flags.intersects(sched_bits)
-            && !matches!(
-                self.scheduler,
-                Scheduler::SourceHashing | Scheduler::MaglevHashing | Scheduler::Other(_)
-            )
-            && self
-                .flags
-                .intersects(ServiceFlags::SCHED_FLAG1 | ServiceFlags::SCHED_FLAG2)
-        {
-            return Err(Error::invalid_input(
-                format!("flags of service {}", self.key),
-                format!(
-                    "scheduler flags sh-*/mh-* (flag-1, flag-2) need the sh or mh scheduler, not {}",
-                    self.scheduler
-                ),
-            ));
         }
         if let Some(pe) = &self.pe_name {
             if pe.len() >= IP_VS_PENAME_MAXLEN {
