@@ -6,72 +6,13 @@
 //! reference tool makes none. IPVS bad input on a kernel with IPVS (the
 //! `ipvsadm` example included) is in `tests/guest_uml_faults.rs`.
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::OnceLock;
+use std::process::Command;
 
 use clusterip::ipset::{CreateSet, IpsetHandle};
 use clusterip::netlink::{Error, Netns};
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
-}
-
-/// Builds an example with cargo (up to date is fast) and returns its path.
-fn example(name: &str) -> PathBuf {
-    static BINS: OnceLock<std::sync::Mutex<Vec<(String, PathBuf)>>> = OnceLock::new();
-    let bins = BINS.get_or_init(Default::default);
-    let mut bins = bins.lock().unwrap();
-    if let Some((_, p)) = bins.iter().find(|(n, _)| n == name) {
-        return p.clone();
-    }
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
-    let out = Command::new(cargo)
-        .args(["build", "--example", name, "--message-format=json"])
-        .arg("--manifest-path")
-        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
-        .stderr(Stdio::inherit())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "cargo build --example {name}");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let exe = stdout
-        .lines()
-        .filter(|l| {
-            l.contains(r#""kind":["example"]"#) && l.contains(&format!(r#""name":"{name}""#))
-        })
-        .find_map(|l| {
-            let from = l.find(r#""executable":""#)? + r#""executable":""#.len();
-            let rest = &l[from..];
-            Some(PathBuf::from(&rest[..rest.find('"')?]))
-        })
-        .unwrap();
-    bins.push((name.to_owned(), exe.clone()));
-    exe
-}
-
-fn run(ns: &Netns, prog: &str, args: &[&str], stdin: &str) -> (bool, String) {
-    let mut c = Command::new("nsenter")
-        .arg(format!("--net={}", ns.proc_path()))
-        .arg(prog)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    c.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    let o = c.wait_with_output().unwrap();
-    (
-        o.status.success(),
-        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
-    )
-}
+mod common;
+use common::{block_on, example, merged, run_in_merged};
 
 const LONG_SET: &str = "a_set_name_of_thirty_two_bytes_x"; // 32 bytes: ipset allows 31
 
@@ -142,9 +83,9 @@ fn ipset_example_bad_input_matches_ipset() {
         let mut res = Vec::new();
         for prog in ["ipset", ours.to_str().unwrap()] {
             let ns = Netns::new_anonymous().unwrap();
-            assert!(run(&ns, "ipset", &["restore"], pre).0);
-            let (ok, text) = run(&ns, prog, &argv, stdin);
-            let (_, state) = run(&ns, "ipset", &["save"], "");
+            assert!(run_in_merged(&ns, "ipset", &["restore"], pre).0);
+            let (ok, text) = run_in_merged(&ns, prog, &argv, stdin);
+            let (_, state) = run_in_merged(&ns, "ipset", &["save"], "");
             // the hash seed (`initval`) is random per set: not state
             let state: Vec<String> = state
                 .lines()
@@ -157,24 +98,14 @@ fn ipset_example_bad_input_matches_ipset() {
         }
         let (ref_ok, ref_text, ref_state) = &res[0];
         let (our_ok, our_text, our_state) = &res[1];
-        report += &format!(
-            "{args:?}: ipset ok={ref_ok} {:?} | ours ok={our_ok} {:?}\n",
-            ref_text.trim(),
-            our_text.trim()
+        let bad = common::compare_bad_input(
+            "ipset",
+            args,
+            token,
+            (*ref_ok, ref_text, ref_state),
+            (*our_ok, our_text, our_state),
+            &mut report,
         );
-        let mut bad = Vec::new();
-        if ref_ok != our_ok {
-            bad.push("acceptance differs");
-        }
-        if !our_ok && !our_text.contains(token) && our_text.trim() != ref_text.trim() {
-            bad.push("message names neither the value nor matches ipset");
-        }
-        if our_text.contains("panicked") {
-            bad.push("panic");
-        }
-        if ref_state != our_state {
-            bad.push("state differs");
-        }
         if !bad.is_empty() {
             failures.push(format!(
                 "{args:?}: {bad:?}\n  ours {our_text:?}\n  ipset {ref_text:?}"
@@ -256,8 +187,7 @@ fn svc_setup_bad_command_lines() {
         ),
     ] {
         let o = Command::new(&bin).args(args).output().unwrap();
-        let text =
-            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+        let text = merged(&o);
         assert!(!o.status.success(), "{args:?}: {text}");
         assert!(text.contains(token), "{args:?}: {text}");
         assert!(!text.contains("panicked"), "{args:?}: {text}");

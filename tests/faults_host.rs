@@ -5,7 +5,6 @@
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -16,25 +15,8 @@ use clusterip::ipset::{
 use clusterip::netlink::{Config, Connection, Error, Netns, Protocol};
 use clusterip::nftables::{Chain, Family, NftHandle, Rule, Table, Transaction};
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
-}
-
-fn tool(ns: &Netns, args: &[&str]) -> (bool, String) {
-    let out = Command::new("nsenter")
-        .arg(format!("--net={}", ns.proc_path()))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
-    )
-}
+mod common;
+use common::{block_on, tool};
 
 /// No IPVS in the host kernel: a typed `Unsupported` with the hint, fast.
 #[test]

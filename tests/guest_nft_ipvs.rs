@@ -2,8 +2,6 @@
 //! IPVS (QEMU guest: the host kernel has no IPVS), read back typed, and
 //! understood by iptables-nft.
 
-use std::process::Command;
-
 use clusterip::link::LinkHandle;
 use clusterip::netlink::Netns;
 use nftables_glue::compat::{XtIpvsFields, XtIpvsMatch};
@@ -11,13 +9,8 @@ use nftables_glue::{
     Chain, Expr, Family, Match, NftHandle, Rule, RuleCompat, Table, Transaction, Verdict,
 };
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
-}
+mod common;
+use common::block_on;
 
 #[test]
 fn xt_ipvs_match_in_a_kernel_with_ipvs() {
@@ -61,17 +54,7 @@ fn xt_ipvs_match_in_a_kernel_with_ipvs() {
     });
     assert_eq!(got, Some(ipvs), "{back:?}");
 
-    let out = Command::new("nsenter")
-        .arg(format!("--net={}", ns.proc_path()))
-        .args(["iptables-nft", "-t", "nat", "-S", "ZGZ-SERVICES"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = common::sh(&ns, &["iptables-nft", "-t", "nat", "-S", "ZGZ-SERVICES"]);
     // iptables prints `--ipvs` only when it is the sole condition, and a
     // /32 mask as the bare address.
     assert_eq!(

@@ -35,23 +35,15 @@ use clusterip::keepalived::Config;
 use clusterip::netlink::Netns;
 use clusterip::svc::{Desired, Options, Setup, Step};
 
+mod common;
+use common::sh;
+
+/// The svc-setup example next to this test binary, or `SVC_SETUP`.
 fn svc_setup_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("SVC_SETUP") {
         return p.into();
     }
-    let exe = std::env::current_exe().unwrap();
-    // target/<profile>/deps/guest_svc_setup-HASH -> target/<profile>/examples/svc-setup
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .unwrap()
-        .join("examples/svc-setup");
-    assert!(
-        bin.is_file(),
-        "{} is missing: build it with `cargo build --example svc-setup` (same profile) before running this test",
-        bin.display()
-    );
-    bin
+    common::example_next_to_test("svc-setup")
 }
 
 /// Runs one scenario step; returns its output (stdout + stderr).
@@ -165,39 +157,24 @@ fn scenario() {
     );
 }
 
-fn tool(ns: &Netns, args: &[&str]) -> String {
-    let o = Command::new("nsenter")
-        .arg(format!("--net={}", ns.proc_path()))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
 fn kernel_state(ns: &Netns) -> String {
     [
-        tool(ns, &["ipvsadm", "-Sn"]),
-        tool(ns, &["ipset", "save"]),
-        tool(ns, &["nft", "list", "ruleset"]),
-        tool(ns, &["ip", "addr"]),
+        sh(ns, &["ipvsadm", "-Sn"]),
+        sh(ns, &["ipset", "save"]),
+        sh(ns, &["nft", "list", "ruleset"]),
+        sh(ns, &["ip", "addr"]),
     ]
     .join("\n----\n")
 }
 
 #[test]
 fn library_idempotence() {
-    let ns = Netns::new_anonymous().expect("netns");
-    tool(&ns, &["ip", "link", "set", "lo", "up"]);
+    let ns = common::netns_with_lo();
     // A local address is left alone: 10.1.1.1 stands for a VIP that is
     // already on another interface.
-    tool(&ns, &["ip", "link", "add", "eth9", "type", "dummy"]);
-    tool(&ns, &["ip", "addr", "add", "10.1.1.1/24", "dev", "eth9"]);
-    tool(&ns, &["ip", "link", "set", "eth9", "up"]);
+    sh(&ns, &["ip", "link", "add", "eth9", "type", "dummy"]);
+    sh(&ns, &["ip", "addr", "add", "10.1.1.1/24", "dev", "eth9"]);
+    sh(&ns, &["ip", "link", "set", "eth9", "up"]);
     let cfg = Config::parse_str(
         "virtual_server 169.254.11.2 80 {\n lb_algo rr\n lb_kind NAT\n protocol TCP\n\
          real_server 10.0.0.1 8080 {\n weight 2\n }\n real_server 10.0.0.2 8080 {\n }\n}\n\

@@ -19,39 +19,12 @@ use clusterip::ipvs::{Destination, IpvsHandle, Operation, Scheduler, Service};
 use clusterip::netlink::{Config, Connection, Error, Netns, Protocol};
 use clusterip::sync::{Graceful, Syncer, plan};
 
+mod common;
+use common::{block_on, netns_with_ipvs, sh};
+
 const CHILD: &str = "CLUSTERIP_FAULTS_CHILD";
 const CHILD_NS: &str = "CLUSTERIP_FAULTS_NETNS";
 const CHILD_N: &str = "CLUSTERIP_FAULTS_SERVICES";
-
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-        .block_on(f)
-}
-
-fn sh(ns: &Netns, args: &[&str]) -> String {
-    let out = Command::new("nsenter")
-        .arg(format!("--net={}", ns.proc_path()))
-        .args(args)
-        .output()
-        .expect("run nsenter");
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn setup() -> (Netns, IpvsHandle) {
-    let ns = Netns::new_anonymous().expect("new network namespace (root needed)");
-    sh(&ns, &["ip", "link", "set", "lo", "up"]);
-    let h = block_on(IpvsHandle::in_netns(&ns)).expect("IPVS must be available in the guest");
-    (ns, h)
-}
 
 /// `n` services x `d` masquerading destinations.
 fn state(n: usize, d: u8) -> Vec<(Service, Vec<Destination>)> {
@@ -135,28 +108,13 @@ fn ipvs_without_cap_net_admin_says_so() {
     if child_part() {
         return;
     }
-    let (ns, h) = setup();
-    let exe = std::env::current_exe().unwrap();
-    let out = Command::new("nsenter")
-        .arg(format!("--net={}", ns.proc_path()))
-        .args([
-            "setpriv",
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-            "--bounding-set=-all",
-            "--",
-        ])
-        .arg(exe)
-        .args([
-            "--exact",
-            "ipvs_without_cap_net_admin_says_so",
-            "--nocapture",
-        ])
-        .env(CHILD, "unprivileged")
-        .output()
-        .unwrap();
+    let (ns, h) = netns_with_ipvs();
+    let out = common::unprivileged_self(
+        &ns,
+        "ipvs_without_cap_net_admin_says_so",
+        CHILD,
+        "unprivileged",
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "child failed:\n{stdout}\n{stderr}");
@@ -168,7 +126,7 @@ fn ipvs_without_cap_net_admin_says_so() {
 /// buffer the kernel allows: flow control delivers every one.
 #[test]
 fn ipvs_dump_larger_than_receive_buffer_is_complete() {
-    let (ns, h) = setup();
+    let (ns, h) = netns_with_ipvs();
     let want = state(3000, 0);
     let ops: Vec<Operation> = want
         .iter()
@@ -200,7 +158,7 @@ fn sync_killed_midway_then_rerun_converges() {
     if child_part() {
         return;
     }
-    let (ns, h) = setup();
+    let (ns, h) = netns_with_ipvs();
     let n = 2000;
     let want = state(n, 4);
     let mut child = self_cmd("sync_killed_midway_then_rerun_converges", "sync")
@@ -250,7 +208,7 @@ fn two_processes_syncing_at_once_converge() {
     if child_part() {
         return;
     }
-    let (ns, h) = setup();
+    let (ns, h) = netns_with_ipvs();
     let n = 400;
     let spawn = || {
         self_cmd("two_processes_syncing_at_once_converge", "sync")
@@ -274,39 +232,6 @@ fn two_processes_syncing_at_once_converge() {
     assert_holds(&ns, &h, &state(n, 4));
 }
 
-/// The `ipvsadm` example next to this test binary
-/// (`target/<profile>/examples/ipvsadm`; `cargo test --no-run` builds it).
-fn our_ipvsadm() -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let p = exe
-        .parent()
-        .and_then(std::path::Path::parent)
-        .unwrap()
-        .join("examples/ipvsadm");
-    assert!(p.exists(), "{} missing: build the examples", p.display());
-    p
-}
-
-/// Runs `prog args` in `ns` with `stdin`: (success, stdout + stderr).
-fn run_in(ns: &Netns, prog: &std::path::Path, args: &[&str], stdin: &str) -> (bool, String) {
-    use std::io::Write;
-    let mut c = Command::new("nsenter")
-        .arg(format!("--net={}", ns.proc_path()))
-        .arg(prog)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    c.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    let out = c.wait_with_output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
-    )
-}
-
 /// Bad input to the `ipvsadm` example, each case against Debian's ipvsadm
 /// on the same starting state in two namespaces: both refuse, our message
 /// names the bad value (or is ipvsadm's own message, which the example
@@ -314,7 +239,7 @@ fn run_in(ns: &Netns, prog: &std::path::Path, args: &[&str], stdin: &str) -> (bo
 /// (no partial change where it makes none).
 #[test]
 fn ipvsadm_example_bad_input_names_the_value_and_changes_what_ipvsadm_changes() {
-    let ours = our_ipvsadm();
+    let ours = common::example_next_to_test("ipvsadm");
     let theirs = std::path::Path::new("/usr/sbin/ipvsadm");
     let pre = "-A -t 10.0.0.1:80 -s rr\n-a -t 10.0.0.1:80 -r 10.1.1.1:80 -m -w 1\n";
     // (arguments, stdin for -R, the text our message must contain)
@@ -362,38 +287,24 @@ fn ipvsadm_example_bad_input_names_the_value_and_changes_what_ipvsadm_changes() 
         let mut states = Vec::new();
         let mut outs = Vec::new();
         for prog in [theirs, ours.as_path()] {
-            let ns = Netns::new_anonymous().unwrap();
-            sh(&ns, &["ip", "link", "set", "lo", "up"]);
-            let (ok, _) = run_in(&ns, theirs, &["-R"], pre);
+            let ns = common::netns_with_lo();
+            let (ok, _) = common::run_in_merged(&ns, theirs, &["-R"], pre);
             assert!(ok);
-            let (ok, text) = run_in(&ns, prog, &argv, stdin);
-            let (_, state) = run_in(&ns, theirs, &["-Sn"], "");
+            let (ok, text) = common::run_in_merged(&ns, prog, &argv, stdin);
+            let (_, state) = common::run_in_merged(&ns, theirs, &["-Sn"], "");
             states.push(state);
             outs.push((ok, text));
         }
         let (ref_ok, ref_text) = &outs[0];
         let (our_ok, our_text) = &outs[1];
-        report += &format!(
-            "{args:?}: ipvsadm ok={ref_ok} {:?} | ours ok={our_ok} {:?}\n",
-            ref_text.trim(),
-            our_text.trim()
+        let bad = common::compare_bad_input(
+            "ipvsadm",
+            args,
+            token,
+            (*ref_ok, ref_text, &states[0]),
+            (*our_ok, our_text, &states[1]),
+            &mut report,
         );
-        let mut bad = Vec::new();
-        if ref_ok != our_ok {
-            bad.push("acceptance differs");
-        }
-        // The example reproduces ipvsadm's own messages byte for byte (the
-        // differential suite demands it); where ipvsadm does not name the
-        // value, the same message is the expected answer.
-        if !our_ok && !our_text.contains(token) && our_text.trim() != ref_text.trim() {
-            bad.push("message names neither the value nor matches ipvsadm");
-        }
-        if our_text.contains("panicked") {
-            bad.push("panic");
-        }
-        if states[0] != states[1] {
-            bad.push("state differs");
-        }
         if !bad.is_empty() {
             failures.push(format!("{args:?}: {bad:?}"));
         }
@@ -408,7 +319,7 @@ fn ipvsadm_example_bad_input_names_the_value_and_changes_what_ipvsadm_changes() 
 #[test]
 fn ipvs_library_bad_values_are_refused_without_change() {
     use clusterip::ipvs::Weight;
-    let (ns, h) = setup();
+    let (ns, h) = netns_with_ipvs();
     let svc = Service::tcp("10.0.0.1:80".parse().unwrap()).scheduler(Scheduler::RoundRobin);
     block_on(h.add_service(&svc)).unwrap();
     let before = sh(&ns, &["ipvsadm", "-Sn"]);

@@ -11,7 +11,6 @@
 //! left behind; a kernel without IPVS makes them fail.
 
 use std::net::{IpAddr, SocketAddr};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use clusterip::ipvs::{
@@ -21,35 +20,8 @@ use clusterip::ipvs::{
 use clusterip::netlink::Netns;
 use clusterip::sync::{DesiredState, Graceful, Ownership, SyncOptions, Syncer, plan};
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-        .block_on(f)
-}
-
-fn sh(ns: &Netns, args: &[&str]) -> String {
-    let out = Command::new("nsenter")
-        .arg(format!("--net={}", ns.proc_path()))
-        .args(args)
-        .output()
-        .expect("run nsenter");
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn setup() -> (Netns, IpvsHandle) {
-    let ns = Netns::new_anonymous().expect("new network namespace (root needed)");
-    sh(&ns, &["ip", "link", "set", "lo", "up"]);
-    let h = block_on(IpvsHandle::in_netns(&ns)).expect("IPVS must be available in the guest");
-    (ns, h)
-}
+mod common;
+use common::{block_on, netns_with_ipvs, sh};
 
 fn syncer(h: &IpvsHandle) -> Syncer {
     Syncer::ipvs_only(h.clone())
@@ -99,7 +71,7 @@ fn assert_holds(ns: &Netns, h: &IpvsHandle, want: &[(Service, Vec<Destination>)]
 
 #[test]
 fn from_empty_then_noop_resync_sends_no_change() {
-    let (ns, h) = setup();
+    let (ns, h) = netns_with_ipvs();
     let want = state(300, 80);
     let s = syncer(&h);
     let desired = DesiredState {
@@ -133,7 +105,7 @@ fn from_empty_then_noop_resync_sends_no_change() {
 
 #[test]
 fn ten_percent_changed() {
-    let (ns, h) = setup();
+    let (ns, h) = netns_with_ipvs();
     let mut want = state(200, 80);
     let s = syncer(&h);
     let r = block_on(s.sync_services(&want)).unwrap();
@@ -168,7 +140,7 @@ fn ten_percent_changed() {
 
 #[test]
 fn graceful_termination_with_live_udp_connections() {
-    let (ns, h) = setup();
+    let (ns, h) = netns_with_ipvs();
     for cmd in [
         "ip link add v0 type veth peer name v1",
         "ip link set v0 up",
@@ -261,7 +233,7 @@ fn graceful_termination_with_live_udp_connections() {
 
 #[test]
 fn interrupted_sync_converges() {
-    let (ns, h) = setup();
+    let (ns, h) = netns_with_ipvs();
     let want = state(150, 80);
     // a previous run died half-way: half of its operations reached the kernel
     let p = plan(&[], &want, &|_| true, Graceful::All);
@@ -281,7 +253,7 @@ fn interrupted_sync_converges() {
 
 #[test]
 fn concurrent_syncers_converge() {
-    let (ns, h) = setup();
+    let (ns, h) = netns_with_ipvs();
     // two syncers with the same desired state race each other
     let want = state(150, 80);
     let run = |w: Vec<(Service, Vec<Destination>)>, o: Ownership| {
@@ -333,7 +305,7 @@ fn concurrent_syncers_converge() {
 
 #[test]
 fn listed_ownership_leaves_foreign_services_alone() {
-    let (ns, h) = setup();
+    let (ns, h) = netns_with_ipvs();
     sh(&ns, &["ipvsadm", "-A", "-t", "10.9.9.9:80", "-s", "rr"]);
     let s = Syncer::ipvs_only(h.clone()).with_options(SyncOptions {
         ownership: Ownership::Listed,

@@ -9,68 +9,17 @@
 //! `cargo test --test ipset_example` alone is enough and the test can never
 //! run against a stale or missing binary: a failed build fails the test.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::OnceLock;
-
 use ipset_nl::Netns;
+
+mod common;
 
 #[allow(dead_code)]
 #[path = "../examples/ipset/cli.rs"]
 mod cli;
 
-/// The example binary, built (or found up to date) by cargo on first use.
-fn example() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
-        let mut c = Command::new(cargo);
-        c.args(["build", "--example", "ipset"])
-            .arg("--manifest-path")
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
-            .arg("--message-format=json-render-diagnostics")
-            .stderr(Stdio::inherit());
-        if !cfg!(debug_assertions) {
-            c.arg("--release");
-        }
-        let out = c.output().expect("run cargo build --example ipset");
-        assert!(out.status.success(), "cargo build --example ipset failed");
-        // The artifact message of the example names its executable.
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let exe = stdout
-            .lines()
-            .filter(|l| {
-                l.contains(r#""reason":"compiler-artifact""#)
-                    && l.contains(r#""kind":["example"]"#)
-                    && l.contains(r#""name":"ipset""#)
-            })
-            .find_map(|l| {
-                let from = l.find(r#""executable":""#)? + r#""executable":""#.len();
-                let rest = &l[from..];
-                Some(PathBuf::from(&rest[..rest.find('"')?]))
-            })
-            .expect("cargo reported no executable for example ipset");
-        assert!(exe.is_file(), "{} missing", exe.display());
-        exe
-    })
-}
-
+/// Runs `prog args` in `ns` with `stdin` (if any): (success, stdout, stderr).
 fn run(ns: &Netns, prog: &str, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
-    let mut c = Command::new("nsenter")
-        .arg(format!("--net={}", ns.proc_path()))
-        .arg(prog)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("nsenter");
-    if let Some(s) = stdin {
-        c.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
-    }
-    drop(c.stdin.take());
-    let o = c.wait_with_output().unwrap();
+    let o = common::run_in(ns, prog, args, stdin.unwrap_or(""));
     (
         o.status.success(),
         String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -79,7 +28,7 @@ fn run(ns: &Netns, prog: &str, args: &[&str], stdin: Option<&str>) -> (bool, Str
 }
 
 fn ours(ns: &Netns, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
-    run(ns, example().to_str().unwrap(), args, stdin)
+    run(ns, common::example("ipset").to_str().unwrap(), args, stdin)
 }
 
 fn theirs(ns: &Netns, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {

@@ -6,11 +6,8 @@ use std::path::{Path, PathBuf};
 
 use clusterip::keepalived::{Config, LbKind, Protocol, Target};
 
-fn data(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/keepalived")
-        .join(p)
-}
+mod common;
+use common::data;
 
 /// A scratch directory under target/, removed on drop.
 struct Scratch(PathBuf);

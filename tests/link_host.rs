@@ -3,13 +3,8 @@
 use clusterip::link::{InterfaceAddress, LinkHandle};
 use clusterip::netlink::Netns;
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
-}
+mod common;
+use common::block_on;
 
 #[test]
 fn loopback_up_and_addresses() {

@@ -3,19 +3,12 @@
 //! unprivileged child (uid 65534, no capabilities) inside a throwaway
 //! namespace.
 
-use std::process::Command;
-
 use clusterip::netlink::{Error, Netns};
 
-const CHILD: &str = "CLUSTERIP_UNPRIVILEGED_CHILD";
+mod common;
+use common::block_on;
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
-}
+const CHILD: &str = "CLUSTERIP_UNPRIVILEGED_CHILD";
 
 fn child() {
     let links = clusterip::link::LinkHandle::new().unwrap();
@@ -51,27 +44,7 @@ fn without_cap_net_admin_errors_say_so() {
         return;
     }
     let ns = Netns::new_anonymous().unwrap();
-    let exe = std::env::current_exe().unwrap();
-    let out = Command::new("nsenter")
-        .arg(format!("--net={}", ns.proc_path()))
-        .args([
-            "setpriv",
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-            "--bounding-set=-all",
-            "--",
-        ])
-        .arg(exe)
-        .args([
-            "--exact",
-            "without_cap_net_admin_errors_say_so",
-            "--nocapture",
-        ])
-        .env(CHILD, "1")
-        .output()
-        .unwrap();
+    let out = common::unprivileged_self(&ns, "without_cap_net_admin_errors_say_so", CHILD, "1");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "child failed:\n{stdout}\n{stderr}");
@@ -86,16 +59,7 @@ fn without_cap_net_admin_errors_say_so() {
         &["ipset", "list", "-n"][..],
         &["nft", "list", "ruleset"][..],
     ] {
-        let out = Command::new("nsenter")
-            .arg(format!("--net={}", ns.proc_path()))
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        assert!(
-            out.stdout.trim_ascii().is_empty(),
-            "{args:?}: {:?}",
-            out.stdout
-        );
+        let out = common::sh(&ns, args);
+        assert!(out.trim_ascii().is_empty(), "{args:?}: {out:?}");
     }
 }

@@ -17,83 +17,31 @@
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::OnceLock;
+use std::process::Command;
 
 use clusterip::keepalived::Config;
 use clusterip::netlink::Netns;
 use clusterip::svc::{Desired, Member, Options};
 use ipset_nl::IpProto;
 
+mod common;
+use common::{data, example, sh};
+
 #[allow(dead_code)]
 #[path = "../examples/svc-setup/cli.rs"]
 mod cli;
 
-fn example() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
-        let mut c = Command::new(cargo);
-        c.args(["build", "--example", "svc-setup"])
-            .arg("--manifest-path")
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
-            .arg("--message-format=json-render-diagnostics")
-            .stderr(Stdio::inherit());
-        if !cfg!(debug_assertions) {
-            c.arg("--release");
-        }
-        let out = c.output().expect("run cargo build --example svc-setup");
-        assert!(
-            out.status.success(),
-            "cargo build --example svc-setup failed"
-        );
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let exe = stdout
-            .lines()
-            .filter(|l| {
-                l.contains(r#""reason":"compiler-artifact""#)
-                    && l.contains(r#""kind":["example"]"#)
-                    && l.contains(r#""name":"svc-setup""#)
-            })
-            .find_map(|l| {
-                let from = l.find(r#""executable":""#)? + r#""executable":""#.len();
-                let rest = &l[from..];
-                Some(PathBuf::from(&rest[..rest.find('"')?]))
-            })
-            .expect("cargo reported no executable for example svc-setup");
-        assert!(exe.is_file(), "{} missing", exe.display());
-        exe
-    })
-}
-
-fn data(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/keepalived")
-        .join(p)
-}
-
 /// Runs svc-setup with `args`; returns (exit code, stdout, stderr).
 fn svc_setup(args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(example()).args(args).output().unwrap();
+    let o = Command::new(example("svc-setup"))
+        .args(args)
+        .output()
+        .unwrap();
     (
         o.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&o.stdout).into_owned(),
         String::from_utf8_lossy(&o.stderr).into_owned(),
     )
-}
-
-fn sh(ns: &Netns, cmd: &[&str]) -> String {
-    let o = Command::new("nsenter")
-        .arg(format!("--net={}", ns.proc_path()))
-        .args(cmd)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 /// Everything svc-setup could change in a namespace, as the reference

@@ -4,33 +4,17 @@
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
-use std::process::Command;
 
 use clusterip::ipset::{BulkOptions, CreateSet, IpPortEntry, IpProto, IpsetHandle};
 use clusterip::netlink::Netns;
 use clusterip::sync::{DesiredSet, DesiredState, SetStrategy, SyncOptions, Syncer};
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-        .block_on(f)
-}
+mod common;
+use common::block_on;
 
+/// `ipset args` in `ns`, which must succeed; its stdout.
 fn ipset(ns: &Netns, args: &[&str]) -> String {
-    let out = Command::new("nsenter")
-        .arg(format!("--net={}", ns.proc_path()))
-        .arg("ipset")
-        .args(args)
-        .output()
-        .expect("run ipset");
-    assert!(
-        out.status.success(),
-        "ipset {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    common::sh(ns, &[&["ipset"], args].concat())
 }
 
 /// The members as `ipset save` prints them.

@@ -1,0 +1,250 @@
+//! Helpers shared by the umbrella package's integration tests
+//! (`tests/*.rs`, each of which declares `mod common;`). Cargo builds only
+//! the files directly in `tests/` as test targets, so this module is no
+//! test of its own.
+//!
+//! - [`block_on`]: a current-thread Tokio runtime (never `#[tokio::test]`:
+//!   the "macros" feature is not allowed in this workspace).
+//! - [`netns_with_lo`], [`netns_with_ipvs`]: throwaway network namespaces.
+//! - [`nsenter`], [`sh`], [`tool`], [`run_in`], [`run_in_merged`]: reference
+//!   tools (and our examples) run inside a namespace with
+//!   `nsenter --net=PATH`.
+//! - [`unprivileged_self`]: this test binary re-run as an unprivileged child
+//!   (uid/gid 65534, no capabilities) inside a namespace.
+//! - [`example`], [`example_next_to_test`]: the example binaries, built by
+//!   cargo (host tests) or found next to the test binary (guest tests, whose
+//!   file system is read-only).
+//! - [`compare_bad_input`]: the verdict on one bad input given to one of our
+//!   examples and to the reference tool it replaces.
+//! - [`data`]: the seeds' keepalived files under `tests/data/keepalived`.
+
+// Every test file includes this whole module but uses only some of its
+// helpers; the rest would warn as dead code in that file's test target.
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, OnceLock};
+
+use clusterip::ipvs::IpvsHandle;
+use clusterip::netlink::Netns;
+
+/// Runs `f` to completion on a fresh current-thread Tokio runtime with
+/// every driver (I/O, time) enabled, as the netlink handles need.
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+        .block_on(f)
+}
+
+/// A `Command` for `nsenter --net=PATH` into `ns`; add the program and its
+/// arguments.
+pub fn nsenter(ns: &Netns) -> Command {
+    let mut c = Command::new("nsenter");
+    c.arg(format!("--net={}", ns.proc_path()));
+    c
+}
+
+/// Runs `args` (a program and its arguments) in `ns`, asserts that it
+/// succeeded (the message shows its output) and returns its stdout.
+pub fn sh(ns: &Netns, args: &[&str]) -> String {
+    let out = nsenter(ns).args(args).output().expect("run nsenter");
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs `args` (a program and its arguments) in `ns`, success or not:
+/// (success, stdout followed by stderr).
+pub fn tool(ns: &Netns, args: &[&str]) -> (bool, String) {
+    let out = nsenter(ns).args(args).output().unwrap();
+    (out.status.success(), merged(&out))
+}
+
+/// Runs `prog args` in `ns` with `stdin` written to its standard input
+/// (then closed) and returns its output.
+pub fn run_in(ns: &Netns, prog: impl AsRef<OsStr>, args: &[&str], stdin: &str) -> Output {
+    let mut c = nsenter(ns)
+        .arg(prog)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("nsenter");
+    c.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    c.wait_with_output().unwrap()
+}
+
+/// [`run_in`], as (success, stdout followed by stderr).
+pub fn run_in_merged(
+    ns: &Netns,
+    prog: impl AsRef<OsStr>,
+    args: &[&str],
+    stdin: &str,
+) -> (bool, String) {
+    let out = run_in(ns, prog, args, stdin);
+    (out.status.success(), merged(&out))
+}
+
+/// A process's stdout followed by its stderr, as text.
+pub fn merged(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+/// A fresh throwaway network namespace (root needed) with `lo` up.
+pub fn netns_with_lo() -> Netns {
+    let ns = Netns::new_anonymous().expect("new network namespace (root needed)");
+    sh(&ns, &["ip", "link", "set", "lo", "up"]);
+    ns
+}
+
+/// [`netns_with_lo`] and an IPVS handle in it; fails when the kernel has no
+/// IPVS (guest tests only: the host kernel has none).
+pub fn netns_with_ipvs() -> (Netns, IpvsHandle) {
+    let ns = netns_with_lo();
+    let h = block_on(IpvsHandle::in_netns(&ns)).expect("IPVS must be available in the guest");
+    (ns, h)
+}
+
+/// Re-runs this test binary inside `ns` as an unprivileged child: uid and
+/// gid 65534, no groups, no capabilities (`setpriv`), running only the
+/// test `test` (`--exact`, `--nocapture`) with the environment variable
+/// `key=value` set so that the child knows it is the child. Returns its
+/// output, whatever its exit status.
+pub fn unprivileged_self(ns: &Netns, test: &str, key: &str, value: &str) -> Output {
+    let exe = std::env::current_exe().unwrap();
+    nsenter(ns)
+        .args([
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            "--",
+        ])
+        .arg(exe)
+        .args(["--exact", test, "--nocapture"])
+        .env(key, value)
+        .output()
+        .unwrap()
+}
+
+/// The example `name`, built (or found up to date) by cargo on first use,
+/// with the cargo running the test, its target directory and profile: a
+/// test never runs a stale or missing binary, and a failed build fails it.
+pub fn example(name: &str) -> PathBuf {
+    static BINS: OnceLock<Mutex<Vec<(String, PathBuf)>>> = OnceLock::new();
+    let mut bins = BINS.get_or_init(Default::default).lock().unwrap();
+    if let Some((_, p)) = bins.iter().find(|(n, _)| n == name) {
+        return p.clone();
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
+    let mut c = Command::new(cargo);
+    c.args(["build", "--example", name])
+        .arg("--manifest-path")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+        .arg("--message-format=json-render-diagnostics")
+        .stderr(Stdio::inherit());
+    if !cfg!(debug_assertions) {
+        c.arg("--release");
+    }
+    let out = c
+        .output()
+        .unwrap_or_else(|e| panic!("run cargo build --example {name}: {e}"));
+    assert!(out.status.success(), "cargo build --example {name} failed");
+    // The artifact message of the example names its executable.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let exe = stdout
+        .lines()
+        .filter(|l| {
+            l.contains(r#""reason":"compiler-artifact""#)
+                && l.contains(r#""kind":["example"]"#)
+                && l.contains(&format!(r#""name":"{name}""#))
+        })
+        .find_map(|l| {
+            let from = l.find(r#""executable":""#)? + r#""executable":""#.len();
+            let rest = &l[from..];
+            Some(PathBuf::from(&rest[..rest.find('"')?]))
+        })
+        .unwrap_or_else(|| panic!("cargo reported no executable for example {name}"));
+    assert!(exe.is_file(), "{} missing", exe.display());
+    bins.push((name.to_owned(), exe.clone()));
+    exe
+}
+
+/// The example `name` that cargo built next to this test binary
+/// (`target/<profile>/deps/TEST-HASH` -> `target/<profile>/examples/NAME`;
+/// `cargo test --no-run` builds it). For guest tests, whose file system is
+/// read-only: a missing binary fails the test.
+pub fn example_next_to_test(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join("examples")
+        .join(name);
+    assert!(
+        bin.is_file(),
+        "{} is missing: build it with `cargo build --example {name}` (same profile) before running this test",
+        bin.display()
+    );
+    bin
+}
+
+/// One bad input (`args`) given to the reference `tool` and to our example,
+/// each as (accepted, stdout + stderr, the kernel state afterwards). Appends
+/// a line on both answers to `report` and returns what is wrong with ours
+/// (empty: nothing): it accepts what the tool refuses or the reverse; it
+/// refuses with a message that names neither `token` nor matches the tool's
+/// message; it panicked; it left a different state.
+pub fn compare_bad_input<S: PartialEq>(
+    tool: &str,
+    args: &str,
+    token: &str,
+    (ref_ok, ref_text, ref_state): (bool, &str, &S),
+    (our_ok, our_text, our_state): (bool, &str, &S),
+    report: &mut String,
+) -> Vec<String> {
+    *report += &format!(
+        "{args:?}: {tool} ok={ref_ok} {:?} | ours ok={our_ok} {:?}\n",
+        ref_text.trim(),
+        our_text.trim()
+    );
+    let mut bad = Vec::new();
+    if ref_ok != our_ok {
+        bad.push("acceptance differs".to_owned());
+    }
+    // Our examples reproduce the tools' own messages; where the tool does
+    // not name the value, the same message is the expected answer.
+    if !our_ok && !our_text.contains(token) && our_text.trim() != ref_text.trim() {
+        bad.push(format!(
+            "message names neither the value nor matches {tool}"
+        ));
+    }
+    if our_text.contains("panicked") {
+        bad.push("panic".to_owned());
+    }
+    if ref_state != our_state {
+        bad.push("state differs".to_owned());
+    }
+    bad
+}
+
+/// A file of the seeds' keepalived configurations
+/// (`tests/data/keepalived/<p>`).
+pub fn data(p: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/keepalived")
+        .join(p)
+}
