@@ -119,12 +119,40 @@ impl NftHandle {
         )
     }
 
+    /// A dump that saw one ruleset generation only.
+    ///
+    /// The kernel flags a dump interrupted (`NLM_F_DUMP_INTR`) only when the
+    /// ruleset changed between two of its parts; a commit during the last
+    /// part goes unflagged, and the part may then hold rules of both
+    /// generations. So, as `nft` does, the generation is read before and
+    /// after: a dump is returned only when no commit happened in between,
+    /// and is restarted otherwise (then reported as interrupted).
     async fn dump(&self, ctx: &str, msg: NftMessage) -> Result<Vec<NftMessage>> {
-        let m: NetlinkMessage<NftMessage> = msg.into_netlink(0);
-        self.conn.dump(ctx, m).await.map_err(|e| match e.errno() {
-            Some(libc::EOPNOTSUPP) => unsupported(ctx),
-            _ => e,
-        })
+        let retries = self.conn.config().dump_retries;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let before = self.generation().await?;
+            let m: NetlinkMessage<NftMessage> = msg.clone().into_netlink(0);
+            let res = self.conn.dump(ctx, m).await;
+            let after = self.generation().await?;
+            match res {
+                Ok(v) if before == after => return Ok(v),
+                Ok(_) | Err(Error::DumpInterrupted { .. }) if attempts <= retries => {}
+                Ok(_) | Err(Error::DumpInterrupted { .. }) => {
+                    return Err(Error::DumpInterrupted {
+                        context: ctx.to_string(),
+                        attempts,
+                    });
+                }
+                Err(e) => {
+                    return Err(match e.errno() {
+                        Some(libc::EOPNOTSUPP) => unsupported(ctx),
+                        _ => e,
+                    });
+                }
+            }
+        }
     }
 
     /// Lists the tables of `family` ([`Family::Unspec`]: all).
