@@ -26,10 +26,9 @@ use keepalived::Config;
 fn scratch() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!(
-            "clusterip-fuzz-keepalived-{}",
-            std::process::id()
-        ));
+        // Inside fuzz/ (git-ignored), one fixed place: runs leave nothing
+        // behind in the machine's temporary directory.
+        let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/scratch/keepalived"));
         std::fs::create_dir_all(&dir).expect("scratch directory");
         std::fs::write(
             dir.join("vs.conf"),
