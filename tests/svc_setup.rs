@@ -59,7 +59,9 @@ fn state(ns: &Netns) -> String {
 }
 
 fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("svc-setup-test-{}-{name}", std::process::id()));
+    // Under target/ (one fixed directory a test, emptied first): runs leave
+    // nothing in the machine's temporary directory.
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("svc-setup-test-{name}"));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(d.join("conf.d")).unwrap();
     d
