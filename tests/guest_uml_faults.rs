@@ -50,7 +50,12 @@ fn state(n: usize, d: u8) -> Vec<(Service, Vec<Destination>)> {
 fn assert_holds(ns: &Netns, h: &IpvsHandle, want: &[(Service, Vec<Destination>)]) {
     let snap = block_on(h.snapshot()).unwrap();
     let p = plan(&snap, want, &|_| true, Graceful::Off);
-    assert!(p.ops.is_empty(), "kernel differs: {} ops", p.ops.len());
+    assert!(
+        p.ops.is_empty(),
+        "kernel differs: {} ops: {:?}",
+        p.ops.len(),
+        p.ops
+    );
     let lines = sh(ns, &["ipvsadm", "-Sn"]).lines().count();
     let expect: usize = want.iter().map(|(_, d)| 1 + d.len()).sum();
     assert_eq!(lines, expect);
