@@ -99,8 +99,11 @@ fn from_empty_then_noop_resync_sends_no_change() {
     let after = h.connection().stats();
     assert!(r.is_noop(), "{:?}", r.applied);
     assert_eq!(r.changes(), 0);
-    assert_eq!(after.messages_sent - before.messages_sent, 1);
-    assert_eq!(after.datagrams_sent - before.datagrams_sent, 1);
+    // one service dump, or two when it spanned several datagrams (IPVS
+    // dumps are read twice then, to be consistent): reads only
+    let sent = after.messages_sent - before.messages_sent;
+    assert!((1..=2).contains(&sent), "{sent} messages");
+    assert_eq!(after.datagrams_sent - before.datagrams_sent, sent);
 }
 
 #[test]

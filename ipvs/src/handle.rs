@@ -310,7 +310,39 @@ impl IpvsHandle {
         self.services_on(&self.conn).await
     }
 
+    /// The service dump, made consistent.
+    ///
+    /// IPVS numbers a dump's resume position across the services of *all*
+    /// network namespaces (one global table) and never sets
+    /// `NLM_F_DUMP_INTR`: a dump spanning several datagrams can skip or
+    /// repeat a service when any namespace adds or deletes services in
+    /// between (seen in the guest tests). A dump that came in one datagram
+    /// was made under one hold of the IPVS lock and is exact; a longer one
+    /// is read again until two consecutive reads list the same services,
+    /// else [`Error::DumpInterrupted`].
     async fn services_on(&self, conn: &Connection) -> Result<Vec<Service>> {
+        let attempts = conn.config().dump_retries.saturating_add(2);
+        let mut previous: Option<std::collections::HashSet<ServiceKey>> = None;
+        for _ in 0..attempts {
+            let before = conn.stats().recv_calls;
+            let services = self.services_once(conn).await?;
+            // one data datagram, then NLMSG_DONE (its own datagram on 6.1)
+            let single_part = conn.stats().recv_calls.saturating_sub(before) <= 2;
+            let keys: std::collections::HashSet<ServiceKey> =
+                services.iter().map(|s| s.key).collect();
+            let repeated = keys.len() != services.len();
+            if !repeated && (single_part || previous.as_ref() == Some(&keys)) {
+                return Ok(services);
+            }
+            previous = (!repeated).then_some(keys);
+        }
+        Err(Error::DumpInterrupted {
+            context: "list services".into(),
+            attempts,
+        })
+    }
+
+    async fn services_once(&self, conn: &Connection) -> Result<Vec<Service>> {
         let ctx = "list services";
         let replies = self
             .dump_on(conn, ctx, IpvsMessage::dump_services())
