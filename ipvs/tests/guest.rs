@@ -638,9 +638,15 @@ fn bulk_apply_and_pipelined_snapshot() {
     let after = h.connection().stats().messages_sent;
     assert_eq!(snap.len(), n);
     assert!(snap.iter().all(|e| e.destinations.len() == 3));
-    // the main connection made only the service dump: the destination dumps
+    // the main connection made only the service dump (repeated until two
+    // reads agree when it spans several datagrams): the destination dumps
     // went over the pipeline's other connections
-    assert_eq!(after - before, 1);
+    let most = u64::from(h.connection().config().dump_retries) + 2;
+    assert!(
+        (1..=most).contains(&(after - before)),
+        "{} messages",
+        after - before
+    );
     let saved = ipvsadm(&ns, &["-Sn"]);
     assert_eq!(saved.lines().count(), n * 4);
     // sequential and pipelined reads agree
