@@ -558,9 +558,6 @@ pub async fn read_set(ipset: &IpsetHandle, name: &str) -> Result<Option<IpSet>> 
 
 // ----------------------------------------------------------------- syncer
 
-/// How many operations one [`IpvsHandle::apply`] call of a sync carries.
-const APPLY_CHUNK: usize = 4096;
-
 /// Brings IPVS and ipset to a [`DesiredState`]; see the [module
 /// documentation](self).
 ///
@@ -745,16 +742,23 @@ impl Syncer {
             if p.ops.is_empty() {
                 break;
             }
-            // In chunks: the encoded messages of one chunk at a time are
-            // held in memory (a few megabytes), however large the change.
-            let mut ops = p.ops.into_iter().peekable();
-            while ops.peek().is_some() {
-                let chunk: Vec<Operation> = ops.by_ref().take(APPLY_CHUNK).collect();
-                let results = ipvs.apply(&chunk).await?;
-                for (op, r) in chunk.into_iter().zip(results) {
-                    match r {
-                        Ok(()) => report.applied.push(op),
-                        Err(e) => report.failed.push((op, e)),
+            // One bulk apply: the engine encodes each operation straight
+            // into the datagram being filled, so memory stays at one
+            // datagram however large the change; only failures come back.
+            let results = ipvs.apply(&p.ops).await?;
+            let mut ops = p.ops;
+            if results.all_ok() {
+                if report.applied.is_empty() {
+                    report.applied = ops;
+                } else {
+                    report.applied.append(&mut ops);
+                }
+            } else {
+                let mut errors = results.into_errors().into_iter().peekable();
+                for (i, op) in ops.into_iter().enumerate() {
+                    match errors.next_if(|(j, _)| *j == i) {
+                        Some((_, e)) => report.failed.push((op, e)),
+                        None => report.applied.push(op),
                     }
                 }
             }

@@ -138,7 +138,7 @@ fn ipvs_dump_larger_than_receive_buffer_is_complete() {
         .map(|(s, _)| Operation::AddService(s.clone()))
         .collect();
     let res = block_on(h.apply(&ops)).unwrap();
-    assert!(res.iter().all(Result::is_ok));
+    assert!(res.all_ok(), "{:?}", res.errors());
     let tiny = Config {
         recv_buffer: 1,
         ..Config::default()

@@ -244,7 +244,7 @@ fn interrupted_sync_converges() {
     let p = plan(&[], &want, &|_| true, Graceful::All);
     let half = p.ops.len() / 2 + 1; // cut inside a service's destinations
     let res = block_on(h.apply(&p.ops[..half])).unwrap();
-    assert!(res.iter().all(Result::is_ok));
+    assert!(res.all_ok(), "{:?}", res.errors());
     // and something stale was left behind
     let stale = Service::tcp("10.200.0.1:80".parse().unwrap());
     block_on(h.add_service(&stale)).unwrap();

@@ -21,9 +21,9 @@ use std::time::Duration;
 
 use cli::{Cmd, Failure, Outcome, Parsed};
 use ipvs_nl::{
-    ConnFilter, DaemonState, Destination, Error, Family, ForwardMethod, Info, IpvsHandle,
-    IpvsMessage, Netmask, Operation, Protocol, Scheduler, Service, ServiceEntry, ServiceFlags,
-    ServiceKey, SyncDaemon, Timeouts, TunnelFlags, TunnelType, Weight,
+    BatchResults, ConnFilter, DaemonState, Destination, Error, Family, ForwardMethod, Info,
+    IpvsHandle, IpvsMessage, Netmask, Operation, Protocol, Scheduler, Service, ServiceEntry,
+    ServiceFlags, ServiceKey, SyncDaemon, Timeouts, TunnelFlags, TunnelType, Weight,
 };
 use names::Names;
 
@@ -402,7 +402,7 @@ impl Run {
                 .await;
         }
         let r = self.ipvs.apply(std::slice::from_ref(op)).await?;
-        r.into_iter().next().unwrap_or(Ok(()))
+        r.into_vec().into_iter().next().unwrap_or(Ok(()))
     }
 
     /// `-R`: the lines of stdin, parsed as command lines; changes are sent
@@ -455,12 +455,13 @@ impl Run {
         }
         let ops = std::mem::take(&mut batch.ops);
         let outcome = if ops.is_empty() {
-            Ok(Vec::new())
+            Ok(BatchResults::default())
         } else {
             self.ipvs.apply(&ops).await
         };
-        let mut results = match outcome {
-            Ok(r) => r.into_iter(),
+        // Only the failures, by operation index.
+        let mut failures = match outcome {
+            Ok(r) => r.into_errors().into_iter().peekable(),
             Err(e) => {
                 // The exchange failed: the outcome of the batch is unknown.
                 self.err(&format!("{e}\n"));
@@ -470,20 +471,24 @@ impl Run {
             }
         };
         let mut msgs = String::new();
+        let mut index = 0;
         for p in batch.pending.drain(..) {
             match p {
                 Pending::Msg(m) => {
                     msgs.push_str(&m);
                     *result = -1;
                 }
-                Pending::Op(func) => match results.next() {
-                    Some(Ok(())) | None => *result = 0,
-                    Some(Err(e)) => {
-                        msgs.push_str(&error_text(func, &e));
-                        msgs.push('\n');
-                        *result = -1;
+                Pending::Op(func) => {
+                    match failures.next_if(|(i, _)| *i == index) {
+                        None => *result = 0,
+                        Some((_, e)) => {
+                            msgs.push_str(&error_text(func, &e));
+                            msgs.push('\n');
+                            *result = -1;
+                        }
                     }
-                },
+                    index += 1;
+                }
             }
         }
         if !msgs.is_empty() {

@@ -1,11 +1,14 @@
 //! [`IpvsHandle`]: the async entry point, one per network namespace.
 
+use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use netlink_packet_core::{NetlinkHeader, NetlinkMessage, NetlinkPayload};
 use netlink_packet_generic::GenlMessage;
-use nl_engine::{Acks, BatchOptions, Connection, KernelError, Netns, Packing, Protocol};
+use nl_engine::{
+    Acks, BatchOptions, BatchResults, Connection, KernelError, Netns, Packing, Protocol,
+};
 
 use crate::config::Timeouts;
 use crate::conn_table::{self, ConnEntry, ConnFilter};
@@ -487,12 +490,16 @@ impl IpvsHandle {
 
     /// Applies many changes at once: the messages are packed into large
     /// datagrams (one ACK asked per datagram; the kernel reports every
-    /// failure anyway) and each operation's result comes back in order.
+    /// failure anyway) and each operation's result comes back, by index.
+    ///
+    /// Each message is encoded straight into the datagram being filled, so
+    /// memory stays at one datagram however many operations there are, and
+    /// only failures are stored in the results.
     ///
     /// The outer error means the exchange itself failed (then the outcome
     /// of the operations is unknown). An operation refused before sending
-    /// (invalid input) is reported in its slot and not sent.
-    pub async fn apply(&self, ops: &[Operation]) -> Result<Vec<Result<()>>> {
+    /// (invalid input) is reported at its index and not sent.
+    pub async fn apply(&self, ops: &[Operation]) -> Result<BatchResults<Error>> {
         self.apply_with(
             ops,
             BatchOptions {
@@ -508,32 +515,40 @@ impl IpvsHandle {
         &self,
         ops: &[Operation],
         options: BatchOptions,
-    ) -> Result<Vec<Result<()>>> {
-        let mut results: Vec<Option<Result<()>>> = Vec::with_capacity(ops.len());
-        let mut sent = Vec::new();
-        let mut msgs = Vec::new();
-        for (i, op) in ops.iter().enumerate() {
-            match op.validate() {
-                Ok(()) => {
-                    results.push(None);
-                    sent.push(i);
-                    msgs.push(self.message(op.message()));
-                }
-                Err(e) => results.push(Some(Err(e))),
+    ) -> Result<BatchResults<Error>> {
+        // Invalid operations are answered here and not sent.
+        let mut failed: Vec<(usize, Error)> = ops
+            .iter()
+            .enumerate()
+            .filter_map(|(i, op)| op.validate().err().map(|e| (i, e)))
+            .collect();
+        // The index in `ops` of each message sent (only built when some
+        // operation was refused before sending; else it is the identity).
+        let sent: Option<Vec<usize>> = (!failed.is_empty()).then(|| {
+            let refused: HashSet<usize> = failed.iter().map(|(i, _)| *i).collect();
+            (0..ops.len()).filter(|i| !refused.contains(i)).collect()
+        });
+        let count = sent.as_ref().map_or(ops.len(), Vec::len);
+        if count > 0 {
+            let ctx = format!("apply {count} IPVS operations");
+            let msgs = ops
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| sent.as_ref().is_none_or(|s| s.binary_search(i).is_ok()))
+                .map(|(_, op)| self.message(op.message()));
+            let got = self.conn.batch_iter(&ctx, msgs, options).await?;
+            for (j, ke) in got.into_errors() {
+                let i = match &sent {
+                    Some(s) => s.get(j).copied(),
+                    None => Some(j),
+                };
+                let Some((i, op)) = i.and_then(|i| Some((i, ops.get(i)?))) else {
+                    continue;
+                };
+                failed.push((i, classify(op.message().cmd, &op.context(), ke)));
             }
         }
-        if !msgs.is_empty() {
-            let ctx = format!("apply {} IPVS operations", msgs.len());
-            let got = self.conn.batch(&ctx, msgs, options).await?;
-            for (i, r) in sent.into_iter().zip(got) {
-                let Some(op) = ops.get(i) else { continue };
-                let r = r.map_err(|ke| classify(op.message().cmd, &op.context(), ke));
-                if let Some(slot) = results.get_mut(i) {
-                    *slot = Some(r);
-                }
-            }
-        }
-        Ok(results.into_iter().map(|r| r.unwrap_or(Ok(()))).collect())
+        Ok(BatchResults::new(ops.len(), failed))
     }
 
     // -------------------------------------------------- zero, flush, info

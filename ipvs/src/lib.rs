@@ -57,4 +57,4 @@ pub use message::{IpvsAttr, IpvsCmd, IpvsMessage};
 pub use service::{Family, Netmask, Protocol, Scheduler, Service, ServiceFlags, ServiceKey};
 pub use stats::{Stats, StatsWidth};
 
-pub use nl_engine::{Error, KernelError, Netns, Result};
+pub use nl_engine::{BatchResults, Error, KernelError, Netns, Result};

@@ -610,6 +610,13 @@ fn bulk_apply_and_pipelined_snapshot() {
     ));
     let res = block_on(h.apply(&ops)).unwrap();
     assert_eq!(res.len(), ops.len());
+    assert_eq!(
+        res.errors().iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+        (n * 4..ops.len()).collect::<Vec<_>>(),
+        "only the last operations fail: {:?}",
+        res.errors()
+    );
+    let res = res.into_vec();
     let (ok, bad): (Vec<_>, Vec<_>) = res.iter().partition(|r| r.is_ok());
     assert_eq!(ok.len(), n * 4, "{bad:?}");
     assert!(
@@ -658,7 +665,7 @@ fn bulk_apply_and_pipelined_snapshot() {
         .iter()
         .map(|e| Operation::DeleteService(e.service.key))
         .collect();
-    assert!(block_on(h.apply(&del)).unwrap().iter().all(Result::is_ok));
+    assert!(block_on(h.apply(&del)).unwrap().all_ok());
     assert!(block_on(h.services()).unwrap().is_empty());
 }
 

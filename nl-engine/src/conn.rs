@@ -203,6 +203,93 @@ impl Default for BatchOptions {
     }
 }
 
+/// What became of each message (or operation) of a batch, in the order
+/// they were given. Most succeed, so only the failures are stored: memory
+/// grows with the failures, not with the batch. `E` is the engine's
+/// [`KernelError`] as [`Connection::batch_iter`] returns it; the family
+/// crates map it to their own classified [`Error`](crate::Error).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchResults<E = KernelError> {
+    len: usize,
+    /// (index, failure), in index order.
+    errors: Vec<(usize, E)>,
+}
+
+impl<E> Default for BatchResults<E> {
+    fn default() -> Self {
+        BatchResults {
+            len: 0,
+            errors: Vec::new(),
+        }
+    }
+}
+
+impl<E> BatchResults<E> {
+    /// Results of `len` items of which `errors` (index, failure) failed;
+    /// indexes past `len` are dropped and the rest sorted.
+    pub fn new(len: usize, mut errors: Vec<(usize, E)>) -> Self {
+        errors.retain(|(i, _)| *i < len);
+        errors.sort_by_key(|(i, _)| *i);
+        BatchResults { len, errors }
+    }
+
+    /// How many items the batch had.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when the batch had no item.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// True when none failed.
+    pub fn all_ok(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    /// The failures: index in the batch and the error, in index order.
+    pub fn errors(&self) -> &[(usize, E)] {
+        &self.errors
+    }
+
+    /// The failures, owned (see [`errors`](Self::errors)).
+    pub fn into_errors(self) -> Vec<(usize, E)> {
+        self.errors
+    }
+
+    /// The result of item `index`; `None` past the end.
+    pub fn get(&self, index: usize) -> Option<std::result::Result<(), &E>> {
+        if index >= self.len {
+            return None;
+        }
+        match self.errors.binary_search_by_key(&index, |(i, _)| *i) {
+            Ok(at) => Some(Err(&self.errors.get(at)?.1)),
+            Err(_) => Some(Ok(())),
+        }
+    }
+
+    /// The same results with every failure converted by `f` (given the
+    /// failing item's index).
+    pub fn map_errors<F>(self, mut f: impl FnMut(usize, E) -> F) -> BatchResults<F> {
+        BatchResults {
+            len: self.len,
+            errors: self.errors.into_iter().map(|(i, e)| (i, f(i, e))).collect(),
+        }
+    }
+
+    /// One result per item, in order.
+    pub fn into_vec(self) -> Vec<std::result::Result<(), E>> {
+        let mut out: Vec<std::result::Result<(), E>> = (0..self.len).map(|_| Ok(())).collect();
+        for (i, e) in self.errors {
+            if let Some(slot) = out.get_mut(i) {
+                *slot = Err(e);
+            }
+        }
+        out
+    }
+}
+
 /// Counters of what a connection did, for benchmarks and diagnostics.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Stats {
@@ -461,9 +548,33 @@ impl Connection {
     where
         M: Outgoing,
     {
+        Ok(self.batch_iter(context, msgs, options).await?.into_vec())
+    }
+
+    /// [`batch`](Self::batch) over messages made one at a time: each is
+    /// encoded straight into the datagram being filled and dropped, so
+    /// however many there are, only one datagram's worth of bytes (and one
+    /// message) is in memory at a time. The results count the messages in
+    /// the order the iterator yielded them; only refusals take memory.
+    pub async fn batch_iter<T>(
+        &self,
+        context: &str,
+        msgs: T,
+        options: BatchOptions,
+    ) -> Result<BatchResults>
+    where
+        T: IntoIterator,
+        T::Item: Outgoing,
+    {
         let mut inner = self.inner.lock().await;
         let res = inner
-            .batch(&self.shared, &self.config, context, msgs, options)
+            .batch(
+                &self.shared,
+                &self.config,
+                context,
+                msgs.into_iter(),
+                options,
+            )
             .await;
         if let Err(e) = &res {
             if e.poisons_socket() {
@@ -759,41 +870,50 @@ impl Inner {
         }
     }
 
-    async fn batch<M>(
+    async fn batch<T>(
         &mut self,
         shared: &Shared,
         config: &Config,
         context: &str,
-        mut msgs: Vec<M>,
+        mut msgs: T,
         options: BatchOptions,
-    ) -> Result<Vec<Result<(), KernelError>>>
+    ) -> Result<BatchResults>
     where
-        M: Outgoing,
+        T: Iterator,
+        T::Item: Outgoing,
     {
         self.ensure_async(shared, config, context)?;
-        let total = msgs.len();
-        let mut results: Vec<Result<(), KernelError>> = vec![Ok(()); total];
-        let mut next = 0usize;
+        let mut results = BatchResults::default();
+        // A prepared message that did not fit the previous datagram.
+        let mut held: Option<(T::Item, usize, u16)> = None;
         // Per message of the current datagram: asked for an ACK, answered.
         let mut flagged: Vec<bool> = Vec::new();
         let mut answered: Vec<bool> = Vec::new();
-        while next < total {
-            let start = next;
+        loop {
+            let start = results.len;
             let first_seq = self.seq.wrapping_add(1);
             self.sbuf.clear();
             flagged.clear();
             let mut last_off = 0usize;
-            while let Some(m) = msgs.get_mut(next) {
-                let mut flags = m.flags() | NLM_F_REQUEST;
-                match options.acks {
-                    Acks::Every => flags |= NLM_F_ACK,
-                    Acks::LastPerDatagram => flags &= !NLM_F_ACK,
-                    Acks::AsFlagged => {}
-                }
-                m.set_flags(flags);
-                let len = m.prepare();
+            loop {
+                let (mut m, len, flags) = match held.take() {
+                    Some(h) => h,
+                    None => {
+                        let Some(mut m) = msgs.next() else { break };
+                        let mut flags = m.flags() | NLM_F_REQUEST;
+                        match options.acks {
+                            Acks::Every => flags |= NLM_F_ACK,
+                            Acks::LastPerDatagram => flags &= !NLM_F_ACK,
+                            Acks::AsFlagged => {}
+                        }
+                        m.set_flags(flags);
+                        let len = m.prepare();
+                        (m, len, flags)
+                    }
+                };
                 if let Packing::MaxDatagram(max) = options.packing {
                     if !self.sbuf.is_empty() && align4(self.sbuf.len()) + len > max {
+                        held = Some((m, len, flags));
                         break;
                     }
                 }
@@ -806,7 +926,11 @@ impl Inner {
                 }
                 last_off = off;
                 flagged.push(flags & NLM_F_ACK != 0);
-                next += 1;
+                results.len += 1;
+            }
+            let count = results.len - start;
+            if count == 0 {
+                break;
             }
             if options.acks == Acks::LastPerDatagram {
                 // Ask the ACK of the datagram's last message only.
@@ -820,7 +944,6 @@ impl Inner {
                     *l = true;
                 }
             }
-            let count = next - start;
             answered.clear();
             answered.resize(count, false);
             let mut pending = flagged.iter().filter(|f| **f).count();
@@ -858,16 +981,18 @@ impl Inner {
                                 reason,
                             })?;
                             let is_err = r.is_err();
-                            if let (Some(slot), Err(ke)) = (results.get_mut(start + rel), r) {
-                                *slot = Err(ke);
-                            }
                             let asked = flagged.get(rel).copied().unwrap_or(false);
                             if let Some(a) = answered.get_mut(rel) {
-                                if asked && !*a {
+                                if !*a {
                                     *a = true;
-                                    pending -= 1;
-                                } else if is_err && !asked {
-                                    unasked_error = true;
+                                    if let Err(ke) = r {
+                                        results.errors.push((start + rel, ke));
+                                    }
+                                    if asked {
+                                        pending -= 1;
+                                    } else if is_err {
+                                        unasked_error = true;
+                                    }
                                 }
                             }
                         }
@@ -881,6 +1006,32 @@ impl Inner {
                 }
             }
         }
+        // The kernel answers in order; sorted all the same, as `get` relies on it.
+        results.errors.sort_by_key(|(i, _)| *i);
         Ok(results)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_results_are_sparse_and_ordered() {
+        let r: BatchResults<&str> = BatchResults::new(5, vec![(3, "c"), (1, "a"), (9, "gone")]);
+        assert_eq!(r.len(), 5);
+        assert!(!r.all_ok());
+        assert_eq!(r.errors(), &[(1, "a"), (3, "c")]);
+        assert_eq!(r.get(0), Some(Ok(())));
+        assert_eq!(r.get(1), Some(Err(&"a")));
+        assert_eq!(r.get(5), None);
+        let m = r.clone().map_errors(|i, e| format!("{i}{e}"));
+        assert_eq!(m.errors(), &[(1, "1a".to_string()), (3, "3c".to_string())]);
+        assert_eq!(
+            r.into_vec(),
+            vec![Ok(()), Err("a"), Ok(()), Err("c"), Ok(())]
+        );
+        let empty: BatchResults = BatchResults::default();
+        assert!(empty.is_empty() && empty.all_ok());
     }
 }

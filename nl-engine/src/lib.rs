@@ -44,7 +44,8 @@ pub mod nfnl;
 pub mod wire;
 
 pub use conn::{
-    Acks, BatchOptions, Config, Connection, Encoded, Outgoing, Packing, Protocol, Stats,
+    Acks, BatchOptions, BatchResults, Config, Connection, Encoded, Outgoing, Packing, Protocol,
+    Stats,
 };
 pub use error::{Error, KernelError, Result};
 pub use netns::Netns;

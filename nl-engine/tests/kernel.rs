@@ -103,6 +103,31 @@ fn batch_reports_each_message() {
     let res = block_on(conn.batch("encoded", encoded, BatchOptions::default())).unwrap();
     assert!(res[0].is_ok() && res[2].is_ok(), "{res:?}");
     assert_eq!(res[1].as_ref().unwrap_err().errno, libc::ENOENT);
+    // Made lazily, one message at a time, over many datagrams: the results
+    // count every message and list only the refusals, by index.
+    let names = (0..3000).map(|i| if i % 1000 == 999 { "nope" } else { "nlctrl" });
+    let res = block_on(conn.batch_iter(
+        "lazy",
+        names.map(get_family),
+        BatchOptions {
+            packing: Packing::MaxDatagram(16 * 1024),
+            acks: Acks::LastPerDatagram,
+        },
+    ))
+    .unwrap();
+    assert_eq!(res.len(), 3000);
+    let failed: Vec<(usize, i32)> = res.errors().iter().map(|(i, e)| (*i, e.errno)).collect();
+    assert_eq!(
+        failed,
+        [
+            (999, libc::ENOENT),
+            (1999, libc::ENOENT),
+            (2999, libc::ENOENT)
+        ]
+    );
+    assert_eq!(res.get(998), Some(Ok(())));
+    assert!(res.get(999).is_some_and(|r| r.is_err()));
+    assert_eq!(res.get(3000), None);
     // The socket is still in step: a plain request right after works.
     let fam = block_on(nl_engine::genl::resolve_family(&conn, "nlctrl")).unwrap();
     assert_eq!(fam.id, 0x10);
