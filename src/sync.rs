@@ -420,6 +420,11 @@ pub fn plan(
     graceful: Graceful,
 ) -> Plan {
     let mut p = Plan::default();
+    if current.is_empty() {
+        // from empty, every service and destination is one add
+        p.ops
+            .reserve_exact(desired.iter().map(|(_, ds)| 1 + ds.len()).sum());
+    }
     let by_key: HashMap<ServiceKey, &ServiceEntry> =
         current.iter().map(|e| (e.service.key, e)).collect();
     let mut wanted: HashSet<ServiceKey> = HashSet::with_capacity(desired.len());

@@ -4,6 +4,7 @@ use netlink_packet_core::{DecodeError, DefaultNla, Emitable, Nla, NlaBuffer, Nla
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::consts::{AF_INET, AF_INET6};
+pub(crate) use nl_engine::wire::append_nla;
 
 /// Copies `bytes` into the start of `buffer` (which the caller sized with
 /// `value_len`); never panics on a size mismatch.
@@ -31,6 +32,53 @@ pub(crate) fn emit_all<T: Nla>(buffer: &mut [u8], attrs: &[T]) {
         }
         off += len;
     }
+}
+
+/// Appends one attribute in a single pass (the bulk fast path): header,
+/// value, padding, with the full type field as [`emit_all`] writes it.
+pub(crate) fn append<T: Nla>(buf: &mut Vec<u8>, a: &T) {
+    nl_engine::wire::append_nla(buf, a.kind(), |b| {
+        let off = b.len();
+        b.resize(off + a.value_len(), 0);
+        if let Some(dst) = b.get_mut(off..) {
+            a.emit_value(dst);
+        }
+    });
+}
+
+/// Appends an attribute with a fixed-size value (the direct encoders of
+/// the bulk path).
+pub(crate) fn append_bytes(buf: &mut Vec<u8>, kind: u16, value: &[u8]) {
+    let len = u16::try_from(value.len() + 4).unwrap_or(u16::MAX);
+    buf.extend_from_slice(&len.to_ne_bytes());
+    buf.extend_from_slice(&kind.to_ne_bytes());
+    buf.extend_from_slice(value);
+    buf.resize(nl_engine::wire::align4(buf.len()), 0);
+}
+
+/// Appends a NUL-terminated string attribute.
+pub(crate) fn append_cstr(buf: &mut Vec<u8>, kind: u16, s: &str) {
+    let len = u16::try_from(s.len() + 5).unwrap_or(u16::MAX);
+    buf.extend_from_slice(&len.to_ne_bytes());
+    buf.extend_from_slice(&kind.to_ne_bytes());
+    buf.extend_from_slice(s.as_bytes());
+    buf.push(0);
+    buf.resize(nl_engine::wire::align4(buf.len()), 0);
+}
+
+/// Appends an address attribute: 16 bytes (IPv4 in the first four), as
+/// [`addr_bytes`].
+pub(crate) fn append_addr(buf: &mut Vec<u8>, kind: u16, addr: &IpAddr) {
+    append_bytes(buf, kind, &addr_bytes(addr));
+}
+
+/// Appends a nest of attributes in a single pass.
+pub(crate) fn append_nest<T: Nla>(buf: &mut Vec<u8>, kind: u16, attrs: &[T]) {
+    nl_engine::wire::append_nla(buf, kind, |b| {
+        for a in attrs {
+            append(b, a);
+        }
+    });
 }
 
 /// Parses every attribute of `buf` with `f`.

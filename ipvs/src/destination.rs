@@ -407,6 +407,32 @@ impl Destination {
         v
     }
 
+    /// [`to_attrs`](Self::to_attrs), appended straight to `buf` (the bulk
+    /// path; the same bytes).
+    pub(crate) fn append_attrs(&self, buf: &mut Vec<u8>) {
+        let ne32 =
+            |buf: &mut Vec<u8>, kind, v: u32| attr::append_bytes(buf, kind, &v.to_ne_bytes());
+        let af = attr::af_of(&self.addr);
+        attr::append_bytes(buf, IPVS_DEST_ATTR_ADDR_FAMILY, &af.to_ne_bytes());
+        attr::append_addr(buf, IPVS_DEST_ATTR_ADDR, &self.addr);
+        attr::append_bytes(buf, IPVS_DEST_ATTR_PORT, &self.port.to_be_bytes());
+        ne32(buf, IPVS_DEST_ATTR_FWD_METHOD, self.forward.number());
+        ne32(buf, IPVS_DEST_ATTR_WEIGHT, self.weight.0);
+        attr::append_bytes(buf, IPVS_DEST_ATTR_TUN_TYPE, &[self.tunnel_type.number()]);
+        attr::append_bytes(
+            buf,
+            IPVS_DEST_ATTR_TUN_PORT,
+            &self.tunnel_port.to_be_bytes(),
+        );
+        let tf = self.tunnel_flags.bits();
+        attr::append_bytes(buf, IPVS_DEST_ATTR_TUN_FLAGS, &tf.to_ne_bytes());
+        ne32(buf, IPVS_DEST_ATTR_U_THRESH, self.upper_threshold);
+        ne32(buf, IPVS_DEST_ATTR_L_THRESH, self.lower_threshold);
+        for n in &self.unknown {
+            attr::append(buf, &DestAttr::Other(n.clone()));
+        }
+    }
+
     /// Reads a destination nest. `service_family` is used when the kernel
     /// sends no address family attribute (kernels before 3.18).
     pub fn from_attrs(

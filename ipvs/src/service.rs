@@ -353,6 +353,36 @@ impl ServiceKey {
         v
     }
 
+    /// [`attrs`](Self::attrs), appended straight to `buf` (the bulk path;
+    /// the same bytes, see the test `fast_requests_match_the_typed_encoder`).
+    pub(crate) fn append_attrs(&self, buf: &mut Vec<u8>) {
+        attr::append_bytes(buf, IPVS_SVC_ATTR_AF, &self.family().number().to_ne_bytes());
+        match self {
+            ServiceKey::Addr { protocol, addr } => {
+                attr::append_bytes(
+                    buf,
+                    IPVS_SVC_ATTR_PROTOCOL,
+                    &protocol.number().to_ne_bytes(),
+                );
+                attr::append_addr(buf, IPVS_SVC_ATTR_ADDR, &addr.ip());
+                attr::append_bytes(buf, IPVS_SVC_ATTR_PORT, &addr.port().to_be_bytes());
+            }
+            ServiceKey::Fwmark { mark, .. } => {
+                attr::append_bytes(buf, IPVS_SVC_ATTR_FWMARK, &mark.to_ne_bytes())
+            }
+        }
+    }
+
+    /// [`attrs_full`](Self::attrs_full), appended straight to `buf`.
+    pub(crate) fn append_attrs_full(&self, buf: &mut Vec<u8>, netmask: Option<Netmask>) {
+        self.append_attrs(buf);
+        attr::append_cstr(buf, IPVS_SVC_ATTR_SCHED_NAME, "");
+        append_flags(buf, 0, !0);
+        attr::append_bytes(buf, IPVS_SVC_ATTR_TIMEOUT, &0u32.to_ne_bytes());
+        let m = netmask.map_or([0; 4], |m| m.wire());
+        attr::append_bytes(buf, IPVS_SVC_ATTR_NETMASK, &m);
+    }
+
     /// The key with the neutral settings `ipvsadm` sends along when it only
     /// names a service (delete, zero, destination changes): empty scheduler,
     /// no flags, no timeout, `netmask`.
@@ -691,6 +721,23 @@ impl Service {
         v
     }
 
+    /// [`to_attrs`](Self::to_attrs), appended straight to `buf` (the bulk
+    /// path; the same bytes).
+    pub(crate) fn append_attrs(&self, buf: &mut Vec<u8>) {
+        self.key.append_attrs(buf);
+        attr::append_cstr(buf, IPVS_SVC_ATTR_SCHED_NAME, self.scheduler.name());
+        if let Some(pe) = &self.pe_name {
+            attr::append_cstr(buf, IPVS_SVC_ATTR_PE_NAME, pe);
+        }
+        append_flags(buf, self.flags.bits(), self.flags_mask);
+        let timeout = u32::try_from(self.timeout.as_secs()).unwrap_or(u32::MAX);
+        attr::append_bytes(buf, IPVS_SVC_ATTR_TIMEOUT, &timeout.to_ne_bytes());
+        attr::append_bytes(buf, IPVS_SVC_ATTR_NETMASK, &self.netmask.wire());
+        for n in &self.unknown {
+            attr::append(buf, &ServiceAttr::Other(n.clone()));
+        }
+    }
+
     /// Reads a service nest as the kernel sends it.
     pub fn from_attrs(attrs: &[ServiceAttr]) -> std::result::Result<Self, DecodeError> {
         let mut af = None;
@@ -774,4 +821,13 @@ mod tests {
         assert_eq!(s.netmask, Netmask::host(Family::Ipv6));
         assert_eq!(Service::from_attrs(&s.to_attrs()).unwrap(), s);
     }
+}
+
+/// `IPVS_SVC_ATTR_FLAGS` (`struct ip_vs_flags`), appended.
+fn append_flags(buf: &mut Vec<u8>, flags: u32, mask: u32) {
+    let mut b = [0u8; 8];
+    let (f, m) = b.split_at_mut(4);
+    f.copy_from_slice(&flags.to_ne_bytes());
+    m.copy_from_slice(&mask.to_ne_bytes());
+    attr::append_bytes(buf, IPVS_SVC_ATTR_FLAGS, &b);
 }

@@ -78,38 +78,29 @@ impl Default for Config {
     }
 }
 
-/// A message a batch can send: a typed [`NetlinkMessage`], or one already
-/// encoded ([`Encoded`]) — the cheapest way to send many messages that share
-/// most of their bytes.
+/// A message a batch can send: a typed [`NetlinkMessage`], one already
+/// encoded ([`Encoded`]), or a family crate's own fast encoder (see
+/// [`wire::append_nla`](crate::wire::append_nla)).
+///
+/// The batch appends each message to the datagram it is filling and then
+/// sets the header's length, sequence number and the request/ACK flags
+/// itself, so an implementation only writes its bytes.
 pub trait Outgoing {
-    /// The `nlmsg_flags` the message carries now.
-    fn flags(&self) -> u16;
-    /// Replaces the `nlmsg_flags`.
-    fn set_flags(&mut self, flags: u16);
-    /// Sets the sequence number.
-    fn set_sequence_number(&mut self, seq: u32);
-    /// Finalizes the header (length, type) and returns the encoded length.
-    fn prepare(&mut self) -> usize;
-    /// Writes the encoded message; `buf` is exactly [`Outgoing::prepare`] bytes.
-    fn write(&self, buf: &mut [u8]);
+    /// Appends the whole message, 16-byte header first, to `buf`. The
+    /// header's length and sequence number are overwritten by the batch;
+    /// its flags are kept apart from `NLM_F_REQUEST` / `NLM_F_ACK`, which
+    /// the batch sets as its [`Acks`] policy says.
+    fn append_to(&mut self, buf: &mut Vec<u8>);
 }
 
 impl<I: NetlinkSerializable> Outgoing for NetlinkMessage<I> {
-    fn flags(&self) -> u16 {
-        self.header.flags
-    }
-    fn set_flags(&mut self, flags: u16) {
-        self.header.flags = flags;
-    }
-    fn set_sequence_number(&mut self, seq: u32) {
-        self.header.sequence_number = seq;
-    }
-    fn prepare(&mut self) -> usize {
+    fn append_to(&mut self, buf: &mut Vec<u8>) {
         self.finalize();
-        self.buffer_len()
-    }
-    fn write(&self, buf: &mut [u8]) {
-        self.serialize(buf)
+        let off = buf.len();
+        buf.resize(off + self.buffer_len(), 0);
+        if let Some(dst) = buf.get_mut(off..) {
+            self.serialize(dst);
+        }
     }
 }
 
@@ -119,42 +110,15 @@ impl<I: NetlinkSerializable> Outgoing for NetlinkMessage<I> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Encoded(pub Vec<u8>);
 
-impl Encoded {
-    fn field<const N: usize>(&self, at: usize) -> [u8; N] {
-        self.0
-            .get(at..at + N)
-            .and_then(|b| b.try_into().ok())
-            .unwrap_or([0; N])
-    }
-    fn set_field(&mut self, at: usize, bytes: &[u8]) {
-        if let Some(b) = self.0.get_mut(at..at + bytes.len()) {
-            b.copy_from_slice(bytes);
-        }
+impl Outgoing for Encoded {
+    fn append_to(&mut self, buf: &mut Vec<u8>) {
+        buf.extend_from_slice(&self.0);
     }
 }
 
-impl Outgoing for Encoded {
-    fn flags(&self) -> u16 {
-        u16::from_ne_bytes(self.field(6))
-    }
-    fn set_flags(&mut self, flags: u16) {
-        self.set_field(6, &flags.to_ne_bytes());
-    }
-    fn set_sequence_number(&mut self, seq: u32) {
-        self.set_field(8, &seq.to_ne_bytes());
-    }
-    fn prepare(&mut self) -> usize {
-        if self.0.len() < wire::NLMSG_HDRLEN {
-            self.0.resize(wire::NLMSG_HDRLEN, 0);
-        }
-        let len = u32::try_from(self.0.len()).unwrap_or(u32::MAX);
-        self.set_field(0, &len.to_ne_bytes());
-        self.0.len()
-    }
-    fn write(&self, buf: &mut [u8]) {
-        for (d, s) in buf.iter_mut().zip(&self.0) {
-            *d = *s;
-        }
+impl<T: Outgoing + ?Sized> Outgoing for &mut T {
+    fn append_to(&mut self, buf: &mut Vec<u8>) {
+        (**self).append_to(buf)
     }
 }
 
@@ -884,8 +848,9 @@ impl Inner {
     {
         self.ensure_async(shared, config, context)?;
         let mut results = BatchResults::default();
-        // A prepared message that did not fit the previous datagram.
-        let mut held: Option<(T::Item, usize, u16)> = None;
+        // A message that did not fit the previous datagram (appended again
+        // to the next one).
+        let mut held: Option<T::Item> = None;
         // Per message of the current datagram: asked for an ACK, answered.
         let mut flagged: Vec<bool> = Vec::new();
         let mut answered: Vec<bool> = Vec::new();
@@ -896,34 +861,34 @@ impl Inner {
             flagged.clear();
             let mut last_off = 0usize;
             loop {
-                let (mut m, len, flags) = match held.take() {
-                    Some(h) => h,
-                    None => {
-                        let Some(mut m) = msgs.next() else { break };
-                        let mut flags = m.flags() | NLM_F_REQUEST;
-                        match options.acks {
-                            Acks::Every => flags |= NLM_F_ACK,
-                            Acks::LastPerDatagram => flags &= !NLM_F_ACK,
-                            Acks::AsFlagged => {}
-                        }
-                        m.set_flags(flags);
-                        let len = m.prepare();
-                        (m, len, flags)
-                    }
+                let Some(mut m) = held.take().or_else(|| msgs.next()) else {
+                    break;
                 };
+                let off = align4(self.sbuf.len());
+                self.sbuf.resize(off, 0);
+                m.append_to(&mut self.sbuf);
+                if self.sbuf.len() < off + wire::NLMSG_HDRLEN {
+                    self.sbuf.resize(off + wire::NLMSG_HDRLEN, 0);
+                }
+                let len = self.sbuf.len() - off;
                 if let Packing::MaxDatagram(max) = options.packing {
-                    if !self.sbuf.is_empty() && align4(self.sbuf.len()) + len > max {
-                        held = Some((m, len, flags));
+                    if off > 0 && off + len > max {
+                        self.sbuf.truncate(off);
+                        held = Some(m);
                         break;
                     }
                 }
-                let seq = self.next_seq();
-                m.set_sequence_number(seq);
-                let off = align4(self.sbuf.len());
-                self.sbuf.resize(off + len, 0);
-                if let Some(dst) = self.sbuf.get_mut(off..) {
-                    m.write(dst);
+                let mut flags = wire::u16_at(&self.sbuf, off + 6).unwrap_or(0) | NLM_F_REQUEST;
+                match options.acks {
+                    Acks::Every => flags |= NLM_F_ACK,
+                    Acks::LastPerDatagram => flags &= !NLM_F_ACK,
+                    Acks::AsFlagged => {}
                 }
+                let seq = self.next_seq();
+                let len32 = u32::try_from(len).unwrap_or(u32::MAX);
+                wire::put_at(&mut self.sbuf, off, &len32.to_ne_bytes());
+                wire::put_at(&mut self.sbuf, off + 6, &flags.to_ne_bytes());
+                wire::put_at(&mut self.sbuf, off + 8, &seq.to_ne_bytes());
                 last_off = off;
                 flagged.push(flags & NLM_F_ACK != 0);
                 results.len += 1;

@@ -49,6 +49,47 @@ pub fn u32_at(buf: &[u8], at: usize) -> Option<u32> {
     ))
 }
 
+/// Overwrites the bytes at `at` with `bytes`, if `buf` holds them.
+pub fn put_at(buf: &mut [u8], at: usize, bytes: &[u8]) {
+    if let Some(dst) = at
+        .checked_add(bytes.len())
+        .and_then(|end| buf.get_mut(at..end))
+    {
+        dst.copy_from_slice(bytes);
+    }
+}
+
+/// `NLA_F_NESTED`
+pub const NLA_F_NESTED: u16 = 0x8000;
+
+/// Appends one netlink attribute to `buf` in a single pass: its 4-byte
+/// header, then whatever `value` appends, then padding to 4 bytes; the
+/// length is set once the value is written. Nests are attributes whose
+/// `value` appends more attributes (give `kind` with [`NLA_F_NESTED`]).
+///
+/// This is the fast path for messages sent in bulk: no attribute tree is
+/// built and no length is computed twice.
+///
+/// ```
+/// use nl_engine::wire::{append_nla, NLA_F_NESTED};
+/// let mut b = Vec::new();
+/// append_nla(&mut b, 1 | NLA_F_NESTED, |b| {
+///     append_nla(b, 2, |b| b.extend_from_slice(&7u16.to_ne_bytes()));
+/// });
+/// assert_eq!(b.len(), 4 + 8);
+/// assert_eq!(&b[..4], &[12, 0, 0x01, 0x80]);
+/// assert_eq!(&b[4..10], &[6, 0, 2, 0, 7, 0]);
+/// ```
+pub fn append_nla(buf: &mut Vec<u8>, kind: u16, value: impl FnOnce(&mut Vec<u8>)) {
+    let off = buf.len();
+    buf.extend_from_slice(&[0, 0, 0, 0]);
+    value(buf);
+    let len = u16::try_from(buf.len() - off).unwrap_or(u16::MAX);
+    put_at(buf, off, &len.to_ne_bytes());
+    put_at(buf, off + 2, &kind.to_ne_bytes());
+    buf.resize(align4(buf.len()), 0);
+}
+
 /// One message cut out of a datagram.
 #[derive(Debug)]
 pub struct RawMessage<'a> {
