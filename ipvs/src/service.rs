@@ -802,6 +802,15 @@ impl Service {
     }
 }
 
+/// `IPVS_SVC_ATTR_FLAGS` (`struct ip_vs_flags`), appended.
+fn append_flags(buf: &mut Vec<u8>, flags: u32, mask: u32) {
+    let mut b = [0u8; 8];
+    let (f, m) = b.split_at_mut(4);
+    f.copy_from_slice(&flags.to_ne_bytes());
+    m.copy_from_slice(&mask.to_ne_bytes());
+    attr::append_bytes(buf, IPVS_SVC_ATTR_FLAGS, &b);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -821,13 +830,4 @@ mod tests {
         assert_eq!(s.netmask, Netmask::host(Family::Ipv6));
         assert_eq!(Service::from_attrs(&s.to_attrs()).unwrap(), s);
     }
-}
-
-/// `IPVS_SVC_ATTR_FLAGS` (`struct ip_vs_flags`), appended.
-fn append_flags(buf: &mut Vec<u8>, flags: u32, mask: u32) {
-    let mut b = [0u8; 8];
-    let (f, m) = b.split_at_mut(4);
-    f.copy_from_slice(&flags.to_ne_bytes());
-    m.copy_from_slice(&mask.to_ne_bytes());
-    attr::append_bytes(buf, IPVS_SVC_ATTR_FLAGS, &b);
 }
