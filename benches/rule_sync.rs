@@ -324,7 +324,7 @@ fn floor_input(case: &str, n: usize, family: u16) -> Res<Vec<(Vec<u8>, u32)>> {
             };
             pack(
                 ops.iter()
-                    .map(|o| genl(family, op_message(o), NLM_F_REQUEST))
+                    .map(|o| genl(family, o.message(), NLM_F_REQUEST))
                     .collect(),
             )
         }
@@ -384,18 +384,6 @@ fn genl(family: u16, p: IpvsMessage, flags: u16) -> Vec<u8> {
     let mut b = vec![0; m.buffer_len()];
     m.serialize(&mut b);
     b
-}
-
-fn op_message(op: &Operation) -> IpvsMessage {
-    match op {
-        Operation::AddService(s) => IpvsMessage::add_service(s),
-        Operation::EditService(s) => IpvsMessage::edit_service(s),
-        Operation::DeleteService(k) => IpvsMessage::delete_service(k),
-        Operation::AddDestination(k, d) => IpvsMessage::add_destination(k, d),
-        Operation::EditDestination(k, d) => IpvsMessage::edit_destination(k, d),
-        Operation::DeleteDestination(k, d) => IpvsMessage::delete_destination(k, d),
-        Operation::ZeroService(k) => IpvsMessage::zero_service(k),
-    }
 }
 
 fn ipset_msg(

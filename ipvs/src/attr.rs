@@ -46,39 +46,24 @@ pub(crate) fn append<T: Nla>(buf: &mut Vec<u8>, a: &T) {
     });
 }
 
-/// Appends an attribute with a fixed-size value (the direct encoders of
+/// Appends an attribute whose value is `value` (the direct encoders of
 /// the bulk path).
 pub(crate) fn append_bytes(buf: &mut Vec<u8>, kind: u16, value: &[u8]) {
-    let len = u16::try_from(value.len() + 4).unwrap_or(u16::MAX);
-    buf.extend_from_slice(&len.to_ne_bytes());
-    buf.extend_from_slice(&kind.to_ne_bytes());
-    buf.extend_from_slice(value);
-    buf.resize(nl_engine::wire::align4(buf.len()), 0);
+    append_nla(buf, kind, |b| b.extend_from_slice(value));
 }
 
 /// Appends a NUL-terminated string attribute.
 pub(crate) fn append_cstr(buf: &mut Vec<u8>, kind: u16, s: &str) {
-    let len = u16::try_from(s.len() + 5).unwrap_or(u16::MAX);
-    buf.extend_from_slice(&len.to_ne_bytes());
-    buf.extend_from_slice(&kind.to_ne_bytes());
-    buf.extend_from_slice(s.as_bytes());
-    buf.push(0);
-    buf.resize(nl_engine::wire::align4(buf.len()), 0);
+    append_nla(buf, kind, |b| {
+        b.extend_from_slice(s.as_bytes());
+        b.push(0);
+    });
 }
 
 /// Appends an address attribute: 16 bytes (IPv4 in the first four), as
 /// [`addr_bytes`].
 pub(crate) fn append_addr(buf: &mut Vec<u8>, kind: u16, addr: &IpAddr) {
     append_bytes(buf, kind, &addr_bytes(addr));
-}
-
-/// Appends a nest of attributes in a single pass.
-pub(crate) fn append_nest<T: Nla>(buf: &mut Vec<u8>, kind: u16, attrs: &[T]) {
-    nl_engine::wire::append_nla(buf, kind, |b| {
-        for a in attrs {
-            append(b, a);
-        }
-    });
 }
 
 /// Parses every attribute of `buf` with `f`.

@@ -1,6 +1,5 @@
 //! [`IpvsHandle`]: the async entry point, one per network namespace.
 
-use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
@@ -106,7 +105,9 @@ impl nl_engine::Outgoing for OpRequest<'_> {
 }
 
 impl Operation {
-    fn message(&self) -> IpvsMessage {
+    /// The operation as a typed message (what [`IpvsHandle::apply`] sends,
+    /// there encoded directly into the datagram: the same bytes).
+    pub fn message(&self) -> IpvsMessage {
         match self {
             Operation::AddService(s) => IpvsMessage::add_service(s),
             Operation::EditService(s) => IpvsMessage::edit_service(s),
@@ -569,38 +570,23 @@ impl IpvsHandle {
         options: BatchOptions,
     ) -> Result<BatchResults<Error>> {
         // Invalid operations are answered here and not sent.
-        let mut failed: Vec<(usize, Error)> = ops
-            .iter()
-            .enumerate()
-            .filter_map(|(i, op)| op.validate().err().map(|e| (i, e)))
-            .collect();
-        // The index in `ops` of each message sent (only built when some
-        // operation was refused before sending; else it is the identity).
-        let sent: Option<Vec<usize>> = (!failed.is_empty()).then(|| {
-            let refused: HashSet<usize> = failed.iter().map(|(i, _)| *i).collect();
-            (0..ops.len()).filter(|i| !refused.contains(i)).collect()
-        });
-        let count = sent.as_ref().map_or(ops.len(), Vec::len);
-        if count > 0 {
-            let ctx = format!("apply {count} IPVS operations");
-            let msgs = ops
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| sent.as_ref().is_none_or(|s| s.binary_search(i).is_ok()))
-                .map(|(_, op)| OpRequest {
-                    family_id: self.family_id,
-                    op,
-                });
+        let mut failed = Vec::new();
+        let mut sent = Vec::with_capacity(ops.len());
+        for (i, op) in ops.iter().enumerate() {
+            match op.validate() {
+                Ok(()) => sent.push((i, op)),
+                Err(e) => failed.push((i, e)),
+            }
+        }
+        if !sent.is_empty() {
+            let ctx = format!("apply {} IPVS operations", sent.len());
+            let family_id = self.family_id;
+            let msgs = sent.iter().map(|&(_, op)| OpRequest { family_id, op });
             let got = self.conn.batch_iter(&ctx, msgs, options).await?;
             for (j, ke) in got.into_errors() {
-                let i = match &sent {
-                    Some(s) => s.get(j).copied(),
-                    None => Some(j),
-                };
-                let Some((i, op)) = i.and_then(|i| Some((i, ops.get(i)?))) else {
-                    continue;
-                };
-                failed.push((i, classify(op.message().cmd, &op.context(), ke)));
+                if let Some(&(i, op)) = sent.get(j) {
+                    failed.push((i, classify(op.message().cmd, &op.context(), ke)));
+                }
             }
         }
         Ok(BatchResults::new(ops.len(), failed))
@@ -686,7 +672,6 @@ impl IpvsHandle {
 mod tests {
     use super::*;
     use crate::destination::{TunnelFlags, TunnelType, Weight};
-    use crate::message::IpvsRequest;
     use crate::service::Scheduler;
     use netlink_packet_core::DefaultNla;
     use nl_engine::Outgoing;
@@ -736,20 +721,13 @@ mod tests {
             Operation::ZeroService(svc6.key),
         ];
         for op in &ops {
-            let mut fast = Vec::new();
-            IpvsRequest {
-                family_id: 0x1234,
-                message: op.message(),
-            }
-            .append_to(&mut fast);
-            assert_eq!(fast, typed(0x1234, op.message()), "{op:?}");
             let mut direct = Vec::new();
             OpRequest {
                 family_id: 0x1234,
                 op,
             }
             .append_to(&mut direct);
-            assert_eq!(direct, fast, "{op:?}");
+            assert_eq!(direct, typed(0x1234, op.message()), "{op:?}");
         }
     }
 }

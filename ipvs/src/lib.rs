@@ -53,7 +53,7 @@ pub use daemon::{DaemonState, SyncDaemon};
 pub use destination::{Destination, ForwardMethod, TunnelFlags, TunnelType, Weight};
 pub use handle::{DEFAULT_PIPELINE, IpvsHandle, Operation, ServiceEntry, classify};
 pub use info::{Info, Version};
-pub use message::{IpvsAttr, IpvsCmd, IpvsMessage, IpvsRequest};
+pub use message::{IpvsAttr, IpvsCmd, IpvsMessage};
 pub use service::{Family, Netmask, Protocol, Scheduler, Service, ServiceFlags, ServiceKey};
 pub use stats::{Stats, StatsWidth};
 

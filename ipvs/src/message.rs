@@ -231,41 +231,6 @@ impl GenlFamily for IpvsMessage {
     }
 }
 
-/// An [`IpvsMessage`] ready for [`Connection::batch_iter`]: appended to the
-/// datagram in one pass (netlink header, generic netlink header, attributes)
-/// instead of through the generic `NetlinkMessage` encoder, which measures
-/// every nest several times. The bytes are the same either way.
-///
-/// [`Connection::batch_iter`]: nl_engine::Connection::batch_iter
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IpvsRequest {
-    /// The IPVS generic netlink family id of the kernel it goes to.
-    pub family_id: u16,
-    /// The message.
-    pub message: IpvsMessage,
-}
-
-impl nl_engine::Outgoing for IpvsRequest {
-    fn append_to(&mut self, buf: &mut Vec<u8>) {
-        let start = buf.len();
-        // nlmsghdr: length and sequence number are the batch's to set
-        buf.extend_from_slice(&[0; nl_engine::wire::NLMSG_HDRLEN]);
-        nl_engine::wire::put_at(buf, start + 4, &self.family_id.to_ne_bytes());
-        // genlmsghdr
-        buf.extend_from_slice(&[self.message.cmd.number(), IPVS_GENL_VERSION, 0, 0]);
-        for a in &self.message.attrs {
-            match a {
-                IpvsAttr::Service(v) => attr::append_nest(buf, a.kind(), v),
-                IpvsAttr::Dest(v) => attr::append_nest(buf, a.kind(), v),
-                IpvsAttr::Daemon(v) => attr::append_nest(buf, a.kind(), v),
-                _ => attr::append(buf, a),
-            }
-        }
-        let len = u32::try_from(buf.len() - start).unwrap_or(u32::MAX);
-        nl_engine::wire::put_at(buf, start, &len.to_ne_bytes());
-    }
-}
-
 impl Emitable for IpvsMessage {
     fn buffer_len(&self) -> usize {
         self.attrs.as_slice().buffer_len()
