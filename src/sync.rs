@@ -852,7 +852,7 @@ fn collect(rep: &mut SetReport, elems: &[IpPortEntry], outcomes: Vec<Outcome>, a
         match o {
             Outcome::Applied if add => rep.added += 1,
             Outcome::Applied => rep.removed += 1,
-            Outcome::Failed(err) => rep.failures.push((e.clone(), err)),
+            Outcome::Failed(err) => rep.failures.push((e.clone(), *err)),
             Outcome::NotAttempted => rep.failures.push((
                 e.clone(),
                 Error::invalid_input(format!("element {e}"), "not attempted"),

@@ -391,7 +391,7 @@ fn tun_info(d: &Destination) -> Option<String> {
 /// 32-bit parser: counters and rates keep their low 32 bits, byte counts
 /// stay whole.
 fn dest_stats(d: &Destination) -> Stats {
-    let mut s = d.stats.unwrap_or_default();
+    let mut s = d.stats.as_deref().copied().unwrap_or_default();
     let lo = |v: u64| v & 0xffff_ffff;
     s.conns = lo(s.conns);
     s.inpkts = lo(s.inpkts);
@@ -450,7 +450,7 @@ pub fn service_entry(out: &mut String, e: &ServiceEntry, format: u32, names: &Na
         }
     };
     let pe = e.service.pe_name.as_deref().unwrap_or("");
-    let stats = e.service.stats.unwrap_or_default();
+    let stats = e.service.stats.as_deref().copied().unwrap_or_default();
     if rule {
         let _ = write!(out, "-A {svc_name} -s {sched}");
         if flags & SVC_F_PERSISTENT != 0 {
@@ -794,7 +794,7 @@ fn json_dest(d: &Destination) -> String {
         d.active_conns,
         d.inactive_conns,
         d.persistent_conns,
-        json_stats(&d.stats.unwrap_or_default()),
+        json_stats(&d.stats.as_deref().copied().unwrap_or_default()),
     )
 }
 
@@ -835,7 +835,7 @@ fn json_service(e: &ServiceEntry) -> String {
         s.timeout.as_secs(),
         jopt_str(s.pe_name.as_deref()),
         flags & SVC_F_ONEPACKET != 0,
-        json_stats(&s.stats.unwrap_or_default()),
+        json_stats(&s.stats.as_deref().copied().unwrap_or_default()),
         dests.join(","),
     )
 }

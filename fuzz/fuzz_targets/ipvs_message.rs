@@ -9,13 +9,16 @@
 //! fields only the kernel reports (statistics, connection counters) are
 //! cleared.
 //!
+//! The direct decoders of the dump read path (`Service::decode`,
+//! `Destination::decode` over the raw nest) agree with the typed path.
+//!
 //! Input: one datagram (ipvsadm's requests and the kernel's replies).
 #![no_main]
 
 use ipvs_nl::message::IpvsMessage;
 use ipvs_nl::{Destination, Family, Service, SyncDaemon};
 use libfuzzer_sys::fuzz_target;
-use netlink_packet_core::{Emitable, NetlinkDeserializable, ParseableParametrized};
+use netlink_packet_core::{Emitable, NetlinkDeserializable, NlasIterator, ParseableParametrized};
 use netlink_packet_generic::{GenlFamily, GenlHeader, GenlMessage};
 use nl_engine::wire::Messages;
 
@@ -67,6 +70,20 @@ fn check_daemon(d: &SyncDaemon) {
     assert_eq!(&back, d, "daemon changed in to_attrs/from_attrs");
 }
 
+const IPVS_CMD_ATTR_SERVICE: u16 = 1;
+const IPVS_CMD_ATTR_DEST: u16 = 2;
+
+/// The first top-level nest of kind `kind` of a generic netlink payload.
+fn raw_nest(payload: &[u8], kind: u16) -> Option<&[u8]> {
+    NlasIterator::new(payload.get(4..)?)
+        .map_while(Result::ok)
+        .find(|n| n.kind() == kind)
+        .and_then(|n| {
+            let len = usize::from(n.length());
+            n.into_inner().get(4..len)
+        })
+}
+
 fuzz_target!(|data: &[u8]| {
     for raw in Messages::new(data).flatten() {
         let Ok(g) = GenlMessage::<IpvsMessage>::deserialize(&raw.header, raw.payload) else {
@@ -75,13 +92,25 @@ fuzz_target!(|data: &[u8]| {
         let m = &g.payload;
         round_trip(m);
         let mut family = None;
-        if let Some(Ok(s)) = m.service() {
+        let service = m.service();
+        if let Some(Ok(s)) = &service {
             family = Some(s.key.family());
-            check_service(&s);
+            check_service(s);
+        }
+        // The dump read path decodes the nest straight from the bytes: the
+        // same service or the same refusal as the typed path.
+        if let Some(typed) = service {
+            let direct = raw_nest(raw.payload, IPVS_CMD_ATTR_SERVICE).map(Service::decode);
+            assert_eq!(direct.map(|r| r.ok()), Some(typed.ok()), "direct service decode differs");
         }
         for fam in [None, family, Some(Family::Ipv6)] {
-            if let Some(Ok(d)) = m.destination(fam) {
-                check_destination(&d);
+            let typed = m.destination(fam);
+            if let Some(Ok(d)) = &typed {
+                check_destination(d);
+            }
+            if let Some(typed) = typed {
+                let direct = raw_nest(raw.payload, IPVS_CMD_ATTR_DEST).map(|n| Destination::decode(n, fam));
+                assert_eq!(direct.map(|r| r.ok()), Some(typed.ok()), "direct destination decode differs");
             }
         }
         if let Some(Ok(d)) = m.daemon() {

@@ -4,6 +4,9 @@
 //! controller reply that `genl::resolve_family` decodes (`genl::CtrlMessage`,
 //! checked to survive encode -> decode).
 //!
+//! The attribute walker `wire::Attrs` agrees with netlink-packet-core's
+//! `NlasIterator` on the whole input and on every value (nests).
+//!
 //! Input: one datagram as the kernel would deliver it.
 #![no_main]
 
@@ -23,7 +26,34 @@ fn classify(ke: KernelError) {
     let _ = (e.to_string(), e.errno(), e.context());
 }
 
+/// `wire::Attrs` (the dump read path's attribute walker) accepts, refuses
+/// and yields exactly what netlink-packet-core's `NlasIterator` does.
+fn attrs_agree(buf: &[u8]) {
+    let ours: Vec<Option<(u16, &[u8])>> = wire::Attrs::new(buf)
+        .map(|a| a.ok().map(|a| (a.raw_type, a.value)))
+        .collect();
+    let theirs: Vec<Option<(u16, Vec<u8>)>> = netlink_packet_core::NlasIterator::new(buf)
+        .map(|n| {
+            n.ok().map(|n| {
+                let raw = u16::from_ne_bytes([n.into_inner()[2], n.into_inner()[3]]);
+                (raw, n.value().to_vec())
+            })
+        })
+        .collect();
+    let theirs: Vec<Option<(u16, &[u8])>> = theirs
+        .iter()
+        .map(|o| o.as_ref().map(|(k, v)| (*k, v.as_slice())))
+        .collect();
+    assert_eq!(ours, theirs, "wire::Attrs differs from NlasIterator");
+    for (_, v) in ours.into_iter().flatten() {
+        if v.len() < buf.len() {
+            attrs_agree(v);
+        }
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
+    attrs_agree(data);
     let mut count = 0usize;
     let mut covered = 0usize;
     for m in Messages::new(data) {

@@ -105,9 +105,16 @@ fn ip_nest_len(ip: &IpAddr) -> usize {
 }
 
 fn emit_ip_nest(buf: &mut [u8], ip: &IpAddr) {
-    let (kind, bytes): (u16, Vec<u8>) = match ip {
-        IpAddr::V4(a) => (IPSET_ATTR_IPADDR_IPV4, a.octets().to_vec()),
-        IpAddr::V6(a) => (IPSET_ATTR_IPADDR_IPV6, a.octets().to_vec()),
+    let (v4, v6);
+    let (kind, bytes): (u16, &[u8]) = match ip {
+        IpAddr::V4(a) => {
+            v4 = a.octets();
+            (IPSET_ATTR_IPADDR_IPV4, &v4)
+        }
+        IpAddr::V6(a) => {
+            v6 = a.octets();
+            (IPSET_ATTR_IPADDR_IPV6, &v6)
+        }
     };
     let len = (NLA_HEADER_SIZE + bytes.len()) as u16;
     if let Some((header, value)) = buf.split_first_chunk_mut::<4>() {
@@ -115,7 +122,7 @@ fn emit_ip_nest(buf: &mut [u8], ip: &IpAddr) {
             let (len_field, kind_field) = header.split_at_mut(2);
             len_field.copy_from_slice(&len.to_ne_bytes());
             kind_field.copy_from_slice(&(kind | NBO).to_ne_bytes());
-            dst.copy_from_slice(&bytes);
+            dst.copy_from_slice(bytes);
         }
     }
 }

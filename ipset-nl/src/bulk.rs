@@ -20,9 +20,9 @@
 use std::collections::VecDeque;
 
 use netlink_packet_core::{
-    Emitable, NLA_TYPE_MASK, NLM_F_ACK, NLM_F_EXCL, NLM_F_REQUEST, NlasIterator,
+    NLA_F_NESTED, NLA_TYPE_MASK, NLM_F_ACK, NLM_F_EXCL, NLM_F_REQUEST, Nla, NlasIterator,
 };
-use nl_engine::{Acks, BatchOptions, Encoded, Error, KernelError, Packing, Result};
+use nl_engine::{Acks, BatchOptions, Error, KernelError, Outgoing, Packing, Result, wire};
 
 use crate::attr::{ElementAttr, IpsetAttr};
 use crate::constants::*;
@@ -39,8 +39,9 @@ pub enum Outcome {
     /// The kernel applied it (for test: the element is in the set).
     Applied,
     /// The kernel refused it (for test: [`Error::NotFound`] means "not in
-    /// the set").
-    Failed(Error),
+    /// the set"). Boxed: a report holds one outcome per element, and
+    /// failures are rare.
+    Failed(Box<Error>),
     /// It was not tried: an earlier element failed and the operation was
     /// asked to stop at the first failure.
     NotAttempted,
@@ -75,7 +76,7 @@ impl BulkReport {
             .iter()
             .enumerate()
             .filter_map(|(i, o)| match o {
-                Outcome::Failed(e) => Some((i, e)),
+                Outcome::Failed(e) => Some((i, &**e)),
                 _ => None,
             })
             .collect()
@@ -146,21 +147,49 @@ fn failing_member(ke: &KernelError, members: &[usize]) -> Option<usize> {
     members.iter().position(|&i| i == pos)
 }
 
-/// One ADD/DEL message: `head` (everything up to the ADT nest's content)
-/// followed by the members' encoded DATA nests, the ADT nest length fixed
-/// up (the message length and sequence number are the engine's to set).
-fn assemble(head: &[u8], encoded: &[Vec<u8>], members: &[usize]) -> Result<Encoded> {
-    let mut msg = head.to_vec();
-    for e in members.iter().filter_map(|&i| encoded.get(i)) {
-        msg.extend_from_slice(e);
+/// One ADD/DEL message, assembled straight into the datagram being filled:
+/// `head` (everything up to the ADT nest's content) followed by the
+/// members' DATA nests (ranges of `data`), the ADT nest length fixed up
+/// (the message length and sequence number are the engine's to set).
+struct AdtMessage<'a> {
+    head: &'a [u8],
+    data: &'a [u8],
+    spans: &'a [std::ops::Range<usize>],
+    members: &'a [usize],
+}
+
+impl Outgoing for AdtMessage<'_> {
+    fn append_to(&mut self, buf: &mut Vec<u8>) {
+        let start = buf.len();
+        buf.extend_from_slice(self.head);
+        for r in self.members.iter().filter_map(|&i| self.spans.get(i)) {
+            buf.extend_from_slice(self.data.get(r.clone()).unwrap_or_default());
+        }
+        // The caller sized the members to fit 16 bits.
+        let adt_len = u16::try_from(buf.len() - start - self.head.len() + 4).unwrap_or(u16::MAX);
+        let off = start + self.head.len().saturating_sub(4);
+        if let Some(f) = buf.get_mut(off..off + 2) {
+            f.copy_from_slice(&adt_len.to_ne_bytes());
+        }
     }
-    let adt_len = u16::try_from(msg.len() - head.len() + 4)
-        .map_err(|_| Error::invalid_input("bulk element", "larger than an attribute can hold"))?;
-    let off = head.len().saturating_sub(4);
-    if let Some(f) = msg.get_mut(off..off + 2) {
-        f.copy_from_slice(&adt_len.to_ne_bytes());
-    }
-    Ok(Encoded(msg))
+}
+
+/// An element's DATA nest, its line number last, appended straight to
+/// `buf`: the bytes `IpsetAttr::ElementData` of its attributes and
+/// `LineNo(lineno)` emits, without the attribute tree or a buffer of its
+/// own (the bulk path encodes tens of thousands).
+fn append_element_data<E: Element>(buf: &mut Vec<u8>, e: &E, lineno: u32) {
+    wire::append_nla(buf, IPSET_ATTR_DATA | NLA_F_NESTED, |b| {
+        for a in e.to_attrs().iter().chain([&ElementAttr::LineNo(lineno)]) {
+            wire::append_nla(b, a.kind(), |b| {
+                let off = b.len();
+                b.resize(off + a.value_len(), 0);
+                if let Some(dst) = b.get_mut(off..) {
+                    a.emit_value(dst);
+                }
+            });
+        }
+    });
 }
 
 impl IpsetHandle {
@@ -226,12 +255,12 @@ impl IpsetHandle {
             .zip(elems)
             .map(|(r, e)| match r {
                 Ok(()) => Outcome::Applied,
-                Err(ke) => Outcome::Failed(map_error(
+                Err(ke) => Outcome::Failed(Box::new(map_error(
                     Command::Test,
                     None,
                     format!("test {} in set {set}", e.describe()),
                     ke,
-                )),
+                ))),
             })
             .collect();
         Ok(BulkReport {
@@ -265,19 +294,15 @@ impl IpsetHandle {
             ));
         }
         // Encode every element's DATA nest once, its position (1-based) as
-        // line number; messages are then assembled from these bytes.
-        let encoded: Vec<Vec<u8>> = elems
-            .iter()
-            .enumerate()
-            .map(|(i, e)| {
-                let mut a = e.to_attrs();
-                a.push(ElementAttr::LineNo(i as u32 + 1));
-                let nest = IpsetAttr::ElementData(a);
-                let mut b = vec![0; nest.buffer_len()];
-                nest.emit(&mut b);
-                b
-            })
-            .collect();
+        // line number, into one buffer; messages are then assembled from
+        // these bytes (again, for the elements after a failure).
+        let mut data = Vec::new();
+        let mut spans = Vec::with_capacity(n);
+        for (i, e) in elems.iter().enumerate() {
+            let start = data.len();
+            append_element_data(&mut data, e, i as u32 + 1);
+            spans.push(start..data.len());
+        }
         let max_adt = opts
             .max_message
             .saturating_sub(fixed_overhead(set))
@@ -311,14 +336,13 @@ impl IpsetHandle {
         while !queue.is_empty() && !stop {
             // The messages of one datagram: as many elements per message
             // as the ADT nest holds, as many messages as the datagram holds.
-            let mut msgs: Vec<Encoded> = Vec::new();
             let mut sent: Vec<Vec<usize>> = Vec::new();
             let mut datagram_len = 0usize;
             while !queue.is_empty() {
                 let mut members = Vec::new();
                 let mut size = 0usize;
                 while let Some(&i) = queue.front() {
-                    let Some(e) = encoded.get(i) else { break };
+                    let Some(e) = spans.get(i) else { break };
                     if !members.is_empty() && size + e.len() > max_adt {
                         break;
                     }
@@ -334,7 +358,12 @@ impl IpsetHandle {
                 if members.is_empty() {
                     break;
                 }
-                msgs.push(assemble(&head_bytes, &encoded, &members)?);
+                if size + 4 > usize::from(u16::MAX) {
+                    return Err(Error::invalid_input(
+                        "bulk element",
+                        "larger than an attribute can hold",
+                    ));
+                }
                 datagram_len += head_bytes.len() + size;
                 sent.push(members);
                 if datagram_len >= opts.max_datagram {
@@ -342,7 +371,17 @@ impl IpsetHandle {
                 }
             }
             let before = self.conn.stats().datagrams_sent;
-            let results = self.conn.batch(&ctx, msgs, batch_opts).await?;
+            let msgs = sent.iter().map(|members| AdtMessage {
+                head: &head_bytes,
+                data: &data,
+                spans: &spans,
+                members,
+            });
+            let results = self
+                .conn
+                .batch_iter(&ctx, msgs, batch_opts)
+                .await?
+                .into_vec();
             report.datagrams += self.conn.stats().datagrams_sent.saturating_sub(before) as usize;
             report.messages += sent.len();
 
@@ -372,7 +411,12 @@ impl IpsetHandle {
                         }
                         if let Some((&i, after)) = rest.split_first() {
                             if let Some(o) = report.outcomes.get_mut(i) {
-                                *o = Outcome::Failed(map_error(cmd, None, describe(i), ke));
+                                *o = Outcome::Failed(Box::new(map_error(
+                                    cmd,
+                                    None,
+                                    describe(i),
+                                    ke,
+                                )));
                             }
                             retry.extend_from_slice(after);
                         }
@@ -382,7 +426,12 @@ impl IpsetHandle {
                         // nothing of this message was applied.
                         for &i in members {
                             if let Some(o) = report.outcomes.get_mut(i) {
-                                *o = Outcome::Failed(map_error(cmd, None, describe(i), ke.clone()));
+                                *o = Outcome::Failed(Box::new(map_error(
+                                    cmd,
+                                    None,
+                                    describe(i),
+                                    ke.clone(),
+                                )));
                             }
                         }
                     }
@@ -529,10 +578,68 @@ mod tests {
     #[test]
     fn assembled_messages_fix_the_adt_length() {
         let head = vec![0u8; 24];
-        let encoded = vec![vec![1u8; 8], vec![2u8; 12]];
-        let Encoded(m) = assemble(&head, &encoded, &[0, 1, 7]).unwrap();
+        let data: Vec<u8> = [[1u8; 8].as_slice(), &[2u8; 12]].concat();
+        let spans = [0..8, 8..20];
+        let mut m = vec![9u8; 3];
+        AdtMessage {
+            head: &head,
+            data: &data,
+            spans: &spans,
+            members: &[0, 1, 7],
+        }
+        .append_to(&mut m);
+        let m = &m[3..];
         assert_eq!(m.len(), 24 + 20);
         assert_eq!(u16::from_ne_bytes([m[20], m[21]]), 24);
         assert_eq!(&m[24..32], &[1; 8]);
+        assert_eq!(&m[32..44], &[2; 12]);
+    }
+
+    /// The direct DATA-nest encoder writes exactly what the typed
+    /// attribute tree emits (which the golden tests hold to the ipset
+    /// tool's bytes), for every kind of attribute an element carries.
+    #[test]
+    fn direct_element_data_matches_the_typed_encoder() {
+        use crate::attr::ElementAttr as A;
+        use crate::entry::{Entry, IpPortEntry};
+        use crate::types::{CadtFlags, IpProto, Timeout};
+        use netlink_packet_core::{DefaultNla, Emitable};
+        let typed = |attrs: Vec<A>, line: u32| {
+            let mut a = attrs;
+            a.push(A::LineNo(line));
+            let nest = IpsetAttr::ElementData(a);
+            let mut b = vec![0; nest.buffer_len()];
+            nest.emit(&mut b);
+            b
+        };
+        let mut full = IpPortEntry::new("10.0.0.1".parse().unwrap(), IpProto::Udp, 53);
+        full.ip_to = Some("10.0.0.9".parse().unwrap());
+        full.port_to = Some(60);
+        full.timeout = Some(Timeout(30));
+        full.packets = Some(7);
+        full.bytes = Some(1 << 40);
+        full.comment = Some("odd-length".into());
+        full.skbmark = Some((1, 0xff));
+        full.skbprio = Some((1, 2));
+        full.skbqueue = Some(3);
+        let v6 = IpPortEntry::new("2001:db8::1".parse().unwrap(), IpProto::Tcp, 443);
+        let entry = Entry::new(vec![
+            A::Ip("192.0.2.1".parse().unwrap()),
+            A::Cidr(24),
+            A::Ether([1, 2, 3, 4, 5, 6]),
+            A::Name("x".into()),
+            A::Iface("eth0".into()),
+            A::Mark(9),
+            A::CadtFlags(CadtFlags::from_bits_retain(1)),
+            A::Other(DefaultNla::new(30, vec![1, 2, 3])),
+        ]);
+        for (i, e) in [full, v6].iter().enumerate() {
+            let mut b = Vec::new();
+            append_element_data(&mut b, e, i as u32 + 1);
+            assert_eq!(b, typed(e.to_attrs(), i as u32 + 1), "{e}");
+        }
+        let mut b = Vec::new();
+        append_element_data(&mut b, &entry, 70000);
+        assert_eq!(b, typed(entry.to_attrs(), 70000));
     }
 }

@@ -5,6 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::consts::{AF_INET, AF_INET6};
 pub(crate) use nl_engine::wire::append_nla;
+use nl_engine::wire::{Attr, Attrs};
 
 /// Copies `bytes` into the start of `buffer` (which the caller sized with
 /// `value_len`); never panics on a size mismatch.
@@ -152,7 +153,51 @@ num!(u64_ne, u64, from_ne_bytes);
 
 /// A string attribute (NUL terminator optional).
 pub(crate) fn string(value: &[u8], what: &str) -> Result<String, DecodeError> {
+    str_of(value, what).map(str::to_owned)
+}
+
+/// A string attribute, borrowed (NUL terminator optional).
+pub(crate) fn str_of<'a>(value: &'a [u8], what: &str) -> Result<&'a str, DecodeError> {
     let end = value.iter().position(|&b| b == 0).unwrap_or(value.len());
     let s = value.get(..end).unwrap_or_default();
-    String::from_utf8(s.to_vec()).map_err(|e| DecodeError::from(format!("{what}: {e}")))
+    std::str::from_utf8(s).map_err(|e| DecodeError::from(format!("{what}: {e}")))
+}
+
+/// The attributes of a nest, straight from the bytes (the direct decoders).
+pub(crate) fn each(nest: &[u8]) -> impl Iterator<Item = Result<Attr<'_>, DecodeError>> {
+    Attrs::new(nest).map(|a| a.map_err(DecodeError::from))
+}
+
+/// An unknown attribute read by [`each`], kept whole (flags included) to
+/// be re-emitted, as [`unknown`] keeps it.
+pub(crate) fn unknown_raw(a: &Attr<'_>) -> DefaultNla {
+    DefaultNla::new(a.raw_type, a.value.to_vec())
+}
+
+/// Typed attributes emitted back to the bytes they came from (the typed
+/// `from_attrs` constructors decode those bytes with the one decoder each
+/// object has, which reads the kernel's bytes directly).
+pub(crate) fn to_bytes<T: Nla>(attrs: &[T]) -> Vec<u8> {
+    let mut buf = vec![0u8; attrs.buffer_len()];
+    emit_all(&mut buf, attrs);
+    buf
+}
+
+/// The first attribute of kind `kind` in the top level of a generic
+/// netlink payload (after the 4-byte `genlmsghdr`), unparsed: the dump
+/// read path takes the object nest from there without a message tree.
+pub(crate) fn genl_nest(payload: &[u8], kind: u16) -> Result<Option<&[u8]>, DecodeError> {
+    let attrs = payload.get(4..).ok_or_else(|| {
+        DecodeError::from(format!(
+            "generic netlink payload of {} bytes",
+            payload.len()
+        ))
+    })?;
+    for a in each(attrs) {
+        let a = a?;
+        if a.kind() == kind {
+            return Ok(Some(a.value));
+        }
+    }
+    Ok(None)
 }

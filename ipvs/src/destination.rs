@@ -8,7 +8,7 @@ use netlink_packet_core::{DecodeError, DefaultNla, Emitable, Nla, NlaBuffer};
 use crate::attr;
 use crate::consts::*;
 use crate::service::Family;
-use crate::stats::{Stats, StatsAttr};
+use crate::stats::{Stats, StatsAttr, StatsWidth};
 
 /// How packets reach a destination (`IP_VS_CONN_F_*` forwarding methods).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -309,8 +309,10 @@ pub struct Destination {
     pub inactive_conns: u32,
     /// Persistent connection templates (reported by the kernel).
     pub persistent_conns: u32,
-    /// Statistics (reported by the kernel).
-    pub stats: Option<Stats>,
+    /// Statistics (reported by the kernel; never sent). Boxed: a
+    /// destination built to be sent carries none, and its size is what
+    /// bulk plans and desired states are made of.
+    pub stats: Option<Box<Stats>>,
     /// Attributes this crate does not know, re-emitted as they came.
     pub unknown: Vec<DefaultNla>,
 }
@@ -386,7 +388,7 @@ impl Destination {
 
     /// Statistics (64-bit when the kernel sent them).
     pub fn stats(&self) -> Option<&Stats> {
-        self.stats.as_ref()
+        self.stats.as_deref()
     }
 
     /// The attributes of an add, edit or delete, in `ipvsadm`'s order.
@@ -433,49 +435,69 @@ impl Destination {
         }
     }
 
-    /// Reads a destination nest. `service_family` is used when the kernel
-    /// sends no address family attribute (kernels before 3.18).
+    /// Reads a destination nest (typed attributes). `service_family` is
+    /// used when the kernel sends no address family attribute (kernels
+    /// before 3.18).
     pub fn from_attrs(
         attrs: &[DestAttr],
         service_family: Option<Family>,
     ) -> Result<Self, DecodeError> {
+        // One decoder: the typed attributes are read back from their bytes.
+        Destination::decode(&attr::to_bytes(attrs), service_family)
+    }
+
+    /// Reads a destination nest straight from the kernel's bytes (the dump
+    /// read path: no attribute tree, no allocation but unknown
+    /// attributes). A known attribute of an unexpected size is an error or
+    /// kept as unknown exactly as [`DestAttr::parse`] decides.
+    pub fn decode(nest: &[u8], service_family: Option<Family>) -> Result<Self, DecodeError> {
+        // The family may come after the address, so the address is read
+        // once the whole nest has been seen (the last of each wins; an
+        // IPv4-sized address anywhere is refused for IPv6, as the typed
+        // path refuses it).
         let mut af = service_family.map(Family::number);
-        for a in attrs {
-            if let DestAttr::AddrFamily(f) = a {
-                af = Some(*f);
-            }
-        }
+        let mut addr: Option<&[u8]> = None;
+        let mut short_addr = false;
         let mut d = Destination::new(IpAddr::from([0u8; 4]), 0);
-        let mut have_addr = false;
         let mut s32 = None;
         let mut s64 = None;
-        for a in attrs {
-            match a {
-                DestAttr::Addr(b) => {
-                    d.addr = attr::parse_addr(af, b)?;
-                    have_addr = true;
+        for a in attr::each(nest) {
+            let a = a?;
+            let v = a.value;
+            let u32v = |what| attr::u32_ne(v, what);
+            match a.kind() {
+                IPVS_DEST_ATTR_ADDR if v.len() == 4 || v.len() == 16 => {
+                    short_addr |= v.len() == 4;
+                    addr = Some(v);
                 }
-                DestAttr::Port(p) => d.port = *p,
-                DestAttr::FwdMethod(m) => d.forward = ForwardMethod::from(*m),
-                DestAttr::Weight(w) => d.weight = Weight(*w),
-                DestAttr::UpperThreshold(n) => d.upper_threshold = *n,
-                DestAttr::LowerThreshold(n) => d.lower_threshold = *n,
-                DestAttr::ActiveConns(n) => d.active_conns = *n,
-                DestAttr::InactiveConns(n) => d.inactive_conns = *n,
-                DestAttr::PersistentConns(n) => d.persistent_conns = *n,
-                DestAttr::Stats(s) => s32 = Some(s.as_slice()),
-                DestAttr::Stats64(s) => s64 = Some(s.as_slice()),
-                DestAttr::AddrFamily(_) => {}
-                DestAttr::TunType(t) => d.tunnel_type = TunnelType::from(*t),
-                DestAttr::TunPort(p) => d.tunnel_port = *p,
-                DestAttr::TunFlags(f) => d.tunnel_flags = TunnelFlags::from_bits_retain(*f),
-                DestAttr::Other(n) => d.unknown.push(n.clone()),
+                IPVS_DEST_ATTR_PORT => d.port = attr::u16_be(v, "dest port")?,
+                IPVS_DEST_ATTR_FWD_METHOD => d.forward = ForwardMethod::from(u32v("fwd method")?),
+                IPVS_DEST_ATTR_WEIGHT => d.weight = Weight(u32v("weight")?),
+                IPVS_DEST_ATTR_U_THRESH => d.upper_threshold = u32v("upper threshold")?,
+                IPVS_DEST_ATTR_L_THRESH => d.lower_threshold = u32v("lower threshold")?,
+                IPVS_DEST_ATTR_ACTIVE_CONNS => d.active_conns = u32v("active conns")?,
+                IPVS_DEST_ATTR_INACT_CONNS => d.inactive_conns = u32v("inactive conns")?,
+                IPVS_DEST_ATTR_PERSIST_CONNS => d.persistent_conns = u32v("persistent conns")?,
+                IPVS_DEST_ATTR_STATS => s32 = Some(Stats::decode(v, StatsWidth::Bits32)?),
+                IPVS_DEST_ATTR_ADDR_FAMILY => af = Some(attr::u16_ne(v, "dest af")?),
+                IPVS_DEST_ATTR_STATS64 => s64 = Some(Stats::decode(v, StatsWidth::Bits64)?),
+                IPVS_DEST_ATTR_TUN_TYPE => {
+                    d.tunnel_type = TunnelType::from(attr::u8_ne(v, "tunnel type")?);
+                }
+                IPVS_DEST_ATTR_TUN_PORT => d.tunnel_port = attr::u16_be(v, "tunnel port")?,
+                IPVS_DEST_ATTR_TUN_FLAGS => {
+                    d.tunnel_flags =
+                        TunnelFlags::from_bits_retain(attr::u16_ne(v, "tunnel flags")?);
+                }
+                _ => d.unknown.push(attr::unknown_raw(&a)),
             }
         }
-        if !have_addr {
-            return Err("destination without address".into());
+        let addr = addr.ok_or("destination without address")?;
+        if short_addr && af == Some(AF_INET6) {
+            return Err("IPv6 address of 4 bytes".into());
         }
-        d.stats = Stats::pick(s32, s64);
+        d.addr = attr::parse_addr(af, addr)?;
+        d.stats = s64.or(s32).map(Box::new);
         Ok(d)
     }
 }

@@ -9,8 +9,10 @@ use nl_engine::{
     Acks, BatchOptions, BatchResults, Connection, KernelError, Netns, Packing, Protocol,
 };
 
+use crate::attr;
 use crate::config::Timeouts;
 use crate::conn_table::{self, ConnEntry, ConnFilter};
+use crate::consts::{IPVS_CMD_ATTR_DEST, IPVS_CMD_ATTR_SERVICE};
 use crate::daemon::{DaemonState, SyncDaemon};
 use crate::destination::Destination;
 use crate::info::Info;
@@ -398,16 +400,19 @@ impl IpvsHandle {
         })
     }
 
+    /// Decodes the service nest of each reply straight from the received
+    /// bytes (no message tree).
     async fn services_once(&self, conn: &Connection) -> Result<Vec<Service>> {
         let ctx = "list services";
-        let replies = self
-            .dump_on(conn, ctx, IpvsMessage::dump_services())
-            .await?;
-        replies
-            .iter()
-            .filter_map(IpvsMessage::service)
-            .map(|r| r.map_err(|e| decode_err(ctx, e)))
-            .collect()
+        let payload = IpvsMessage::dump_services();
+        let cmd = payload.cmd;
+        conn.dump_with(ctx, self.message(payload), |_, p| {
+            attr::genl_nest(p, IPVS_CMD_ATTR_SERVICE)
+                .and_then(|n| n.map(Service::decode).transpose())
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| reclassify(cmd, ctx, e))
     }
 
     // -------------------------------------------------------- destinations
@@ -456,16 +461,24 @@ impl IpvsHandle {
         conn: &Connection,
         key: &ServiceKey,
     ) -> Result<Vec<Destination>> {
-        let ctx = format!("list destinations of service {key}");
-        let replies = self
-            .dump_on(conn, &ctx, IpvsMessage::dump_destinations(key))
-            .await?;
+        // The context names the service only on failure: formatting it for
+        // each of thousands of services in a snapshot costs more than the
+        // decoding.
+        let ctx = "list destinations";
+        let payload = IpvsMessage::dump_destinations(key);
+        let cmd = payload.cmd;
         let fam = Some(key.family());
-        replies
-            .iter()
-            .filter_map(|m| m.destination(fam))
-            .map(|r| r.map_err(|e| decode_err(&ctx, e)))
-            .collect()
+        conn.dump_with(ctx, self.message(payload), |_, p| {
+            attr::genl_nest(p, IPVS_CMD_ATTR_DEST)
+                .and_then(|n| n.map(|n| Destination::decode(n, fam)).transpose())
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| {
+            let e = reclassify(cmd, ctx, e);
+            let full = format!("list destinations of service {key}");
+            e.with_context(full)
+        })
     }
 
     // ---------------------------------------------------------- snapshot
@@ -491,52 +504,42 @@ impl IpvsHandle {
     /// [`with_pipeline`](Self::with_pipeline) of them, default
     /// [`DEFAULT_PIPELINE`]), instead of 1 + N sequential round trips.
     pub async fn snapshot(&self) -> Result<Vec<ServiceEntry>> {
-        let services = self.services().await?;
-        let n = self.pipeline.min(services.len());
+        // Entries are made once, in place: each worker fills in the
+        // destinations of its own services (no second copy of the list).
+        let mut out: Vec<ServiceEntry> = self
+            .services()
+            .await?
+            .into_iter()
+            .map(|service| ServiceEntry {
+                service,
+                destinations: Vec::new(),
+            })
+            .collect();
+        let n = self.pipeline.min(out.len());
         if n <= 1 {
-            let mut out = Vec::with_capacity(services.len());
-            for s in services {
-                let destinations = self.destinations(&s.key).await?;
-                out.push(ServiceEntry {
-                    service: s,
-                    destinations,
-                });
+            for e in &mut out {
+                e.destinations = self.destinations(&e.service.key).await?;
             }
             return Ok(out);
         }
         let conns = self.pool(n)?;
-        let keys: Vec<ServiceKey> = services.iter().map(|s| s.key).collect();
-        let workers = conns.iter().enumerate().map(|(w, conn)| {
-            let mine: Vec<(usize, ServiceKey)> = keys
-                .iter()
-                .copied()
-                .enumerate()
-                .filter(|(i, _)| i % n == w)
-                .collect();
-            async move {
-                let mut got = Vec::with_capacity(mine.len());
-                for (i, k) in mine {
-                    got.push((i, self.destinations_on(conn, &k).await?));
-                }
-                Ok::<_, Error>(got)
-            }
-        });
-        let mut dests: Vec<Option<Vec<Destination>>> = services.iter().map(|_| None).collect();
-        for r in util::join_all(workers).await {
-            for (i, d) in r? {
-                if let Some(slot) = dests.get_mut(i) {
-                    *slot = Some(d);
-                }
+        // Worker `w` reads services w, w + n, w + 2n, ...
+        let mut shares: Vec<Vec<&mut ServiceEntry>> = (0..n).map(|_| Vec::new()).collect();
+        for (i, e) in out.iter_mut().enumerate() {
+            if let Some(share) = shares.get_mut(i % n) {
+                share.push(e);
             }
         }
-        Ok(services
-            .into_iter()
-            .zip(dests)
-            .map(|(service, d)| ServiceEntry {
-                service,
-                destinations: d.unwrap_or_default(),
-            })
-            .collect())
+        let workers = conns.iter().zip(shares).map(|(conn, share)| async move {
+            for e in share {
+                e.destinations = self.destinations_on(conn, &e.service.key).await?;
+            }
+            Ok::<_, Error>(())
+        });
+        for r in util::join_all(workers).await {
+            r?;
+        }
+        Ok(out)
     }
 
     // -------------------------------------------------------------- bulk
@@ -676,6 +679,22 @@ mod tests {
     use netlink_packet_core::DefaultNla;
     use nl_engine::Outgoing;
     use std::time::Duration;
+
+    /// Bulk plans and desired states are vectors of these: statistics
+    /// (only ever read) are boxed so they do not weigh on every object.
+    #[test]
+    fn bulk_objects_stay_small() {
+        use std::mem::size_of;
+        let sizes = (
+            size_of::<Service>(),
+            size_of::<Destination>(),
+            size_of::<Operation>(),
+        );
+        assert!(
+            sizes.0 <= 152 && sizes.1 <= 96 && sizes.2 <= 160,
+            "{sizes:?}"
+        );
+    }
 
     fn typed(family_id: u16, m: IpvsMessage) -> Vec<u8> {
         let mut g = GenlMessage::from_payload(m);

@@ -10,7 +10,7 @@ use netlink_packet_core::{DecodeError, DefaultNla, Nla, NlaBuffer};
 
 use crate::attr;
 use crate::consts::*;
-use crate::stats::{Stats, StatsAttr};
+use crate::stats::{Stats, StatsAttr, StatsWidth};
 use crate::{Error, Result};
 
 /// A transport protocol of a service (an `IPPROTO_*` number on the wire).
@@ -577,8 +577,10 @@ pub struct Service {
     pub netmask: Netmask,
     /// The persistence engine (`sip`), if any.
     pub pe_name: Option<String>,
-    /// Statistics, as the kernel reported them (never sent).
-    pub stats: Option<Stats>,
+    /// Statistics, as the kernel reported them (never sent). Boxed: a
+    /// service built to be sent carries none, and its size is what bulk
+    /// plans and desired states are made of.
+    pub stats: Option<Box<Stats>>,
     /// Attributes this crate does not know, re-emitted as they came.
     pub unknown: Vec<DefaultNla>,
 }
@@ -656,7 +658,7 @@ impl Service {
     }
     /// Statistics (64-bit when the kernel sent them, else the 32-bit block).
     pub fn stats(&self) -> Option<&Stats> {
-        self.stats.as_ref()
+        self.stats.as_deref()
     }
     /// True when persistent.
     pub fn is_persistent(&self) -> bool {
@@ -738,8 +740,18 @@ impl Service {
         }
     }
 
-    /// Reads a service nest as the kernel sends it.
+    /// Reads a service nest (typed attributes).
     pub fn from_attrs(attrs: &[ServiceAttr]) -> std::result::Result<Self, DecodeError> {
+        // One decoder: the typed attributes are read back from their bytes.
+        Service::decode(&attr::to_bytes(attrs))
+    }
+
+    /// Reads a service nest straight from the kernel's bytes (the dump
+    /// read path: no attribute tree, no allocation but an unknown
+    /// scheduler's or persistence engine's name and unknown attributes).
+    /// A known attribute of an unexpected size is kept as unknown, as
+    /// [`ServiceAttr::parse`] does.
+    pub fn decode(nest: &[u8]) -> std::result::Result<Self, DecodeError> {
         let mut af = None;
         let mut proto = None;
         let mut addr = None;
@@ -753,21 +765,29 @@ impl Service {
         let mut s32 = None;
         let mut s64 = None;
         let mut unknown = Vec::new();
-        for a in attrs {
-            match a {
-                ServiceAttr::Af(v) => af = Some(*v),
-                ServiceAttr::Protocol(v) => proto = Some(*v),
-                ServiceAttr::Addr(v) => addr = Some(v.as_slice()),
-                ServiceAttr::Port(v) => port = Some(*v),
-                ServiceAttr::Fwmark(v) => fwmark = Some(*v),
-                ServiceAttr::SchedName(v) => sched = Some(v.as_str()),
-                ServiceAttr::Flags { flags: f, mask } => flags = (*f, *mask),
-                ServiceAttr::Timeout(v) => timeout = *v,
-                ServiceAttr::Netmask(v) => netmask = Some(*v),
-                ServiceAttr::Stats(v) => s32 = Some(v.as_slice()),
-                ServiceAttr::PeName(v) => pe = Some(v.clone()),
-                ServiceAttr::Stats64(v) => s64 = Some(v.as_slice()),
-                ServiceAttr::Other(n) => unknown.push(n.clone()),
+        for a in attr::each(nest) {
+            let a = a?;
+            let v = a.value;
+            match a.kind() {
+                IPVS_SVC_ATTR_AF => af = Some(attr::u16_ne(v, "service af")?),
+                IPVS_SVC_ATTR_PROTOCOL => proto = Some(attr::u16_ne(v, "service protocol")?),
+                IPVS_SVC_ATTR_ADDR if v.len() == 4 || v.len() == 16 => addr = Some(v),
+                IPVS_SVC_ATTR_PORT => port = Some(attr::u16_be(v, "service port")?),
+                IPVS_SVC_ATTR_FWMARK => fwmark = Some(attr::u32_ne(v, "service fwmark")?),
+                IPVS_SVC_ATTR_SCHED_NAME => sched = Some(attr::str_of(v, "scheduler")?),
+                IPVS_SVC_ATTR_FLAGS if v.len() == 8 => {
+                    let (f, m) = v.split_at(4);
+                    flags = (
+                        attr::u32_ne(f, "service flags")?,
+                        attr::u32_ne(m, "service flags mask")?,
+                    );
+                }
+                IPVS_SVC_ATTR_TIMEOUT => timeout = attr::u32_ne(v, "service timeout")?,
+                IPVS_SVC_ATTR_NETMASK if v.len() == 4 => netmask = <[u8; 4]>::try_from(v).ok(),
+                IPVS_SVC_ATTR_STATS => s32 = Some(Stats::decode(v, StatsWidth::Bits32)?),
+                IPVS_SVC_ATTR_PE_NAME => pe = Some(attr::string(v, "pe name")?),
+                IPVS_SVC_ATTR_STATS64 => s64 = Some(Stats::decode(v, StatsWidth::Bits64)?),
+                _ => unknown.push(attr::unknown_raw(&a)),
             }
         }
         let af = af.ok_or("service without address family")?;
@@ -796,7 +816,7 @@ impl Service {
                 .map(|b| Netmask::from_wire(family, b))
                 .unwrap_or(Netmask::host(family)),
             pe_name: pe,
-            stats: Stats::pick(s32, s64),
+            stats: s64.or(s32).map(Box::new),
             unknown,
         })
     }

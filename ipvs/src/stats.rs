@@ -119,19 +119,31 @@ pub struct Stats {
 }
 
 impl Stats {
-    /// Reads a statistics nest.
+    /// Reads a statistics nest (typed attributes).
     pub fn from_attrs(attrs: &[StatsAttr], width: StatsWidth) -> Self {
+        // One decoder: the typed attributes are read back from their bytes.
+        Stats::decode(&attr::to_bytes(attrs), width).unwrap_or(Stats {
+            width,
+            ..Stats::default()
+        })
+    }
+
+    /// Reads a statistics nest straight from the kernel's bytes: counters
+    /// of 4 or 8 bytes, anything else (padding, unknown attributes) skipped.
+    pub(crate) fn decode(nest: &[u8], width: StatsWidth) -> Result<Self, DecodeError> {
         let mut s = Stats {
             width,
             ..Stats::default()
         };
-        for a in attrs {
-            let (k, v) = match a {
-                StatsAttr::U32(k, v) => (*k, u64::from(*v)),
-                StatsAttr::U64(k, v) => (*k, *v),
+        for a in attr::each(nest) {
+            let a = a?;
+            let v = a.value;
+            let v = match v.len() {
+                4 => u64::from(attr::u32_ne(v, "stats counter")?),
+                8 => attr::u64_ne(v, "stats counter")?,
                 _ => continue,
             };
-            let slot = match k {
+            let slot = match a.kind() {
                 IPVS_STATS_ATTR_CONNS => &mut s.conns,
                 IPVS_STATS_ATTR_INPKTS => &mut s.inpkts,
                 IPVS_STATS_ATTR_OUTPKTS => &mut s.outpkts,
@@ -146,15 +158,6 @@ impl Stats {
             };
             *slot = v;
         }
-        s
-    }
-
-    /// Picks the 64-bit block when present, else the 32-bit one.
-    pub(crate) fn pick(s32: Option<&[StatsAttr]>, s64: Option<&[StatsAttr]>) -> Option<Stats> {
-        match (s64, s32) {
-            (Some(a), _) => Some(Stats::from_attrs(a, StatsWidth::Bits64)),
-            (None, Some(a)) => Some(Stats::from_attrs(a, StatsWidth::Bits32)),
-            (None, None) => None,
-        }
+        Ok(s)
     }
 }

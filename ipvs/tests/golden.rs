@@ -639,3 +639,62 @@ fn invalid_flags_are_refused_before_sending() {
 
 #[allow(dead_code)]
 fn _unused(_: NetlinkPayload<()>) {}
+
+/// The nest of kind `kind` in a captured message, as the dump read path
+/// finds it (after the netlink and generic netlink headers).
+fn raw_nest(b: &[u8], kind: u16) -> Option<&[u8]> {
+    netlink_packet_core::NlasIterator::new(&b[20..])
+        .map(Result::unwrap)
+        .find(|n| n.kind() == kind)
+        .map(|n| {
+            let len = usize::from(n.length());
+            &n.into_inner()[4..len]
+        })
+}
+
+#[test]
+fn direct_decoders_read_every_captured_reply_as_the_typed_path() {
+    let dir = format!("{}/tests/golden", env!("CARGO_MANIFEST_DIR"));
+    let (mut services, mut dests) = (0, 0);
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().and_then(|x| x.to_str()) != Some("txt") {
+            continue;
+        }
+        let name: &'static str = Box::leak(
+            p.file_stem()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned()
+                .into_boxed_str(),
+        );
+        let c = load(name);
+        for b in c.received() {
+            if ty(b) != c.family() {
+                continue;
+            }
+            let m = decode(b);
+            if m.cmd == IpvsCmd::SetInfo {
+                continue;
+            }
+            if let Some(typed) = m.service() {
+                let direct = Service::decode(raw_nest(b, 1).unwrap());
+                assert_eq!(direct.unwrap(), typed.unwrap(), "{name}");
+                services += 1;
+            }
+            for fam in [None, Some(Family::Ipv4), Some(Family::Ipv6)] {
+                if let Some(typed) = m.destination(fam) {
+                    let direct = Destination::decode(raw_nest(b, 2).unwrap(), fam);
+                    assert_eq!(direct.ok(), typed.ok(), "{name}");
+                    dests += 1;
+                }
+            }
+        }
+    }
+    // the list, list-one, list-stats and save captures
+    assert!(
+        services >= 10 && dests >= 9,
+        "{services} services, {dests} destinations"
+    );
+}

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use netlink_packet_core::{
-    NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NetlinkDeserializable, NetlinkMessage,
-    NetlinkSerializable,
+    NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NetlinkDeserializable, NetlinkHeader,
+    NetlinkMessage, NetlinkSerializable,
 };
 use netlink_sys::{Socket, SocketAddr};
 use tokio::io::unix::AsyncFd;
@@ -469,7 +469,10 @@ impl Connection {
         I: NetlinkSerializable + NetlinkDeserializable,
     {
         msg.header.flags |= NLM_F_REQUEST | NLM_F_ACK;
-        self.single(context, msg, false).await
+        self.single(context, msg, false, |h, p| {
+            I::deserialize(h, p).map(Some).map_err(|e| e.to_string())
+        })
+        .await
     }
 
     /// Sends one request asking for an ACK and discards any data reply.
@@ -492,7 +495,43 @@ impl Connection {
         I: NetlinkSerializable + NetlinkDeserializable,
     {
         msg.header.flags |= NLM_F_REQUEST | NLM_F_DUMP;
-        self.single(context, msg, true).await
+        self.single(context, msg, true, |h, p| {
+            I::deserialize(h, p).map(Some).map_err(|e| e.to_string())
+        })
+        .await
+    }
+
+    /// [`dump`](Self::dump) that decodes each data message straight from
+    /// the received bytes with `decode` (given the message's header and its
+    /// payload after the 16-byte netlink header) instead of through a typed
+    /// message tree: the read path of large dumps, with no allocation per
+    /// message beyond what `decode` makes. `decode` returns `Ok(None)` to
+    /// skip a message; an `Err` makes the dump fail with [`Error::Decode`]
+    /// once it has been drained. Interrupted dumps are restarted as
+    /// [`dump`](Self::dump) does (what `decode` returned for the abandoned
+    /// attempt is dropped).
+    ///
+    /// ```no_run
+    /// # use netlink_packet_core::{NetlinkMessage, NetlinkSerializable};
+    /// # async fn f<I: NetlinkSerializable>(
+    /// #     conn: &nl_engine::Connection,
+    /// #     req: NetlinkMessage<I>,
+    /// # ) -> nl_engine::Result<()> {
+    /// // the payload length of every message of a dump
+    /// let lens: Vec<usize> = conn.dump_with("list", req, |_, payload| Ok(Some(payload.len()))).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn dump_with<I, T>(
+        &self,
+        context: &str,
+        mut msg: NetlinkMessage<I>,
+        decode: impl FnMut(&NetlinkHeader, &[u8]) -> std::result::Result<Option<T>, String>,
+    ) -> Result<Vec<T>>
+    where
+        I: NetlinkSerializable,
+    {
+        msg.header.flags |= NLM_F_REQUEST | NLM_F_DUMP;
+        self.single(context, msg, true, decode).await
     }
 
     /// Sends many requests packed into as few datagrams as `options` allow
@@ -548,14 +587,15 @@ impl Connection {
         res
     }
 
-    async fn single<I>(
+    async fn single<I, T>(
         &self,
         context: &str,
         mut msg: NetlinkMessage<I>,
         dump: bool,
-    ) -> Result<Vec<I>>
+        mut decode: impl FnMut(&NetlinkHeader, &[u8]) -> std::result::Result<Option<T>, String>,
+    ) -> Result<Vec<T>>
     where
-        I: NetlinkSerializable + NetlinkDeserializable,
+        I: NetlinkSerializable,
     {
         msg.finalize();
         let len = msg.buffer_len();
@@ -563,7 +603,14 @@ impl Connection {
         msg.serialize(&mut bytes);
         let mut inner = self.inner.lock().await;
         let res = inner
-            .single(&self.shared, &self.config, context, &mut bytes, dump)
+            .single(
+                &self.shared,
+                &self.config,
+                context,
+                &mut bytes,
+                dump,
+                &mut decode,
+            )
             .await;
         if let Err(e) = &res {
             if e.poisons_socket() {
@@ -737,17 +784,15 @@ impl Inner {
         }
     }
 
-    async fn single<I>(
+    async fn single<T>(
         &mut self,
         shared: &Shared,
         config: &Config,
         context: &str,
         bytes: &mut [u8],
         dump: bool,
-    ) -> Result<Vec<I>>
-    where
-        I: NetlinkDeserializable,
-    {
+        decode: &mut impl FnMut(&NetlinkHeader, &[u8]) -> std::result::Result<Option<T>, String>,
+    ) -> Result<Vec<T>> {
         self.ensure_async(shared, config, context)?;
         let mut attempts = 0u32;
         loop {
@@ -806,9 +851,10 @@ impl Inner {
                                 interrupted = true;
                             }
                             if decode_error.is_none() {
-                                match I::deserialize(&m.header, m.payload) {
-                                    Ok(v) => out.push(v),
-                                    Err(e) => decode_error = Some(e.to_string()),
+                                match decode(&m.header, m.payload) {
+                                    Ok(Some(v)) => out.push(v),
+                                    Ok(None) => {}
+                                    Err(e) => decode_error = Some(e),
                                 }
                             }
                         }

@@ -90,6 +90,83 @@ pub fn append_nla(buf: &mut Vec<u8>, kind: u16, value: impl FnOnce(&mut Vec<u8>)
     buf.resize(align4(buf.len()), 0);
 }
 
+/// `NLA_F_NET_BYTEORDER`
+pub const NLA_F_NET_BYTEORDER: u16 = 0x4000;
+
+/// One attribute as it lies in a received buffer (nothing copied).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attr<'a> {
+    /// The whole type field, flags ([`NLA_F_NESTED`],
+    /// [`NLA_F_NET_BYTEORDER`]) included.
+    pub raw_type: u16,
+    /// The value, without header or padding.
+    pub value: &'a [u8],
+}
+
+impl Attr<'_> {
+    /// The attribute type, flags masked off.
+    pub fn kind(&self) -> u16 {
+        self.raw_type & !(NLA_F_NESTED | NLA_F_NET_BYTEORDER)
+    }
+}
+
+/// Iterates over the attributes of a buffer (a message's attribute area or
+/// a nest's value): the read path of large dumps, with one bounds check per
+/// attribute and no allocation. Accepts and refuses exactly what
+/// `netlink_packet_core::NlasIterator` does: an attribute shorter than its
+/// header or longer than what is left is an error, after which iteration
+/// stops.
+///
+/// ```
+/// use nl_engine::wire::{Attrs, append_nla};
+/// let mut b = Vec::new();
+/// append_nla(&mut b, 1, |b| b.extend_from_slice(&[7]));
+/// append_nla(&mut b, 2, |b| b.extend_from_slice(b"ab"));
+/// let got: Vec<(u16, Vec<u8>)> = Attrs::new(&b)
+///     .map(|a| a.map(|a| (a.kind(), a.value.to_vec())))
+///     .collect::<Result<_, _>>()
+///     .unwrap();
+/// assert_eq!(got, vec![(1, vec![7]), (2, b"ab".to_vec())]);
+/// assert!(Attrs::new(&[9, 0, 1, 0]).next().unwrap().is_err());
+/// ```
+#[derive(Debug, Clone)]
+pub struct Attrs<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Attrs<'a> {
+    /// The attributes in `buf`.
+    pub fn new(buf: &'a [u8]) -> Self {
+        Attrs { rest: buf }
+    }
+}
+
+impl<'a> Iterator for Attrs<'a> {
+    type Item = Result<Attr<'a>, String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let rest = std::mem::take(&mut self.rest);
+        let (Some(len), Some(raw_type)) = (u16_at(rest, 0), u16_at(rest, 2)) else {
+            return Some(Err(format!(
+                "{} trailing bytes, less than an attribute header",
+                rest.len()
+            )));
+        };
+        let len = usize::from(len);
+        let Some(value) = rest.get(4..len) else {
+            return Some(Err(format!(
+                "attribute length {len} out of bounds ({} bytes left)",
+                rest.len()
+            )));
+        };
+        self.rest = rest.get(align4(len)..).unwrap_or_default();
+        Some(Ok(Attr { raw_type, value }))
+    }
+}
+
 /// One message cut out of a datagram.
 #[derive(Debug)]
 pub struct RawMessage<'a> {
