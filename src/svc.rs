@@ -621,7 +621,7 @@ impl Setup {
             }
         }
         if let Some(ipvs) = &self.ipvs {
-            let current = ipvs.snapshot().await?;
+            let current = ipvs.config_snapshot().await?;
             let services = d.ipvs_services();
             sync::validate(&services)?;
             let ip = sync::plan(&current, &services, &|_| true, o.graceful);

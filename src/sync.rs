@@ -2,7 +2,8 @@
 //! fewest changes.
 //!
 //! A [`Syncer`] reads what the kernel holds (one pipelined IPVS
-//! [`snapshot`](IpvsHandle::snapshot), one `ipset list` per managed set),
+//! [`config_snapshot`](IpvsHandle::config_snapshot): statistics skipped,
+//! one `ipset list` per managed set),
 //! computes the minimal change set against a [`DesiredState`] (add, edit,
 //! delete services; add, edit, drain, delete destinations; add and delete
 //! set members) and applies it in batches ([`IpvsHandle::apply`]: many
@@ -383,14 +384,22 @@ pub fn validate(services: &[(Service, Vec<Destination>)]) -> Result<()> {
                 "listed twice",
             ));
         }
-        let mut dk = HashSet::with_capacity(ds.len());
-        for d in ds {
-            if !dk.insert(dest_key(d)) {
-                return Err(Error::invalid_input(
-                    format!("desired destination {d} of service {}", s.key),
-                    "listed twice",
-                ));
-            }
+        // A service has a handful of destinations: compared pairwise
+        // below a few dozen (no set to allocate per service), hashed above.
+        let twice = if ds.len() <= 32 {
+            ds.iter()
+                .enumerate()
+                .find(|(i, d)| ds.iter().skip(i + 1).any(|o| dest_key(o) == dest_key(d)))
+                .map(|(_, d)| d)
+        } else {
+            let mut dk = HashSet::with_capacity(ds.len());
+            ds.iter().find(|d| !dk.insert(dest_key(d)))
+        };
+        if let Some(d) = twice {
+            return Err(Error::invalid_input(
+                format!("desired destination {d} of service {}", s.key),
+                "listed twice",
+            ));
         }
     }
     Ok(())
@@ -427,9 +436,13 @@ pub fn plan(
     }
     let by_key: HashMap<ServiceKey, &ServiceEntry> =
         current.iter().map(|e| (e.service.key, e)).collect();
-    let mut wanted: HashSet<ServiceKey> = HashSet::with_capacity(desired.len());
+    // Only needed to find the services to delete: none when nothing exists.
+    let mut wanted: HashSet<ServiceKey> =
+        HashSet::with_capacity(if current.is_empty() { 0 } else { desired.len() });
     for (s, ds) in desired {
-        wanted.insert(s.key);
+        if !current.is_empty() {
+            wanted.insert(s.key);
+        }
         let Some(cur) = by_key.get(&s.key) else {
             p.ops.push(Operation::AddService(s.clone()));
             p.ops.extend(
@@ -740,7 +753,7 @@ impl Syncer {
         let rounds = self.options.max_rounds.max(1);
         for round in 1..=rounds {
             report.rounds = round;
-            let current = ipvs.snapshot().await?;
+            let current = ipvs.config_snapshot().await?;
             let p = plan(&current, services, &owns, self.options.graceful);
             report.draining = p.draining;
             report.failed.clear();
@@ -993,5 +1006,13 @@ mod tests {
         assert!(validate(&[(svc(1), vec![]), (svc(1), vec![])]).is_err());
         assert!(validate(&[(svc(1), vec![dst(1), dst(1)])]).is_err());
         assert!(validate(&[(svc(1), vec![dst(1), dst(2)])]).is_ok());
+        // both ways of looking: pairwise (few destinations) and hashed
+        for n in [5u8, 40] {
+            let mut ds: Vec<_> = (1..=n).map(dst).collect();
+            assert!(validate(&[(svc(1), ds.clone())]).is_ok(), "{n}");
+            ds.push(dst(n / 2));
+            let e = validate(&[(svc(1), ds)]).unwrap_err().to_string();
+            assert!(e.contains("listed twice"), "{n}: {e}");
+        }
     }
 }

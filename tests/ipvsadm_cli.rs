@@ -259,10 +259,11 @@ fn names_are_looked_up() {
 
 #[test]
 fn restore_tokenizer() {
-    let l = cli::restore_lines(
+    let l: Vec<_> = cli::restore_lines(
         "ipvsadm -A -t 1.2.3.4:80\n\n  \t\r\n-C\r\n-a\t-t x   -r y",
         "prog",
-    );
+    )
+    .collect();
     assert_eq!(
         l,
         vec![
@@ -435,7 +436,7 @@ fn random_command_lines_never_panic() {
         }
         let _ = cli::parse(&v, false, &NoLookup);
     }
-    let _ = cli::restore_lines("\u{0}\n\r\r\n ipvsadm ipvsadm\n-\n", "");
+    let _ = cli::restore_lines("\u{0}\n\r\r\n ipvsadm ipvsadm\n-\n", "").count();
 }
 
 #[test]

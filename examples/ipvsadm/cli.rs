@@ -1457,21 +1457,21 @@ pub fn parse(
 /// `config_stream_read` does: white-space separated words, the word
 /// `ipvsadm` dropped, `program` put in front as argv[0]. Lines with no
 /// word are skipped.
-pub fn restore_lines(text: &str, program: &str) -> Vec<Vec<String>> {
-    let mut out = Vec::new();
-    for line in text.split('\n') {
+///
+/// Lazy: a restore of any size holds one line's words at a time.
+pub fn restore_lines<'a>(
+    text: &'a str,
+    program: &'a str,
+) -> impl Iterator<Item = Vec<String>> + 'a {
+    text.split('\n').filter_map(move |line| {
         let mut argv = vec![program.to_owned()];
-        for w in line
-            .split([' ', '\t', '\r'])
-            .filter(|w| !w.is_empty() && *w != "ipvsadm")
-        {
-            argv.push(w.to_owned());
-        }
-        if argv.len() > 1 {
-            out.push(argv);
-        }
-    }
-    out
+        argv.extend(
+            line.split([' ', '\t', '\r'])
+                .filter(|w| !w.is_empty() && *w != "ipvsadm")
+                .map(str::to_owned),
+        );
+        (argv.len() > 1).then_some(argv)
+    })
 }
 
 /// This project's `-h` text.

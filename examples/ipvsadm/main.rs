@@ -413,10 +413,11 @@ impl Run {
             return Done::Result(0);
         }
         let text = String::from_utf8_lossy(&text);
-        let lines = cli::restore_lines(&text, &self.program);
+        let program = self.program.clone();
         let mut pending = Batch::default();
         let mut result = 0;
-        for argv in &lines {
+        for argv in cli::restore_lines(&text, &program) {
+            let argv = &argv;
             match cli::parse(argv, true, &self.names) {
                 Err(f) if f.fatal => {
                     self.apply_pending(&mut pending, &mut result).await;
@@ -434,6 +435,11 @@ impl Run {
                     Some((op, func)) if !crate_refuses(&op) => {
                         pending.ops.push(op);
                         pending.pending.push(Pending::Op(func));
+                        // Large restores go in bulk chunks: memory stays
+                        // bounded and reports keep their line order.
+                        if pending.ops.len() >= RESTORE_CHUNK {
+                            self.apply_pending(&mut pending, &mut result).await;
+                        }
                     }
                     _ => {
                         self.apply_pending(&mut pending, &mut result).await;
@@ -496,6 +502,10 @@ impl Run {
         }
     }
 }
+
+/// Operations a restore queues before sending them in bulk (tens of
+/// datagrams' worth).
+const RESTORE_CHUNK: usize = 16 * 1024;
 
 /// What a restore has queued: changes (in `Batch::ops`, in order) and
 /// popt messages, to report in line order.

@@ -50,7 +50,7 @@ pub(crate) fn append<T: Nla>(buf: &mut Vec<u8>, a: &T) {
 /// Appends an attribute whose value is `value` (the direct encoders of
 /// the bulk path).
 pub(crate) fn append_bytes(buf: &mut Vec<u8>, kind: u16, value: &[u8]) {
-    append_nla(buf, kind, |b| b.extend_from_slice(value));
+    nl_engine::wire::append_attr(buf, kind, value);
 }
 
 /// Appends a NUL-terminated string attribute.

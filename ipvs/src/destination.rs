@@ -451,6 +451,16 @@ impl Destination {
     /// attributes). A known attribute of an unexpected size is an error or
     /// kept as unknown exactly as [`DestAttr::parse`] decides.
     pub fn decode(nest: &[u8], service_family: Option<Family>) -> Result<Self, DecodeError> {
+        Destination::decode_with(nest, service_family, true)
+    }
+
+    /// [`decode`](Self::decode), statistics skipped unread when `stats` is
+    /// false (configuration reads).
+    pub(crate) fn decode_with(
+        nest: &[u8],
+        service_family: Option<Family>,
+        stats: bool,
+    ) -> Result<Self, DecodeError> {
         // The family may come after the address, so the address is read
         // once the whole nest has been seen (the last of each wins; an
         // IPv4-sized address anywhere is refused for IPv6, as the typed
@@ -478,6 +488,7 @@ impl Destination {
                 IPVS_DEST_ATTR_ACTIVE_CONNS => d.active_conns = u32v("active conns")?,
                 IPVS_DEST_ATTR_INACT_CONNS => d.inactive_conns = u32v("inactive conns")?,
                 IPVS_DEST_ATTR_PERSIST_CONNS => d.persistent_conns = u32v("persistent conns")?,
+                IPVS_DEST_ATTR_STATS | IPVS_DEST_ATTR_STATS64 if !stats => {}
                 IPVS_DEST_ATTR_STATS => s32 = Some(Stats::decode(v, StatsWidth::Bits32)?),
                 IPVS_DEST_ATTR_ADDR_FAMILY => af = Some(attr::u16_ne(v, "dest af")?),
                 IPVS_DEST_ATTR_STATS64 => s64 = Some(Stats::decode(v, StatsWidth::Bits64)?),

@@ -365,7 +365,7 @@ impl IpvsHandle {
 
     /// `ipvsadm -L` without destinations: every service.
     pub async fn services(&self) -> Result<Vec<Service>> {
-        self.services_on(&self.conn).await
+        self.services_on(&self.conn, true).await
     }
 
     /// The service dump, made consistent.
@@ -378,12 +378,12 @@ impl IpvsHandle {
     /// was made under one hold of the IPVS lock and is exact; a longer one
     /// is read again until two consecutive reads list the same services,
     /// else [`Error::DumpInterrupted`].
-    async fn services_on(&self, conn: &Connection) -> Result<Vec<Service>> {
+    async fn services_on(&self, conn: &Connection, stats: bool) -> Result<Vec<Service>> {
         let attempts = conn.config().dump_retries.saturating_add(2);
         let mut previous: Option<std::collections::HashSet<ServiceKey>> = None;
         for _ in 0..attempts {
             let before = conn.stats().recv_calls;
-            let services = self.services_once(conn).await?;
+            let services = self.services_once(conn, stats).await?;
             // one data datagram, then NLMSG_DONE (its own datagram on 6.1)
             let single_part = conn.stats().recv_calls.saturating_sub(before) <= 2;
             let keys: std::collections::HashSet<ServiceKey> =
@@ -402,13 +402,13 @@ impl IpvsHandle {
 
     /// Decodes the service nest of each reply straight from the received
     /// bytes (no message tree).
-    async fn services_once(&self, conn: &Connection) -> Result<Vec<Service>> {
+    async fn services_once(&self, conn: &Connection, stats: bool) -> Result<Vec<Service>> {
         let ctx = "list services";
         let payload = IpvsMessage::dump_services();
         let cmd = payload.cmd;
         conn.dump_with(ctx, self.message(payload), |_, p| {
             attr::genl_nest(p, IPVS_CMD_ATTR_SERVICE)
-                .and_then(|n| n.map(Service::decode).transpose())
+                .and_then(|n| n.map(|n| Service::decode_with(n, stats)).transpose())
                 .map_err(|e| e.to_string())
         })
         .await
@@ -447,7 +447,15 @@ impl IpvsHandle {
     /// does not exist: the kernel answers that dump with an empty list, so
     /// an empty answer is checked with a get of the service).
     pub async fn destinations(&self, key: &ServiceKey) -> Result<Vec<Destination>> {
-        let ds = self.destinations_on(&self.conn, key).await?;
+        self.destinations_checked(key, true).await
+    }
+
+    async fn destinations_checked(
+        &self,
+        key: &ServiceKey,
+        stats: bool,
+    ) -> Result<Vec<Destination>> {
+        let ds = self.destinations_on(&self.conn, key, stats).await?;
         if ds.is_empty() {
             self.get_service(key)
                 .await
@@ -460,6 +468,7 @@ impl IpvsHandle {
         &self,
         conn: &Connection,
         key: &ServiceKey,
+        stats: bool,
     ) -> Result<Vec<Destination>> {
         // The context names the service only on failure: formatting it for
         // each of thousands of services in a snapshot costs more than the
@@ -470,7 +479,10 @@ impl IpvsHandle {
         let fam = Some(key.family());
         conn.dump_with(ctx, self.message(payload), |_, p| {
             attr::genl_nest(p, IPVS_CMD_ATTR_DEST)
-                .and_then(|n| n.map(|n| Destination::decode(n, fam)).transpose())
+                .and_then(|n| {
+                    n.map(|n| Destination::decode_with(n, fam, stats))
+                        .transpose()
+                })
                 .map_err(|e| e.to_string())
         })
         .await
@@ -504,10 +516,23 @@ impl IpvsHandle {
     /// [`with_pipeline`](Self::with_pipeline) of them, default
     /// [`DEFAULT_PIPELINE`]), instead of 1 + N sequential round trips.
     pub async fn snapshot(&self) -> Result<Vec<ServiceEntry>> {
+        self.read_all(true).await
+    }
+
+    /// [`snapshot`](Self::snapshot) without statistics: every service with
+    /// its destinations, their configuration and connection counters, as
+    /// `ipvsadm -S` reads them and as a sync compares them. The kernel
+    /// sends the statistics all the same; they are skipped unread, so the
+    /// read allocates nothing for them (`stats` is `None` everywhere).
+    pub async fn config_snapshot(&self) -> Result<Vec<ServiceEntry>> {
+        self.read_all(false).await
+    }
+
+    async fn read_all(&self, stats: bool) -> Result<Vec<ServiceEntry>> {
         // Entries are made once, in place: each worker fills in the
         // destinations of its own services (no second copy of the list).
         let mut out: Vec<ServiceEntry> = self
-            .services()
+            .services_on(&self.conn, stats)
             .await?
             .into_iter()
             .map(|service| ServiceEntry {
@@ -518,7 +543,7 @@ impl IpvsHandle {
         let n = self.pipeline.min(out.len());
         if n <= 1 {
             for e in &mut out {
-                e.destinations = self.destinations(&e.service.key).await?;
+                e.destinations = self.destinations_checked(&e.service.key, stats).await?;
             }
             return Ok(out);
         }
@@ -532,7 +557,7 @@ impl IpvsHandle {
         }
         let workers = conns.iter().zip(shares).map(|(conn, share)| async move {
             for e in share {
-                e.destinations = self.destinations_on(conn, &e.service.key).await?;
+                e.destinations = self.destinations_on(conn, &e.service.key, stats).await?;
             }
             Ok::<_, Error>(())
         });
@@ -572,22 +597,34 @@ impl IpvsHandle {
         ops: &[Operation],
         options: BatchOptions,
     ) -> Result<BatchResults<Error>> {
-        // Invalid operations are answered here and not sent.
-        let mut failed = Vec::new();
-        let mut sent = Vec::with_capacity(ops.len());
-        for (i, op) in ops.iter().enumerate() {
-            match op.validate() {
-                Ok(()) => sent.push((i, op)),
-                Err(e) => failed.push((i, e)),
-            }
-        }
-        if !sent.is_empty() {
-            let ctx = format!("apply {} IPVS operations", sent.len());
+        // Invalid operations are answered here and not sent. They are rare:
+        // only then is a map from sent messages back to operations made.
+        let mut failed: Vec<(usize, Error)> = ops
+            .iter()
+            .enumerate()
+            .filter_map(|(i, op)| op.validate().err().map(|e| (i, e)))
+            .collect();
+        let sent: Option<Vec<usize>> = (!failed.is_empty()).then(|| {
+            let mut invalid = failed.iter().map(|(i, _)| *i).peekable();
+            (0..ops.len())
+                .filter(|i| invalid.next_if_eq(i).is_none())
+                .collect()
+        });
+        let count = sent.as_ref().map_or(ops.len(), Vec::len);
+        if count > 0 {
+            let ctx = format!("apply {count} IPVS operations");
             let family_id = self.family_id;
-            let msgs = sent.iter().map(|&(_, op)| OpRequest { family_id, op });
+            let valid =
+                |i: &usize| sent.is_none() || failed.binary_search_by_key(i, |(j, _)| *j).is_err();
+            let msgs = ops
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| valid(i))
+                .map(|(_, op)| OpRequest { family_id, op });
             let got = self.conn.batch_iter(&ctx, msgs, options).await?;
             for (j, ke) in got.into_errors() {
-                if let Some(&(i, op)) = sent.get(j) {
+                let i = sent.as_ref().map_or(Some(j), |s| s.get(j).copied());
+                if let Some((i, op)) = i.and_then(|i| Some((i, ops.get(i)?))) {
                     failed.push((i, classify(op.message().cmd, &op.context(), ke)));
                 }
             }

@@ -752,6 +752,12 @@ impl Service {
     /// A known attribute of an unexpected size is kept as unknown, as
     /// [`ServiceAttr::parse`] does.
     pub fn decode(nest: &[u8]) -> std::result::Result<Self, DecodeError> {
+        Service::decode_with(nest, true)
+    }
+
+    /// [`decode`](Self::decode), statistics skipped unread when `stats` is
+    /// false (configuration reads: [`IpvsHandle::config_snapshot`](crate::IpvsHandle::config_snapshot)).
+    pub(crate) fn decode_with(nest: &[u8], stats: bool) -> std::result::Result<Self, DecodeError> {
         let mut af = None;
         let mut proto = None;
         let mut addr = None;
@@ -784,6 +790,7 @@ impl Service {
                 }
                 IPVS_SVC_ATTR_TIMEOUT => timeout = attr::u32_ne(v, "service timeout")?,
                 IPVS_SVC_ATTR_NETMASK if v.len() == 4 => netmask = <[u8; 4]>::try_from(v).ok(),
+                IPVS_SVC_ATTR_STATS | IPVS_SVC_ATTR_STATS64 if !stats => {}
                 IPVS_SVC_ATTR_STATS => s32 = Some(Stats::decode(v, StatsWidth::Bits32)?),
                 IPVS_SVC_ATTR_PE_NAME => pe = Some(attr::string(v, "pe name")?),
                 IPVS_SVC_ATTR_STATS64 => s64 = Some(Stats::decode(v, StatsWidth::Bits64)?),

@@ -598,15 +598,17 @@ fn bulk_apply_and_pipelined_snapshot() {
             ));
         }
     }
-    // a duplicate service, a destination for a missing service and an invalid one
+    // an invalid one (refused before sending: the kernel's errors for the
+    // ones after it must still land at their own index), a duplicate
+    // service and a destination for a missing service
+    ops.push(Operation::AddService(
+        Service::tcp(sa("10.9.9.8:1")).one_packet(),
+    ));
     let dup = ops[0].clone();
     ops.push(dup);
     ops.push(Operation::AddDestination(
         ServiceKey::tcp(sa("10.9.9.9:1")),
         Destination::new(ip("1.2.3.4"), 1),
-    ));
-    ops.push(Operation::AddService(
-        Service::tcp(sa("10.9.9.8:1")).one_packet(),
     ));
     let res = block_on(h.apply(&ops)).unwrap();
     assert_eq!(res.len(), ops.len());
@@ -620,17 +622,17 @@ fn bulk_apply_and_pipelined_snapshot() {
     let (ok, bad): (Vec<_>, Vec<_>) = res.iter().partition(|r| r.is_ok());
     assert_eq!(ok.len(), n * 4, "{bad:?}");
     assert!(
-        matches!(res[n * 4], Err(Error::Exists { .. })),
+        matches!(res[n * 4], Err(Error::InvalidInput { .. })),
         "{:?}",
         res[n * 4]
     );
     assert!(
-        matches!(res[n * 4 + 1], Err(Error::NotFound { .. })),
+        matches!(res[n * 4 + 1], Err(Error::Exists { .. })),
         "{:?}",
         res[n * 4 + 1]
     );
     assert!(
-        matches!(res[n * 4 + 2], Err(Error::InvalidInput { .. })),
+        matches!(res[n * 4 + 2], Err(Error::NotFound { .. })),
         "{:?}",
         res[n * 4 + 2]
     );
@@ -659,6 +661,20 @@ fn bulk_apply_and_pipelined_snapshot() {
     // sequential and pipelined reads agree
     let seq = block_on(h.clone().with_pipeline(1).snapshot()).unwrap();
     assert_eq!(seq, snap);
+    // the configuration read is the full read without statistics
+    assert!(snap.iter().all(|e| e.service.stats.is_some()));
+    let mut bare = snap.clone();
+    for e in &mut bare {
+        e.service.stats = None;
+        for d in &mut e.destinations {
+            d.stats = None;
+        }
+    }
+    assert_eq!(block_on(h.config_snapshot()).unwrap(), bare);
+    assert_eq!(
+        block_on(h.clone().with_pipeline(1).config_snapshot()).unwrap(),
+        bare
+    );
 
     // bulk delete
     let del: Vec<Operation> = snap
