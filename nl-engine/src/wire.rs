@@ -112,9 +112,22 @@ pub const NLA_F_NET_BYTEORDER: u16 = 0x4000;
 pub fn append_attr(buf: &mut Vec<u8>, kind: u16, value: &[u8]) {
     let len = 4 + value.len();
     let padded = align4(len);
+    let [l0, l1] = u16::try_from(len).unwrap_or(u16::MAX).to_ne_bytes();
+    let [k0, k1] = kind.to_ne_bytes();
+    // Most values are a few bytes: the whole attribute is put together on
+    // the stack and appended with one copy.
+    let mut small = [
+        l0, l1, k0, k1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ];
+    if padded <= small.len() {
+        if let Some(dst) = small.get_mut(4..len) {
+            dst.copy_from_slice(value);
+        }
+        buf.extend_from_slice(small.get(..padded).unwrap_or_default());
+        return;
+    }
     buf.reserve(padded);
-    buf.extend_from_slice(&u16::try_from(len).unwrap_or(u16::MAX).to_ne_bytes());
-    buf.extend_from_slice(&kind.to_ne_bytes());
+    buf.extend_from_slice(&[l0, l1, k0, k1]);
     buf.extend_from_slice(value);
     buf.extend_from_slice([0u8; 3].get(..padded - len).unwrap_or_default());
 }
@@ -336,6 +349,26 @@ pub fn parse_done(msg: &RawMessage<'_>) -> Result<(), KernelError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn append_attr_is_append_nla_for_every_length() {
+        for n in 0..=40u8 {
+            let value: Vec<u8> = (1..=n).collect();
+            let (mut a, mut b) = (vec![7u8], vec![7u8]);
+            append_attr(&mut a, 0x4005, &value);
+            append_nla(&mut b, 0x4005, |b| b.extend_from_slice(&value));
+            assert_eq!(a, b, "{n}");
+            assert_eq!(a.len(), 1 + align4(4 + usize::from(n)));
+            let got: Vec<_> = Attrs::new(&a[1..]).collect();
+            assert_eq!(
+                got,
+                vec![Ok(Attr {
+                    raw_type: 0x4005,
+                    value: &value
+                })]
+            );
+        }
+    }
 
     fn hdr(len: u32, ty: u16, flags: u16, seq: u32) -> Vec<u8> {
         let mut v = Vec::new();
