@@ -179,16 +179,18 @@ impl Outgoing for AdtMessage<'_> {
 /// `LineNo(lineno)` emits, without the attribute tree or a buffer of its
 /// own (the bulk path encodes tens of thousands).
 fn append_element_data<E: Element>(buf: &mut Vec<u8>, e: &E, lineno: u32) {
+    fn put(b: &mut Vec<u8>, a: &ElementAttr) {
+        wire::append_nla(b, a.kind(), |b| {
+            let off = b.len();
+            b.resize(off + a.value_len(), 0);
+            if let Some(dst) = b.get_mut(off..) {
+                a.emit_value(dst);
+            }
+        });
+    }
     wire::append_nla(buf, IPSET_ATTR_DATA | NLA_F_NESTED, |b| {
-        for a in e.to_attrs().iter().chain([&ElementAttr::LineNo(lineno)]) {
-            wire::append_nla(b, a.kind(), |b| {
-                let off = b.len();
-                b.resize(off + a.value_len(), 0);
-                if let Some(dst) = b.get_mut(off..) {
-                    a.emit_value(dst);
-                }
-            });
-        }
+        e.each_attr(&mut |a| put(b, a));
+        put(b, &ElementAttr::LineNo(lineno));
     });
 }
 

@@ -12,9 +12,26 @@ use crate::constants::IPSET_MAX_COMMENT_SIZE;
 use crate::types::{IpProto, Timeout};
 
 /// Anything that can be sent as one element of add, del or test.
+///
+/// ```
+/// use ipset_nl::{Element, ElementAttr, IpPortEntry, IpProto};
+/// let e = IpPortEntry::new("10.0.0.1".parse().unwrap(), IpProto::Tcp, 80);
+/// let mut kinds = 0;
+/// e.each_attr(&mut |_| kinds += 1);
+/// assert_eq!(kinds, 3); // address, port, protocol
+/// assert_eq!(e.to_attrs()[0], ElementAttr::Ip("10.0.0.1".parse().unwrap()));
+/// ```
 pub trait Element {
+    /// Gives each of the element's attributes to `f`, in the order the
+    /// `ipset` tool sends them (the bulk encoder writes them straight into
+    /// the message, with no list in between).
+    fn each_attr(&self, f: &mut dyn FnMut(&ElementAttr));
     /// The element's attributes, in the order the `ipset` tool sends them.
-    fn to_attrs(&self) -> Vec<ElementAttr>;
+    fn to_attrs(&self) -> Vec<ElementAttr> {
+        let mut v = Vec::new();
+        self.each_attr(&mut |a| v.push(a.clone()));
+        v
+    }
     /// A short description for error messages.
     fn describe(&self) -> String;
 }
@@ -62,6 +79,9 @@ impl Entry {
 }
 
 impl Element for Entry {
+    fn each_attr(&self, f: &mut dyn FnMut(&ElementAttr)) {
+        self.attrs.iter().for_each(f);
+    }
     fn to_attrs(&self) -> Vec<ElementAttr> {
         self.attrs.clone()
     }
@@ -282,43 +302,41 @@ impl IpPortEntry {
 }
 
 impl Element for IpPortEntry {
-    fn to_attrs(&self) -> Vec<ElementAttr> {
-        let mut v = Vec::with_capacity(8);
-        v.push(ElementAttr::Ip(self.ip));
+    fn each_attr(&self, f: &mut dyn FnMut(&ElementAttr)) {
+        f(&ElementAttr::Ip(self.ip));
         if let Some(to) = self.ip_to {
-            v.push(ElementAttr::IpTo(to));
+            f(&ElementAttr::IpTo(to));
         }
         if let Some(c) = self.cidr {
-            v.push(ElementAttr::Cidr(c));
+            f(&ElementAttr::Cidr(c));
         }
-        v.push(ElementAttr::Port(self.port));
+        f(&ElementAttr::Port(self.port));
         if let Some(p) = self.port_to {
-            v.push(ElementAttr::PortTo(p));
+            f(&ElementAttr::PortTo(p));
         }
         if let Some(t) = self.timeout {
-            v.push(ElementAttr::Timeout(t));
+            f(&ElementAttr::Timeout(t));
         }
-        v.push(ElementAttr::Proto(self.proto.to_u8()));
+        f(&ElementAttr::Proto(self.proto.to_u8()));
         if let Some(b) = self.bytes {
-            v.push(ElementAttr::Bytes(b));
+            f(&ElementAttr::Bytes(b));
         }
         if let Some(p) = self.packets {
-            v.push(ElementAttr::Packets(p));
+            f(&ElementAttr::Packets(p));
         }
         if let Some(c) = &self.comment {
-            v.push(ElementAttr::Comment(c.clone()));
+            f(&ElementAttr::Comment(c.clone()));
         }
         if let Some((mark, mask)) = self.skbmark {
-            v.push(ElementAttr::SkbMark { mark, mask });
+            f(&ElementAttr::SkbMark { mark, mask });
         }
         if let Some((major, minor)) = self.skbprio {
-            v.push(ElementAttr::SkbPrio { major, minor });
+            f(&ElementAttr::SkbPrio { major, minor });
         }
         if let Some(q) = self.skbqueue {
-            v.push(ElementAttr::SkbQueue(q));
+            f(&ElementAttr::SkbQueue(q));
         }
-        v.extend(self.other.iter().cloned());
-        v
+        self.other.iter().for_each(f);
     }
 
     fn describe(&self) -> String {
