@@ -386,7 +386,7 @@ pub fn validate(services: &[(Service, Vec<Destination>)]) -> Result<()> {
         }
         // A service has a handful of destinations: compared pairwise
         // below a few dozen (no set to allocate per service), hashed above.
-        let twice = if ds.len() <= 32 {
+        let twice = if ds.len() <= 2 * SCAN_MAX {
             ds.iter()
                 .enumerate()
                 .find(|(i, d)| ds.iter().skip(i + 1).any(|o| dest_key(o) == dest_key(d)))
@@ -404,6 +404,10 @@ pub fn validate(services: &[(Service, Vec<Destination>)]) -> Result<()> {
     }
     Ok(())
 }
+
+/// Up to this many destinations per service are matched by scanning the
+/// list rather than through a map built for the service.
+const SCAN_MAX: usize = 16;
 
 /// Computes the changes from `current` (a snapshot) to `desired`.
 ///
@@ -454,12 +458,23 @@ pub fn plan(
         if !same_service(&cur.service, s) {
             p.ops.push(Operation::EditService(s.clone()));
         }
-        let cur_dests: HashMap<SocketAddr, &Destination> =
-            cur.destinations.iter().map(|d| (dest_key(d), d)).collect();
-        let mut want_dests = HashSet::with_capacity(ds.len());
+        // A service has a handful of destinations: they are matched by
+        // scanning, with no map to build per service, unless there are many.
+        let cur_index: Option<HashMap<SocketAddr, &Destination>> = (cur.destinations.len()
+            > SCAN_MAX)
+            .then(|| cur.destinations.iter().map(|d| (dest_key(d), d)).collect());
+        let find_cur = |k: SocketAddr| match &cur_index {
+            Some(m) => m.get(&k).copied(),
+            None => cur.destinations.iter().find(|d| dest_key(d) == k),
+        };
+        let want_index: Option<HashSet<SocketAddr>> =
+            (ds.len() > SCAN_MAX).then(|| ds.iter().map(dest_key).collect());
+        let wanted_dest = |k: SocketAddr| match &want_index {
+            Some(s) => s.contains(&k),
+            None => ds.iter().any(|d| dest_key(d) == k),
+        };
         for d in ds {
-            want_dests.insert(dest_key(d));
-            match cur_dests.get(&dest_key(d)) {
+            match find_cur(dest_key(d)) {
                 None => p.ops.push(Operation::AddDestination(s.key, d.clone())),
                 Some(c) if !same_destination(c, d) => {
                     p.ops.push(Operation::EditDestination(s.key, d.clone()))
@@ -468,7 +483,7 @@ pub fn plan(
             }
         }
         for c in &cur.destinations {
-            if want_dests.contains(&dest_key(c)) {
+            if wanted_dest(dest_key(c)) {
                 continue;
             }
             let busy = c.active_conns > 0 || c.inactive_conns > 0;
@@ -987,6 +1002,29 @@ mod tests {
             Graceful::ConnectionOriented,
         );
         assert!(matches!(p.ops[..], [Operation::DeleteDestination(..)]));
+    }
+
+    /// A few destinations are matched by scanning, many through maps: the
+    /// same plan either way.
+    #[test]
+    fn destinations_match_by_scan_and_by_map_alike() {
+        for n in [5u8, 2 * SCAN_MAX as u8 + 3] {
+            let cur = [entry(&svc(1), &(1..=n).map(dst).collect::<Vec<_>>())];
+            let mut want: Vec<Destination> = (2..=n + 2).map(dst).collect();
+            want[1] = dst(3).weight(Weight(7));
+            let p = plan(&cur, &[(svc(1), want)], &|_| true, Graceful::All);
+            let k = svc(1).key;
+            assert_eq!(
+                p.ops,
+                vec![
+                    Operation::EditDestination(k, dst(3).weight(Weight(7))),
+                    Operation::AddDestination(k, dst(n + 1)),
+                    Operation::AddDestination(k, dst(n + 2)),
+                    Operation::DeleteDestination(k, Destination::new(dst(1).addr, 8080)),
+                ],
+                "{n}"
+            );
+        }
     }
 
     #[test]
