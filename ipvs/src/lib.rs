@@ -5,8 +5,13 @@
 //! [`Destination`]s (all forwarding methods, mixed-family, tunnels,
 //! thresholds), [`Stats`] (64-bit, with the 32-bit fallback), [`Timeouts`],
 //! [`Info`], sync daemons ([`SyncDaemon`]), the connection table
-//! ([`ConnEntry`]), plus a pipelined full [`IpvsHandle::snapshot`] and a
-//! batched [`IpvsHandle::apply`].
+//! ([`ConnEntry`]), plus a pipelined full [`IpvsHandle::snapshot`] (or
+//! [`IpvsHandle::config_snapshot`], statistics skipped) and a batched
+//! [`IpvsHandle::apply`].
+//!
+//! Dumps are decoded straight from the received bytes ([`Service::decode`],
+//! [`Destination::decode`]: no attribute tree, no allocation per attribute)
+//! and bulk changes are encoded straight into the datagram being filled.
 //!
 //! Each kernel object has its module (attributes, parsing and emitting
 //! together); the transport is `nl-engine`. Decoding is lossless: unknown
