@@ -376,6 +376,12 @@ fn dest_key(d: &Destination) -> SocketAddr {
 /// Checks a desired service list: no service twice, no destination twice
 /// in one service.
 pub fn validate(services: &[(Service, Vec<Destination>)]) -> Result<()> {
+    validated_keys(services).map(drop)
+}
+
+/// [`validate`], returning the services' keys (a sync remembers them as
+/// its own without hashing them twice).
+fn validated_keys(services: &[(Service, Vec<Destination>)]) -> Result<HashSet<ServiceKey>> {
     let mut keys = HashSet::with_capacity(services.len());
     for (s, ds) in services {
         if !keys.insert(s.key) {
@@ -402,7 +408,7 @@ pub fn validate(services: &[(Service, Vec<Destination>)]) -> Result<()> {
             ));
         }
     }
-    Ok(())
+    Ok(keys)
 }
 
 /// Up to this many destinations per service are matched by scanning the
@@ -692,10 +698,10 @@ impl Syncer {
     /// failed (then run the sync again); refused single changes are in the
     /// report.
     pub async fn sync(&self, desired: &DesiredState) -> Result<SyncReport> {
-        validate(&desired.services)?;
+        let keys = validated_keys(&desired.services)?;
         let mut report = SyncReport::default();
         if let Some(ipvs) = &self.ipvs {
-            self.sync_ipvs_into(ipvs, &desired.services, &mut report)
+            self.sync_ipvs_into(ipvs, &desired.services, keys, &mut report)
                 .await?;
         }
         if !desired.sets.is_empty() {
@@ -717,12 +723,13 @@ impl Syncer {
         &self,
         services: &[(Service, Vec<Destination>)],
     ) -> Result<SyncReport> {
-        validate(services)?;
+        let keys = validated_keys(services)?;
         let ipvs = self.ipvs.as_ref().ok_or_else(|| {
             Error::invalid_input("sync IPVS services", "this syncer has no IPVS handle")
         })?;
         let mut report = SyncReport::default();
-        self.sync_ipvs_into(ipvs, services, &mut report).await?;
+        self.sync_ipvs_into(ipvs, services, keys, &mut report)
+            .await?;
         Ok(report)
     }
 
@@ -760,6 +767,7 @@ impl Syncer {
         &self,
         ipvs: &IpvsHandle,
         services: &[(Service, Vec<Destination>)],
+        keys: HashSet<ServiceKey>,
         report: &mut SyncReport,
     ) -> Result<()> {
         let listed: HashSet<ServiceKey> = self.listed.lock().map(|l| l.clone()).unwrap_or_default();
@@ -806,7 +814,11 @@ impl Syncer {
             }
         }
         if let Ok(mut l) = self.listed.lock() {
-            l.extend(services.iter().map(|(s, _)| s.key));
+            if l.is_empty() {
+                *l = keys;
+            } else {
+                l.extend(keys);
+            }
             // a service removed and deleted is no longer ours to remember
             for op in &report.applied {
                 if let Operation::DeleteService(k) = op {
