@@ -20,7 +20,7 @@
 use std::collections::VecDeque;
 
 use netlink_packet_core::{
-    NLA_F_NESTED, NLA_TYPE_MASK, NLM_F_ACK, NLM_F_EXCL, NLM_F_REQUEST, Nla, NlasIterator,
+    NLA_F_NESTED, NLA_TYPE_MASK, NLM_F_ACK, NLM_F_EXCL, NLM_F_REQUEST, NlasIterator,
 };
 use nl_engine::{Acks, BatchOptions, Error, KernelError, Outgoing, Packing, Result, wire};
 
@@ -179,18 +179,9 @@ impl Outgoing for AdtMessage<'_> {
 /// `LineNo(lineno)` emits, without the attribute tree or a buffer of its
 /// own (the bulk path encodes tens of thousands).
 fn append_element_data<E: Element>(buf: &mut Vec<u8>, e: &E, lineno: u32) {
-    fn put(b: &mut Vec<u8>, a: &ElementAttr) {
-        wire::append_nla(b, a.kind(), |b| {
-            let off = b.len();
-            b.resize(off + a.value_len(), 0);
-            if let Some(dst) = b.get_mut(off..) {
-                a.emit_value(dst);
-            }
-        });
-    }
     wire::append_nla(buf, IPSET_ATTR_DATA | NLA_F_NESTED, |b| {
-        e.each_attr(&mut |a| put(b, a));
-        put(b, &ElementAttr::LineNo(lineno));
+        e.each_attr(&mut |a| wire::append_typed(b, a));
+        wire::append_typed(b, &ElementAttr::LineNo(lineno));
     });
 }
 

@@ -4,8 +4,8 @@ use netlink_packet_core::{DecodeError, DefaultNla, Emitable, Nla, NlaBuffer, Nla
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::consts::{AF_INET, AF_INET6};
-pub(crate) use nl_engine::wire::append_nla;
 use nl_engine::wire::{Attr, Attrs};
+pub(crate) use nl_engine::wire::{append_nla, append_typed};
 
 /// Copies `bytes` into the start of `buffer` (which the caller sized with
 /// `value_len`); never panics on a size mismatch.
@@ -33,18 +33,6 @@ pub(crate) fn emit_all<T: Nla>(buffer: &mut [u8], attrs: &[T]) {
         }
         off += len;
     }
-}
-
-/// Appends one attribute in a single pass (the bulk fast path): header,
-/// value, padding, with the full type field as [`emit_all`] writes it.
-pub(crate) fn append<T: Nla>(buf: &mut Vec<u8>, a: &T) {
-    nl_engine::wire::append_nla(buf, a.kind(), |b| {
-        let off = b.len();
-        b.resize(off + a.value_len(), 0);
-        if let Some(dst) = b.get_mut(off..) {
-            a.emit_value(dst);
-        }
-    });
 }
 
 /// Appends an attribute whose value is `value` (the direct encoders of

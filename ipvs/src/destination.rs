@@ -431,7 +431,7 @@ impl Destination {
         ne32(buf, IPVS_DEST_ATTR_U_THRESH, self.upper_threshold);
         ne32(buf, IPVS_DEST_ATTR_L_THRESH, self.lower_threshold);
         for n in &self.unknown {
-            attr::append(buf, &DestAttr::Other(n.clone()));
+            attr::append_typed(buf, &DestAttr::Other(n.clone()));
         }
     }
 

@@ -66,7 +66,6 @@ struct OpRequest<'a> {
 impl nl_engine::Outgoing for OpRequest<'_> {
     fn append_to(&mut self, buf: &mut Vec<u8>) {
         use crate::attr::append_nla;
-        use crate::consts::{IPVS_CMD_ATTR_DEST, IPVS_CMD_ATTR_SERVICE};
         use netlink_packet_core::NLA_F_NESTED;
         const SVC: u16 = IPVS_CMD_ATTR_SERVICE | NLA_F_NESTED;
         const DEST: u16 = IPVS_CMD_ATTR_DEST | NLA_F_NESTED;
@@ -597,34 +596,26 @@ impl IpvsHandle {
         ops: &[Operation],
         options: BatchOptions,
     ) -> Result<BatchResults<Error>> {
-        // Invalid operations are answered here and not sent. They are rare:
-        // only then is a map from sent messages back to operations made.
+        // Invalid operations are answered here and not sent.
         let mut failed: Vec<(usize, Error)> = ops
             .iter()
             .enumerate()
             .filter_map(|(i, op)| op.validate().err().map(|e| (i, e)))
             .collect();
-        let sent: Option<Vec<usize>> = (!failed.is_empty()).then(|| {
-            let mut invalid = failed.iter().map(|(i, _)| *i).peekable();
-            (0..ops.len())
-                .filter(|i| invalid.next_if_eq(i).is_none())
-                .collect()
-        });
-        let count = sent.as_ref().map_or(ops.len(), Vec::len);
+        let refused: Vec<usize> = failed.iter().map(|(i, _)| *i).collect();
+        let count = ops.len() - refused.len();
         if count > 0 {
             let ctx = format!("apply {count} IPVS operations");
             let family_id = self.family_id;
-            let valid =
-                |i: &usize| sent.is_none() || failed.binary_search_by_key(i, |(j, _)| *j).is_err();
             let msgs = ops
                 .iter()
                 .enumerate()
-                .filter(|(i, _)| valid(i))
+                .filter(|(i, _)| refused.binary_search(i).is_err())
                 .map(|(_, op)| OpRequest { family_id, op });
             let got = self.conn.batch_iter(&ctx, msgs, options).await?;
             for (j, ke) in got.into_errors() {
-                let i = sent.as_ref().map_or(Some(j), |s| s.get(j).copied());
-                if let Some((i, op)) = i.and_then(|i| Some((i, ops.get(i)?))) {
+                let i = op_index(&refused, j);
+                if let Some(op) = ops.get(i) {
                     failed.push((i, classify(op.message().cmd, &op.context(), ke)));
                 }
             }
@@ -708,9 +699,27 @@ impl IpvsHandle {
     }
 }
 
+/// The index among all operations of the `sent`-th one sent, when the
+/// operations at `refused` (ascending) were not sent.
+fn op_index(refused: &[usize], sent: usize) -> usize {
+    refused
+        .iter()
+        .fold(sent, |i, &r| if r <= i { i + 1 } else { i })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sent_messages_map_back_to_their_operations() {
+        // 7 operations, 0, 2 and 3 refused: 1, 4, 5, 6 were sent
+        let refused = [0, 2, 3];
+        let got: Vec<usize> = (0..4).map(|j| op_index(&refused, j)).collect();
+        assert_eq!(got, [1, 4, 5, 6]);
+        assert_eq!(op_index(&[], 5), 5);
+        assert_eq!(op_index(&[9], 3), 3);
+    }
     use crate::destination::{TunnelFlags, TunnelType, Weight};
     use crate::service::Scheduler;
     use netlink_packet_core::DefaultNla;

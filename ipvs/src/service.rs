@@ -736,7 +736,7 @@ impl Service {
         attr::append_bytes(buf, IPVS_SVC_ATTR_TIMEOUT, &timeout.to_ne_bytes());
         attr::append_bytes(buf, IPVS_SVC_ATTR_NETMASK, &self.netmask.wire());
         for n in &self.unknown {
-            attr::append(buf, &ServiceAttr::Other(n.clone()));
+            attr::append_typed(buf, &ServiceAttr::Other(n.clone()));
         }
     }
 

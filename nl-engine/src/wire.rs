@@ -4,7 +4,7 @@
 //! Everything here works on untrusted bytes and checks every length.
 
 use crate::error::KernelError;
-use netlink_packet_core::NetlinkHeader;
+use netlink_packet_core::{NetlinkHeader, Nla};
 
 /// `NLMSG_NOOP`
 pub const NLMSG_NOOP: u16 = 1;
@@ -92,6 +92,30 @@ pub fn append_nla(buf: &mut Vec<u8>, kind: u16, value: impl FnOnce(&mut Vec<u8>)
         &u16::try_from(len).unwrap_or(u16::MAX).to_ne_bytes(),
     );
     buf.extend_from_slice([0u8; 3].get(..align4(len) - len).unwrap_or_default());
+}
+
+/// Appends one typed attribute (any [`Nla`]) with [`append_nla`]: its
+/// full type field as [`Nla::kind`] gives it, flags included (the
+/// `Emitable` of netlink-packet-core 0.9 drops `NLA_F_NET_BYTEORDER` when
+/// `NLA_F_NESTED` is set too), then its value as [`Nla::emit_value`]
+/// writes it. The bulk encoders of the family crates use it for the
+/// attributes they have no direct encoder for.
+///
+/// ```
+/// use netlink_packet_core::DefaultNla;
+/// use nl_engine::wire::append_typed;
+/// let mut b = Vec::new();
+/// append_typed(&mut b, &DefaultNla::new(0xc007, vec![1, 2]));
+/// assert_eq!(b, [6, 0, 0x07, 0xc0, 1, 2, 0, 0]);
+/// ```
+pub fn append_typed<T: Nla>(buf: &mut Vec<u8>, a: &T) {
+    append_nla(buf, a.kind(), |b| {
+        let off = b.len();
+        b.resize(off + a.value_len(), 0);
+        if let Some(dst) = b.get_mut(off..) {
+            a.emit_value(dst);
+        }
+    });
 }
 
 /// `NLA_F_NET_BYTEORDER`
