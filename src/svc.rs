@@ -27,21 +27,22 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use ipset_nl::{CreateSet, IpPortEntry, IpProto, IpsetHandle, SetType};
 use ipvs_nl::{
-    Destination, ForwardMethod, IpvsHandle, Operation, Scheduler, Service, ServiceEntry, Weight,
+    Destination, ForwardMethod, IpvsHandle, Operation, Scheduler, Service, ServiceEntry,
+    ServiceKey, Weight,
 };
 use nftables_glue::{Chain, Command, Membership, NftHandle, Rule, ServiceNat};
 use nl_engine::{Error, Netns};
 
 use crate::keepalived::{Config, ConfigError, LbKind, Location, Protocol, Target};
 use crate::link::LinkHandle;
-use crate::sync::{self, DesiredSet, Graceful, Ownership, SetPlan, SyncOptions, Syncer};
+use crate::sync::{self, Change, DesiredSet, Graceful, Ownership, SetPlan, SyncOptions, Syncer};
 
 /// What to manage and under which names (the defaults reproduce the seeds).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -340,6 +341,42 @@ fn describe(op: &Operation) -> String {
         }
         Operation::DeleteDestination(k, d) => format!("delete real server {d} of {k}"),
         other => other.context(),
+    }
+}
+
+/// The operation a sync's change sent, with the configuration it sent: the
+/// desired service's or destination's, or for a draining destination its
+/// weight-0 copy.
+fn operation_of(
+    c: Change,
+    desired: &HashMap<ServiceKey, &(Service, Vec<Destination>)>,
+    draining: &[(ServiceKey, Destination)],
+) -> Operation {
+    let k = *c.service();
+    let service = || {
+        desired
+            .get(&k)
+            .map_or_else(|| Service::new(k), |e| e.0.clone())
+    };
+    let dest = |at: SocketAddr| {
+        let is = |d: &&Destination| d.addr == at.ip() && d.port == at.port();
+        if let Some(d) = desired.get(&k).and_then(|e| e.1.iter().find(is)) {
+            return d.clone();
+        }
+        match draining.iter().find(|(dk, d)| *dk == k && is(&d)) {
+            Some((_, d)) => d.clone().weight(Weight(0)),
+            None => Destination::new(at.ip(), at.port()),
+        }
+    };
+    match c {
+        Change::AddService(_) => Operation::AddService(service()),
+        Change::EditService(_) => Operation::EditService(service()),
+        Change::DeleteService(_) => Operation::DeleteService(k),
+        Change::AddDestination(_, at) => Operation::AddDestination(k, dest(at)),
+        Change::EditDestination(_, at) => Operation::EditDestination(k, dest(at)),
+        Change::DeleteDestination(_, at) => {
+            Operation::DeleteDestination(k, Destination::new(at.ip(), at.port()))
+        }
     }
 }
 
@@ -756,8 +793,16 @@ impl Setup {
                 graceful: o.graceful,
                 ..Default::default()
             });
-            let report = syncer.sync_services(&d.ipvs_services()).await?;
-            done.extend(report.applied.into_iter().map(Step::Ipvs));
+            let services = d.ipvs_services();
+            let report = syncer.sync_services(&services).await?;
+            let by_key: HashMap<ServiceKey, &(Service, Vec<Destination>)> =
+                services.iter().map(|e| (e.0.key, e)).collect();
+            done.extend(
+                report
+                    .applied
+                    .iter()
+                    .map(|c| Step::Ipvs(operation_of(c, &by_key, &report.draining))),
+            );
             if let Some((op, e)) = report.failed.into_iter().next() {
                 return Err(e.with_context(format!("ipvs: {}", describe(&op))));
             }

@@ -14,11 +14,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use clusterip::ipvs::{
-    Destination, IpvsHandle, Operation, Scheduler, Service, ServiceEntry, ServiceKey, Timeouts,
-    Weight,
+    Destination, IpvsHandle, Scheduler, Service, ServiceEntry, ServiceKey, Timeouts, Weight,
 };
 use clusterip::netlink::Netns;
-use clusterip::sync::{DesiredState, Graceful, Ownership, SyncOptions, Syncer, plan};
+use clusterip::sync::{Change, DesiredState, Graceful, Ownership, SyncOptions, Syncer, plan};
 
 mod common;
 use common::{block_on, netns_with_ipvs, sh};
@@ -141,15 +140,15 @@ fn ten_percent_changed() {
     }
     let r = block_on(s.sync_services(&want)).unwrap();
     assert!(r.is_converged(), "{:?}", r.failed);
-    let count = |f: fn(&Operation) -> bool| r.applied.iter().filter(|o| f(o)).count();
-    assert_eq!(count(|o| matches!(o, Operation::DeleteService(_))), 5);
-    assert_eq!(count(|o| matches!(o, Operation::AddService(_))), 5);
-    assert_eq!(count(|o| matches!(o, Operation::EditService(_))), 5);
+    let count = |f: fn(&Change) -> bool| r.applied.iter().filter(&f).count();
+    assert_eq!(count(|c| matches!(c, Change::DeleteService(_))), 5);
+    assert_eq!(count(|c| matches!(c, Change::AddService(_))), 5);
+    assert_eq!(count(|c| matches!(c, Change::EditService(_))), 5);
     // 5 new services x 4, plus 5 replacement destinations
-    assert_eq!(count(|o| matches!(o, Operation::AddDestination(..))), 25);
-    assert_eq!(count(|o| matches!(o, Operation::EditDestination(..))), 5);
+    assert_eq!(count(|c| matches!(c, Change::AddDestination(..))), 25);
+    assert_eq!(count(|c| matches!(c, Change::EditDestination(..))), 5);
     // the replaced destinations are idle: deleted at once
-    assert_eq!(count(|o| matches!(o, Operation::DeleteDestination(..))), 5);
+    assert_eq!(count(|c| matches!(c, Change::DeleteDestination(..))), 5);
     assert_eq!(r.applied.len(), 50);
     assert_holds(&ns, &h, &want);
     assert!(block_on(s.sync_services(&want)).unwrap().is_noop());
@@ -203,7 +202,7 @@ fn graceful_termination_with_live_udp_connections() {
     let r = block_on(s.sync_services(&one)).unwrap();
     assert_eq!(r.applied.len(), 1, "{:?}", r.applied);
     assert!(
-        matches!(&r.applied[0], Operation::EditDestination(_, d) if d.addr == leave.addr && d.weight == Weight(0))
+        matches!(r.applied.iter().next(), Some(Change::EditDestination(_, d)) if d.ip() == leave.addr)
     );
     assert_eq!(r.draining.len(), 1);
     assert_eq!(conns(&leave).unwrap().0, Weight(0));
@@ -217,9 +216,8 @@ fn graceful_termination_with_live_udp_connections() {
         std::thread::sleep(Duration::from_millis(500));
         let r = block_on(s.sync_services(&one)).unwrap();
         if r.draining.is_empty() {
-            assert!(
-                matches!(&r.applied[..], [Operation::DeleteDestination(_, d)] if d.addr == leave.addr)
-            );
+            let all: Vec<Change> = r.applied.iter().collect();
+            assert!(matches!(&all[..], [Change::DeleteDestination(_, d)] if d.ip() == leave.addr));
             break;
         }
         assert!(r.applied.is_empty());
@@ -244,7 +242,8 @@ fn graceful_termination_with_live_udp_connections() {
     .unwrap();
     assert!(conns(&keep).unwrap().1 > 0);
     let r = block_on(s2.sync_services(&[(svc.clone(), vec![])])).unwrap();
-    assert!(matches!(&r.applied[..], [Operation::DeleteDestination(..)]));
+    let all: Vec<Change> = r.applied.iter().collect();
+    assert!(matches!(&all[..], [Change::DeleteDestination(..)]));
     assert!(r.draining.is_empty());
 }
 
@@ -263,7 +262,7 @@ fn interrupted_sync_converges() {
     let r = block_on(syncer(&h).sync_services(&want)).unwrap();
     assert!(r.is_converged(), "{:?}", r.failed);
     assert_eq!(r.applied.len(), p.ops.len() - half + 1);
-    assert!(r.applied.contains(&Operation::DeleteService(stale.key)));
+    assert!(r.applied.contains(&Change::DeleteService(stale.key)));
     assert_holds(&ns, &h, &want);
     assert!(block_on(syncer(&h).sync_services(&want)).unwrap().is_noop());
 }
@@ -311,7 +310,7 @@ fn concurrent_syncers_converge() {
     assert_eq!(
         ra.applied
             .iter()
-            .filter(|o| matches!(o, Operation::DeleteService(_)))
+            .filter(|c| matches!(c, Change::DeleteService(_)))
             .count(),
         50
     );

@@ -56,7 +56,9 @@ pub use config::Timeouts;
 pub use conn_table::{ConnEntry, ConnFilter, ConnState};
 pub use daemon::{DaemonState, SyncDaemon};
 pub use destination::{Destination, ForwardMethod, TunnelFlags, TunnelType, Weight};
-pub use handle::{DEFAULT_PIPELINE, IpvsHandle, Operation, ServiceEntry, classify};
+pub use handle::{
+    AsOperation, DEFAULT_PIPELINE, IpvsHandle, Operation, OperationRef, ServiceEntry, classify,
+};
 pub use info::{Info, Version};
 pub use message::{IpvsAttr, IpvsCmd, IpvsMessage};
 pub use service::{Family, Netmask, Protocol, Scheduler, Service, ServiceFlags, ServiceKey};

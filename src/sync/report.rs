@@ -1,0 +1,359 @@
+//! What a sync did: [`SyncReport`], its IPVS [`Changes`] and each set's
+//! [`SetReport`].
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+
+use ipset_nl::IpPortEntry;
+use ipvs_nl::{Destination, Operation, OperationRef, ServiceKey};
+use nl_engine::Error;
+
+/// One IPVS change a sync made, naming the object it changed (its
+/// configuration is the desired state's).
+///
+/// ```
+/// use clusterip::ipvs::ServiceKey;
+/// use clusterip::sync::Change;
+/// let k = ServiceKey::tcp("10.0.0.1:80".parse().unwrap());
+/// let c = Change::AddDestination(k, "192.168.0.2:8080".parse().unwrap());
+/// assert_eq!(c.to_string(), "add destination 192.168.0.2:8080 to service TCP 10.0.0.1:80");
+/// assert_eq!(c.service(), &k);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Change {
+    /// The service was added.
+    AddService(ServiceKey),
+    /// The service's configuration was changed.
+    EditService(ServiceKey),
+    /// The service was deleted, with its destinations.
+    DeleteService(ServiceKey),
+    /// The destination (address and port) was added to the service.
+    AddDestination(ServiceKey, SocketAddr),
+    /// The destination's configuration was changed (to weight 0 when it is
+    /// draining: see [`SyncReport::draining`]).
+    EditDestination(ServiceKey, SocketAddr),
+    /// The destination was deleted from the service.
+    DeleteDestination(ServiceKey, SocketAddr),
+}
+
+impl Change {
+    /// The change an operation makes (`None` for a counter reset, which
+    /// changes no configuration).
+    pub fn of(op: OperationRef<'_>) -> Option<Change> {
+        let at = |d: &Destination| SocketAddr::new(d.addr, d.port);
+        Some(match op {
+            OperationRef::AddService(s) => Change::AddService(s.key),
+            OperationRef::EditService(s) => Change::EditService(s.key),
+            OperationRef::DeleteService(k) => Change::DeleteService(*k),
+            OperationRef::AddDestination(k, d) => Change::AddDestination(*k, at(d)),
+            OperationRef::EditDestination(k, d) => Change::EditDestination(*k, at(d)),
+            OperationRef::DeleteDestination(k, d) => Change::DeleteDestination(*k, at(d)),
+            OperationRef::ZeroService(_) => return None,
+        })
+    }
+
+    /// The service changed (or whose destination changed).
+    pub fn service(&self) -> &ServiceKey {
+        match self {
+            Change::AddService(k)
+            | Change::EditService(k)
+            | Change::DeleteService(k)
+            | Change::AddDestination(k, _)
+            | Change::EditDestination(k, _)
+            | Change::DeleteDestination(k, _) => k,
+        }
+    }
+
+    /// The destination changed, if the change is to a destination.
+    pub fn destination(&self) -> Option<SocketAddr> {
+        match self {
+            Change::AddDestination(_, d)
+            | Change::EditDestination(_, d)
+            | Change::DeleteDestination(_, d) => Some(*d),
+            _ => None,
+        }
+    }
+
+    fn kind(&self) -> Kind {
+        match self {
+            Change::AddService(_) => Kind::AddService,
+            Change::EditService(_) => Kind::EditService,
+            Change::DeleteService(_) => Kind::DeleteService,
+            Change::AddDestination(..) => Kind::AddDestination,
+            Change::EditDestination(..) => Kind::EditDestination,
+            Change::DeleteDestination(..) => Kind::DeleteDestination,
+        }
+    }
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Change::AddService(k) => write!(f, "add service {k}"),
+            Change::EditService(k) => write!(f, "edit service {k}"),
+            Change::DeleteService(k) => write!(f, "delete service {k}"),
+            Change::AddDestination(k, d) => write!(f, "add destination {d} to service {k}"),
+            Change::EditDestination(k, d) => write!(f, "edit destination {d} of service {k}"),
+            Change::DeleteDestination(k, d) => write!(f, "delete destination {d} of service {k}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    AddService,
+    EditService,
+    DeleteService,
+    AddDestination,
+    EditDestination,
+    DeleteDestination,
+}
+
+/// The IPVS changes of a sync, in the order sent, stored compactly: a
+/// service's key once for all its changes in a row, a destination's
+/// address once, 8 bytes per change besides (a sync of 10,000 services x 4
+/// destinations from empty keeps 1.6 MB here, where the operations
+/// themselves would take 8 MB).
+///
+/// ```
+/// use clusterip::sync::{Change, Changes};
+/// let c = Changes::default();
+/// assert!(c.is_empty() && c.iter().next().is_none());
+/// let k = clusterip::ipvs::ServiceKey::tcp("10.0.0.1:80".parse().unwrap());
+/// assert!(!c.contains(&Change::DeleteService(k)));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Per change: its kind and the index of its service in `services`.
+    steps: Vec<(u32, Kind)>,
+    services: Vec<ServiceKey>,
+    /// The destinations of the destination changes, in order.
+    dests: Vec<(IpAddr, u16)>,
+}
+
+impl Changes {
+    /// How many changes.
+    pub fn len(&self) -> usize {
+        self.steps.len()
+    }
+
+    /// True when there is no change.
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// The changes, in the order sent.
+    pub fn iter(&self) -> ChangesIter<'_> {
+        ChangesIter {
+            changes: self,
+            step: 0,
+            dest: 0,
+        }
+    }
+
+    /// Whether `change` is among the changes.
+    pub fn contains(&self, change: &Change) -> bool {
+        self.iter().any(|c| c == *change)
+    }
+
+    /// Appends a change.
+    pub fn push(&mut self, change: Change) {
+        let k = *change.service();
+        let index = match self.services.last() {
+            Some(last) if *last == k => self.services.len() - 1,
+            _ => {
+                self.services.push(k);
+                self.services.len() - 1
+            }
+        };
+        if let Some(d) = change.destination() {
+            self.dests.push((d.ip(), d.port()));
+        }
+        // more than 4 billion services cannot exist in one kernel
+        self.steps
+            .push((u32::try_from(index).unwrap_or(u32::MAX), change.kind()));
+    }
+
+    /// Reserves room for `n` more changes.
+    pub(crate) fn reserve(&mut self, n: usize) {
+        self.steps.reserve_exact(n);
+    }
+
+    /// Appends what `op` changed (nothing for a counter reset).
+    pub(crate) fn push_op(&mut self, op: OperationRef<'_>) {
+        if let Some(c) = Change::of(op) {
+            self.push(c);
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a Changes {
+    type Item = Change;
+    type IntoIter = ChangesIter<'a>;
+    fn into_iter(self) -> ChangesIter<'a> {
+        self.iter()
+    }
+}
+
+impl FromIterator<Change> for Changes {
+    fn from_iter<T: IntoIterator<Item = Change>>(iter: T) -> Self {
+        let mut c = Changes::default();
+        iter.into_iter().for_each(|x| c.push(x));
+        c
+    }
+}
+
+/// The iterator of [`Changes::iter`].
+#[derive(Debug, Clone)]
+pub struct ChangesIter<'a> {
+    changes: &'a Changes,
+    step: usize,
+    dest: usize,
+}
+
+impl Iterator for ChangesIter<'_> {
+    type Item = Change;
+
+    fn next(&mut self) -> Option<Change> {
+        let &(index, kind) = self.changes.steps.get(self.step)?;
+        self.step += 1;
+        let k = *self.changes.services.get(usize::try_from(index).ok()?)?;
+        let mut dest = || {
+            let &(ip, port) = self.changes.dests.get(self.dest)?;
+            self.dest += 1;
+            Some(SocketAddr::new(ip, port))
+        };
+        Some(match kind {
+            Kind::AddService => Change::AddService(k),
+            Kind::EditService => Change::EditService(k),
+            Kind::DeleteService => Change::DeleteService(k),
+            Kind::AddDestination => Change::AddDestination(k, dest()?),
+            Kind::EditDestination => Change::EditDestination(k, dest()?),
+            Kind::DeleteDestination => Change::DeleteDestination(k, dest()?),
+        })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.changes.steps.len().saturating_sub(self.step);
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for ChangesIter<'_> {}
+
+/// What one sync changed.
+///
+/// ```
+/// use clusterip::sync::SyncReport;
+/// let r = SyncReport::default();
+/// assert!(r.is_noop() && r.is_converged());
+/// ```
+#[derive(Debug, Default)]
+pub struct SyncReport {
+    /// IPVS changes the kernel applied, in the order sent.
+    pub applied: Changes,
+    /// IPVS changes the kernel refused in the last round, with its error.
+    pub failed: Vec<(Operation, Error)>,
+    /// Destinations kept at weight 0 because they still carry connections
+    /// (deleted by a later sync once idle), as they were before.
+    pub draining: Vec<(ServiceKey, Destination)>,
+    /// One report per desired set.
+    pub sets: Vec<SetReport>,
+    /// Read-plan-apply rounds made (0 when IPVS was not synced).
+    pub rounds: u32,
+}
+
+impl SyncReport {
+    /// Changes applied (IPVS operations, set members added and removed,
+    /// sets created).
+    pub fn changes(&self) -> usize {
+        self.applied.len()
+            + self
+                .sets
+                .iter()
+                .map(|s| s.added + s.removed + usize::from(s.created))
+                .sum::<usize>()
+    }
+
+    /// True when nothing was changed or refused.
+    pub fn is_noop(&self) -> bool {
+        self.changes() == 0
+            && self.failed.is_empty()
+            && self
+                .sets
+                .iter()
+                .all(|s| s.failures.is_empty() && !s.replaced)
+    }
+
+    /// True when no change was refused (destinations may still be
+    /// draining).
+    pub fn is_converged(&self) -> bool {
+        self.failed.is_empty() && self.sets.iter().all(|s| s.failures.is_empty())
+    }
+}
+
+/// What one sync did to one set.
+#[derive(Debug, Default)]
+pub struct SetReport {
+    /// The set's name.
+    pub name: String,
+    /// The set did not exist and was created.
+    pub created: bool,
+    /// The set was replaced atomically ([`SetStrategy::Replace`](super::SetStrategy::Replace)).
+    pub replaced: bool,
+    /// Members added (for a replace: members of the new set).
+    pub added: usize,
+    /// Members removed (for a replace: members the old set had and the new
+    /// one lacks).
+    pub removed: usize,
+    /// Members the kernel refused, with its error.
+    pub failures: Vec<(IpPortEntry, Error)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_keep_order_and_content() {
+        let a = ServiceKey::tcp("10.0.0.1:80".parse().unwrap());
+        let b = ServiceKey::fwmark6(7);
+        let d = |s: &str| s.parse::<SocketAddr>().unwrap();
+        let all = vec![
+            Change::AddService(a),
+            Change::AddDestination(a, d("10.1.0.1:80")),
+            Change::EditDestination(a, d("[2001:db8::1]:8080")),
+            Change::EditService(b),
+            Change::DeleteDestination(b, d("10.1.0.2:0")),
+            Change::DeleteService(a),
+            Change::AddService(a),
+            Change::DeleteService(b),
+        ];
+        let c: Changes = all.iter().copied().collect();
+        assert_eq!(c.len(), all.len());
+        assert_eq!(c.iter().len(), all.len());
+        assert_eq!(c.iter().collect::<Vec<_>>(), all);
+        // a service's key is kept once for the changes in a row
+        assert_eq!(c.services.len(), 4);
+        assert!(c.contains(&Change::EditService(b)));
+        assert!(!c.contains(&Change::EditService(a)));
+    }
+
+    #[test]
+    fn changes_name_what_operations_change() {
+        let s = ipvs_nl::Service::tcp("10.0.0.1:80".parse().unwrap());
+        let d = Destination::new("10.1.0.1".parse().unwrap(), 8080).weight(ipvs_nl::Weight(3));
+        let op = Operation::EditDestination(s.key, d);
+        let c = Change::of(op.borrowed());
+        assert_eq!(
+            c,
+            Some(Change::EditDestination(
+                s.key,
+                "10.1.0.1:8080".parse().unwrap()
+            ))
+        );
+        // the same words as the operation's error context
+        assert_eq!(c.map(|c| c.to_string()), Some(op.context()));
+        assert_eq!(Change::of(ipvs_nl::OperationRef::ZeroService(&s.key)), None);
+    }
+}
