@@ -259,10 +259,16 @@ fn names_are_looked_up() {
 
 #[test]
 fn restore_tokenizer() {
-    let l: Vec<_> = cli::restore_lines(
-        "ipvsadm -A -t 1.2.3.4:80\n\n  \t\r\n-C\r\n-a\t-t x   -r y",
-        "prog",
-    )
+    // as the restore reads them: lines with their newline
+    let l: Vec<_> = [
+        "ipvsadm -A -t 1.2.3.4:80\n",
+        "\n",
+        "  \t\r\n",
+        "-C\r\n",
+        "-a\t-t x   -r y",
+    ]
+    .into_iter()
+    .filter_map(|line| cli::restore_line(line, "prog"))
     .collect();
     assert_eq!(
         l,
@@ -436,7 +442,9 @@ fn random_command_lines_never_panic() {
         }
         let _ = cli::parse(&v, false, &NoLookup);
     }
-    let _ = cli::restore_lines("\u{0}\n\r\r\n ipvsadm ipvsadm\n-\n", "").count();
+    for line in "\u{0}\n\r\r\n ipvsadm ipvsadm\n-\n".split_inclusive('\n') {
+        let _ = cli::restore_line(line, "");
+    }
 }
 
 #[test]

@@ -8,6 +8,7 @@
 //! (host and service names) and never panics, whatever the argv: it is
 //! included by the fuzz-style tests with `#[path]`.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 /// `AF_INET`
@@ -548,22 +549,27 @@ impl PoptError {
 }
 
 /// popt's scanner over one argv (argv[0] included).
-struct Popt<'a> {
-    argv: &'a [String],
+struct Popt<'a, S> {
+    argv: &'a [S],
     next: usize,
     /// (argv index, byte offset) of the rest of a short-option cluster.
     next_char: Option<(usize, usize)>,
     rest_leftover: bool,
-    leftovers: Vec<String>,
+    leftovers: Vec<&'a str>,
     next_leftover: usize,
 }
 
-fn lossy(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+/// An option's value (`val` of its table entry) and its argument.
+type PoptOpt<'a> = (i32, Option<Cow<'a, str>>);
+
+/// Bytes cut out of an argument at an ASCII `=` or option letter: still
+/// valid UTF-8 in practice, so borrowed.
+fn lossy(b: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(b)
 }
 
-impl<'a> Popt<'a> {
-    fn new(argv: &'a [String]) -> Self {
+impl<'a, S: AsRef<str>> Popt<'a, S> {
+    fn new(argv: &'a [S]) -> Self {
         Popt {
             argv,
             next: 1,
@@ -575,7 +581,7 @@ impl<'a> Popt<'a> {
     }
 
     fn arg(&self, i: usize) -> &'a str {
-        self.argv.get(i).map(String::as_str).unwrap_or("")
+        self.argv.get(i).map(S::as_ref).unwrap_or("")
     }
 
     /// `poptBadOption(con, POPT_BADOPTION_NOALIAS)`
@@ -583,8 +589,8 @@ impl<'a> Popt<'a> {
         self.arg(self.next.saturating_sub(1))
     }
 
-    fn get_arg(&mut self) -> Option<String> {
-        let r = self.leftovers.get(self.next_leftover).cloned();
+    fn get_arg(&mut self) -> Option<&'a str> {
+        let r = self.leftovers.get(self.next_leftover).copied();
         if r.is_some() {
             self.next_leftover += 1;
         }
@@ -592,21 +598,21 @@ impl<'a> Popt<'a> {
     }
 
     /// `poptGetNextOpt`: Ok(None) at the end.
-    fn next_opt(&mut self) -> Result<Option<(i32, Option<String>)>, PoptError> {
+    fn next_opt(&mut self) -> Result<Option<PoptOpt<'a>>, PoptError> {
         let argc = self.argv.len();
         loop {
             if self.next_char.is_none() && self.next >= argc {
                 return Ok(None);
             }
             let mut opt: Option<&(&str, u8, ArgKind, i32)> = None;
-            let mut long_arg: Option<String> = None;
+            let mut long_arg: Option<Cow<'a, str>> = None;
             if self.next_char.is_none() {
                 let i = self.next;
                 self.next += 1;
                 let s = self.arg(i);
                 let b = s.as_bytes();
                 if self.rest_leftover || b.first() != Some(&b'-') || b.len() == 1 {
-                    self.leftovers.push(s.to_owned());
+                    self.leftovers.push(s);
                     continue;
                 }
                 if b == b"--" {
@@ -674,7 +680,7 @@ impl<'a> Popt<'a> {
                 None
             } else {
                 self.next += 1;
-                Some(self.arg(self.next - 1).to_owned())
+                Some(Cow::Borrowed(self.arg(self.next - 1)))
             };
             return Ok(Some((val, arg)));
         }
@@ -1052,12 +1058,12 @@ fn tunnel_opt_check(tun_type: u8, options: u64) -> Result<(), Failure> {
 /// Parses one command line (`argv[0]` included) as ipvsadm's
 /// `process_options` does, up to (not including) the kernel work.
 /// `reading_stdin` is true for the lines of a `-R` restore.
-pub fn parse(
-    argv: &[String],
+pub fn parse<S: AsRef<str>>(
+    argv: &[S],
     reading_stdin: bool,
     lookup: &dyn Lookup,
 ) -> Result<Outcome, Failure> {
-    let program = argv.first().map(String::as_str).unwrap_or("ipvsadm");
+    let program = argv.first().map(S::as_ref).unwrap_or("ipvsadm");
     let mut p = Parsed {
         cmd: Cmd::None,
         svc: Svc {
@@ -1082,7 +1088,7 @@ pub fn parse(
         Ok(Some(x)) => x,
         _ => return Err(tryhelp(program)),
     };
-    let daemon_state = |a: &Option<String>| match a.as_deref() {
+    let daemon_state = |a: &Option<Cow<str>>| match a.as_deref() {
         Some("master") => Some(STATE_MASTER),
         Some("backup") => Some(STATE_BACKUP),
         _ => None,
@@ -1382,9 +1388,9 @@ pub fn parse(
         let c = popt.get_arg();
         match (a, b, c) {
             (Some(a), Some(b), Some(c)) => {
-                p.timeout.tcp = parse_timeout(Some(&a), 0, MAX_TIMEOUT)?;
-                p.timeout.tcp_fin = parse_timeout(Some(&b), 0, MAX_TIMEOUT)?;
-                p.timeout.udp = parse_timeout(Some(&c), 0, MAX_TIMEOUT)?;
+                p.timeout.tcp = parse_timeout(Some(a), 0, MAX_TIMEOUT)?;
+                p.timeout.tcp_fin = parse_timeout(Some(b), 0, MAX_TIMEOUT)?;
+                p.timeout.udp = parse_timeout(Some(c), 0, MAX_TIMEOUT)?;
             }
             _ => return Err(fail("--set option requires 3 timeout values")),
         }
@@ -1453,25 +1459,18 @@ pub fn parse(
     Ok(Outcome::Run(Box::new(p)))
 }
 
-/// Splits a restore stream into command lines as ipvsadm's
-/// `config_stream_read` does: white-space separated words, the word
-/// `ipvsadm` dropped, `program` put in front as argv[0]. Lines with no
-/// word are skipped.
-///
-/// Lazy: a restore of any size holds one line's words at a time.
-pub fn restore_lines<'a>(
-    text: &'a str,
-    program: &'a str,
-) -> impl Iterator<Item = Vec<String>> + 'a {
-    text.split('\n').filter_map(move |line| {
-        let mut argv = vec![program.to_owned()];
-        argv.extend(
-            line.split([' ', '\t', '\r'])
-                .filter(|w| !w.is_empty() && *w != "ipvsadm")
-                .map(str::to_owned),
-        );
-        (argv.len() > 1).then_some(argv)
-    })
+/// One line of a restore stream as a command line, as ipvsadm's
+/// `config_stream_read` makes it: white-space separated words, the word
+/// `ipvsadm` dropped, `program` put in front as argv[0]. `None` for a line
+/// with no word.
+pub fn restore_line<'a>(line: &'a str, program: &'a str) -> Option<Vec<&'a str>> {
+    let mut argv = Vec::with_capacity(16);
+    argv.push(program);
+    argv.extend(
+        line.split([' ', '\t', '\r', '\n'])
+            .filter(|w| !w.is_empty() && *w != "ipvsadm"),
+    );
+    (argv.len() > 1).then_some(argv)
 }
 
 /// This project's `-h` text.

@@ -14,7 +14,7 @@ mod cli;
 mod format;
 mod names;
 
-use std::io::{Read, Write};
+use std::io::{BufRead, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -408,15 +408,27 @@ impl Run {
     /// `-R`: the lines of stdin, parsed as command lines; changes are sent
     /// in bulk, in order, with each failure reported as ipvsadm reports it.
     async fn restore(&mut self) -> Done {
-        let mut text = Vec::new();
-        if std::io::stdin().lock().read_to_end(&mut text).is_err() {
-            return Done::Result(0);
-        }
-        let text = String::from_utf8_lossy(&text);
+        // Read line by line: memory stays at one line however long the
+        // input is (as ipvsadm's own reader).
+        let mut input = std::io::BufReader::with_capacity(64 * 1024, std::io::stdin());
+        let mut raw = Vec::with_capacity(256);
         let program = self.program.clone();
         let mut pending = Batch::default();
         let mut result = 0;
-        for argv in cli::restore_lines(&text, &program) {
+        loop {
+            raw.clear();
+            match input.read_until(b'\n', &mut raw) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            // valid UTF-8 (the usual case) is checked fast and borrowed
+            let line = match std::str::from_utf8(&raw) {
+                Ok(t) => std::borrow::Cow::Borrowed(t),
+                Err(_) => String::from_utf8_lossy(&raw),
+            };
+            let Some(argv) = cli::restore_line(&line, &program) else {
+                continue;
+            };
             let argv = &argv;
             match cli::parse(argv, true, &self.names) {
                 Err(f) if f.fatal => {
@@ -503,9 +515,10 @@ impl Run {
     }
 }
 
-/// Operations a restore queues before sending them in bulk (tens of
-/// datagrams' worth).
-const RESTORE_CHUNK: usize = 16 * 1024;
+/// Operations a restore queues before sending them in bulk: about half a
+/// datagram's worth (about 450 KB of messages), so that the queue stays
+/// small (640 KB) and the kernel still gets few, large datagrams.
+const RESTORE_CHUNK: usize = 4 * 1024;
 
 /// What a restore has queued: changes (in `Batch::ops`, in order) and
 /// popt messages, to report in line order.
@@ -520,8 +533,8 @@ struct Batch {
     pending: Vec<Pending>,
 }
 
-fn help_or_version(argv: &[String], help: bool) -> (String, u8) {
-    let program = argv.first().map(String::as_str).unwrap_or("ipvsadm");
+fn help_or_version<S: AsRef<str>>(argv: &[S], help: bool) -> (String, u8) {
+    let program = argv.first().map(S::as_ref).unwrap_or("ipvsadm");
     if help {
         (cli::help_text(program), 0)
     } else {

@@ -13,9 +13,12 @@ mod cli;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
-    for mut argv in cli::restore_lines(&text, "ipvsadm") {
+    for mut argv in text
+        .split('\n')
+        .filter_map(|line| cli::restore_line(line, "ipvsadm"))
+    {
         let _ = cli::parse(&argv, true, &cli::NoLookup);
-        argv.insert(0, "ipvsadm".to_string());
+        argv.insert(0, "ipvsadm");
         let _ = cli::parse(&argv, false, &cli::NoLookup);
     }
     for line in text.lines() {
