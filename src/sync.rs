@@ -311,12 +311,13 @@ pub fn validate(services: &[(Service, Vec<Destination>)]) -> Result<()> {
     validated_keys(services).map(drop)
 }
 
-/// [`validate`], returning the services' keys (a sync remembers them as
-/// its own without hashing them twice).
-fn validated_keys(services: &[(Service, Vec<Destination>)]) -> Result<HashSet<ServiceKey>> {
+/// [`validate`], returning the services' keys (a sync under
+/// [`Ownership::Listed`] remembers them as its own without hashing them
+/// twice).
+fn validated_keys(services: &[(Service, Vec<Destination>)]) -> Result<HashSet<&ServiceKey>> {
     let mut keys = HashSet::with_capacity(services.len());
     for (s, ds) in services {
-        if !keys.insert(s.key) {
+        if !keys.insert(&s.key) {
             return Err(Error::invalid_input(
                 format!("desired service {}", s.key),
                 "listed twice",
@@ -739,12 +740,16 @@ impl Syncer {
         &self,
         ipvs: &IpvsHandle,
         services: &[(Service, Vec<Destination>)],
-        keys: HashSet<ServiceKey>,
+        keys: HashSet<&ServiceKey>,
         report: &mut SyncReport,
     ) -> Result<()> {
-        let listed: HashSet<ServiceKey> = self.listed.lock().map(|l| l.clone()).unwrap_or_default();
         let ownership = &self.options.ownership;
-        let owns = |k: &ServiceKey| ownership.owns(k, listed.contains(k));
+        let remember = matches!(ownership, Ownership::Listed);
+        // asked only of the few services found and not desired
+        let owns = |k: &ServiceKey| {
+            let listed = remember && self.listed.lock().is_ok_and(|l| l.contains(k));
+            ownership.owns(k, listed)
+        };
         let rounds = self.options.max_rounds.max(1);
         for round in 1..=rounds {
             report.rounds = round;
@@ -793,12 +798,12 @@ impl Syncer {
                 break;
             }
         }
+        // Only Ownership::Listed needs the services remembered.
+        if !remember {
+            return Ok(());
+        }
         if let Ok(mut l) = self.listed.lock() {
-            if l.is_empty() {
-                *l = keys;
-            } else {
-                l.extend(keys);
-            }
+            l.extend(keys.into_iter().copied());
             // a service removed and deleted is no longer ours to remember
             for c in &report.applied {
                 if let Change::DeleteService(k) = c {
