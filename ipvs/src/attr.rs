@@ -37,11 +37,13 @@ pub(crate) fn emit_all<T: Nla>(buffer: &mut [u8], attrs: &[T]) {
 
 /// Appends an attribute whose value is `value` (the direct encoders of
 /// the bulk path).
+#[inline]
 pub(crate) fn append_bytes(buf: &mut Vec<u8>, kind: u16, value: &[u8]) {
     nl_engine::wire::append_attr(buf, kind, value);
 }
 
 /// Appends a NUL-terminated string attribute.
+#[inline]
 pub(crate) fn append_cstr(buf: &mut Vec<u8>, kind: u16, s: &str) {
     append_nla(buf, kind, |b| {
         b.extend_from_slice(s.as_bytes());
@@ -51,6 +53,7 @@ pub(crate) fn append_cstr(buf: &mut Vec<u8>, kind: u16, s: &str) {
 
 /// Appends an address attribute: 16 bytes (IPv4 in the first four), as
 /// [`addr_bytes`].
+#[inline]
 pub(crate) fn append_addr(buf: &mut Vec<u8>, kind: u16, addr: &IpAddr) {
     append_bytes(buf, kind, &addr_bytes(addr));
 }
@@ -75,6 +78,7 @@ pub(crate) fn unknown(buf: &NlaBuffer<&[u8]>) -> Result<DefaultNla, DecodeError>
 
 /// An address as IPVS carries it: always the 16 bytes of a
 /// `union nf_inet_addr`, IPv4 in the first four (as `ipvsadm` sends it).
+#[inline]
 pub(crate) fn addr_bytes(addr: &IpAddr) -> [u8; 16] {
     let mut b = [0u8; 16];
     match addr {
@@ -109,6 +113,7 @@ pub(crate) fn parse_addr(af: Option<u16>, value: &[u8]) -> Result<IpAddr, Decode
 }
 
 /// The address family number of an address.
+#[inline]
 pub(crate) fn af_of(addr: &IpAddr) -> u16 {
     match addr {
         IpAddr::V4(_) => AF_INET,
