@@ -688,35 +688,40 @@ impl Runner {
         let _ = std::io::stdout().flush();
     }
 
-    /// Runs one (case, impl) `runs` times, with `setup` before each, plus
-    /// one strace run.
+    /// Runs every implementation of one case `runs` times, with `setup`
+    /// before each run, plus one strace run each. The runs are interleaved
+    /// (run 1 of every implementation, then run 2, ...) so that a change of
+    /// the machine's speed during the case (a shared host) weighs on all of
+    /// them alike.
     fn case(
         &self,
         case: &str,
         n: usize,
-        imp: &str,
-        argv: &[String],
-        input: Option<&str>,
+        impls: &[(&str, Vec<String>, Option<&str>)],
         setup: &mut dyn FnMut() -> Res<()>,
     ) -> Res<()> {
         if !self.cases.is_empty() && !self.cases.iter().any(|c| c == case) {
             return Ok(());
         }
         for _ in 0..self.runs {
-            setup()?;
-            let mut c = Command::new(&argv[0]);
-            c.args(&argv[1..]);
-            let m = measure(&mut c, input)?;
-            self.emit(case, n, imp, &m, None);
-            eprintln!(
-                "bench: case {case} n={n} {imp}: {:.3} s",
-                m.wall.as_secs_f64()
-            );
+            for (imp, argv, input) in impls {
+                setup()?;
+                let mut c = Command::new(&argv[0]);
+                c.args(&argv[1..]);
+                let m = measure(&mut c, *input)?;
+                self.emit(case, n, imp, &m, None);
+                eprintln!(
+                    "bench: case {case} n={n} {imp}: {:.3} s",
+                    m.wall.as_secs_f64()
+                );
+            }
         }
         if self.strace {
-            setup()?;
-            let c = syscalls(argv, input)?;
-            println!("S\t{case}\t{n}\t{imp}\t{c}");
+            for (imp, argv, input) in impls {
+                setup()?;
+                let c = syscalls(argv, *input)?;
+                println!("S\t{case}\t{n}\t{imp}\t{c}");
+            }
         }
         Ok(())
     }
@@ -806,11 +811,14 @@ impl Runner {
             }
         };
         // case 1: from empty
-        for &imp in &write_impls {
-            let argv = argv_of(imp, "1")?;
-            let input = matches!(imp, "tool" | "ipvsadm").then_some(restore.as_str());
-            self.case("1", n, imp, &argv, input, &mut || fresh())?;
-        }
+        let impls = write_impls
+            .iter()
+            .map(|&imp| {
+                let input = matches!(imp, "tool" | "ipvsadm").then_some(restore.as_str());
+                Ok((imp, argv_of(imp, "1")?, input))
+            })
+            .collect::<Res<Vec<_>>>()?;
+        self.case("1", n, &impls, &mut || fresh())?;
         // cases 2 and 4 on the full state
         let want = |c: &str| self.cases.is_empty() || self.cases.iter().any(|x| x == c);
         if !want("2") && !want("4") && !want("3") {
@@ -827,21 +835,28 @@ impl Runner {
             } else {
                 &["ours", "tool", "floor"]
             };
-            for &imp in impls {
-                let argv = if imp == "tool" {
-                    tool.clone()
-                } else {
-                    self.ours(imp, case, n, fam)?
-                };
-                self.case(case, n, imp, &argv, None, &mut || Ok(()))?;
-            }
+            let impls = impls
+                .iter()
+                .map(|&imp| {
+                    let argv = if imp == "tool" {
+                        tool.clone()
+                    } else {
+                        self.ours(imp, case, n, fam)?
+                    };
+                    Ok((imp, argv, None))
+                })
+                .collect::<Res<Vec<_>>>()?;
+            self.case(case, n, &impls, &mut || Ok(()))?;
         }
         // case 3: 10% changed, from the full state each time
-        for &imp in &write_impls {
-            let argv = argv_of(imp, "3")?;
-            let input = matches!(imp, "tool" | "ipvsadm").then_some(change.as_str());
-            self.case("3", n, imp, &argv, input, &mut || to_state())?;
-        }
+        let impls = write_impls
+            .iter()
+            .map(|&imp| {
+                let input = matches!(imp, "tool" | "ipvsadm").then_some(change.as_str());
+                Ok((imp, argv_of(imp, "3")?, input))
+            })
+            .collect::<Res<Vec<_>>>()?;
+        self.case("3", n, &impls, &mut || to_state())?;
         fresh()?;
         Ok(())
     }
@@ -881,15 +896,18 @@ impl Runner {
         )?;
         let tool = vec![ipset.clone(), "restore".into()];
         for (case, input, fill) in [("5a", &adds, false), ("5b", &replace, true)] {
-            for imp in ["ours", "tool", "floor"] {
-                let argv = if imp == "tool" {
-                    tool.clone()
-                } else {
-                    self.ours(imp, case, IPSET_N, 0)?
-                };
-                let inp = (imp == "tool").then_some(input.as_str());
-                self.case(case, IPSET_N, imp, &argv, inp, &mut || fresh(fill))?;
-            }
+            let impls = ["ours", "tool", "floor"]
+                .into_iter()
+                .map(|imp| {
+                    let argv = if imp == "tool" {
+                        tool.clone()
+                    } else {
+                        self.ours(imp, case, IPSET_N, 0)?
+                    };
+                    Ok((imp, argv, (imp == "tool").then_some(input.as_str())))
+                })
+                .collect::<Res<Vec<_>>>()?;
+            self.case(case, IPSET_N, &impls, &mut || fresh(fill))?;
         }
         rt.block_on(async {
             let _ = h.destroy(Some(SET)).await;
@@ -1254,7 +1272,7 @@ fn render(args: &[String]) -> Res<()> {
         writeln!(doc, "# Rule-sync benchmark\n")?;
         writeln!(
             doc,
-            "Produced by `tools/bench` (source: `benches/rule_sync.rs`); every number below comes from that one run. Times are medians of the runs; wall time is the whole process (spawn to exit), so process start-up and reading or building its input count for every implementation alike; \"operation\" is the time the process itself measured from its input in memory to the kernel holding the result (ours: read, plan, encode, send; floor: send only). System calls: one extra run under `strace -f -c`. Peak RSS: the process's own `VmHWM` for ours and the floor, `wait4`'s `ru_maxrss` for the tools (an upper bound: it includes the runner's size at exec).\n"
+            "Produced by `tools/bench` (source: `benches/rule_sync.rs`); every number below comes from that one run. Times are medians of the runs, which are interleaved (run 1 of every implementation of a case, then run 2, ...) so that the shared host speeding up or slowing down during a case weighs on all implementations alike; wall time is the whole process (spawn to exit), so process start-up and reading or building its input count for every implementation alike; \"operation\" is the time the process itself measured from its input in memory to the kernel holding the result (ours: read, plan, encode, send; floor: send only). System calls: one extra run under `strace -f -c`. Peak RSS: the process's own `VmHWM` for ours and the floor, `wait4`'s `ru_maxrss` for the tools (an upper bound: it includes the runner's size at exec).\n"
         )?;
         writeln!(doc, "## Machine\n\n{machine}\n")?;
         for k in &kernels {
