@@ -742,7 +742,9 @@ pub fn string_to_number(s: &str, min: i64, max: i64) -> Option<i64> {
 /// anything after a white space ignored).
 pub fn inet_aton(s: &str) -> Option<[u8; 4]> {
     let b = s.as_bytes();
-    let mut parts: Vec<u64> = Vec::new();
+    // the parts before the last (at most 3)
+    let mut parts = [0u64; 3];
+    let mut nparts = 0;
     let mut i = 0;
     let mut val: u64;
     loop {
@@ -774,10 +776,12 @@ pub fn inet_aton(s: &str) -> Option<[u8; 4]> {
         val = v;
         i = j;
         if b.get(i) == Some(&b'.') {
-            if parts.len() > 2 || val > 0xff {
+            let slot = parts.get_mut(nparts)?;
+            if val > 0xff {
                 return None;
             }
-            parts.push(val);
+            *slot = val;
+            nparts += 1;
             i += 1;
         } else {
             break;
@@ -789,11 +793,11 @@ pub fn inet_aton(s: &str) -> Option<[u8; 4]> {
         }
     }
     let max: [u64; 4] = [0xffff_ffff, 0xff_ffff, 0xffff, 0xff];
-    if val > max[parts.len().min(3)] {
+    if val > max[nparts.min(3)] {
         return None;
     }
     let mut word: u32 = 0;
-    for (k, p) in parts.iter().enumerate() {
+    for (k, p) in parts.iter().take(nparts).enumerate() {
         word |= (*p as u32) << (24 - 8 * k);
     }
     word |= val as u32;
@@ -802,6 +806,9 @@ pub fn inet_aton(s: &str) -> Option<[u8; 4]> {
 
 /// `inet_pton(AF_INET6, ...)`
 pub fn inet_pton6(s: &str) -> Option<[u8; 16]> {
+    // every IPv6 address has two colons at least ("::"): anything else
+    // (an IPv4 address with a port) is refused without a parse
+    s.bytes().filter(|&b| b == b':').nth(1)?;
     s.parse::<std::net::Ipv6Addr>().ok().map(|a| a.octets())
 }
 
@@ -1466,10 +1473,20 @@ pub fn parse<S: AsRef<str>>(
 pub fn restore_line<'a>(line: &'a str, program: &'a str) -> Option<Vec<&'a str>> {
     let mut argv = Vec::with_capacity(16);
     argv.push(program);
-    argv.extend(
-        line.split([' ', '\t', '\r', '\n'])
-            .filter(|w| !w.is_empty() && *w != "ipvsadm"),
-    );
+    // The separators are ASCII: cut at their bytes (every cut is a char
+    // boundary), without decoding the line's chars.
+    let sep = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let mut rest = line;
+    while !rest.is_empty() {
+        let start = rest.bytes().position(|b| !sep(&b)).unwrap_or(rest.len());
+        let tail = rest.get(start..).unwrap_or("");
+        let len = tail.bytes().position(|b| sep(&b)).unwrap_or(tail.len());
+        let (word, after) = tail.split_at(len);
+        if !word.is_empty() && word != "ipvsadm" {
+            argv.push(word);
+        }
+        rest = after;
+    }
     (argv.len() > 1).then_some(argv)
 }
 
