@@ -12,6 +12,13 @@
 //! message). It returns what it changed, and which changes the kernel
 //! refused ([`SyncReport`]).
 //!
+//! Large changes stay cheap: the plan borrows the services and
+//! destinations it sends from the desired state and the snapshot
+//! ([`ipvs_nl::OperationRef`]) and the report names each change by its
+//! keys, compactly ([`Changes`]): a sync of 10,000 services x 4
+//! destinations from empty holds about 3 MB besides its input, where
+//! copied operations took 8 MB.
+//!
 //! - **Idempotent**: when the kernel already matches, a sync reads and
 //!   sends no change at all.
 //! - **Convergent**: nothing is remembered between syncs but the set of

@@ -7,7 +7,9 @@
 //! [`Info`], sync daemons ([`SyncDaemon`]), the connection table
 //! ([`ConnEntry`]), plus a pipelined full [`IpvsHandle::snapshot`] (or
 //! [`IpvsHandle::config_snapshot`], statistics skipped) and a batched
-//! [`IpvsHandle::apply`].
+//! [`IpvsHandle::apply`] of [`Operation`]s, or of [`OperationRef`]s that
+//! borrow the services and destinations they send (no copy of a large
+//! desired state).
 //!
 //! Dumps are decoded straight from the received bytes ([`Service::decode`],
 //! [`Destination::decode`]: no attribute tree, no allocation per attribute)
