@@ -471,12 +471,13 @@ impl Run {
         if batch.pending.is_empty() {
             return;
         }
-        let ops = std::mem::take(&mut batch.ops);
-        let outcome = if ops.is_empty() {
+        let outcome = if batch.ops.is_empty() {
             Ok(BatchResults::default())
         } else {
-            self.ipvs.apply(&ops).await
+            self.ipvs.apply(&batch.ops).await
         };
+        // the queue's memory is kept for the next chunk
+        batch.ops.clear();
         // Only the failures, by operation index.
         let mut failures = match outcome {
             Ok(r) => r.into_errors().into_iter().peekable(),
@@ -515,10 +516,10 @@ impl Run {
     }
 }
 
-/// Operations a restore queues before sending them in bulk: about half a
-/// datagram's worth (about 450 KB of messages), so that the queue stays
-/// small (640 KB) and the kernel still gets few, large datagrams.
-const RESTORE_CHUNK: usize = 4 * 1024;
+/// Operations a restore queues before sending them in bulk: a few
+/// datagrams' worth (about 220 KB of messages), so that the queue stays
+/// small (330 KB, reused) and the kernel still gets large datagrams.
+const RESTORE_CHUNK: usize = 2 * 1024;
 
 /// What a restore has queued: changes (in `Batch::ops`, in order) and
 /// popt messages, to report in line order.
