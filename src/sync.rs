@@ -783,7 +783,7 @@ impl Syncer {
             // into the datagram being filled, so memory stays at one
             // datagram however large the change; only failures come back.
             let results = ipvs.apply(&ops).await?;
-            report.applied.reserve(ops.len());
+            report.applied.reserve_for(&ops);
             if results.all_ok() {
                 ops.iter().for_each(|op| report.applied.push_op(*op));
             } else {

@@ -174,9 +174,31 @@ impl Changes {
             .push((u32::try_from(index).unwrap_or(u32::MAX), change.kind()));
     }
 
-    /// Reserves room for `n` more changes.
-    pub(crate) fn reserve(&mut self, n: usize) {
-        self.steps.reserve_exact(n);
+    /// Reserves exactly the room the changes of `ops` take (no vector
+    /// grows by doubling, which would touch twice the memory).
+    pub(crate) fn reserve_for(&mut self, ops: &[OperationRef<'_>]) {
+        let mut runs = 0;
+        let mut dests = 0;
+        let mut last: Option<&ServiceKey> = None;
+        for op in ops {
+            let k = match *op {
+                OperationRef::AddService(s) | OperationRef::EditService(s) => &s.key,
+                OperationRef::DeleteService(k) | OperationRef::ZeroService(k) => k,
+                OperationRef::AddDestination(k, _)
+                | OperationRef::EditDestination(k, _)
+                | OperationRef::DeleteDestination(k, _) => {
+                    dests += 1;
+                    k
+                }
+            };
+            if last != Some(k) {
+                runs += 1;
+                last = Some(k);
+            }
+        }
+        self.steps.reserve_exact(ops.len());
+        self.services.reserve_exact(runs);
+        self.dests.reserve_exact(dests);
     }
 
     /// Appends what `op` changed (nothing for a counter reset).
