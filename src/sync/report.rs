@@ -177,23 +177,13 @@ impl Changes {
     /// Reserves exactly the room the changes of `ops` take (no vector
     /// grows by doubling, which would touch twice the memory).
     pub(crate) fn reserve_for(&mut self, ops: &[OperationRef<'_>]) {
-        let mut runs = 0;
-        let mut dests = 0;
-        let mut last: Option<&ServiceKey> = None;
-        for op in ops {
-            let k = match *op {
-                OperationRef::AddService(s) | OperationRef::EditService(s) => &s.key,
-                OperationRef::DeleteService(k) | OperationRef::ZeroService(k) => k,
-                OperationRef::AddDestination(k, _)
-                | OperationRef::EditDestination(k, _)
-                | OperationRef::DeleteDestination(k, _) => {
-                    dests += 1;
-                    k
-                }
-            };
-            if last != Some(k) {
+        let (mut runs, mut dests) = (0, 0);
+        let mut last: Option<ServiceKey> = None;
+        for c in ops.iter().filter_map(|op| Change::of(*op)) {
+            dests += usize::from(c.destination().is_some());
+            if last.as_ref() != Some(c.service()) {
                 runs += 1;
-                last = Some(k);
+                last = Some(*c.service());
             }
         }
         self.steps.reserve_exact(ops.len());
@@ -359,6 +349,31 @@ mod tests {
         assert_eq!(c.services.len(), 4);
         assert!(c.contains(&Change::EditService(b)));
         assert!(!c.contains(&Change::EditService(a)));
+    }
+
+    #[test]
+    fn reserved_room_holds_every_change() {
+        let a = ipvs_nl::Service::tcp("10.0.0.1:80".parse().unwrap());
+        let b = ipvs_nl::Service::udp("10.0.0.2:53".parse().unwrap());
+        let d = Destination::new("10.1.0.1".parse().unwrap(), 8080);
+        let ops = [
+            OperationRef::AddService(&a),
+            OperationRef::AddDestination(&a.key, &d),
+            OperationRef::EditDestination(&a.key, &d),
+            OperationRef::ZeroService(&b.key),
+            OperationRef::DeleteDestination(&b.key, &d),
+            OperationRef::DeleteService(&a.key),
+        ];
+        let mut c = Changes::default();
+        c.reserve_for(&ops);
+        let at = (c.steps.as_ptr(), c.services.as_ptr(), c.dests.as_ptr());
+        ops.iter().for_each(|op| c.push_op(*op));
+        // nothing grew: the room reserved was enough
+        assert_eq!(
+            at,
+            (c.steps.as_ptr(), c.services.as_ptr(), c.dests.as_ptr())
+        );
+        assert_eq!((c.len(), c.services.len(), c.dests.len()), (5, 3, 3));
     }
 
     #[test]
