@@ -810,15 +810,20 @@ impl Runner {
                 _ => self.ours(imp, case, n, fam),
             }
         };
+        // The write cases' implementations: the tools read the lines of
+        // the case (1: from empty, 3: the 10% change).
+        let writers = |case: &str| {
+            let lines = if case == "1" { &restore } else { &change };
+            write_impls
+                .iter()
+                .map(|&imp| {
+                    let input = matches!(imp, "tool" | "ipvsadm").then_some(lines.as_str());
+                    Ok((imp, argv_of(imp, case)?, input))
+                })
+                .collect::<Res<Vec<_>>>()
+        };
         // case 1: from empty
-        let impls = write_impls
-            .iter()
-            .map(|&imp| {
-                let input = matches!(imp, "tool" | "ipvsadm").then_some(restore.as_str());
-                Ok((imp, argv_of(imp, "1")?, input))
-            })
-            .collect::<Res<Vec<_>>>()?;
-        self.case("1", n, &impls, &mut || fresh())?;
+        self.case("1", n, &writers("1")?, &mut || fresh())?;
         // cases 2 and 4 on the full state
         let want = |c: &str| self.cases.is_empty() || self.cases.iter().any(|x| x == c);
         if !want("2") && !want("4") && !want("3") {
@@ -849,14 +854,7 @@ impl Runner {
             self.case(case, n, &impls, &mut || Ok(()))?;
         }
         // case 3: 10% changed, from the full state each time
-        let impls = write_impls
-            .iter()
-            .map(|&imp| {
-                let input = matches!(imp, "tool" | "ipvsadm").then_some(change.as_str());
-                Ok((imp, argv_of(imp, "3")?, input))
-            })
-            .collect::<Res<Vec<_>>>()?;
-        self.case("3", n, &impls, &mut || to_state())?;
+        self.case("3", n, &writers("3")?, &mut || to_state())?;
         fresh()?;
         Ok(())
     }

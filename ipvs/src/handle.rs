@@ -820,6 +820,9 @@ fn op_index(refused: &[usize], sent: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::destination::{TunnelFlags, TunnelType, Weight};
+    use crate::service::Scheduler;
+    use netlink_packet_core::DefaultNla;
 
     #[test]
     fn sent_messages_map_back_to_their_operations() {
@@ -830,9 +833,6 @@ mod tests {
         assert_eq!(op_index(&[], 5), 5);
         assert_eq!(op_index(&[9], 3), 3);
     }
-    use crate::destination::{TunnelFlags, TunnelType, Weight};
-    use crate::service::Scheduler;
-    use netlink_packet_core::DefaultNla;
     use nl_engine::Outgoing;
     use std::time::Duration;
 
