@@ -28,8 +28,9 @@
 //!
 //! Each measurement is a separate process: wall time (whole process, from
 //! spawn to exit), the operation's own time as the process measured it
-//! (ours and floor), user and system CPU and peak RSS (`wait4`), and in a
-//! separate run under `strace -f -c`, the number of system calls.
+//! (ours and floor), user and system CPU, peak RSS and page faults
+//! (`wait4`), and in a separate run under `strace -f -c`, the number of
+//! system calls.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -550,6 +551,8 @@ struct Measure {
     user: Duration,
     sys: Duration,
     maxrss_kib: i64,
+    /// Page faults (minor and major), from `wait4`'s rusage.
+    faults: i64,
 }
 
 fn tv(t: libc::timeval) -> Duration {
@@ -612,6 +615,7 @@ fn measure(cmd: &mut Command, input: Option<&str>) -> Res<Measure> {
         user: tv(ru.ru_utime),
         sys: tv(ru.ru_stime),
         maxrss_kib: own_hwm.unwrap_or(ru.ru_maxrss),
+        faults: ru.ru_minflt + ru.ru_majflt,
     })
 }
 
@@ -675,7 +679,7 @@ struct Runner {
 impl Runner {
     fn emit(&self, case: &str, n: usize, imp: &str, m: &Measure, sc: Option<u64>) {
         println!(
-            "R\t{case}\t{n}\t{imp}\t{:.6}\t{}\t{}\t{:.6}\t{:.6}\t{}\t{}",
+            "R\t{case}\t{n}\t{imp}\t{:.6}\t{}\t{}\t{:.6}\t{:.6}\t{}\t{}\t{}",
             m.wall.as_secs_f64(),
             m.op.map(|d| format!("{:.6}", d.as_secs_f64()))
                 .unwrap_or("-".into()),
@@ -684,6 +688,7 @@ impl Runner {
             m.sys.as_secs_f64(),
             m.maxrss_kib,
             sc.map(|c| c.to_string()).unwrap_or("-".into()),
+            m.faults,
         );
         let _ = std::io::stdout().flush();
     }
@@ -997,6 +1002,7 @@ struct Cell {
     user: Vec<f64>,
     sys: Vec<f64>,
     rss: Vec<f64>,
+    faults: Vec<f64>,
     changes: Option<u64>,
     syscalls: Option<u64>,
 }
@@ -1070,6 +1076,9 @@ fn render(args: &[String]) -> Res<()> {
                     e.user.push(c[7].parse()?);
                     e.sys.push(c[8].parse()?);
                     e.rss.push(c[9].parse::<f64>()? / 1024.0);
+                    if let Some(Ok(f)) = c.get(11).map(|f| f.parse()) {
+                        e.faults.push(f);
+                    }
                 }
                 Some(&"S") if c.len() >= 5 => {
                     let e = cells
@@ -1097,9 +1106,9 @@ fn render(args: &[String]) -> Res<()> {
     let mut md = String::new();
     writeln!(
         md,
-        "| case | N | implementation | median wall (s) | ours ÷ this | operation (s) | syscalls | ours ÷ this (syscalls) | user CPU (s) | sys CPU (s) | peak RSS (MiB) |"
+        "| case | N | implementation | median wall (s) | ours ÷ this | operation (s) | syscalls | ours ÷ this (syscalls) | user CPU (s) | sys CPU (s) | peak RSS (MiB) | page faults |"
     )?;
-    writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|")?;
+    writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|")?;
     let ns: std::collections::BTreeSet<usize> = cells.keys().map(|k| k.1).collect();
     let get = |c: &str, n: usize, i: &str| cells.get(&(c.to_string(), n, i.to_string()));
     let mut groups = Vec::new();
@@ -1127,7 +1136,7 @@ fn render(args: &[String]) -> Res<()> {
                 };
                 writeln!(
                     md,
-                    "| {case} {title} | {n} | {label} | {w:.3} | {:.2} | {} | {} | {sc_ratio} | {:.3} | {:.3} | {:.1} |",
+                    "| {case} {title} | {n} | {label} | {w:.3} | {:.2} | {} | {} | {sc_ratio} | {:.3} | {:.3} | {:.1} | {} |",
                     ow / w,
                     if c.op.is_empty() {
                         "-".to_string()
@@ -1138,6 +1147,11 @@ fn render(args: &[String]) -> Res<()> {
                     median(&c.user),
                     median(&c.sys),
                     median(&c.rss),
+                    if c.faults.is_empty() {
+                        "-".to_string()
+                    } else {
+                        format!("{:.0}", median(&c.faults))
+                    },
                 )?;
                 bars.push((label, w));
             }
@@ -1270,7 +1284,7 @@ fn render(args: &[String]) -> Res<()> {
         writeln!(doc, "# Rule-sync benchmark\n")?;
         writeln!(
             doc,
-            "Produced by `tools/bench` (source: `benches/rule_sync.rs`); every number below comes from that one run. Times are medians of the runs, which are interleaved (run 1 of every implementation of a case, then run 2, ...) so that the shared host speeding up or slowing down during a case weighs on all implementations alike; wall time is the whole process (spawn to exit), so process start-up and reading or building its input count for every implementation alike; \"operation\" is the time the process itself measured from its input in memory to the kernel holding the result (ours: read, plan, encode, send; floor: send only). System calls: one extra run under `strace -f -c`. Peak RSS: the process's own `VmHWM` for ours and the floor, `wait4`'s `ru_maxrss` for the tools (an upper bound: it includes the runner's size at exec).\n"
+            "Produced by `tools/bench` (source: `benches/rule_sync.rs`); every number below comes from that one run. Times are medians of the runs, which are interleaved (run 1 of every implementation of a case, then run 2, ...) so that the shared host speeding up or slowing down during a case weighs on all implementations alike; wall time is the whole process (spawn to exit), so process start-up and reading or building its input count for every implementation alike; \"operation\" is the time the process itself measured from its input in memory to the kernel holding the result (ours: read, plan, encode, send; floor: send only). System calls: one extra run under `strace -f -c`. Peak RSS: the process's own `VmHWM` for ours and the floor, `wait4`'s `ru_maxrss` for the tools (an upper bound: it includes the runner's size at exec). Page faults: the process's minor and major faults (`wait4`); under user-mode-linux each costs tens of microseconds, so they weigh on wall time there.\n"
         )?;
         writeln!(doc, "## Machine\n\n{machine}\n")?;
         for k in &kernels {

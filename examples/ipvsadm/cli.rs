@@ -531,6 +531,23 @@ const OPTIONS: &[(&str, u8, ArgKind, i32)] = &[
     ("json", 0, ArgKind::None, TAG_JSON),
 ];
 
+/// The index in [`OPTIONS`] of each short option letter's first entry
+/// (what popt's `findOption` returns), by byte value.
+const SHORT_OPTIONS: [Option<u8>; 128] = {
+    let mut t = [None; 128];
+    let mut k = OPTIONS.len();
+    // backwards, so that the first entry of a letter is the one kept
+    while k > 0 {
+        k -= 1;
+        let ch = OPTIONS[k].1 as usize;
+        if ch != 0 && ch < 128 {
+            t[ch] = Some(k as u8);
+        }
+    }
+    t
+};
+const _: () = assert!(OPTIONS.len() < 256);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum PoptError {
     NoArg,
@@ -643,7 +660,9 @@ impl<'a, S: AsRef<str>> Popt<'a, S> {
             if let Some((i, off)) = self.next_char.take() {
                 let b = self.arg(i).as_bytes();
                 let ch = b.get(off).copied().unwrap_or(0);
-                opt = OPTIONS.iter().find(|o| o.1 != 0 && o.1 == ch);
+                opt = SHORT_OPTIONS
+                    .get(usize::from(ch))
+                    .and_then(|&k| OPTIONS.get(usize::from(k?)));
                 if opt.is_none() {
                     return Err(PoptError::BadOpt);
                 }
@@ -985,10 +1004,57 @@ fn set_option(options: &mut u64, optc: u32) -> Result<(), Failure> {
     Ok(())
 }
 
+/// A row of [`COMMANDS_V_OPTIONS`] as bit masks of its option numbers:
+/// (illegal, required, at most one of).
+const fn rule_masks(row: &[u8; NUMBER_OF_OPT]) -> (u64, u64, u64) {
+    let (mut illegal, mut required, mut one) = (0, 0, 0);
+    let mut j = 0;
+    while j < NUMBER_OF_OPT {
+        match row[j] {
+            b'x' => illegal |= 1 << j,
+            b'+' => required |= 1 << j,
+            b'1' => one |= 1 << j,
+            _ => {}
+        }
+        j += 1;
+    }
+    (illegal, required, one)
+}
+
+/// [`rule_masks`] of every command's row.
+const COMMAND_MASKS: [(u64, u64, u64); 14] = {
+    let mut m = [(0, 0, 0); 14];
+    let mut i = 0;
+    while i < 14 {
+        m[i] = rule_masks(COMMANDS_V_OPTIONS[i]);
+        i += 1;
+    }
+    m
+};
+
+/// Whether `options` obey command `i`'s row (by its masks).
+fn obeys_row(i: usize, options: u64) -> bool {
+    COMMAND_MASKS
+        .get(i)
+        .is_some_and(|&(illegal, required, one)| {
+            options & illegal == 0 && required & !options == 0 && (options & one).count_ones() <= 1
+        })
+}
+
 fn generic_opt_check(cmd: Cmd, options: u64) -> Result<(), Failure> {
     let Some(i) = cmd.index() else {
         return Ok(());
     };
+    // The common case: no rule broken, no need to find which one.
+    if obeys_row(i, options) {
+        return Ok(());
+    }
+    row_check(i, options)
+}
+
+/// ipvsadm's `generic_opt_check` loop over command `i`'s row: the message
+/// of the first rule `options` break.
+fn row_check(i: usize, options: u64) -> Result<(), Failure> {
     let (Some(row), Some(cname)) = (COMMANDS_V_OPTIONS.get(i), CMDNAMES.get(i)) else {
         return Ok(());
     };
@@ -1475,17 +1541,23 @@ pub fn restore_line<'a>(line: &'a str, program: &'a str) -> Option<Vec<&'a str>>
     argv.push(program);
     // The separators are ASCII: cut at their bytes (every cut is a char
     // boundary), without decoding the line's chars.
-    let sep = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
-    let mut rest = line;
-    while !rest.is_empty() {
-        let start = rest.bytes().position(|b| !sep(&b)).unwrap_or(rest.len());
-        let tail = rest.get(start..).unwrap_or("");
-        let len = tail.bytes().position(|b| sep(&b)).unwrap_or(tail.len());
-        let (word, after) = tail.split_at(len);
-        if !word.is_empty() && word != "ipvsadm" {
-            argv.push(word);
+    let mut push = |word: Option<&'a str>| {
+        if let Some(w) = word.filter(|w| *w != "ipvsadm") {
+            argv.push(w);
         }
-        rest = after;
+    };
+    let mut start = None;
+    for (i, b) in line.bytes().enumerate() {
+        if matches!(b, b' ' | b'\t' | b'\r' | b'\n') {
+            if let Some(s) = start.take() {
+                push(line.get(s..i));
+            }
+        } else if start.is_none() {
+            start = Some(i);
+        }
+    }
+    if let Some(s) = start {
+        push(line.get(s..));
     }
     (argv.len() > 1).then_some(argv)
 }
@@ -1533,4 +1605,49 @@ pub fn version_text() -> String {
         "ipvsadm (clusterip example) {} on ipvs-nl, command line of ipvsadm v1.31\n",
         env!("CARGO_PKG_VERSION")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_option_table_is_popts_first_match() {
+        for ch in 0..=255u8 {
+            let table = SHORT_OPTIONS
+                .get(usize::from(ch))
+                .and_then(|&k| OPTIONS.get(usize::from(k?)));
+            let scan = OPTIONS.iter().find(|o| o.1 != 0 && o.1 == ch);
+            assert_eq!(table.map(|o| o.3), scan.map(|o| o.3), "option letter {ch}");
+        }
+    }
+
+    #[test]
+    fn row_masks_agree_with_the_row_loop() {
+        // every single option, every pair, and pseudo-random sets
+        let mut sets: Vec<u64> = vec![0];
+        for a in 0..NUMBER_OF_OPT {
+            for b in a..NUMBER_OF_OPT {
+                sets.push((1 << a) | (1 << b));
+            }
+        }
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // sparse sets break few rules, dense ones many
+            sets.push(x & (x >> 3) & ((1 << NUMBER_OF_OPT) - 1));
+            sets.push(x & ((1 << NUMBER_OF_OPT) - 1));
+        }
+        for i in 0..COMMANDS_V_OPTIONS.len() {
+            for &o in &sets {
+                assert_eq!(
+                    obeys_row(i, o),
+                    row_check(i, o).is_ok(),
+                    "command {i}, options {o:#x}"
+                );
+            }
+        }
+    }
 }
