@@ -174,16 +174,20 @@ impl LinkHandle {
             .filter_map(|m| match m {
                 RouteNetlinkMessage::NewAddress(a) if a.header.index == index => {
                     let prefix_len = a.header.prefix_len;
-                    a.attributes
-                        .into_iter()
-                        .find_map(|at| match at {
-                            AddressAttribute::Local(ip) => Some(ip),
-                            _ => None,
-                        })
-                        .map(|address| InterfaceAddress {
-                            address,
-                            prefix_len,
-                        })
+                    // IFA_LOCAL is the interface's own address; IPv6 sends
+                    // it only on point-to-point links, IFA_ADDRESS otherwise.
+                    let (mut local, mut address) = (None, None);
+                    for at in a.attributes {
+                        match at {
+                            AddressAttribute::Local(ip) => local = Some(ip),
+                            AddressAttribute::Address(ip) => address = Some(ip),
+                            _ => {}
+                        }
+                    }
+                    local.or(address).map(|address| InterfaceAddress {
+                        address,
+                        prefix_len,
+                    })
                 }
                 _ => None,
             })

@@ -6,7 +6,9 @@
 //! ipset's members (`VIP,proto:port`), the service NAT chains
 //! ([`ServiceNat`] with [`Membership::Ipset`]), the sysctls
 //! (`net.ipv4.ip_forward=1`, `net.ipv4.vs.conntrack=1`) and, optionally,
-//! the IPVS services and destinations — then reads the kernel, makes a
+//! the IPVS services and destinations; IPv6 services get a set of their own
+//! ([`Options::ipset6`], family `inet6`), the same chains in an `ip6` table
+//! and `net.ipv6.conf.all.forwarding=1` — then reads the kernel, makes a
 //! [`Plan`] of the differences and applies it. Nothing is changed when the
 //! state already matches, so running it twice changes nothing.
 //!
@@ -32,12 +34,12 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use ipset_nl::{CreateSet, IpPortEntry, IpProto, IpsetHandle, SetType};
+use ipset_nl::{CreateSet, Family as SetFamily, IpPortEntry, IpProto, IpsetHandle, SetType};
 use ipvs_nl::{
     Destination, ForwardMethod, IpvsHandle, Operation, Scheduler, Service, ServiceEntry,
     ServiceKey, Weight,
 };
-use nftables_glue::{Chain, Command, Membership, NftHandle, Rule, ServiceNat};
+use nftables_glue::{Chain, Command, Family as NftFamily, Membership, NftHandle, Rule, ServiceNat};
 use nl_engine::{Error, Netns};
 
 use crate::keepalived::{Config, ConfigError, LbKind, Location, Protocol, Target};
@@ -51,6 +53,14 @@ pub struct Options {
     pub interface: String,
     /// The cluster-IP ipset, `hash:ip,port` (default `ZGZ-CLUSTER-IP`).
     pub ipset: String,
+    /// The IPv6 services' ipset, `hash:ip,port family inet6` (default
+    /// `ZGZ-CLUSTER-IP6`), matched by the same NAT chains in a table of the
+    /// `ip6` family. It, those chains and the sysctl
+    /// `net.ipv6.conf.all.forwarding=1` (the masqueraded replies to
+    /// remote clients are forwarded) are made only when the configuration
+    /// has an IPv6 service; once made, the set is kept (emptied when the
+    /// IPv6 services are gone), as the IPv4 one is.
+    pub ipset6: String,
     /// The nf_tables table of the NAT chains (default `zgz-services`).
     pub nat_table: String,
     /// The NAT chains' name prefix (default `ZGZ-SERVICES`).
@@ -73,6 +83,7 @@ impl Default for Options {
         Options {
             interface: "svc".into(),
             ipset: "ZGZ-CLUSTER-IP".into(),
+            ipset6: "ZGZ-CLUSTER-IP6".into(),
             nat_table: "zgz-services".into(),
             nat_prefix: "ZGZ-SERVICES".into(),
             mark: 0x2000,
@@ -83,11 +94,23 @@ impl Default for Options {
 }
 
 impl Options {
-    /// The NAT chains these options describe.
+    /// The NAT chains these options describe (IPv4: table `ip`, matching
+    /// [`Options::ipset`]).
     pub fn service_nat(&self) -> ServiceNat {
+        self.nat_matching(&self.ipset, NftFamily::Ipv4)
+    }
+
+    /// The IPv6 NAT chains: the same table and chain names in the `ip6`
+    /// family, matching [`Options::ipset6`].
+    pub fn service_nat6(&self) -> ServiceNat {
+        self.nat_matching(&self.ipset6, NftFamily::Ipv6)
+    }
+
+    fn nat_matching(&self, ipset: &str, family: NftFamily) -> ServiceNat {
         let mut nat = ServiceNat::new(Membership::Ipset {
-            name: self.ipset.clone(),
+            name: ipset.to_string(),
         });
+        nat.family = family;
         nat.table = self.nat_table.clone();
         nat.prefix = self.nat_prefix.clone();
         nat.mark = self.mark;
@@ -169,7 +192,7 @@ pub struct Desired {
     pub vips: BTreeMap<IpAddr, Location>,
     /// IPv4 ipset members.
     pub members: BTreeSet<Member>,
-    /// IPv6 services (not in the IPv4 ipset: no masquerade for them).
+    /// IPv6 ipset members (the [`Options::ipset6`] set).
     pub members_v6: BTreeSet<Member>,
     /// IPVS services with their destinations, in configuration order.
     pub services: Vec<ServiceEntry>,
@@ -417,14 +440,14 @@ pub enum Step {
     SetUp(String),
     /// Add a virtual IP to the interface.
     AddAddress(String, IpAddr, u8),
-    /// Create the ipset. This and the two member steps are planned and
-    /// applied by [`crate::sync`] ([`sync::plan_set`],
-    /// [`Syncer::sync_set_planned`]).
-    CreateIpset(String),
+    /// Create the ipset (`hash:ip,port` of this family). This and the two
+    /// member steps are planned and applied by [`crate::sync`]
+    /// ([`sync::plan_set`], [`Syncer::sync_set_planned`]).
+    CreateIpset(String, SetFamily),
     /// Add members to the ipset.
     AddMembers(String, Vec<Member>),
-    /// Create or repair the NAT chains.
-    EnsureNat(String),
+    /// Create or repair the NAT chains (the table's family and name).
+    EnsureNat(NftFamily, String),
     /// Remove ipset members the configuration no longer names (planned
     /// after the NAT chains; applied with the other set changes, at the
     /// plan's first set step).
@@ -448,9 +471,17 @@ impl fmt::Display for Step {
             Step::CreateInterface(i) => write!(f, "create dummy interface {i}"),
             Step::SetUp(i) => write!(f, "set interface {i} up"),
             Step::AddAddress(i, a, p) => write!(f, "add address {a}/{p} to {i}"),
-            Step::CreateIpset(s) => write!(f, "create ipset {s} hash:ip,port"),
+            Step::CreateIpset(s, SetFamily::Inet) => write!(f, "create ipset {s} hash:ip,port"),
+            Step::CreateIpset(s, family) => {
+                write!(f, "create ipset {s} hash:ip,port family {family}")
+            }
             Step::AddMembers(s, v) => write!(f, "add to ipset {s}: {}", list(v)),
-            Step::EnsureNat(t) => write!(f, "create/repair the service NAT chains (table ip {t})"),
+            Step::EnsureNat(family, t) => {
+                write!(
+                    f,
+                    "create/repair the service NAT chains (table {family} {t})"
+                )
+            }
             Step::DelMembers(s, v) => write!(f, "delete from ipset {s}: {}", list(v)),
             Step::DelAddress(i, a, p) => write!(f, "delete address {a}/{p} from {i}"),
             Step::Ipvs(op) => write!(f, "ipvs: {}", describe(op)),
@@ -487,21 +518,51 @@ pub enum SetupError {
 }
 
 /// The sysctls the services need: (name, path under /proc/sys, value,
-/// hint when the file is missing).
-const SYSCTLS: &[(&str, &str, &str, &str)] = &[
+/// hint when the file is missing, needed only by IPv6 services).
+const SYSCTLS: &[(&str, &str, &str, &str, bool)] = &[
     (
         "net.ipv4.ip_forward",
         "/proc/sys/net/ipv4/ip_forward",
         "1",
         "IPv4 is missing from this kernel",
+        false,
     ),
     (
         "net.ipv4.vs.conntrack",
         "/proc/sys/net/ipv4/vs/conntrack",
         "1",
         "the ip_vs module is not loaded (modprobe ip_vs); without it there is no IPVS and no net.ipv4.vs.* sysctl",
+        false,
+    ),
+    (
+        "net.ipv6.conf.all.forwarding",
+        "/proc/sys/net/ipv6/conf/all/forwarding",
+        "1",
+        "IPv6 is disabled in this kernel or namespace, but the configuration has IPv6 services",
+        true,
     ),
 ];
+
+/// One address family's cluster-IP ipset and the NAT chains matching it.
+struct ClusterSet<'a> {
+    spec: CreateSet,
+    nat: ServiceNat,
+    members: &'a BTreeSet<Member>,
+    /// Made only for members (the IPv6 one), kept once made.
+    on_demand: bool,
+}
+
+impl ClusterSet<'_> {
+    fn desired(&self) -> DesiredSet {
+        DesiredSet::new(
+            self.spec.clone(),
+            self.members
+                .iter()
+                .map(|m| IpPortEntry::new(m.addr, m.proto, m.port))
+                .collect(),
+        )
+    }
+}
 
 /// Handles on one network namespace, and the options.
 #[derive(Debug)]
@@ -520,7 +581,7 @@ fn sysctl_read(netns: &Netns) -> Result<Vec<(usize, Option<String>)>, Error> {
             SYSCTLS
                 .iter()
                 .enumerate()
-                .map(|(i, (_, path, _, _))| {
+                .map(|(i, (_, path, ..))| {
                     (
                         i,
                         std::fs::read_to_string(path)
@@ -570,9 +631,12 @@ impl Setup {
 
         // Sysctls: a missing file is an error naming what provides it.
         for (i, value) in sysctl_read(&self.netns)? {
-            let Some((name, path, want, hint)) = SYSCTLS.get(i) else {
+            let Some((name, path, want, hint, v6)) = SYSCTLS.get(i) else {
                 continue;
             };
+            if *v6 && d.members_v6.is_empty() {
+                continue;
+            }
             match value {
                 None => {
                     return Err(Error::Unsupported {
@@ -623,33 +687,43 @@ impl Setup {
         }
         p.steps.extend(adds);
 
-        // The ipset and its members: the sync engine's read and diff.
-        let current = match sync::read_set(&self.ipset, &o.ipset).await? {
-            Some(set) if set.set_type != SetType::HashIpPort => {
-                return Err(Error::invalid_input(
-                    format!("ipset {}", o.ipset),
-                    format!(
-                        "exists with type {} instead of hash:ip,port; destroy it or choose another name",
-                        set.set_type
-                    ),
-                ));
+        // The ipsets and their members (the sync engine's read and diff),
+        // each followed by its NAT chains; member deletions come after.
+        let mut dels = Vec::new();
+        for cs in self.cluster_sets(d) {
+            let name = &cs.spec.name;
+            let current = match sync::read_set(&self.ipset, name).await? {
+                Some(set)
+                    if set.set_type != SetType::HashIpPort || set.family != cs.spec.family =>
+                {
+                    return Err(Error::invalid_input(
+                        format!("ipset {name}"),
+                        format!(
+                            "exists as {} family {} instead of hash:ip,port family {}; destroy it or choose another name",
+                            set.set_type, set.family, cs.spec.family
+                        ),
+                    ));
+                }
+                Some(set) => Some(set.ip_port_members()?),
+                None => None,
+            };
+            if cs.on_demand && cs.members.is_empty() && current.is_none() {
+                continue;
             }
-            Some(set) => Some(set.ip_port_members()?),
-            None => None,
-        };
-        let set_plan = sync::plan_set(current.as_deref(), &self.desired_set(d).members);
-        let (add, del) = set_steps(&o.ipset, &set_plan);
-        if set_plan.create {
-            p.steps.push(Step::CreateIpset(o.ipset.clone()));
+            let set_plan = sync::plan_set(current.as_deref(), &cs.desired().members);
+            let (add, del) = set_steps(name, &set_plan);
+            if set_plan.create {
+                p.steps
+                    .push(Step::CreateIpset(name.clone(), cs.spec.family));
+            }
+            p.steps.extend(add);
+            if !self.nat_up_to_date(&cs.nat).await? {
+                p.steps
+                    .push(Step::EnsureNat(cs.nat.family, cs.nat.table.clone()));
+            }
+            dels.extend(del);
         }
-        p.steps.extend(add);
-
-        // The NAT chains.
-        if !self.nat_up_to_date().await? {
-            p.steps.push(Step::EnsureNat(o.nat_table.clone()));
-        }
-
-        p.steps.extend(del);
+        p.steps.extend(dels);
         for (ip, plen) in &on_dummy {
             let link_local = matches!(ip, IpAddr::V6(a) if a.segments()[0] & 0xffc0 == 0xfe80);
             if !link_local && !d.vips.contains_key(ip) {
@@ -667,19 +741,12 @@ impl Setup {
                 p.notes.push(draining_note(k, dst));
             }
         }
-        for m in &d.members_v6 {
-            p.notes.push(format!(
-                "{m}: IPv6 service, not in the IPv4 ipset {} (no masquerade)",
-                o.ipset
-            ));
-        }
         Ok(p)
     }
 
     /// Whether the NAT chains already are what [`ServiceNat::ensure`]
     /// would make them (the same comparison, read-only).
-    async fn nat_up_to_date(&self) -> Result<bool, Error> {
-        let nat = self.opts.service_nat();
+    async fn nat_up_to_date(&self, nat: &ServiceNat) -> Result<bool, Error> {
         let index = match nat.resolve_ipset(&self.nft) {
             Ok(i) => i,
             Err(Error::NotFound { .. }) => return Ok(false),
@@ -737,11 +804,12 @@ impl Setup {
         let o = &self.opts;
         let mut done = Vec::new();
         let mut index = self.links.index(&o.interface).await?;
-        let mut set_synced = false;
+        let sets = self.cluster_sets(d);
+        let mut synced: BTreeSet<&str> = BTreeSet::new();
         for step in &plan.steps {
             match step {
                 Step::Sysctl(name, value) => {
-                    let Some((_, path, _, _)) = SYSCTLS.iter().find(|s| s.0 == *name) else {
+                    let Some((_, path, ..)) = SYSCTLS.iter().find(|s| s.0 == *name) else {
                         continue;
                     };
                     self.netns
@@ -765,19 +833,25 @@ impl Setup {
                     let i = self.need_index(index, name)?;
                     self.links.del_address(i, *ip, *plen).await?;
                 }
-                // The set is synced by the sync engine, once, at the
-                // plan's first set step: it reads the set again and makes
+                // A set is synced by the sync engine, once, at the plan's
+                // first step of that set: it reads the set again and makes
                 // the changes still missing (create, delete, add), so a
                 // plan made a while ago cannot undo changes made since.
-                Step::CreateIpset(_) | Step::AddMembers(..) | Step::DelMembers(..) => {
-                    if !set_synced {
-                        set_synced = true;
-                        done.extend(self.sync_set(d).await?);
+                Step::CreateIpset(name, _)
+                | Step::AddMembers(name, _)
+                | Step::DelMembers(name, _) => {
+                    if let Some(cs) = sets.iter().find(|cs| cs.spec.name == *name) {
+                        if synced.insert(cs.spec.name.as_str()) {
+                            done.extend(self.sync_set(cs).await?);
+                        }
                     }
                     continue;
                 }
-                Step::EnsureNat(_) => {
-                    if !o.service_nat().ensure(&self.nft).await? {
+                Step::EnsureNat(family, _) => {
+                    let Some(cs) = sets.iter().find(|cs| cs.nat.family == *family) else {
+                        continue;
+                    };
+                    if !cs.nat.ensure(&self.nft).await? {
                         // Already right after all (changed meanwhile).
                         continue;
                     }
@@ -810,30 +884,39 @@ impl Setup {
         Ok(done)
     }
 
-    /// The cluster-IP ipset as the sync engine takes it.
-    fn desired_set(&self, d: &Desired) -> DesiredSet {
-        DesiredSet::new(
-            CreateSet::hash_ip_port(self.opts.ipset.clone()),
-            d.members
-                .iter()
-                .map(|m| IpPortEntry::new(m.addr, m.proto, m.port))
-                .collect(),
-        )
+    /// The cluster-IP ipsets, IPv4 then IPv6, with their NAT chains.
+    fn cluster_sets<'a>(&self, d: &'a Desired) -> [ClusterSet<'a>; 2] {
+        let o = &self.opts;
+        [
+            ClusterSet {
+                spec: CreateSet::hash_ip_port(o.ipset.clone()),
+                nat: o.service_nat(),
+                members: &d.members,
+                on_demand: false,
+            },
+            ClusterSet {
+                spec: CreateSet::hash_ip_port(o.ipset6.clone()).family(SetFamily::Inet6),
+                nat: o.service_nat6(),
+                members: &d.members_v6,
+                on_demand: true,
+            },
+        ]
     }
 
-    /// Syncs the cluster-IP ipset ([`Syncer::sync_set_planned`]); returns
+    /// Syncs one cluster-IP ipset ([`Syncer::sync_set_planned`]); returns
     /// the steps done, or the first member the kernel refused.
-    async fn sync_set(&self, d: &Desired) -> Result<Vec<Step>, Error> {
+    async fn sync_set(&self, cs: &ClusterSet<'_>) -> Result<Vec<Step>, Error> {
         let syncer = Syncer::ipset_only(self.ipset.clone());
-        let (plan, report) = syncer.sync_set_planned(&self.desired_set(d)).await?;
+        let name = &cs.spec.name;
+        let (plan, report) = syncer.sync_set_planned(&cs.desired()).await?;
         if let Some((e, err)) = report.failures.into_iter().next() {
-            return Err(err.with_context(format!("{}: {e}", self.opts.ipset)));
+            return Err(err.with_context(format!("{name}: {e}")));
         }
         let mut done = Vec::new();
         if plan.create {
-            done.push(Step::CreateIpset(self.opts.ipset.clone()));
+            done.push(Step::CreateIpset(name.clone(), cs.spec.family));
         }
-        let (add, del) = set_steps(&self.opts.ipset, &plan);
+        let (add, del) = set_steps(name, &plan);
         done.extend(add);
         done.extend(del);
         Ok(done)

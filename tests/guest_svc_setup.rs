@@ -19,9 +19,12 @@
 //!   `ipset save`, `nft list ruleset`, `ip addr`; `--reload-keepalived`
 //!   signalling the pid of a pid file; a bad configuration
 //!   rejected with file:line and nothing changed.
-//! - `library_idempotence`: `clusterip::svc` in a throwaway namespace: the
-//!   plan's changes are made, a second plan is empty, and the state read by
-//!   the reference tools is byte for byte the same after a second apply.
+//! - `library_idempotence`: `clusterip::svc` in a throwaway namespace, with
+//!   IPv4, fwmark and IPv6 services: the plan's changes are made (for the
+//!   IPv6 service its own inet6 ipset, `ip6` NAT table and forwarding
+//!   sysctl), a second plan is empty, and the state read by the reference
+//!   tools is byte for byte the same after a second apply; a smaller
+//!   configuration removes what it no longer names.
 //!
 //! The svc-setup binary is the one cargo built next to this test
 //! (`target/<profile>/examples/svc-setup`; `SVC_SETUP` overrides it): the
@@ -88,6 +91,10 @@ fn scenario() {
         "{out}"
     );
     assert!(out.contains("dry run: nothing changed"));
+    // IPv4 services only: no IPv6 set, chains or sysctl.
+    assert!(!out.contains("ZGZ-CLUSTER-IP6"), "{out}");
+    assert!(!out.contains("ip6 zgz-services"), "{out}");
+    assert!(!out.contains("net.ipv6"), "{out}");
     for line in [
         "changed: sysctl net.ipv4.vs.conntrack=1",
         "changed: create dummy interface svc",
@@ -180,7 +187,9 @@ fn library_idempotence() {
          real_server 10.0.0.1 8080 {\n weight 2\n }\n real_server 10.0.0.2 8080 {\n }\n}\n\
          virtual_server 10.1.1.1 53 {\n protocol UDP\n lb_algo wrr\n persistence_timeout 30\n\
          real_server 10.0.0.3 53 {\n }\n}\n\
-         virtual_server fwmark 7 {\n lb_kind DR\n real_server 10.0.0.4 {\n }\n}\n",
+         virtual_server fwmark 7 {\n lb_kind DR\n real_server 10.0.0.4 {\n }\n}\n\
+         virtual_server fd00:11::2 80 {\n lb_algo rr\n lb_kind NAT\n protocol TCP\n\
+         real_server fd00:10::1 8080 {\n }\n}\n",
         "inline.conf",
     )
     .unwrap();
@@ -211,6 +220,20 @@ fn library_idempotence() {
         );
         let done = setup.apply(&plan, &desired).await.unwrap();
         assert!(done.len() >= 10, "{done:?}");
+        let done_text: Vec<String> = done.iter().map(ToString::to_string).collect();
+        for step in [
+            "create ipset ZGZ-CLUSTER-IP hash:ip,port",
+            "create ipset ZGZ-CLUSTER-IP6 hash:ip,port family inet6",
+            "add to ipset ZGZ-CLUSTER-IP6: fd00:11::2,tcp:80",
+            "create/repair the service NAT chains (table ip zgz-services)",
+            "create/repair the service NAT chains (table ip6 zgz-services)",
+            "sysctl net.ipv6.conf.all.forwarding=1",
+        ] {
+            assert!(
+                done_text.iter().any(|d| d == step),
+                "no {step:?} in {done_text:?}"
+            );
+        }
 
         let s1 = kernel_state(&ns);
         assert!(s1.contains("-A -t 169.254.11.2:80 -s rr"), "{s1}");
@@ -233,10 +256,27 @@ fn library_idempotence() {
             "10.1.1.1 added a second time:\n{s1}"
         );
         assert!(s1.contains("table ip zgz-services"), "{s1}");
-        let sysctl = ns
-            .run(|| std::fs::read_to_string("/proc/sys/net/ipv4/vs/conntrack").unwrap())
-            .unwrap();
-        assert_eq!(sysctl.trim(), "1");
+        // The IPv6 service: its own set, NAT chains (ip6 table) and VIP.
+        assert!(s1.contains("-A -t [fd00:11::2]:80 -s rr"), "{s1}");
+        assert!(
+            s1.contains("-a -t [fd00:11::2]:80 -r [fd00:10::1]:8080 -m -w 1"),
+            "{s1}"
+        );
+        assert!(
+            s1.contains("create ZGZ-CLUSTER-IP6 hash:ip,port family inet6"),
+            "{s1}"
+        );
+        assert!(s1.contains("add ZGZ-CLUSTER-IP6 fd00:11::2,tcp:80"), "{s1}");
+        assert!(!s1.contains("add ZGZ-CLUSTER-IP fd00"), "{s1}");
+        assert!(s1.contains("table ip6 zgz-services"), "{s1}");
+        assert!(s1.contains("inet6 fd00:11::2/128 scope global"), "{s1}");
+        for path in [
+            "/proc/sys/net/ipv4/vs/conntrack",
+            "/proc/sys/net/ipv6/conf/all/forwarding",
+        ] {
+            let v = ns.run(|| std::fs::read_to_string(path).unwrap()).unwrap();
+            assert_eq!(v.trim(), "1", "{path}");
+        }
 
         // Second round: nothing planned, nothing done, nothing changed.
         let setup = Setup::new(&ns, opts.clone()).await.unwrap();
@@ -260,6 +300,13 @@ fn library_idempotence() {
         let s2 = kernel_state(&ns);
         assert!(!s2.contains("169.254.11.2"), "{s2}");
         assert!(!s2.contains("-f 7"), "{s2}");
+        // The IPv6 service is gone: its set is emptied, set and chains kept.
+        assert!(!s2.contains("fd00:11::2"), "{s2}");
+        assert!(
+            s2.contains("create ZGZ-CLUSTER-IP6 hash:ip,port family inet6"),
+            "{s2}"
+        );
+        assert!(s2.contains("table ip6 zgz-services"), "{s2}");
         assert!(s2.contains("add ZGZ-CLUSTER-IP 10.1.1.1,udp:53"), "{s2}");
         assert!(
             s2.contains("inet 10.1.1.1/24"),

@@ -46,6 +46,16 @@ fn loopback_up_and_addresses() {
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
         assert!(local, "IPv6 address never became local");
+        // Listed too (IPv6 names it in IFA_ADDRESS only), and removable.
+        let v6_addr = InterfaceAddress {
+            address: v6,
+            prefix_len: 128,
+        };
+        let addrs = links.addresses(lo).await.unwrap();
+        assert!(addrs.contains(&v6_addr), "{addrs:?}");
+        links.del_address(lo, v6, 128).await.unwrap();
+        let addrs = links.addresses(lo).await.unwrap();
+        assert!(!addrs.contains(&v6_addr), "{addrs:?}");
         links.del_address(lo, vip, 32).await.unwrap();
         assert!(!links.is_local(vip).await.unwrap());
         let err = links.del_address(lo, vip, 32).await.unwrap_err();

@@ -272,6 +272,15 @@ fn command_line() {
         cli::parse(["--config", "/x", "--ipvs"]),
         Ok(cli::Parsed::Run(a)) if a.ipvs && a.config == Path::new("/x")
     ));
+    assert!(matches!(
+        cli::parse(["--ipset6", "V6-SET"]),
+        Ok(cli::Parsed::Run(a)) if a.ipset6 == "V6-SET" && a.ipset == "ZGZ-CLUSTER-IP"
+    ));
+    let long = "X".repeat(32);
+    assert_eq!(
+        cli::parse(["--ipset6", long.as_str()]).err(),
+        Some(format!("--ipset6 {long:?}: a set name is 1 to 31 bytes"))
+    );
     let (code, _, err) = svc_setup(&["--frobnicate"]);
     assert_eq!(code, 2);
     assert!(err.contains("unknown argument \"--frobnicate\""), "{err}");
@@ -291,6 +300,7 @@ fn command_line() {
         "--interface",
         "é",
         "--ipset",
+        "--ipset6",
         "--mark=99999999999",
     ];
     let mut seed = 12345u64;

@@ -10,13 +10,16 @@ usage: svc-setup [OPTIONS]
 Reads keepalived's configuration and sets up ClusterIP-style services:
 the virtual IPs on a dummy interface, the cluster-IP ipset (VIP,proto:port),
 the service NAT chains (mark + masquerade) and the sysctls
-net.ipv4.ip_forward=1 and net.ipv4.vs.conntrack=1. Idempotent: a second run
-changes nothing and says \"no changes\".
+net.ipv4.ip_forward=1 and net.ipv4.vs.conntrack=1; for IPv6 services, a
+second ipset (family inet6), the same chains in an ip6 table and
+net.ipv6.conf.all.forwarding=1. Idempotent: a second run changes nothing and
+says \"no changes\".
 
 options:
   --config FILE          keepalived configuration (default /etc/keepalived/keepalived.conf)
   --interface NAME       dummy interface for the VIPs (default svc)
   --ipset NAME           cluster-IP ipset (default ZGZ-CLUSTER-IP)
+  --ipset6 NAME          cluster-IP ipset of the IPv6 services (default ZGZ-CLUSTER-IP6)
   --nat-table NAME       nf_tables table of the NAT chains (default zgz-services)
   --nat-prefix NAME      NAT chain name prefix (default ZGZ-SERVICES)
   --mark N               mark bit for service traffic (default 0x2000)
@@ -32,6 +35,14 @@ options:
   -h, --help             this text
 ";
 
+/// An ipset name given to `flag`: 1 to 31 bytes.
+fn set_name(flag: &str, v: String) -> Result<String, String> {
+    if v.is_empty() || v.len() > 31 {
+        return Err(format!("{flag} {v:?}: a set name is 1 to 31 bytes"));
+    }
+    Ok(v)
+}
+
 /// Parsed options.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Args {
@@ -41,6 +52,8 @@ pub struct Args {
     pub interface: String,
     /// `--ipset`.
     pub ipset: String,
+    /// `--ipset6`.
+    pub ipset6: String,
     /// `--nat-table`.
     pub nat_table: String,
     /// `--nat-prefix`.
@@ -69,6 +82,7 @@ impl Default for Args {
             config: "/etc/keepalived/keepalived.conf".into(),
             interface: "svc".into(),
             ipset: "ZGZ-CLUSTER-IP".into(),
+            ipset6: "ZGZ-CLUSTER-IP6".into(),
             nat_table: "zgz-services".into(),
             nat_prefix: "ZGZ-SERVICES".into(),
             mark: 0x2000,
@@ -87,7 +101,7 @@ impl Default for Args {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Parsed {
     /// Run with these options.
-    Run(Args),
+    Run(Box<Args>),
     /// Print the usage.
     Help,
 }
@@ -136,13 +150,8 @@ where
             "-h" | "--help" => return Ok(Parsed::Help),
             "--config" => a.config = value(flag)?.into(),
             "--interface" => a.interface = interface_name(&value(flag)?)?,
-            "--ipset" => {
-                let v = value(flag)?;
-                if v.is_empty() || v.len() > 31 {
-                    return Err(format!("--ipset {v:?}: a set name is 1 to 31 bytes"));
-                }
-                a.ipset = v;
-            }
+            "--ipset" => a.ipset = set_name(flag, value(flag)?)?,
+            "--ipset6" => a.ipset6 = set_name(flag, value(flag)?)?,
             "--nat-table" => {
                 let v = value(flag)?;
                 if v.is_empty() {
@@ -179,7 +188,7 @@ where
             other => return Err(format!("unknown argument {other:?} (see --help)")),
         }
     }
-    Ok(Parsed::Run(a))
+    Ok(Parsed::Run(Box::new(a)))
 }
 
 #[cfg(test)]
@@ -190,7 +199,7 @@ mod tests {
     fn defaults_and_flags() {
         assert_eq!(
             parse(Vec::<String>::new()).unwrap(),
-            Parsed::Run(Args::default())
+            Parsed::Run(Box::default())
         );
         let Parsed::Run(a) = parse([
             "--config=/x.conf",

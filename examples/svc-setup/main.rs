@@ -47,6 +47,7 @@ fn run(a: &cli::Args) -> Result<(), Box<dyn std::error::Error>> {
     let opts = Options {
         interface: a.interface.clone(),
         ipset: a.ipset.clone(),
+        ipset6: a.ipset6.clone(),
         nat_table: a.nat_table.clone(),
         nat_prefix: a.nat_prefix.clone(),
         mark: a.mark,
@@ -68,7 +69,7 @@ fn run(a: &cli::Args) -> Result<(), Box<dyn std::error::Error>> {
             cfg.files.len(),
             desired.services.len(),
             desired.vips.len(),
-            desired.members.len()
+            desired.members.len() + desired.members_v6.len()
         );
         for s in &desired.services {
             println!(

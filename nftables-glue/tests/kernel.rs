@@ -486,7 +486,7 @@ fn ip(ns: &Netns, args: &str) {
 /// Accepts one connection on `port` in `ns` and returns the peer address it saw.
 fn serve_once(ns: &Netns, addr: &str, port: u16) -> std::thread::JoinHandle<IpAddr> {
     let ns = ns.clone();
-    let bind: SocketAddr = format!("{addr}:{port}").parse().unwrap();
+    let bind = SocketAddr::new(addr.parse().unwrap(), port);
     let (tx, rx) = std::sync::mpsc::channel();
     let h = std::thread::spawn(move || {
         ns.run(move || {
@@ -519,13 +519,56 @@ fn connect(ns: &Netns, to: &str) {
     .unwrap();
 }
 
-/// client (10.200.1.2) -- router (10.200.1.1 | 10.200.2.1) -- server
-/// (10.200.2.2), joined by veth pairs. The router runs the service NAT
-/// chains with the server's port 8080 as the only member: a connection to
-/// it reaches the server from the router's address (masqueraded), one to
-/// port 8081 keeps the client's address.
-#[test]
-fn masquerades_member_traffic_only() {
+/// The addresses of the masquerade topology for one family.
+struct Topology {
+    family: Family,
+    /// `ip` option selecting the family (`-4`, `-6`)
+    ip: &'static str,
+    client: &'static str,
+    router_client_side: &'static str,
+    router_server_side: &'static str,
+    server: &'static str,
+    prefix: u8,
+    /// the router's forwarding sysctl
+    forwarding: &'static str,
+    /// `ipset create` family option
+    ipset_family: &'static str,
+}
+
+const V4: Topology = Topology {
+    family: Family::Ipv4,
+    ip: "-4",
+    client: "10.200.1.2",
+    router_client_side: "10.200.1.1",
+    router_server_side: "10.200.2.1",
+    server: "10.200.2.2",
+    prefix: 24,
+    forwarding: "/proc/sys/net/ipv4/ip_forward",
+    ipset_family: "inet",
+};
+
+const V6: Topology = Topology {
+    family: Family::Ipv6,
+    ip: "-6",
+    client: "fd00:200:1::2",
+    router_client_side: "fd00:200:1::1",
+    router_server_side: "fd00:200:2::1",
+    server: "fd00:200:2::2",
+    prefix: 64,
+    forwarding: "/proc/sys/net/ipv6/conf/all/forwarding",
+    ipset_family: "inet6",
+};
+
+fn sockaddr(ip: &str, port: u16) -> String {
+    SocketAddr::new(ip.parse().unwrap(), port).to_string()
+}
+
+/// client -- router -- server, joined by veth pairs. The router runs the
+/// service NAT chains (table of `t.family`) with the server's port 8080 as
+/// the only member: a connection to it reaches the server from the
+/// router's address (masqueraded), one to port 8081 keeps the client's
+/// address. Then the same with the ipset membership, 8081 the member.
+fn masquerades_member_traffic_only(t: &Topology) {
     let client = Netns::new_anonymous().unwrap();
     let router = Netns::new_anonymous().unwrap();
     let server = Netns::new_anonymous().unwrap();
@@ -543,74 +586,104 @@ fn masquerades_member_traffic_only() {
             router.proc_path()
         ),
     );
-    ip(&client, "addr add 10.200.1.2/24 dev vc");
+    // nodad: IPv6 addresses usable at once (no duplicate detection wait)
+    let nodad = if t.family == Family::Ipv6 {
+        " nodad"
+    } else {
+        ""
+    };
+    let addr = |ns: &Netns, a: &str, dev: &str| {
+        ip(
+            ns,
+            &format!("{} addr add {a}/{} dev {dev}{nodad}", t.ip, t.prefix),
+        );
+    };
+    addr(&client, t.client, "vc");
     ip(&client, "link set vc up");
     ip(&client, "link set lo up");
-    ip(&client, "route add default via 10.200.1.1");
-    ip(&server, "addr add 10.200.2.2/24 dev vs");
+    ip(
+        &client,
+        &format!("{} route add default via {}", t.ip, t.router_client_side),
+    );
+    addr(&server, t.server, "vs");
     ip(&server, "link set vs up");
     ip(&server, "link set lo up");
-    ip(&server, "route add default via 10.200.2.1");
-    ip(&router, "addr add 10.200.1.1/24 dev vrc");
-    ip(&router, "addr add 10.200.2.1/24 dev vrs");
+    ip(
+        &server,
+        &format!("{} route add default via {}", t.ip, t.router_server_side),
+    );
+    addr(&router, t.router_client_side, "vrc");
+    addr(&router, t.router_server_side, "vrs");
     ip(&router, "link set vrc up");
     ip(&router, "link set vrs up");
     router
-        .run(|| std::fs::write("/proc/sys/net/ipv4/ip_forward", "1"))
+        .run(|| std::fs::write(t.forwarding, "1"))
         .unwrap()
         .unwrap();
+    let (masqueraded, kept): (IpAddr, IpAddr) = (
+        t.router_server_side.parse().unwrap(),
+        t.client.parse().unwrap(),
+    );
 
     let nft = NftHandle::in_netns(&router).unwrap();
-    let nat = ServiceNat::new(Membership::NativeSet {
+    let mut nat = ServiceNat::new(Membership::NativeSet {
         name: "ZGZ-CLUSTER-IP".into(),
-        members: vec![Member::tcp("10.200.2.2".parse().unwrap(), 8080)],
+        members: vec![Member::tcp(t.server.parse().unwrap(), 8080)],
     });
+    nat.family = t.family;
     assert!(block_on(nat.ensure(&nft)).unwrap());
-
-    let h = serve_once(&server, "10.200.2.2", 8080);
-    connect(&client, "10.200.2.2:8080");
-    assert_eq!(
-        h.join().unwrap(),
-        "10.200.2.1".parse::<IpAddr>().unwrap(),
-        "member: masqueraded"
+    assert!(
+        !block_on(nat.ensure(&nft)).unwrap(),
+        "second ensure: no change"
     );
 
-    let h = serve_once(&server, "10.200.2.2", 8081);
-    connect(&client, "10.200.2.2:8081");
-    assert_eq!(
-        h.join().unwrap(),
-        "10.200.1.2".parse::<IpAddr>().unwrap(),
-        "non-member: client address kept"
-    );
+    let h = serve_once(&server, t.server, 8080);
+    connect(&client, &sockaddr(t.server, 8080));
+    assert_eq!(h.join().unwrap(), masqueraded, "member: masqueraded");
+
+    let h = serve_once(&server, t.server, 8081);
+    connect(&client, &sockaddr(t.server, 8081));
+    assert_eq!(h.join().unwrap(), kept, "non-member: client address kept");
 
     // Same with the ipset membership (the seeds' design).
     assert!(block_on(nat.teardown(&nft)).unwrap());
     tool(
         &router,
-        &["ipset", "create", "ZGZ-CLUSTER-IP", "hash:ip,port"],
+        &[
+            "ipset",
+            "create",
+            "ZGZ-CLUSTER-IP",
+            "hash:ip,port",
+            "family",
+            t.ipset_family,
+        ],
     );
-    tool(
-        &router,
-        &["ipset", "add", "ZGZ-CLUSTER-IP", "10.200.2.2,tcp:8081"],
-    );
-    let nat = ServiceNat::new(Membership::Ipset {
+    let member = format!("{},tcp:8081", t.server);
+    tool(&router, &["ipset", "add", "ZGZ-CLUSTER-IP", &member]);
+    nat.membership = Membership::Ipset {
         name: "ZGZ-CLUSTER-IP".into(),
-    });
+    };
     assert!(block_on(nat.ensure(&nft)).unwrap());
-    let h = serve_once(&server, "10.200.2.2", 8081);
-    connect(&client, "10.200.2.2:8081");
-    assert_eq!(
-        h.join().unwrap(),
-        "10.200.2.1".parse::<IpAddr>().unwrap(),
-        "ipset member: masqueraded"
+    assert!(
+        !block_on(nat.ensure(&nft)).unwrap(),
+        "second ensure: no change"
     );
-    let h = serve_once(&server, "10.200.2.2", 8080);
-    connect(&client, "10.200.2.2:8080");
-    assert_eq!(
-        h.join().unwrap(),
-        "10.200.1.2".parse::<IpAddr>().unwrap(),
-        "not in the ipset: kept"
-    );
+    let h = serve_once(&server, t.server, 8081);
+    connect(&client, &sockaddr(t.server, 8081));
+    assert_eq!(h.join().unwrap(), masqueraded, "ipset member: masqueraded");
+    let h = serve_once(&server, t.server, 8080);
+    connect(&client, &sockaddr(t.server, 8080));
+    assert_eq!(h.join().unwrap(), kept, "not in the ipset: kept");
     assert!(block_on(nat.teardown(&nft)).unwrap());
     destroy_ipset(&router, "ZGZ-CLUSTER-IP");
+}
+
+#[test]
+fn masquerades_member_traffic_only_ipv4() {
+    masquerades_member_traffic_only(&V4);
+}
+
+#[test]
+fn masquerades_member_traffic_only_ipv6() {
+    masquerades_member_traffic_only(&V6);
 }
