@@ -597,6 +597,14 @@ fn sysctl_read(netns: &Netns) -> Result<Vec<(usize, Option<String>)>, Error> {
 impl Setup {
     /// Opens the handles in `netns`.
     pub async fn new(netns: &Netns, opts: Options) -> Result<Setup, Error> {
+        // One set cannot be both families' (it would be refused as the
+        // wrong family for one of them on every run).
+        if opts.ipset == opts.ipset6 {
+            return Err(Error::invalid_input(
+                format!("ipset {}", opts.ipset),
+                "named for both the IPv4 and the IPv6 services; the two sets need different names",
+            ));
+        }
         let setns = match netns.as_fd() {
             Some(fd) => Netns::from_fd(
                 fd.try_clone_to_owned()

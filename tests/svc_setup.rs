@@ -264,6 +264,21 @@ fn without_ipvs_the_error_names_ip_vs_and_nothing_changes() {
     assert!(err.contains("net.ipv4.vs.conntrack"), "{err}");
     assert!(err.contains("ip_vs"), "{err}");
     assert_eq!(state(&ns), before);
+    // One name for both families' sets is refused first, changing nothing.
+    let (code, out, err) = svc_setup(&[
+        "--netns",
+        &ns.proc_path(),
+        "--config",
+        data("seed000/conf.d/test.conf").to_str().unwrap(),
+        "--ipset6",
+        "ZGZ-CLUSTER-IP",
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("ipset ZGZ-CLUSTER-IP") && err.contains("both the IPv4 and the IPv6"),
+        "{err}"
+    );
+    assert_eq!(state(&ns), before);
 }
 
 #[test]
