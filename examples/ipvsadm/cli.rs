@@ -1541,23 +1541,17 @@ pub fn restore_line<'a>(line: &'a str, program: &'a str) -> Option<Vec<&'a str>>
     argv.push(program);
     // The separators are ASCII: cut at their bytes (every cut is a char
     // boundary), without decoding the line's chars.
-    let mut push = |word: Option<&'a str>| {
-        if let Some(w) = word.filter(|w| *w != "ipvsadm") {
-            argv.push(w);
+    let sep = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let mut rest = line;
+    while !rest.is_empty() {
+        let start = rest.bytes().position(|b| !sep(&b)).unwrap_or(rest.len());
+        let tail = rest.get(start..).unwrap_or("");
+        let len = tail.bytes().position(|b| sep(&b)).unwrap_or(tail.len());
+        let (word, after) = tail.split_at(len);
+        if !word.is_empty() && word != "ipvsadm" {
+            argv.push(word);
         }
-    };
-    let mut start = None;
-    for (i, b) in line.bytes().enumerate() {
-        if matches!(b, b' ' | b'\t' | b'\r' | b'\n') {
-            if let Some(s) = start.take() {
-                push(line.get(s..i));
-            }
-        } else if start.is_none() {
-            start = Some(i);
-        }
-    }
-    if let Some(s) = start {
-        push(line.get(s..));
+        rest = after;
     }
     (argv.len() > 1).then_some(argv)
 }
