@@ -56,7 +56,9 @@ fn assert_holds(ns: &Netns, h: &IpvsHandle, want: &[(Service, Vec<Destination>)]
         p.ops.len(),
         p.ops
     );
-    let lines = sh(ns, &["ipvsadm", "-Sn"]).lines().count();
+    // ipvsadm's dump can be disturbed by a namespace the kernel is still
+    // cleaning up (see `common::settled`)
+    let lines = common::settled(|| sh(ns, &["ipvsadm", "-Sn"]).lines().count());
     let expect: usize = want.iter().map(|(_, d)| 1 + d.len()).sum();
     assert_eq!(lines, expect);
 }

@@ -24,6 +24,9 @@ use std::sync::OnceLock;
 
 use nl_engine::Netns;
 
+mod common;
+use common::settled;
+
 /// `$IPVSADM_UNDER_TEST`, or the example next to this test binary
 /// (`target/<profile>/examples/ipvsadm`; `cargo test --no-run` builds it).
 fn ours() -> &'static Path {
@@ -154,7 +157,12 @@ fn diff_mutating(setup: &str, args: &[&str], stdin: Option<&str>) -> Option<Stri
     let b = ns_with(setup, Tool::Ref);
     let ra = run(&a, Tool::Ref, args, stdin);
     let rb = run(&b, Tool::Ours, args, stdin);
-    let (sa, sb) = (state(&a), state(&b));
+    let (mut sa, mut sb) = (state(&a), state(&b));
+    if sa != sb {
+        // The reference tool's dump can repeat or skip a service while
+        // another test changes services (see `settled`): read both again.
+        (sa, sb) = (settled(|| state(&a)), settled(|| state(&b)));
+    }
     if ra == rb && sa == sb {
         return None;
     }
@@ -164,8 +172,13 @@ fn diff_mutating(setup: &str, args: &[&str], stdin: Option<&str>) -> Option<Stri
 }
 
 fn diff_readonly(ns: &Netns, args: &[&str]) -> Option<String> {
-    let ra = run(ns, Tool::Ref, args, None);
-    let rb = run(ns, Tool::Ours, args, None);
+    let mut ra = run(ns, Tool::Ref, args, None);
+    let mut rb = run(ns, Tool::Ours, args, None);
+    if ra != rb {
+        // a dump of the reference tool can be disturbed (see `settled`)
+        ra = settled(|| run(ns, Tool::Ref, args, None));
+        rb = settled(|| run(ns, Tool::Ours, args, None));
+    }
     if ra == rb {
         return None;
     }
@@ -592,11 +605,11 @@ fn save_restore_across_tools() {
     let mut n = 0;
     for (maker, restorer) in [(Tool::Ref, Tool::Ours), (Tool::Ours, Tool::Ref)] {
         let src = ns_with(RICH_M, maker);
-        let want = run(&src, Tool::Ref, &["-Sn"], None);
+        let want = settled(|| run(&src, Tool::Ref, &["-Sn"], None));
         assert_eq!(want.status, Some(0));
         for save in [&["-S"][..], &["-Sn"]] {
             n += 1;
-            let saved = run(&src, maker, save, None);
+            let saved = settled(|| run(&src, maker, save, None));
             assert_eq!(saved.status, Some(0), "{maker:?} {save:?}: {saved:?}");
             let dst = fresh_ns();
             let r = run(&dst, restorer, &["-R"], Some(&saved.stdout));
@@ -605,7 +618,7 @@ fn save_restore_across_tools() {
                 (Some(0), ""),
                 "{restorer:?} -R of {maker:?} {save:?}"
             );
-            let got = run(&dst, Tool::Ref, &["-Sn"], None);
+            let got = settled(|| run(&dst, Tool::Ref, &["-Sn"], None));
             assert_eq!(
                 got.stdout, want.stdout,
                 "state after {maker:?} {save:?} | {restorer:?} -R"

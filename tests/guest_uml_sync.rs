@@ -65,18 +65,9 @@ fn assert_holds(ns: &Netns, h: &IpvsHandle, want: &[(Service, Vec<Destination>)]
     assert!(p.ops.is_empty(), "kernel differs: {:?}", p.ops);
     let expect: usize = want.iter().map(|(_, d)| 1 + d.len()).sum();
     // ipvsadm's own dump can repeat or skip a service while a test in
-    // another namespace changes services (IPVS resumes a dump at a position
-    // in its one global table; seen once in 26 runs: 755 lines for 750).
-    // Our reader reads again until two reads agree; ipvsadm does not, so
-    // its count is taken again when off. A wrong state stays wrong.
-    let mut lines = 0;
-    for _ in 0..5 {
-        lines = sh(ns, &["ipvsadm", "-Sn"]).lines().count();
-        if lines == expect {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    // another namespace changes services (seen once in 26 runs: 755 lines
+    // for 750): see `common::settled`.
+    let lines = common::settled(|| sh(ns, &["ipvsadm", "-Sn"]).lines().count());
     assert_eq!(lines, expect);
 }
 

@@ -248,3 +248,26 @@ pub fn data(p: &str) -> PathBuf {
         .join("tests/data/keepalived")
         .join(p)
 }
+
+/// Reads with `read` until two consecutive reads agree, and returns that
+/// value; panics (showing both) if five reads never settle.
+///
+/// For dumps made by the reference tools: IPVS resumes a service dump at a
+/// position counted over the services of *all* network namespaces (one
+/// global table) and never flags an interrupted dump, so `ipvsadm`'s own
+/// dump, when it spans several datagrams, can repeat or skip a service
+/// while a test in another namespace (or the kernel, cleaning up a dropped
+/// one) adds or deletes services. Our library reads again itself
+/// (`IpvsHandle::services`); `ipvsadm` does not. A wrong state stays wrong
+/// on every read, so this hides nothing but the race.
+pub fn settled<T: PartialEq + std::fmt::Debug>(mut read: impl FnMut() -> T) -> T {
+    let mut last = read();
+    for _ in 0..4 {
+        let next = read();
+        if next == last {
+            return next;
+        }
+        last = next;
+    }
+    panic!("five reads in a row never agreed; the last: {last:?}")
+}
