@@ -10,9 +10,11 @@
 //! ```
 //!
 //! - `scenario`: runs `tools/scenario` step by step (topology, setup, rr,
-//!   container, negative, remove, idempotence, reload, badconfig) and asserts each
-//!   step's exit status and what it printed: round robin between the two
-//!   backends from the node and from the container; the negative control
+//!   container, ipv6, negative, remove, idempotence, reload, badconfig) and
+//!   asserts each step's exit status and what it printed: round robin
+//!   between the two backends from the node and from the container, over
+//!   IPv4 and (an IPv6 service with its own set and ip6 table) IPv6; the
+//!   negative control (for both families)
 //!   (NAT chains deleted: the request scheduled to the remote backend
 //!   times out, the local one answers); recovery; removal of a backend;
 //!   a second run reporting no changes with identical `ipvsadm -Sn`,
@@ -116,6 +118,36 @@ fn scenario() {
     assert!(r.windows(2).all(|w| w[0] != w[1]), "not alternating: {r:?}");
 
     let out = step("container");
+    let mut r = replies(&out, "ctr");
+    r.sort();
+    assert_eq!(r, ["backend-a", "backend-b"], "{out}");
+
+    // An IPv6 service to the same backends: its own set and ip6 NAT table,
+    // round robin from the node and the container, the negative control
+    // without the ip6 table, and its removal.
+    let out = step("ipv6");
+    for line in [
+        "changed: create ipset ZGZ-CLUSTER-IP6 hash:ip,port family inet6",
+        "changed: create/repair the service NAT chains (table ip6 zgz-services)",
+        "changed: sysctl net.ipv6.conf.all.forwarding=1",
+        "changed: add address fd00:11::2/128 to svc",
+        "changed: ipvs: add real server [fd00:2::222]:8080 (masq, weight 1) to TCP [fd00:11::2]:80",
+        "changed: delete address fd00:11::2/128 from svc",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
+    let r = replies(&out, "node");
+    assert_eq!(r.len(), 8, "{out}");
+    assert!(
+        r[..4].windows(2).all(|w| w[0] != w[1]) && r[..4].iter().all(|x| x.starts_with("backend-")),
+        "IPv6 round robin from the node: {r:?}"
+    );
+    let mut without = r[4..6].to_vec();
+    without.sort();
+    assert_eq!(without, ["TIMEOUT", "backend-a"], "{out}");
+    let mut repaired = r[6..].to_vec();
+    repaired.sort();
+    assert_eq!(repaired, ["backend-a", "backend-b"], "{out}");
     let mut r = replies(&out, "ctr");
     r.sort();
     assert_eq!(r, ["backend-a", "backend-b"], "{out}");
