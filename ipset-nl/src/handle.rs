@@ -74,8 +74,16 @@ impl IpsetHandle {
     /// A handle on another network namespace (the calling thread does not
     /// move).
     pub fn in_netns(netns: &Netns) -> Result<Self> {
+        Self::with_connection(Connection::open(Protocol::Netfilter, netns)?)
+    }
+
+    /// A handle over an already opened netfilter connection (to choose its
+    /// timeout, buffer sizes or namespace; [`Error::InvalidInput`] for
+    /// another protocol).
+    pub fn with_connection(conn: Connection) -> Result<Self> {
+        conn.expect_protocol(Protocol::Netfilter, "an ipset handle")?;
         Ok(IpsetHandle {
-            conn: Connection::open(Protocol::Netfilter, netns)?,
+            conn,
             proto: Arc::new(OnceCell::new()),
         })
     }

@@ -63,6 +63,10 @@ pub use set::{
 };
 pub use types::{CadtFlags, CmdFlags, Family, IpProto, SetType, Timeout};
 
+/// The netlink engine under this crate (`nl-engine`): its
+/// [`Connection`](netlink::Connection) and [`Config`](netlink::Config) for a
+/// handle's `with_connection`, namespaces, batches.
+pub use nl_engine as netlink;
 /// The one error type of this project's crates.
 pub use nl_engine::Error;
 /// `Result` with [`Error`].

@@ -816,3 +816,28 @@ add lset hip
     let (_, after, _) = ipset(&ns2, &["save"], None);
     assert_eq!(before, after);
 }
+
+#[test]
+fn handle_over_a_given_connection() {
+    use ipset_nl::netlink::{Config, Connection, Protocol};
+    let ns = Netns::new_anonymous().expect("new network namespace (run as root)");
+    let config = Config {
+        timeout: std::time::Duration::from_secs(3),
+        ..Config::default()
+    };
+    let conn = Connection::open_with(Protocol::Netfilter, &ns, config).unwrap();
+    let h = IpsetHandle::with_connection(conn).unwrap();
+    assert_eq!(
+        h.connection().config().timeout,
+        std::time::Duration::from_secs(3)
+    );
+    block_on(h.create(&CreateSet::hash_ip_port("given"), false)).unwrap();
+    let (ok, out, err) = ipset(&ns, &["list", "-n"], None);
+    assert!(ok, "{err}");
+    assert_eq!(out, "given\n");
+    // A connection of another protocol is refused up front, named.
+    let generic = Connection::open(Protocol::Generic, &ns).unwrap();
+    let e = IpsetHandle::with_connection(generic).unwrap_err();
+    assert!(matches!(e, Error::InvalidInput { .. }), "{e:?}");
+    assert!(e.to_string().contains("ipset handle"), "{e}");
+}

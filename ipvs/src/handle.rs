@@ -344,8 +344,10 @@ impl IpvsHandle {
     }
 
     /// A handle over an already opened generic netlink connection (to choose
-    /// its timeout or buffer sizes).
+    /// its timeout or buffer sizes; [`Error::InvalidInput`] for another
+    /// protocol).
     pub async fn with_connection(conn: Connection) -> Result<Self> {
+        conn.expect_protocol(Protocol::Generic, "an IPVS handle")?;
         let family = match nl_engine::genl::resolve_family(&conn, "IPVS").await {
             Ok(f) => f,
             Err(Error::Unsupported { context, .. }) => {

@@ -66,4 +66,8 @@ pub use message::{IpvsAttr, IpvsCmd, IpvsMessage};
 pub use service::{Family, Netmask, Protocol, Scheduler, Service, ServiceFlags, ServiceKey};
 pub use stats::{Stats, StatsWidth};
 
+/// The netlink engine under this crate (`nl-engine`): its
+/// [`Connection`](netlink::Connection) and [`Config`](netlink::Config) for a
+/// handle's `with_connection`, namespaces, batches.
+pub use nl_engine as netlink;
 pub use nl_engine::{BatchResults, Error, KernelError, Netns, Result};

@@ -787,3 +787,24 @@ fn stats_and_connection_table() {
     assert_eq!(z.stats().unwrap().conns, 0);
     assert_eq!(z.stats().unwrap().inpkts, 0);
 }
+
+#[test]
+fn handle_over_a_given_connection() {
+    use ipvs_nl::netlink::{Config, Connection, Protocol as Bus};
+    let ns = Netns::new_anonymous().expect("new network namespace (root needed)");
+    let config = Config {
+        timeout: Duration::from_secs(3),
+        ..Config::default()
+    };
+    let conn = Connection::open_with(Bus::Generic, &ns, config).unwrap();
+    let h = block_on(IpvsHandle::with_connection(conn)).expect("IPVS in the guest");
+    assert_eq!(h.connection().config().timeout, Duration::from_secs(3));
+    block_on(h.add_service(&Service::tcp(sa("10.7.0.1:80")))).unwrap();
+    assert_eq!(ipvsadm(&ns, &["-Sn"]), "-A -t 10.7.0.1:80 -s wlc\n");
+    // A connection of another protocol is refused before anything is sent.
+    let nf = Connection::open(Bus::Netfilter, &ns).unwrap();
+    let e = block_on(IpvsHandle::with_connection(nf.clone())).unwrap_err();
+    assert!(matches!(e, Error::InvalidInput { .. }), "{e:?}");
+    assert!(e.to_string().contains("IPVS handle"), "{e}");
+    assert_eq!(nf.stats().messages_sent, 0);
+}

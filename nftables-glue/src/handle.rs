@@ -59,9 +59,15 @@ impl NftHandle {
 
     /// A handle in `netns`.
     pub fn in_netns(netns: &Netns) -> Result<Self> {
-        Ok(NftHandle {
-            conn: Connection::open(Protocol::Netfilter, netns)?,
-        })
+        Self::with_connection(Connection::open(Protocol::Netfilter, netns)?)
+    }
+
+    /// A handle over an already opened netfilter connection (to choose its
+    /// timeout, buffer sizes or namespace; [`Error::InvalidInput`] for
+    /// another protocol).
+    pub fn with_connection(conn: Connection) -> Result<Self> {
+        conn.expect_protocol(Protocol::Netfilter, "an nf_tables handle")?;
+        Ok(NftHandle { conn })
     }
 
     /// This handle with another timeout per wait for the kernel.

@@ -51,6 +51,10 @@ pub use expr::{
 };
 pub use handle::NftHandle;
 pub use msg::{Command, NftMessage};
+/// The netlink engine under this crate (`nl-engine`): its
+/// [`Connection`](netlink::Connection) and [`Config`](netlink::Config) for a
+/// handle's `with_connection`, namespaces, batches.
+pub use nl_engine as netlink;
 pub use nl_engine::{Error, Result};
 pub use rule::{Rule, RuleCompat, USERDATA_MAXLEN};
 pub use service::{Member, Membership, ServiceNat};

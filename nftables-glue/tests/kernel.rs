@@ -684,3 +684,25 @@ fn masquerades_member_traffic_only_ipv4() {
 fn masquerades_member_traffic_only_ipv6() {
     masquerades_member_traffic_only(&V6);
 }
+
+#[test]
+fn handle_over_a_given_connection() {
+    use nftables_glue::netlink::{Config, Connection, Protocol};
+    let ns = Netns::new_anonymous().unwrap();
+    let config = Config {
+        timeout: Duration::from_secs(3),
+        ..Config::default()
+    };
+    let conn = Connection::open_with(Protocol::Netfilter, &ns, config).unwrap();
+    let nft = NftHandle::with_connection(conn).unwrap();
+    assert_eq!(nft.connection().config().timeout, Duration::from_secs(3));
+    let mut tx = Transaction::new();
+    tx.add_table(&Table::new(Family::Ipv4, "given"));
+    block_on(nft.commit(&tx)).unwrap();
+    assert_eq!(ruleset(&ns), "table ip given {\n}\n");
+    // A connection of another protocol is refused up front, named.
+    let route = Connection::open(Protocol::Route, &ns).unwrap();
+    let e = NftHandle::with_connection(route).unwrap_err();
+    assert!(matches!(e, Error::InvalidInput { .. }), "{e:?}");
+    assert!(e.to_string().contains("nf_tables handle"), "{e}");
+}

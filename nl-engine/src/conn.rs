@@ -450,6 +450,22 @@ impl Connection {
         self.shared.protocol
     }
 
+    /// Checks that this connection talks `protocol`, for a handle built over
+    /// a connection its caller opened: [`Error::InvalidInput`] naming
+    /// `handle` otherwise.
+    pub fn expect_protocol(&self, protocol: Protocol, handle: &str) -> Result<()> {
+        if self.protocol() == protocol {
+            return Ok(());
+        }
+        Err(Error::invalid_input(
+            format!("the connection given to {handle}"),
+            format!(
+                "it talks {:?} netlink; {handle} needs {protocol:?}",
+                self.protocol()
+            ),
+        ))
+    }
+
     /// What this connection (and its clones) did so far.
     pub fn stats(&self) -> Stats {
         let c = &self.shared.counters;
