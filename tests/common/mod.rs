@@ -250,16 +250,20 @@ pub fn data(p: &str) -> PathBuf {
 }
 
 /// Reads with `read` until two consecutive reads agree, and returns that
-/// value; panics (showing both) if five reads never settle.
+/// value; panics (showing the last read) if five reads never settle.
 ///
 /// For dumps made by the reference tools: IPVS resumes a service dump at a
 /// position counted over the services of *all* network namespaces (one
-/// global table) and never flags an interrupted dump, so `ipvsadm`'s own
-/// dump, when it spans several datagrams, can repeat or skip a service
-/// while a test in another namespace (or the kernel, cleaning up a dropped
-/// one) adds or deletes services. Our library reads again itself
-/// (`IpvsHandle::services`); `ipvsadm` does not. A wrong state stays wrong
-/// on every read, so this hides nothing but the race.
+/// global table) and never flags an interrupted dump. The kernel runs the
+/// dump again for every datagram, the last one too, which on 6.1 carries
+/// only `NLMSG_DONE` (`strace` of `ipvsadm -Sn` in the guest: 9 services in
+/// one datagram, then `NLMSG_DONE` in a second). A service added in another
+/// namespace between two runs makes the next one repeat our last service
+/// (CI: `-A -f 8 -6` listed twice), a deleted one makes it skip one; tests
+/// in other namespaces, or the kernel cleaning up a dropped namespace, do
+/// that. Our library reads again itself (`IpvsHandle::services`); `ipvsadm`
+/// does not. A wrong state stays wrong on every read, so this hides nothing
+/// but the race.
 pub fn settled<T: PartialEq + std::fmt::Debug>(mut read: impl FnMut() -> T) -> T {
     let mut last = read();
     for _ in 0..4 {
