@@ -198,7 +198,8 @@ fn scenario() {
 
 fn kernel_state(ns: &Netns) -> String {
     [
-        sh(ns, &["ipvsadm", "-Sn"]),
+        // the scenario runs beside this test (see `common::settled`)
+        common::settled(|| sh(ns, &["ipvsadm", "-Sn"])),
         sh(ns, &["ipset", "save"]),
         sh(ns, &["nft", "list", "ruleset"]),
         sh(ns, &["ip", "addr"]),
