@@ -269,40 +269,32 @@ fn library_idempotence() {
         }
 
         let s1 = kernel_state(&ns);
-        assert!(s1.contains("-A -t 169.254.11.2:80 -s rr"), "{s1}");
-        assert!(
-            s1.contains("-a -t 169.254.11.2:80 -r 10.0.0.1:8080 -m -w 2"),
-            "{s1}"
-        );
-        assert!(s1.contains("-A -u 10.1.1.1:53 -s wrr -p 30"), "{s1}");
-        assert!(s1.contains("-A -f 7 -s wlc"), "{s1}");
-        assert!(s1.contains("-a -f 7 -r 10.0.0.4:0 -g -w 1"), "{s1}");
-        assert!(
-            s1.contains("add ZGZ-CLUSTER-IP 169.254.11.2,tcp:80"),
-            "{s1}"
-        );
-        assert!(s1.contains("add ZGZ-CLUSTER-IP 10.1.1.1,udp:53"), "{s1}");
-        assert!(s1.contains("inet 169.254.11.2/32 scope global svc"), "{s1}");
+        for want in [
+            "-A -t 169.254.11.2:80 -s rr",
+            "-a -t 169.254.11.2:80 -r 10.0.0.1:8080 -m -w 2",
+            "-A -u 10.1.1.1:53 -s wrr -p 30",
+            "-A -f 7 -s wlc",
+            "-a -f 7 -r 10.0.0.4:0 -g -w 1",
+            "add ZGZ-CLUSTER-IP 169.254.11.2,tcp:80",
+            "add ZGZ-CLUSTER-IP 10.1.1.1,udp:53",
+            "inet 169.254.11.2/32 scope global svc",
+            "table ip zgz-services",
+            // the IPv6 service: its own set, NAT chains (ip6 table) and VIP
+            "-A -t [fd00:11::2]:80 -s rr",
+            "-a -t [fd00:11::2]:80 -r [fd00:10::1]:8080 -m -w 1",
+            "create ZGZ-CLUSTER-IP6 hash:ip,port family inet6",
+            "add ZGZ-CLUSTER-IP6 fd00:11::2,tcp:80",
+            "table ip6 zgz-services",
+            "inet6 fd00:11::2/128 scope global",
+        ] {
+            assert!(s1.contains(want), "no {want:?} in:\n{s1}");
+        }
         assert_eq!(
             s1.matches("10.1.1.1/").count(),
             1,
             "10.1.1.1 added a second time:\n{s1}"
         );
-        assert!(s1.contains("table ip zgz-services"), "{s1}");
-        // The IPv6 service: its own set, NAT chains (ip6 table) and VIP.
-        assert!(s1.contains("-A -t [fd00:11::2]:80 -s rr"), "{s1}");
-        assert!(
-            s1.contains("-a -t [fd00:11::2]:80 -r [fd00:10::1]:8080 -m -w 1"),
-            "{s1}"
-        );
-        assert!(
-            s1.contains("create ZGZ-CLUSTER-IP6 hash:ip,port family inet6"),
-            "{s1}"
-        );
-        assert!(s1.contains("add ZGZ-CLUSTER-IP6 fd00:11::2,tcp:80"), "{s1}");
         assert!(!s1.contains("add ZGZ-CLUSTER-IP fd00"), "{s1}");
-        assert!(s1.contains("table ip6 zgz-services"), "{s1}");
-        assert!(s1.contains("inet6 fd00:11::2/128 scope global"), "{s1}");
         for path in [
             "/proc/sys/net/ipv4/vs/conntrack",
             "/proc/sys/net/ipv6/conf/all/forwarding",

@@ -48,14 +48,16 @@ fn sh(ns: &Netns, args: &[&str]) -> String {
 fn ipvsadm(ns: &Netns, args: &[&str]) -> String {
     let mut v = vec!["ipvsadm"];
     v.extend_from_slice(args);
-    let listing = args
-        .iter()
-        .any(|a| a.starts_with("-S") || a.starts_with("-L"));
     let mut last = sh(ns, &v);
+    if !args
+        .iter()
+        .any(|a| a.starts_with("-S") || a.starts_with("-L"))
+    {
+        return last;
+    }
+    // (live counters, as in `--stats` or `-c`, may never agree: the last
+    // read is returned and the caller's check decides)
     for _ in 0..4 {
-        if !listing {
-            break;
-        }
         let next = sh(ns, &v);
         if next == last {
             break;
