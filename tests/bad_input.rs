@@ -6,8 +6,6 @@
 //! reference tool makes none. IPVS bad input on a kernel with IPVS (the
 //! `ipvsadm` example included) is in `tests/guest_uml_faults.rs`.
 
-use std::process::Command;
-
 use clusterip::ipset::{CreateSet, IpsetHandle};
 use clusterip::netlink::{Error, Netns};
 
@@ -186,7 +184,10 @@ fn svc_setup_bad_command_lines() {
             "/nonexistent/keepalived.conf",
         ),
     ] {
-        let o = Command::new(&bin).args(args).output().unwrap();
+        // in a throwaway namespace: a refusal that failed would reach
+        // only that namespace's kernel state, never the machine's
+        let ns = common::netns_with_lo();
+        let o = common::nsenter(&ns).arg(&bin).args(args).output().unwrap();
         let text = merged(&o);
         assert!(!o.status.success(), "{args:?}: {text}");
         assert!(text.contains(token), "{args:?}: {text}");

@@ -53,6 +53,9 @@ fn svc_setup_bin() -> PathBuf {
 
 /// Runs one scenario step; returns its output (stdout + stderr).
 fn step(name: &str) -> String {
+    // The scenario builds its topology in the root namespace of the kernel
+    // it runs on: only ever a guest's.
+    common::require_guest();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/scenario");
     let o = Command::new("bash")
         .arg(&script)

@@ -15,14 +15,12 @@
 //! The example binary is built by the test itself (`cargo build --example
 //! svc-setup`), so this test never runs a stale binary.
 
-use std::net::IpAddr;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use clusterip::keepalived::Config;
 use clusterip::netlink::Netns;
 use clusterip::svc::{Desired, Member, Options};
 use ipset_nl::IpProto;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
 
 mod common;
 use common::{data, example, sh};
@@ -31,9 +29,13 @@ use common::{data, example, sh};
 #[path = "../examples/svc-setup/cli.rs"]
 mod cli;
 
-/// Runs svc-setup with `args`; returns (exit code, stdout, stderr).
+/// Runs svc-setup with `args` in a throwaway network namespace of its own
+/// (so that even a command line that should never reach the kernel cannot
+/// touch the machine's); returns (exit code, stdout, stderr).
 fn svc_setup(args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(example("svc-setup"))
+    let ns = common::netns_with_lo();
+    let o = common::nsenter(&ns)
+        .arg(example("svc-setup"))
         .args(args)
         .output()
         .unwrap();

@@ -71,13 +71,28 @@ fn ipvsadm(ns: &Netns, args: &[&str]) -> String {
 /// ip_vs_pe_sip in none of its module lists); a failure shows up as the
 /// test's own failure later.
 fn load_module(name: &str) {
+    require_guest();
     if let Ok(dir) = std::env::var("CLUSTERIP_RIG_MODDIR") {
         let _ = Command::new("modprobe").args(["-d", &dir, name]).status();
     }
 }
 
-/// A fresh namespace with `lo` up, and a handle on it (fails without IPVS).
+/// Panics unless this runs in a guest kernel booted by `tools/guest` (its
+/// command line carries `clusterip_rig=1`): these tests load kernel
+/// modules, which they must never do to a host.
+fn require_guest() {
+    let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
+    assert!(
+        cmdline.split_whitespace().any(|w| w == "clusterip_rig=1"),
+        "this test runs only inside a guest kernel started by tools/guest; \
+         refusing to run on this machine's own kernel"
+    );
+}
+
+/// A fresh namespace with `lo` up, and a handle on it (fails without IPVS,
+/// and outside a guest kernel).
 fn setup() -> (Netns, IpvsHandle) {
+    require_guest();
     let ns = Netns::new_anonymous().expect("new network namespace (root needed)");
     sh(&ns, &["ip", "link", "set", "lo", "up"]);
     let h = block_on(IpvsHandle::in_netns(&ns)).expect("IPVS must be available in the guest");

@@ -107,9 +107,24 @@ pub fn netns_with_lo() -> Netns {
     ns
 }
 
+/// Panics unless this process runs in a guest kernel that `tools/guest`
+/// booted (its command line carries `clusterip_rig=1`, which no host's
+/// does). Guest tests call it first: they load kernel modules, and the
+/// scenario builds bridges and namespaces in the root namespace of the
+/// kernel it runs on, which must never be a host's.
+pub fn require_guest() {
+    let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
+    assert!(
+        cmdline.split_whitespace().any(|w| w == "clusterip_rig=1"),
+        "this test runs only inside a guest kernel started by tools/guest \
+         (tools/test runs it there); refusing to run on this machine's own kernel"
+    );
+}
+
 /// [`netns_with_lo`] and an IPVS handle in it; fails when the kernel has no
-/// IPVS (guest tests only: the host kernel has none).
+/// IPVS, and outside a guest kernel ([`require_guest`]).
 pub fn netns_with_ipvs() -> (Netns, IpvsHandle) {
+    require_guest();
     let ns = netns_with_lo();
     let h = block_on(IpvsHandle::in_netns(&ns)).expect("IPVS must be available in the guest");
     (ns, h)
