@@ -2,7 +2,9 @@
 //! compiled here as a module) over arbitrary text: the input as a `-R`
 //! restore file (ipvsadm's tokenizer), and every line split into words as a
 //! command line and as a restore line. It must never panic; every failure
-//! carries a message.
+//! carries a message (a non-empty line of text, ended by a newline as
+//! ipvsadm prints it) and a non-zero exit status; the same input always
+//! parses the same way.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -11,19 +13,36 @@ use libfuzzer_sys::fuzz_target;
 #[allow(dead_code)]
 mod cli;
 
+/// Parses `argv` and checks what every outcome must satisfy.
+fn check(argv: &[String], restore: bool) {
+    let first = cli::parse(argv, restore, &cli::NoLookup);
+    if let Err(f) = &first {
+        assert!(
+            !f.message.trim().is_empty(),
+            "a failure without a message: {argv:?}"
+        );
+        assert!(f.message.ends_with('\n'), "{argv:?}: {:?}", f.message);
+        assert_ne!(f.status, 0, "a failure with exit status 0: {argv:?}");
+    }
+    let again = cli::parse(argv, restore, &cli::NoLookup);
+    assert_eq!(first, again, "the same input parsed two ways: {argv:?}");
+}
+
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     for mut argv in text
         .split('\n')
         .filter_map(|line| cli::restore_line(line, "ipvsadm"))
     {
-        let _ = cli::parse(&argv, true, &cli::NoLookup);
+        let owned: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+        check(&owned, true);
         argv.insert(0, "ipvsadm");
-        let _ = cli::parse(&argv, false, &cli::NoLookup);
+        let owned: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+        check(&owned, false);
     }
     for line in text.lines() {
         let mut argv = vec!["ipvsadm".to_string()];
         argv.extend(line.split_whitespace().map(str::to_string));
-        let _ = cli::parse(&argv, false, &cli::NoLookup);
+        check(&argv, false);
     }
 });

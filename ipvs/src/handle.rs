@@ -484,24 +484,14 @@ impl IpvsHandle {
     /// else [`Error::DumpInterrupted`].
     async fn services_on(&self, conn: &Connection, stats: bool) -> Result<Vec<Service>> {
         let attempts = conn.config().dump_retries.saturating_add(2);
-        let mut previous: Option<std::collections::HashSet<ServiceKey>> = None;
-        for _ in 0..attempts {
+        settle_dump(attempts, || async {
             let before = conn.stats().recv_calls;
             let services = self.services_once(conn, stats).await?;
             // one data datagram, then NLMSG_DONE (its own datagram on 6.1)
             let single_part = conn.stats().recv_calls.saturating_sub(before) <= 2;
-            let keys: std::collections::HashSet<ServiceKey> =
-                services.iter().map(|s| s.key).collect();
-            let repeated = keys.len() != services.len();
-            if !repeated && (single_part || previous.as_ref() == Some(&keys)) {
-                return Ok(services);
-            }
-            previous = (!repeated).then_some(keys);
-        }
-        Err(Error::DumpInterrupted {
-            context: "list services".into(),
-            attempts,
+            Ok((services, single_part))
         })
+        .await
     }
 
     /// Decodes the service nest of each reply straight from the received
@@ -819,12 +809,111 @@ fn op_index(refused: &[usize], sent: usize) -> usize {
         .fold(sent, |i, &r| if r <= i { i + 1 } else { i })
 }
 
+/// The rule [`IpvsHandle::services`] reads the service dump by: `read`
+/// dumps once and says whether the dump came in a single data datagram. A
+/// read that lists a service twice is never accepted; a single-datagram
+/// read is exact (one hold of the IPVS lock); a longer one is accepted
+/// when the read before it listed the same services. After `attempts`
+/// reads without that, [`Error::DumpInterrupted`].
+async fn settle_dump<F, Fut>(attempts: u32, mut read: F) -> Result<Vec<Service>>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<Service>, bool)>>,
+{
+    let mut previous: Option<std::collections::HashSet<ServiceKey>> = None;
+    for _ in 0..attempts {
+        let (services, single_part) = read().await?;
+        let keys: std::collections::HashSet<ServiceKey> = services.iter().map(|s| s.key).collect();
+        let repeated = keys.len() != services.len();
+        if !repeated && (single_part || previous.as_ref() == Some(&keys)) {
+            return Ok(services);
+        }
+        previous = (!repeated).then_some(keys);
+    }
+    Err(Error::DumpInterrupted {
+        context: "list services".into(),
+        attempts,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::destination::{TunnelFlags, TunnelType, Weight};
     use crate::service::Scheduler;
     use netlink_packet_core::DefaultNla;
+
+    /// The service-dump rule, driven by scripted reads (deterministic; the
+    /// kernel race it answers is shown in the guest test
+    /// `multi_datagram_dump_disturbed_between_datagrams`): a read that
+    /// repeats a service (as a dump disturbed between datagrams does) is
+    /// never returned; two agreeing multi-datagram reads are.
+    #[test]
+    fn service_dump_is_read_until_two_reads_agree() {
+        let svc = |i: u8| Service::tcp(std::net::SocketAddr::from(([10, 0, 0, i], 80)));
+        let a = vec![svc(1), svc(2), svc(3)];
+        let repeat = vec![svc(1), svc(2), svc(3), svc(3)];
+        let skip = vec![svc(1), svc(3)];
+        let run = |script: Vec<(Vec<Service>, bool)>, attempts: u32| {
+            let calls = std::cell::Cell::new(0usize);
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .expect("runtime");
+            let got = rt.block_on(settle_dump(attempts, || {
+                let i = calls.get();
+                calls.set(i + 1);
+                let r = script
+                    .get(i)
+                    .cloned()
+                    .ok_or_else(|| Error::io("script", std::io::Error::other("read too often")));
+                async move { r }
+            }));
+            (got, calls.get())
+        };
+        let ok = |(r, calls): (Result<Vec<Service>>, usize)| {
+            (
+                r.ok().map(|v| v.iter().map(|s| s.key).collect::<Vec<_>>()),
+                calls,
+            )
+        };
+        let keys = |v: &[Service]| v.iter().map(|s| s.key).collect::<Vec<_>>();
+        // one datagram: exact at once
+        assert_eq!(ok(run(vec![(a.clone(), true)], 5)), (Some(keys(&a)), 1));
+        // several datagrams: a second read confirms
+        assert_eq!(
+            ok(run(vec![(a.clone(), false), (a.clone(), false)], 5)),
+            (Some(keys(&a)), 2)
+        );
+        // a repeated service is refused even in one datagram, and a
+        // disturbed read (skipped service) is not confirmed by a good one
+        assert_eq!(
+            ok(run(
+                vec![
+                    (repeat.clone(), true),
+                    (skip.clone(), false),
+                    (a.clone(), false),
+                    (a.clone(), false)
+                ],
+                5
+            )),
+            (Some(keys(&a)), 4)
+        );
+        // never agreeing: DumpInterrupted after `attempts` reads
+        let (r, calls) = run(
+            vec![
+                (repeat.clone(), false),
+                (skip.clone(), false),
+                (repeat, false),
+                (a, false),
+            ],
+            4,
+        );
+        assert!(
+            matches!(r, Err(Error::DumpInterrupted { attempts: 4, .. })),
+            "{r:?}"
+        );
+        assert_eq!(calls, 4);
+    }
 
     #[test]
     fn sent_messages_map_back_to_their_operations() {

@@ -834,3 +834,113 @@ fn handle_over_a_given_connection() {
     assert!(e.to_string().contains("IPVS handle"), "{e}");
     assert_eq!(nf.stats().messages_sent, 0);
 }
+
+/// `n` TCP services 10.`net`.x.y:80 added in one bulk apply.
+fn add_services(h: &IpvsHandle, net: u8, n: usize) {
+    let ops: Vec<Operation> = (0..n)
+        .map(|i| {
+            Operation::AddService(
+                Service::tcp(sa(&format!("10.{net}.{}.{}:80", i / 200, i % 200 + 1)))
+                    .scheduler(Scheduler::RoundRobin),
+            )
+        })
+        .collect();
+    let res = block_on(h.apply(&ops)).unwrap();
+    assert!(res.errors().is_empty(), "{:?}", res.errors());
+}
+
+/// The kernel race `IpvsHandle::services` guards against, made to happen
+/// deterministically: a service dump read datagram by datagram on a raw
+/// socket, with another namespace adding services between the first
+/// datagram and the rest. IPVS counts the resume position over every
+/// namespace's services, so the rest of the dump repeats services (or
+/// skips some). The library's own read of the same namespace, made of two
+/// agreeing dumps (the multi-datagram rule, unit-tested with scripted reads
+/// in `handle.rs`), lists every service once.
+#[test]
+fn multi_datagram_dump_disturbed_between_datagrams() {
+    use netlink_packet_core::{
+        NLM_F_DUMP, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload,
+    };
+    use netlink_packet_generic::GenlMessage;
+
+    let (ns, h) = setup();
+    let (_other_ns, other) = setup();
+    let n = 600;
+    add_services(&h, 20, n);
+
+    // the dump request, as ipvsadm sends it
+    let mut g = GenlMessage::from_payload(IpvsMessage::dump_services());
+    g.set_resolved_family_id(h.family_id());
+    let mut hdr = NetlinkHeader::default();
+    hdr.flags = NLM_F_REQUEST | NLM_F_DUMP;
+    hdr.sequence_number = 1;
+    let mut m = NetlinkMessage::new(hdr, NetlinkPayload::InnerMessage(g));
+    m.finalize();
+    let mut req = vec![0; m.buffer_len()];
+    m.serialize(&mut req);
+
+    let sock = ns
+        .run(|| {
+            let mut s = netlink_sys::Socket::new(netlink_sys::protocols::NETLINK_GENERIC)?;
+            s.bind_auto()?;
+            s.connect(&netlink_sys::SocketAddr::new(0, 0))?;
+            Ok::<_, std::io::Error>(s)
+        })
+        .unwrap()
+        .unwrap();
+    sock.send(&req, 0).unwrap();
+    let mut keys = Vec::new();
+    let mut datagrams = 0;
+    let mut buf = vec![0u8; 1 << 20];
+    'dump: loop {
+        let len = sock.recv(&mut &mut buf[..], 0).unwrap();
+        datagrams += 1;
+        let mut off = 0;
+        while off < len {
+            let msg = NetlinkMessage::<GenlMessage<IpvsMessage>>::deserialize(&buf[off..len])
+                .expect("a reply message");
+            let size = msg.header.length as usize;
+            match msg.payload {
+                NetlinkPayload::InnerMessage(g) => {
+                    let s = g.payload.service().expect("a service").unwrap();
+                    keys.push(s.key);
+                }
+                NetlinkPayload::Done(_) => break 'dump,
+                other => panic!("unexpected reply {other:?}"),
+            }
+            off += (size + 3) & !3;
+        }
+        if datagrams == 1 {
+            // between the first datagram and the rest: another namespace
+            // adds services
+            add_services(&other, 21, n);
+        }
+    }
+    let unique: std::collections::HashSet<ServiceKey> = keys.iter().copied().collect();
+    eprintln!(
+        "raw dump: {datagrams} datagrams, {} services listed, {} distinct, of {n}",
+        keys.len(),
+        unique.len()
+    );
+    assert!(datagrams > 2, "the dump must span several datagrams");
+    assert!(
+        keys.len() != n || unique.len() != n,
+        "the disturbed dump came out exact: the race this test shows did not happen"
+    );
+
+    // the library: every service once, each of its reads a complete dump
+    let before = h.connection().stats().messages_sent;
+    let got = block_on(h.services()).unwrap();
+    let reads = h.connection().stats().messages_sent - before;
+    let got_keys: std::collections::HashSet<ServiceKey> = got.iter().map(|s| s.key).collect();
+    assert_eq!(got.len(), n);
+    assert_eq!(got_keys.len(), n);
+    assert!(got_keys.iter().all(|k| k.to_string().contains("10.20.")));
+    // two when nothing disturbs it; more when another test's namespace
+    // changes services meanwhile (the tests run in parallel)
+    assert!(
+        reads >= 2,
+        "a multi-datagram dump is confirmed by a second read ({reads} reads)"
+    );
+}

@@ -290,3 +290,79 @@ pub fn settled<T: PartialEq + std::fmt::Debug>(mut read: impl FnMut() -> T) -> T
     }
     panic!("five reads in a row never agreed; the last: {last:?}")
 }
+
+/// What `ipvsadm -Sn` prints for exactly `want`, written here from
+/// ipvsadm's save format and the desired state's plain fields (not by the
+/// library's planner or formatter), sorted line by line: the independent
+/// oracle the guest tests compare the reference tool's listing against.
+/// Covers what those tests build (address services without persistence,
+/// destinations without thresholds); anything else panics, so that a test
+/// that needs more extends this oracle instead of passing unchecked.
+pub fn ipvsadm_save_of(
+    want: &[(clusterip::ipvs::Service, Vec<clusterip::ipvs::Destination>)],
+) -> Vec<String> {
+    use clusterip::ipvs::{ForwardMethod, Protocol, ServiceFlags, ServiceKey};
+    let mut lines = Vec::new();
+    for (s, ds) in want {
+        let ServiceKey::Addr { protocol, addr } = &s.key else {
+            panic!("oracle: only address services: {:?}", s.key)
+        };
+        let p = match protocol {
+            Protocol::Tcp => "-t",
+            Protocol::Udp => "-u",
+            Protocol::Sctp => "--sctp-service",
+            other => panic!("oracle: protocol {other:?}"),
+        };
+        assert!(
+            !s.flags.contains(ServiceFlags::PERSISTENT) && s.pe_name.is_none(),
+            "oracle: persistence is not covered"
+        );
+        lines.push(format!("-A {p} {addr} -s {}", s.scheduler.name()));
+        for d in ds {
+            assert!(
+                d.upper_threshold == 0 && d.lower_threshold == 0,
+                "oracle: thresholds are not covered"
+            );
+            let m = match d.forward {
+                ForwardMethod::Masquerade => "-m",
+                ForwardMethod::DirectRoute => "-g",
+                ForwardMethod::Tunnel => "-i",
+                ref other => panic!("oracle: forwarding {other:?}"),
+            };
+            let r = std::net::SocketAddr::new(d.addr, d.port);
+            lines.push(format!("-a {p} {addr} -r {r} {m} -w {}", d.weight.0));
+        }
+    }
+    lines.sort();
+    lines
+}
+
+/// Asserts that the reference `ipvsadm -Sn` in `ns` lists exactly `want`
+/// (every service, scheduler, destination, method and weight; order
+/// aside), read until two reads agree ([`settled`]). On a difference the
+/// message shows the lines only one side has.
+pub fn assert_ipvsadm_lists(
+    ns: &Netns,
+    want: &[(clusterip::ipvs::Service, Vec<clusterip::ipvs::Destination>)],
+) {
+    let expect = ipvsadm_save_of(want);
+    let got = settled(|| {
+        let mut v: Vec<String> = sh(ns, &["ipvsadm", "-Sn"])
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        v.sort();
+        v
+    });
+    if got != expect {
+        let missing: Vec<&String> = expect.iter().filter(|l| !got.contains(l)).collect();
+        let extra: Vec<&String> = got.iter().filter(|l| !expect.contains(l)).collect();
+        panic!(
+            "ipvsadm -Sn lists {} lines, {} expected; missing (first 10): {:?}; unexpected (first 10): {:?}",
+            got.len(),
+            expect.len(),
+            &missing[..missing.len().min(10)],
+            &extra[..extra.len().min(10)]
+        );
+    }
+}
