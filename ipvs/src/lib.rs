@@ -71,3 +71,8 @@ pub use stats::{Stats, StatsWidth};
 /// handle's `with_connection`, namespaces, batches.
 pub use nl_engine as netlink;
 pub use nl_engine::{BatchResults, Error, KernelError, Netns, Result};
+
+/// The README's code example, compiled as a doc test so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -61,3 +61,8 @@ pub use service::{Member, Membership, ServiceNat};
 pub use set::{DataType, ElementFlags, KeyType, Set, SetElement, SetElements, SetFlags};
 pub use table::{Family, Table, TableFlags};
 pub use transaction::{Change, Transaction};
+
+/// The README's code example, compiled as a doc test so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -54,3 +54,8 @@ pub use netns::Netns;
 /// depend on matching versions themselves.
 pub use netlink_packet_core;
 pub use netlink_packet_generic;
+
+/// The README's code example, compiled as a doc test so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
