@@ -13,7 +13,6 @@
 //! IP on a dummy interface, IPVS forwarding it to real servers, the
 //! VIP:port in an ipset, and NAT chains that mark and masquerade that
 //! traffic.
-#![deny(missing_docs)]
 #![cfg_attr(
     not(test),
     deny(

@@ -27,7 +27,6 @@
 //! assert!(report.all_applied());
 //! # Ok(()) }
 //! ```
-#![deny(missing_docs)]
 #![cfg_attr(
     not(test),
     deny(

@@ -30,7 +30,6 @@
 //! ipvs.add_destination(&svc.key, &Destination::new("2001:db8::2".parse().unwrap(), 53)).await?;
 //! # Ok(()) }
 //! ```
-#![deny(missing_docs)]
 #![cfg_attr(
     not(test),
     deny(

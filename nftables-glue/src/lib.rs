@@ -19,7 +19,6 @@
 //! assert!(!nat.ensure(&nft).await?, "second run changes nothing");
 //! # let _ = changed; Ok(()) }
 //! ```
-#![deny(missing_docs)]
 #![cfg_attr(
     not(test),
     deny(

@@ -25,7 +25,6 @@
 //! let family = nl_engine::genl::resolve_family(&conn, "IPVS").await?;
 //! # let _ = family; Ok(()) }
 //! ```
-#![deny(missing_docs)]
 #![cfg_attr(
     not(test),
     deny(
