@@ -32,6 +32,7 @@ pub use ipset_nl as ipset;
 pub use ipvs_nl as ipvs;
 pub use nftables_glue as nftables;
 pub use nl_engine as netlink;
+pub use nl_engine::Netns;
 
 /// The README's code examples, compiled as doc tests so they stay true.
 #[cfg(doctest)]
