@@ -13,7 +13,6 @@
 //! IP on a dummy interface, IPVS forwarding it to real servers, the
 //! VIP:port in an ipset, and NAT chains that mark and masquerade that
 //! traffic.
-#![deny(missing_docs)]
 #![cfg_attr(
     not(test),
     deny(
@@ -33,6 +32,7 @@ pub use ipset_nl as ipset;
 pub use ipvs_nl as ipvs;
 pub use nftables_glue as nftables;
 pub use nl_engine as netlink;
+pub use nl_engine::Netns;
 
 /// The README's code examples, compiled as doc tests so they stay true.
 #[cfg(doctest)]

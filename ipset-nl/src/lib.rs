@@ -27,7 +27,6 @@
 //! assert!(report.all_applied());
 //! # Ok(()) }
 //! ```
-#![deny(missing_docs)]
 #![cfg_attr(
     not(test),
     deny(
@@ -71,3 +70,8 @@ pub use nl_engine as netlink;
 pub use nl_engine::Error;
 /// `Result` with [`Error`].
 pub use nl_engine::{Netns, Result};
+
+/// The README's code example, compiled as a doc test so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

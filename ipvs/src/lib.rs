@@ -30,7 +30,6 @@
 //! ipvs.add_destination(&svc.key, &Destination::new("2001:db8::2".parse().unwrap(), 53)).await?;
 //! # Ok(()) }
 //! ```
-#![deny(missing_docs)]
 #![cfg_attr(
     not(test),
     deny(
@@ -71,3 +70,8 @@ pub use stats::{Stats, StatsWidth};
 /// handle's `with_connection`, namespaces, batches.
 pub use nl_engine as netlink;
 pub use nl_engine::{BatchResults, Error, KernelError, Netns, Result};
+
+/// The README's code example, compiled as a doc test so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -19,7 +19,6 @@
 //! assert!(!nat.ensure(&nft).await?, "second run changes nothing");
 //! # let _ = changed; Ok(()) }
 //! ```
-#![deny(missing_docs)]
 #![cfg_attr(
     not(test),
     deny(
@@ -55,9 +54,14 @@ pub use msg::{Command, NftMessage};
 /// [`Connection`](netlink::Connection) and [`Config`](netlink::Config) for a
 /// handle's `with_connection`, namespaces, batches.
 pub use nl_engine as netlink;
-pub use nl_engine::{Error, Result};
+pub use nl_engine::{Error, Netns, Result};
 pub use rule::{Rule, RuleCompat, USERDATA_MAXLEN};
 pub use service::{Member, Membership, ServiceNat};
 pub use set::{DataType, ElementFlags, KeyType, Set, SetElement, SetElements, SetFlags};
 pub use table::{Family, Table, TableFlags};
 pub use transaction::{Change, Transaction};
+
+/// The README's code example, compiled as a doc test so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -302,9 +302,30 @@ impl Error {
     }
 }
 
+/// `?` on a `std::io` call: an [`Error::Io`] whose context is only `I/O
+/// error`. Prefer [`Error::io`] where the object is known, so the error
+/// names it.
+impl From<io::Error> for Error {
+    fn from(source: io::Error) -> Self {
+        Error::io("I/O error", source)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn from_io_error() {
+        fn open() -> Result<std::fs::File> {
+            Ok(std::fs::File::open("/nonexistent/nl-engine-test")?)
+        }
+        let e = open().unwrap_err();
+        assert!(matches!(e, Error::Io { .. }), "{e:?}");
+        assert_eq!(e.errno(), Some(libc::ENOENT));
+        assert_eq!(e.context(), Some("I/O error"));
+        assert!(e.to_string().starts_with("I/O error: "), "{e}");
+    }
 
     #[test]
     fn classifies_errnos() {

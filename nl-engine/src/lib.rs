@@ -25,7 +25,6 @@
 //! let family = nl_engine::genl::resolve_family(&conn, "IPVS").await?;
 //! # let _ = family; Ok(()) }
 //! ```
-#![deny(missing_docs)]
 #![cfg_attr(
     not(test),
     deny(
@@ -54,3 +53,8 @@ pub use netns::Netns;
 /// depend on matching versions themselves.
 pub use netlink_packet_core;
 pub use netlink_packet_generic;
+
+/// The README's code example, compiled as a doc test so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
