@@ -48,9 +48,14 @@ pub struct Runtime {
 }
 
 /// The error for a blocking call made where a Tokio runtime is current.
-fn inside_runtime(blocking: &str, async_handle: &str, method: &str) -> Error {
+/// `method`: the method called, `None` for a constructor.
+fn inside_runtime(blocking: &str, async_handle: &str, method: Option<&str>) -> Error {
+    let context = match method {
+        Some(m) => format!("{blocking}::{m}"),
+        None => format!("create {blocking}"),
+    };
     Error::io(
-        format!("{blocking}::{method}"),
+        context,
         io::Error::other(format!(
             "blocking call on a thread inside a Tokio runtime (it would stall the runtime): \
              use the async {async_handle} there"
@@ -73,7 +78,7 @@ impl Runtime {
     /// (no file descriptors or memory left).
     pub fn new(blocking: &'static str, async_handle: &'static str) -> Result<Self> {
         if in_runtime() {
-            return Err(inside_runtime(blocking, async_handle, "new"));
+            return Err(inside_runtime(blocking, async_handle, None));
         }
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -102,9 +107,12 @@ impl Runtime {
 
     /// [`block_on`](Self::block_on) for a future of any output.
     pub fn run<F: Future>(&self, method: &str, fut: F) -> Result<F::Output> {
-        let refused = || inside_runtime(self.blocking, self.async_handle, method);
         if in_runtime() {
-            return Err(refused());
+            return Err(inside_runtime(
+                self.blocking,
+                self.async_handle,
+                Some(method),
+            ));
         }
         match &self.rt {
             Some(rt) => Ok(rt.block_on(fut)),
@@ -228,7 +236,7 @@ mod tests {
             assert!(s.contains("inside a Tokio runtime"), "{s}");
             assert!(s.contains("use the async test::Async"), "{s}");
             let e = Runtime::new("test::Blocking", "test::Async").unwrap_err();
-            assert!(e.to_string().starts_with("test::Blocking::new: "), "{e}");
+            assert!(e.to_string().starts_with("create test::Blocking: "), "{e}");
         });
         // under an `enter` guard too
         let guard = outer.enter();
