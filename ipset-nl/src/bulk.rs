@@ -174,6 +174,24 @@ impl Outgoing for AdtMessage<'_> {
     }
 }
 
+/// The messages of one datagram, one per list of members. (A named
+/// function: the same closure written inline in the async `bulk_adt` makes
+/// its future not provably `Send`, a rustc limitation with closures over
+/// references held across an `.await`.)
+fn adt_messages<'a>(
+    head: &'a [u8],
+    data: &'a [u8],
+    spans: &'a [std::ops::Range<usize>],
+    sent: &'a [Vec<usize>],
+) -> impl Iterator<Item = AdtMessage<'a>> + 'a {
+    sent.iter().map(move |members: &'a Vec<usize>| AdtMessage {
+        head,
+        data,
+        spans,
+        members,
+    })
+}
+
 /// An element's DATA nest, its line number last, appended straight to
 /// `buf`: the bytes `IpsetAttr::ElementData` of its attributes and
 /// `LineNo(lineno)` emits, without the attribute tree or a buffer of its
@@ -364,12 +382,7 @@ impl IpsetHandle {
                 }
             }
             let before = self.conn.stats().datagrams_sent;
-            let msgs = sent.iter().map(|members| AdtMessage {
-                head: &head_bytes,
-                data: &data,
-                spans: &spans,
-                members,
-            });
+            let msgs = adt_messages(&head_bytes, &data, &spans, &sent);
             let results = self
                 .conn
                 .batch_iter(&ctx, msgs, batch_opts)

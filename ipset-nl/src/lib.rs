@@ -13,6 +13,8 @@
 //!   [`Error`] with the `ipset` tool's texts.
 //! - The kernel index of a set, which iptables' `set` match names sets by
 //!   ([`index_of`], [`IpsetHandle::index_of`]).
+//! - A blocking handle for programs without a Tokio runtime
+//!   ([`blocking::IpsetHandle`]: the same methods, each blocking until done).
 //!
 //! ```no_run
 //! use ipset_nl::{BulkOptions, CreateSet, IpPortEntry, IpProto, IpsetHandle};
@@ -38,6 +40,7 @@
 )]
 
 pub mod attr;
+pub mod blocking;
 mod bulk;
 pub mod constants;
 mod entry;

@@ -704,15 +704,7 @@ impl IpvsHandle {
         let count = ops.len() - refused.len();
         if count > 0 {
             let ctx = format!("apply {count} IPVS operations");
-            let family_id = self.family_id;
-            let msgs = ops
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| refused.binary_search(i).is_err())
-                .map(|(_, op)| OpRequest {
-                    family_id,
-                    op: op.as_operation(),
-                });
+            let msgs = op_requests(self.family_id, ops, &refused);
             let got = self.conn.batch_iter(&ctx, msgs, options).await?;
             for (j, ke) in got.into_errors() {
                 let i = op_index(&refused, j);
@@ -799,6 +791,25 @@ impl IpvsHandle {
     pub fn connections(&self, filter: &ConnFilter) -> Result<Vec<ConnEntry>> {
         conn_table::read(&self.netns, filter)
     }
+}
+
+/// The operations of a bulk apply that are sent (those not `refused`,
+/// ascending), as the batch encodes them. (A named function with explicit
+/// lifetimes: the same closures written inline in the async `apply_with`
+/// make its future not provably `Send`, a rustc limitation with closures
+/// over references held across an `.await`.)
+fn op_requests<'a, O: AsOperation>(
+    family_id: u16,
+    ops: &'a [O],
+    refused: &'a [usize],
+) -> impl Iterator<Item = OpRequest<'a>> + 'a {
+    ops.iter()
+        .enumerate()
+        .filter(move |(i, _): &(usize, &'a O)| refused.binary_search(i).is_err())
+        .map(move |(_, op): (usize, &'a O)| OpRequest {
+            family_id,
+            op: op.as_operation(),
+        })
 }
 
 /// The index among all operations of the `sent`-th one sent, when the

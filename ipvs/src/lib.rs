@@ -20,6 +20,9 @@
 //! attributes and values survive a round trip, and no kernel data can make
 //! it panic.
 //!
+//! Programs without a Tokio runtime (command-line tools, CNI plugins) use
+//! [`blocking::IpvsHandle`]: the same methods, each blocking until done.
+//!
 //! ```no_run
 //! use ipvs_nl::{Destination, IpvsHandle, Scheduler, Service};
 //! # async fn f() -> ipvs_nl::Result<()> {
@@ -41,6 +44,7 @@
 )]
 
 mod attr;
+pub mod blocking;
 pub mod config;
 pub mod conn_table;
 mod consts;

@@ -944,3 +944,70 @@ fn multi_datagram_dump_disturbed_between_datagrams() {
         "a multi-datagram dump is confirmed by a second read ({reads} reads)"
     );
 }
+
+/// The blocking handle (issue 17) from this plain test thread, which runs
+/// no Tokio runtime: a service and its destinations added (one by one and
+/// in bulk), read back, checked with `ipvsadm -Sn` and the async handle's
+/// listing, then removed; refused, not panicking, inside a runtime.
+#[test]
+fn blocking_handle_adds_service_and_destinations() {
+    assert!(
+        tokio::runtime::Handle::try_current().is_err(),
+        "the test itself has no runtime"
+    );
+    require_guest();
+    let ns = Netns::new_anonymous().expect("new network namespace (root needed)");
+    sh(&ns, &["ip", "link", "set", "lo", "up"]);
+    let b = blocking::IpvsHandle::in_netns(&ns).expect("IPVS must be available in the guest");
+    let svc = Service::tcp(sa("10.0.0.1:80")).scheduler(Scheduler::RoundRobin);
+    let d1 = Destination::new(ip("192.168.0.2"), 8080)
+        .masquerade()
+        .weight(Weight(3));
+    let d2 = Destination::new(ip("192.168.0.3"), 80).masquerade();
+    b.add_service(&svc).unwrap();
+    b.add_destination(&svc.key, &d1).unwrap();
+    let res = b
+        .apply(&[Operation::AddDestination(svc.key, d2.clone())])
+        .unwrap();
+    assert!(res.all_ok(), "{res:?}");
+    let e = b.add_service(&svc).unwrap_err();
+    assert!(matches!(e, Error::Exists { .. }), "{e:?}");
+
+    // the reference tool
+    assert_eq!(
+        lines(&ipvsadm(&ns, &["-Sn"])),
+        lines(
+            "-A -t 10.0.0.1:80 -s rr\n\
+             -a -t 10.0.0.1:80 -r 192.168.0.2:8080 -m -w 3\n\
+             -a -t 10.0.0.1:80 -r 192.168.0.3:80 -m -w 1\n"
+        )
+    );
+    // the async handle's listing, and the blocking one's
+    let want = [(svc.clone(), vec![d1.clone(), d2.clone()])];
+    let h = block_on(IpvsHandle::in_netns(&ns)).unwrap();
+    assert_same(&block_on(h.snapshot()).unwrap(), &want);
+    assert_same(&b.snapshot().unwrap(), &want);
+    assert_eq!(b.services().unwrap().len(), 1);
+    assert_eq!(
+        b.get_service(&svc.key).unwrap().scheduler,
+        Scheduler::RoundRobin
+    );
+    assert_eq!(b.destinations(&svc.key).unwrap().len(), 2);
+    assert!(b.info().unwrap().version.to_string().starts_with("1."));
+
+    // inside a runtime: an error naming the handle, no panic, nothing sent
+    let e = block_on(async { b.delete_service(&svc.key) }).unwrap_err();
+    assert!(matches!(e, Error::Io { .. }), "{e:?}");
+    assert!(e.to_string().contains("inside a Tokio runtime"), "{e}");
+    assert_eq!(lines(&ipvsadm(&ns, &["-Sn"])).len(), 3);
+
+    b.delete_destination(&svc.key, d1.addr, d1.port).unwrap();
+    assert_eq!(
+        lines(&ipvsadm(&ns, &["-Sn"])),
+        lines("-A -t 10.0.0.1:80 -s rr\n-a -t 10.0.0.1:80 -r 192.168.0.3:80 -m -w 1\n")
+    );
+    b.delete_service(&svc.key).unwrap();
+    assert_eq!(ipvsadm(&ns, &["-Sn"]), "");
+    let e = b.get_service(&svc.key).unwrap_err();
+    assert!(matches!(e, Error::NotFound { .. }), "{e:?}");
+}

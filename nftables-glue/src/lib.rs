@@ -8,6 +8,9 @@
 //! Nothing here runs `nft`: every change is one nfnetlink batch that the
 //! kernel commits or aborts entirely.
 //!
+//! Programs without a Tokio runtime use [`blocking::NftHandle`]: the same
+//! methods, each blocking until done.
+//!
 //! ```no_run
 //! use nftables_glue::{NftHandle, ServiceNat, Membership};
 //! # async fn f() -> nftables_glue::Result<()> {
@@ -30,6 +33,7 @@
 )]
 
 mod attr;
+pub mod blocking;
 mod chain;
 pub mod compat;
 mod expr;

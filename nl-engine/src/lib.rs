@@ -11,6 +11,9 @@
 //!   message's result matched back to it by sequence number (IPVS bulk
 //!   changes, ipset bulk changes, nf_tables transactions).
 //!
+//! The crates' blocking handles (for programs without a Tokio runtime) are
+//! built on [`blocking::Runtime`], a private current-thread runtime.
+//!
 //! Every wait for the kernel is bounded by a timeout; the kernel's
 //! extended-ACK message is carried in every [`Error`]; overruns and
 //! undecodable replies are errors, never a stalled future.
@@ -35,6 +38,7 @@
     )
 )]
 
+pub mod blocking;
 mod conn;
 mod error;
 pub mod genl;

@@ -1,0 +1,250 @@
+//! Blocking use of the async handles, written once for the three crates.
+//!
+//! Each crate's `blocking` module (`ipvs_nl::blocking::IpvsHandle`,
+//! `ipset_nl::blocking::IpsetHandle`, `nftables_glue::blocking::NftHandle`)
+//! wraps its async handle together with a [`Runtime`]: a private
+//! current-thread Tokio runtime (I/O and time enabled) that every blocking
+//! method runs the async method's future on, to completion, on the calling
+//! thread. That suits short-lived programs (command-line tools, CNI plugins)
+//! that have no runtime of their own.
+//!
+//! A blocking call made on a thread where a Tokio runtime is current
+//! ([`tokio::runtime::Handle::try_current`] finds one: inside an async task,
+//! inside another runtime's `block_on`, under a runtime's `enter` guard, on
+//! a `spawn_blocking` thread) is refused with an [`Error::Io`] naming the
+//! handle and the method, never a panic: blocking there would stall the
+//! runtime. Use the async handle there.
+//!
+//! ```no_run
+//! use nl_engine::blocking::Runtime;
+//! use nl_engine::{Connection, Netns, Protocol};
+//! let rt = Runtime::new("my::BlockingHandle", "my::Handle")?;
+//! let conn = Connection::open(Protocol::Generic, &Netns::current())?;
+//! let ipvs = rt.block_on("resolve_family", nl_engine::genl::resolve_family(&conn, "IPVS"))?;
+//! println!("IPVS is family {}", ipvs.id);
+//! # Ok::<(), nl_engine::Error>(())
+//! ```
+
+use std::future::Future;
+use std::io;
+
+use crate::{Error, Result};
+
+/// The private current-thread Tokio runtime (I/O and time enabled) of a
+/// blocking handle.
+///
+/// Calls from several threads share it (one drives the kernel sockets at a
+/// time, the others wait their turn); for parallel requests, use one
+/// blocking handle per thread, or the async handles.
+///
+/// Dropping it inside a runtime is allowed: it then shuts down without
+/// waiting (nothing of the handles runs in the background).
+#[derive(Debug)]
+pub struct Runtime {
+    // `None` only while being dropped.
+    rt: Option<tokio::runtime::Runtime>,
+    blocking: &'static str,
+    async_handle: &'static str,
+}
+
+/// The error for a blocking call made where a Tokio runtime is current.
+/// `method`: the method called, `None` for a constructor.
+fn inside_runtime(blocking: &str, async_handle: &str, method: Option<&str>) -> Error {
+    let context = match method {
+        Some(m) => format!("{blocking}::{m}"),
+        None => format!("create {blocking}"),
+    };
+    Error::io(
+        context,
+        io::Error::other(format!(
+            "blocking call on a thread inside a Tokio runtime (it would stall the runtime): \
+             use the async {async_handle} there"
+        )),
+    )
+}
+
+/// True on a thread where a Tokio runtime is current.
+fn in_runtime() -> bool {
+    tokio::runtime::Handle::try_current().is_ok()
+}
+
+impl Runtime {
+    /// Starts the runtime of the blocking handle `blocking`, which wraps the
+    /// async handle `async_handle` (both as errors name them, e.g.
+    /// `"ipset_nl::blocking::IpsetHandle"` and `"ipset_nl::IpsetHandle"`).
+    ///
+    /// Fails with [`Error::Io`] inside a Tokio runtime (see the
+    /// [module](self) documentation) or when the runtime cannot be started
+    /// (no file descriptors or memory left).
+    pub fn new(blocking: &'static str, async_handle: &'static str) -> Result<Self> {
+        if in_runtime() {
+            return Err(inside_runtime(blocking, async_handle, None));
+        }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| {
+                Error::io(
+                    format!("{blocking}: start its current-thread Tokio runtime"),
+                    e,
+                )
+            })?;
+        Ok(Runtime {
+            rt: Some(rt),
+            blocking,
+            async_handle,
+        })
+    }
+
+    /// Runs `fut` to completion on this thread and returns its result;
+    /// `method` names the call in errors.
+    ///
+    /// Fails with [`Error::Io`], without polling `fut`, on a thread where a
+    /// Tokio runtime is current.
+    pub fn block_on<T>(&self, method: &str, fut: impl Future<Output = Result<T>>) -> Result<T> {
+        self.run(method, fut)?
+    }
+
+    /// [`block_on`](Self::block_on) for a future of any output.
+    pub fn run<F: Future>(&self, method: &str, fut: F) -> Result<F::Output> {
+        if in_runtime() {
+            return Err(inside_runtime(
+                self.blocking,
+                self.async_handle,
+                Some(method),
+            ));
+        }
+        match &self.rt {
+            Some(rt) => Ok(rt.block_on(fut)),
+            // unreachable: `rt` is taken only in `drop`
+            None => Err(Error::io(
+                format!("{}::{method}", self.blocking),
+                io::Error::other("its runtime is shut down"),
+            )),
+        }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        // Tokio panics when a runtime is dropped where blocking is not
+        // allowed (a handle moved into an async task and dropped there);
+        // shutting down in the background never blocks. Nothing of ours
+        // runs in the background: every future ran to completion in
+        // `block_on`.
+        if let Some(rt) = self.rt.take() {
+            if in_runtime() {
+                rt.shutdown_background();
+            }
+        }
+    }
+}
+
+/// Writes the methods of a blocking handle: each one runs the async
+/// handle's method of the same name and arguments on the handle's
+/// [`Runtime`](crate::blocking::Runtime).
+///
+/// Used inside `impl` of a struct with the fields `handle` (the async
+/// handle) and `runtime` ([`Runtime`](crate::blocking::Runtime)). The first
+/// line names the async handle's type (re-exported at the crate root); then
+/// each method, with its docs (required), as
+///
+/// - `async fn name(&self, arg: Type, ...) -> Ret;`: blocks on the async
+///   method;
+/// - `fn name(&self, arg: Type, ...) -> Ret;`: calls the (non-async) method.
+///
+/// A line linking to the async method is added to each method's docs.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! blocking_methods {
+    (handle $async:ident; $($rest:tt)*) => {
+        $crate::blocking_methods! { @methods $async; $($rest)* }
+    };
+    (@methods $async:ident;) => {};
+    (@methods $async:ident;
+        $(#[$meta:meta])+
+        async fn $name:ident $(<$($g:ident: $bound:path),+>)?
+            (&self $(, $arg:ident: $ty:ty)* $(,)?) -> $ret:ty;
+        $($rest:tt)*
+    ) => {
+        $(#[$meta])+
+        #[doc = ""]
+        #[doc = concat!(
+            "Blocks on [`", stringify!($async), "::", stringify!($name), "`](crate::",
+            stringify!($async), "::", stringify!($name), ")."
+        )]
+        pub fn $name $(<$($g: $bound),+>)? (&self $(, $arg: $ty)*) -> $ret {
+            self.runtime
+                .block_on(stringify!($name), self.handle.$name($($arg),*))
+        }
+        $crate::blocking_methods! { @methods $async; $($rest)* }
+    };
+    (@methods $async:ident;
+        $(#[$meta:meta])+
+        fn $name:ident $(<$($g:ident: $bound:path),+>)?
+            (&self $(, $arg:ident: $ty:ty)* $(,)?) -> $ret:ty;
+        $($rest:tt)*
+    ) => {
+        $(#[$meta])+
+        #[doc = ""]
+        #[doc = concat!(
+            "Calls [`", stringify!($async), "::", stringify!($name), "`](crate::",
+            stringify!($async), "::", stringify!($name), ")."
+        )]
+        pub fn $name $(<$($g: $bound),+>)? (&self $(, $arg: $ty)*) -> $ret {
+            self.handle.$name($($arg),*)
+        }
+        $crate::blocking_methods! { @methods $async; $($rest)* }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn runtime_is_send_and_sync() {
+        assert_send_sync::<Runtime>();
+    }
+
+    #[test]
+    fn runs_a_future_outside_a_runtime() {
+        let rt = Runtime::new("test::Blocking", "test::Async").unwrap();
+        assert_eq!(rt.block_on("m", async { Ok(7) }).unwrap(), 7);
+        assert_eq!(rt.run("m", async { 8 }).unwrap(), 8);
+        // an error of the future is returned as is
+        let e = rt
+            .block_on::<()>("m", async { Err(Error::invalid_input("x", "y")) })
+            .unwrap_err();
+        assert!(matches!(e, Error::InvalidInput { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn refuses_inside_a_runtime_without_panicking() {
+        let rt = Runtime::new("test::Blocking", "test::Async").unwrap();
+        let outer = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        outer.block_on(async {
+            let e = rt.block_on("list", async { Ok(1) }).unwrap_err();
+            let s = e.to_string();
+            assert!(matches!(e, Error::Io { .. }), "{e:?}");
+            assert!(s.starts_with("test::Blocking::list: "), "{s}");
+            assert!(s.contains("inside a Tokio runtime"), "{s}");
+            assert!(s.contains("use the async test::Async"), "{s}");
+            let e = Runtime::new("test::Blocking", "test::Async").unwrap_err();
+            assert!(e.to_string().starts_with("create test::Blocking: "), "{e}");
+        });
+        // under an `enter` guard too
+        let guard = outer.enter();
+        assert!(rt.run("m", async {}).is_err());
+        drop(guard);
+        // and usable again once outside
+        assert_eq!(rt.block_on("m", async { Ok(2) }).unwrap(), 2);
+        // dropped inside a runtime: no panic
+        outer.block_on(async move { drop(rt) });
+    }
+}
