@@ -344,9 +344,10 @@ impl Tuple {
                     } else {
                         (CTA_PROTO_ICMP_ID, CTA_PROTO_ICMP_TYPE, CTA_PROTO_ICMP_CODE)
                     };
-                    wire::append_attr(b, i, &id.to_be_bytes());
-                    wire::append_attr(b, t, &[icmp_type]);
+                    // code, type, id: the order of the `conntrack` tool
                     wire::append_attr(b, c, &[code]);
+                    wire::append_attr(b, t, &[icmp_type]);
+                    wire::append_attr(b, i, &id.to_be_bytes());
                 }
                 L4::Other(_) => {}
             }
