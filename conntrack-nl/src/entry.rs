@@ -334,14 +334,19 @@ impl Entry {
         }
     }
 
-    /// Appends the attributes of a create request: tuples, status (without
-    /// the bits only the kernel sets), timeout, protocol state, mark, zone
+    /// Appends the attributes of a create request: tuples, status (the
+    /// bits only the kernel sets replaced by `CONFIRMED`, when any bit is
+    /// set), timeout, protocol state, mark, zone
     /// and the kept [`other`](Self::other) attributes.
     pub fn append_create_attrs(&self, buf: &mut Vec<u8>) {
         self.orig.append_nest(buf, CTA_TUPLE_ORIG);
         self.reply.append_nest(buf, CTA_TUPLE_REPLY);
         let status = self.status.difference(Status::UNCHANGEABLE);
         if !status.is_empty() {
+            // The kernel compares the status with that of the entry it has
+            // just inserted, which is CONFIRMED: without it, EBUSY (the
+            // `conntrack` tool sends it too).
+            let status = status | Status::CONFIRMED;
             wire::append_attr(buf, CTA_STATUS, &status.bits().to_be_bytes());
         }
         if let Some(t) = self.timeout {

@@ -142,7 +142,9 @@ impl Filter {
     /// Appends the kernel-side dump filter: `CTA_MARK` and `CTA_MARK_MASK`,
     /// and, for a dump of one family, `CTA_TUPLE_ORIG`/`CTA_TUPLE_REPLY`
     /// holding the fields to compare with `CTA_FILTER` naming them
-    /// (`CTA_FILTER_FLAG_*`).
+    /// (`CTA_FILTER_FLAG_*`): protocol and ports, and IPv4 addresses (the
+    /// kernel's comparison of IPv6 addresses is inverted; those are left to
+    /// [`matches`](Self::matches)).
     pub fn append_dump_attrs(&self, buf: &mut Vec<u8>, family: Option<Family>) {
         if let Some((v, m)) = self.mark {
             wire::append_attr(buf, CTA_MARK, &v.to_be_bytes());
@@ -155,15 +157,15 @@ impl Filter {
         let ports_ok = self.proto.is_some_and(Proto::has_ports);
         let orig_port = self.orig_dst_port.filter(|_| ports_ok);
         let reply_port = self.reply_src_port.filter(|_| ports_ok);
-        let orig_flags = direction(buf, CTA_TUPLE_ORIG, proto, self.orig_dst, false, orig_port);
-        let reply_flags = direction(
-            buf,
-            CTA_TUPLE_REPLY,
-            proto,
-            self.reply_src,
-            true,
-            reply_port,
-        );
+        // Linux (5.9 to at least 6.18) compares IPv6 addresses of a dump
+        // filter the wrong way round (`!ipv6_addr_cmp` in
+        // `ctnetlink_filter_match_tuple`: an equal address fails, any other
+        // passes), so IPv6 addresses are compared here only.
+        let v4 = family == Some(Family::Ipv4);
+        let orig_addr = self.orig_dst.filter(|_| v4);
+        let reply_addr = self.reply_src.filter(|_| v4);
+        let orig_flags = direction(buf, CTA_TUPLE_ORIG, proto, orig_addr, false, orig_port);
+        let reply_flags = direction(buf, CTA_TUPLE_REPLY, proto, reply_addr, true, reply_port);
         nest(buf, CTA_FILTER, |b| {
             wire::append_attr(b, CTA_FILTER_ORIG_FLAGS, &orig_flags.to_ne_bytes());
             wire::append_attr(b, CTA_FILTER_REPLY_FLAGS, &reply_flags.to_ne_bytes());

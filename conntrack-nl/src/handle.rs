@@ -19,7 +19,7 @@ use crate::tuple::{Family, Proto, Tuple};
 /// What a filtered bulk delete ([`ConntrackHandle::delete_matching`]) did.
 #[derive(Debug, Default)]
 pub struct DeleteReport {
-    /// Entries the dump selected.
+    /// Entries the dump selected (or given).
     pub matched: usize,
     /// Entries deleted.
     pub deleted: usize,
@@ -192,7 +192,9 @@ impl ConntrackHandle {
 
     /// Deletes a listed entry: by its original tuple, in its zone, and only
     /// while it has the same id (a newer entry for the same tuple is
-    /// [`Error::NotFound`] and left alone).
+    /// [`Error::NotFound`] and left alone; the kernel's id is a hash of the
+    /// entry's address and tuple, so a newer entry that reuses the freed
+    /// memory can carry the same id and is deleted).
     pub async fn delete_entry(&self, entry: &Entry) -> Result<()> {
         let ctx = format!("delete conntrack entry {entry}");
         self.conn
@@ -226,7 +228,18 @@ impl ConntrackHandle {
     /// meanwhile counts as [`vanished`](DeleteReport::vanished).
     pub async fn delete_matching(&self, filter: &Filter) -> Result<DeleteReport> {
         let entries = self.list_matching(filter).await?;
-        let ctx = format!("delete conntrack entries matching {filter}");
+        self.delete_entries(
+            &entries,
+            &format!("delete conntrack entries matching {filter}"),
+        )
+        .await
+    }
+
+    /// Deletes listed entries in one batch (see
+    /// [`delete_entry`](Self::delete_entry) for how each is named), packed
+    /// into as few datagrams as fit, each result matched back to its entry;
+    /// `context` names the operation in an error of the exchange itself.
+    pub async fn delete_entries(&self, entries: &[Entry], context: &str) -> Result<DeleteReport> {
         let options = BatchOptions {
             packing: Packing::MaxDatagram(self.conn.config().max_datagram),
             acks: Acks::LastPerDatagram,
@@ -236,7 +249,7 @@ impl ConntrackHandle {
             .map(|e| request::delete(&e.orig, e.zone, e.id));
         let results = self
             .conn
-            .batch_iter(&ctx, msgs, options)
+            .batch_iter(context, msgs, options)
             .await
             .map_err(remap)?;
         let mut report = DeleteReport {

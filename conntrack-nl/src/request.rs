@@ -93,11 +93,22 @@ pub fn delete(tuple: &Tuple, zone: Option<u16>, id: Option<u32>) -> NetlinkMessa
 
 /// `IPCTNL_MSG_CT_DELETE` without a tuple: flush every entry of `family`
 /// (of both with `None`).
+///
+/// The kernel takes the family as a filter only from `nfgenmsg` version 1
+/// on (version 0 flushes everything whatever the family, for old tools
+/// that always sent `AF_INET`), so a flush of one family is sent as
+/// version 1.
 pub fn flush(family: Option<Family>) -> NetlinkMessage<CtMessage> {
-    build(
+    let mut m = build(
         Command::Delete,
         family_number(family),
         NLM_F_REQUEST,
         Vec::new(),
-    )
+    );
+    if family.is_some() {
+        if let NetlinkPayload::InnerMessage(ct) = &mut m.payload {
+            ct.header.version = 1;
+        }
+    }
+    m
 }
