@@ -104,13 +104,12 @@ impl Filter {
                 _ => fam = Some(f),
             }
         }
-        if self.orig_dst_port.is_some() || self.reply_src_port.is_some() {
-            if !self.proto.is_some_and(Proto::has_ports) {
-                return Err(Error::invalid_input(
-                    format!("conntrack filter {self}"),
-                    "a port needs a protocol with ports (tcp, udp, udplite, sctp, dccp)",
-                ));
-            }
+        let has_port = self.orig_dst_port.is_some() || self.reply_src_port.is_some();
+        if has_port && !self.proto.is_some_and(Proto::has_ports) {
+            return Err(Error::invalid_input(
+                format!("conntrack filter {self}"),
+                "a port needs a protocol with ports (tcp, udp, udplite, sctp, dccp)",
+            ));
         }
         Ok(fam)
     }
