@@ -537,3 +537,111 @@ impl fmt::Display for Entry {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tuple::L4;
+    use std::net::IpAddr;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn full() -> Entry {
+        let orig = Tuple::new(ip("fd00::1"), ip("fd00::2"), L4::tcp(1, 2));
+        let mut e = Entry::new(orig)
+            .timeout(10)
+            .mark(3)
+            .zone(4)
+            .status(Status::ASSURED | Status::SEEN_REPLY);
+        e.protoinfo = Some(ProtoInfo::Tcp(TcpInfo {
+            state: TcpState::Established,
+            wscale_orig: Some(7),
+            wscale_reply: Some(8),
+            flags_orig: Some(TcpFlags { flags: 1, mask: 2 }),
+            flags_reply: Some(TcpFlags { flags: 3, mask: 4 }),
+        }));
+        e.other.push(RawAttr {
+            kind: 0x8000 | CTA_SYNPROXY,
+            value: vec![8, 0, 1, 0, 0, 0, 0, 0],
+        });
+        e
+    }
+
+    #[test]
+    fn create_attrs_parse_back() {
+        let e = full();
+        let mut b = Vec::new();
+        e.append_create_attrs(&mut b);
+        let back = Entry::parse(&b).unwrap();
+        let mut want = e.clone();
+        // the status a create sends carries CONFIRMED
+        want.status |= Status::CONFIRMED;
+        assert_eq!(back, want);
+    }
+
+    #[test]
+    fn sctp_and_counters() {
+        let mut b = Vec::new();
+        let orig = Tuple::new(ip("10.0.0.1"), ip("10.0.0.2"), L4::sctp(1, 2));
+        let mut e = Entry::new(orig).timeout(5);
+        e.protoinfo = Some(ProtoInfo::Sctp(SctpInfo {
+            state: 3,
+            vtag_orig: 0x11,
+            vtag_reply: 0x22,
+        }));
+        e.append_create_attrs(&mut b);
+        crate::attr::nest(&mut b, CTA_COUNTERS_ORIG, |b| {
+            wire::append_attr(b, CTA_COUNTERS_PACKETS, &5u64.to_be_bytes());
+            wire::append_attr(b, CTA_COUNTERS_BYTES, &500u64.to_be_bytes());
+        });
+        let back = Entry::parse(&b).unwrap();
+        assert_eq!(back.protoinfo, e.protoinfo);
+        assert_eq!(
+            back.counters_orig,
+            Some(Counters {
+                packets: 5,
+                bytes: 500
+            })
+        );
+        assert_eq!(back.counters_reply, None);
+    }
+
+    #[test]
+    fn truncated_or_corrupt_input_is_an_error_not_a_panic() {
+        let mut b = Vec::new();
+        full().append_create_attrs(&mut b);
+        for n in 0..b.len() {
+            let _ = Entry::parse(&b[..n]);
+        }
+        for i in 0..b.len() {
+            let mut c = b.clone();
+            c[i] ^= 0xff;
+            let _ = Entry::parse(&c);
+        }
+        assert!(Entry::parse(&[]).is_err(), "no tuples");
+        // a 3-byte status
+        let mut b = Vec::new();
+        full().orig.append_nest(&mut b, CTA_TUPLE_ORIG);
+        full().reply.append_nest(&mut b, CTA_TUPLE_REPLY);
+        wire::append_attr(&mut b, CTA_STATUS, &[0, 0, 1]);
+        let e = Entry::parse(&b).unwrap_err();
+        assert!(e.contains("status"), "{e}");
+    }
+
+    #[test]
+    fn display_shows_the_nat_reply() {
+        let orig = Tuple::new(ip("10.0.0.1"), ip("10.96.0.10"), L4::udp(5000, 53));
+        let reply = Tuple::new(ip("10.244.1.5"), ip("10.0.0.1"), L4::udp(5353, 5000));
+        let e = Entry::with_reply(orig.clone(), reply);
+        assert_eq!(
+            e.to_string(),
+            "udp 10.0.0.1:5000 -> 10.96.0.10:53 (reply from 10.244.1.5:5353)"
+        );
+        assert_eq!(
+            Entry::new(orig).zone(2).to_string(),
+            "udp 10.0.0.1:5000 -> 10.96.0.10:53 zone 2"
+        );
+    }
+}

@@ -263,3 +263,101 @@ impl fmt::Display for Filter {
         f.write_str(&parts.join(" "))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tuple::{L4, Tuple};
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn nat(vip: &str, vport: u16, backend: &str, bport: u16) -> Entry {
+        let orig = Tuple::new(ip("10.0.0.1"), ip(vip), L4::udp(5000, vport));
+        let reply = Tuple::new(ip(backend), ip("10.0.0.1"), L4::udp(bport, 5000));
+        Entry::with_reply(orig, reply)
+    }
+
+    #[test]
+    fn matches_each_field() {
+        let f = Filter::new()
+            .proto(Proto::Udp)
+            .orig_dst(ip("10.96.0.10"), Some(53))
+            .reply_src(ip("10.244.1.5"), Some(5353));
+        assert!(f.matches(&nat("10.96.0.10", 53, "10.244.1.5", 5353)));
+        assert!(!f.matches(&nat("10.96.0.11", 53, "10.244.1.5", 5353)));
+        assert!(!f.matches(&nat("10.96.0.10", 54, "10.244.1.5", 5353)));
+        assert!(!f.matches(&nat("10.96.0.10", 53, "10.244.1.6", 5353)));
+        assert!(!f.matches(&nat("10.96.0.10", 53, "10.244.1.5", 5354)));
+        let m = Filter::new().mark(0x10, 0xf0);
+        assert!(m.matches(&nat("10.96.0.10", 53, "10.244.1.5", 1).mark(0x1f)));
+        assert!(!m.matches(&nat("10.96.0.10", 53, "10.244.1.5", 1).mark(0x20)));
+        assert!(!Filter::new().family(Family::Ipv6).matches(&nat(
+            "10.96.0.10",
+            53,
+            "10.244.1.5",
+            1
+        )));
+        assert!(Filter::new().matches(&nat("10.96.0.10", 53, "10.244.1.5", 1)));
+    }
+
+    #[test]
+    fn inconsistent_filters_are_refused() {
+        let f = Filter::new()
+            .orig_dst(ip("10.0.0.1"), None)
+            .reply_src(ip("fd00::1"), None);
+        assert!(f.effective_family().is_err());
+        let f = Filter::new().orig_dst(ip("10.0.0.1"), Some(53));
+        assert!(f.effective_family().is_err());
+        let f = Filter::new()
+            .proto(Proto::Icmp)
+            .orig_dst(ip("10.0.0.1"), Some(53));
+        assert!(f.effective_family().is_err());
+        let f = Filter::new()
+            .proto(Proto::Udp)
+            .reply_src(ip("fd00::1"), Some(1));
+        assert_eq!(f.effective_family().unwrap(), Some(Family::Ipv6));
+    }
+
+    #[test]
+    fn dump_attrs() {
+        // IPv4: addresses and ports, flags naming them
+        let f = Filter::new()
+            .proto(Proto::Udp)
+            .orig_dst(ip("10.96.0.10"), Some(53))
+            .mark(1, 0xff);
+        let mut b = Vec::new();
+        f.append_dump_attrs(&mut b, Some(Family::Ipv4));
+        let kinds: Vec<u16> = nl_engine::wire::Attrs::new(&b)
+            .map(|a| a.unwrap().kind())
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                CTA_MARK,
+                CTA_MARK_MASK,
+                CTA_TUPLE_ORIG,
+                CTA_TUPLE_REPLY,
+                CTA_FILTER
+            ]
+        );
+        let filter = nl_engine::wire::Attrs::new(&b).last().unwrap().unwrap();
+        let flags: Vec<u32> = nl_engine::wire::Attrs::new(filter.value)
+            .map(|a| u32::from_ne_bytes(a.unwrap().value.try_into().unwrap()))
+            .collect();
+        assert_eq!(
+            flags,
+            [
+                CTA_FILTER_FLAG_CTA_PROTO_NUM
+                    | CTA_FILTER_FLAG_CTA_IP_DST
+                    | CTA_FILTER_FLAG_CTA_PROTO_DST_PORT,
+                CTA_FILTER_FLAG_CTA_PROTO_NUM
+            ]
+        );
+        // no family: only the mark
+        let mut b = Vec::new();
+        f.append_dump_attrs(&mut b, None);
+        assert_eq!(nl_engine::wire::Attrs::new(&b).count(), 2);
+    }
+}

@@ -127,9 +127,10 @@ impl fmt::Display for Proto {
 /// The layer-4 part of a tuple (`CTA_TUPLE_PROTO`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum L4 {
-    /// A protocol with ports (TCP, UDP, UDP-Lite, SCTP, DCCP).
+    /// A protocol with ports (TCP, UDP, UDP-Lite, SCTP, DCCP; GRE's keys
+    /// travel as ports too).
     Ports {
-        /// The protocol; one of those [`Proto::has_ports`] accepts.
+        /// The protocol (not ICMP).
         proto: Proto,
         /// Source port.
         src: u16,
@@ -297,9 +298,10 @@ impl Tuple {
             return Err(bad("source and destination of different address families"));
         }
         match self.l4 {
-            L4::Ports { proto, .. } if !proto.has_ports() => {
-                Err(bad("ports given for a protocol without ports"))
-            }
+            L4::Ports {
+                proto: Proto::Icmp | Proto::Icmpv6,
+                ..
+            } => Err(bad("ports given for ICMP")),
             L4::Icmp { proto, .. } if !matches!(proto, Proto::Icmp | Proto::Icmpv6) => Err(bad(
                 "ICMP fields given for a protocol other than ICMP/ICMPv6",
             )),
@@ -415,7 +417,10 @@ impl Tuple {
         };
         let proto = proto.ok_or("conntrack tuple without a protocol number")?;
         let l4 = match (proto, ports, icmp) {
-            (p, (Some(src), Some(dst)), _) if p.has_ports() => L4::Ports { proto: p, src, dst },
+            // (GRE, protocol 47, carries its keys as ports)
+            (p, (Some(src), Some(dst)), _) if !matches!(p, Proto::Icmp | Proto::Icmpv6) => {
+                L4::Ports { proto: p, src, dst }
+            }
             (p @ (Proto::Icmp | Proto::Icmpv6), _, (Some(id), Some(icmp_type), Some(code))) => {
                 L4::Icmp {
                     proto: p,
@@ -504,5 +509,63 @@ impl fmt::Display for Tuple {
             write!(f, " zone {z}")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn round_trip_every_kind() {
+        let mut zoned = Tuple::new(ip("10.0.0.1"), ip("10.0.0.2"), L4::tcp(1, 2));
+        zoned.zone = Some(9);
+        for t in [
+            zoned,
+            Tuple::new(ip("fd00::1"), ip("fd00::2"), L4::udp(3, 4)),
+            Tuple::new(ip("10.0.0.1"), ip("10.0.0.2"), L4::icmp(7, 8, 0)),
+            Tuple::new(ip("fd00::1"), ip("fd00::2"), L4::icmpv6(7, 128, 0)),
+            Tuple::new(ip("10.0.0.1"), ip("10.0.0.2"), L4::Other(Proto::Other(47))),
+        ] {
+            let mut b = Vec::new();
+            t.append_attrs(&mut b);
+            assert_eq!(Tuple::parse(&b).unwrap(), t);
+            assert!(t.validate().is_ok(), "{t}");
+        }
+    }
+
+    #[test]
+    fn invert_and_display() {
+        let t = Tuple::new(ip("fd00::1"), ip("fd00::2"), L4::icmpv6(7, 128, 0));
+        assert_eq!(t.inverted().l4, L4::icmpv6(7, 129, 0));
+        assert_eq!(
+            t.to_string(),
+            "icmpv6 fd00::1 -> fd00::2 type 128 code 0 id 7"
+        );
+        let u = Tuple::new(ip("fd00::1"), ip("fd00::2"), L4::udp(1, 2));
+        assert_eq!(u.to_string(), "udp [fd00::1]:1 -> [fd00::2]:2");
+    }
+
+    #[test]
+    fn invalid_tuples() {
+        let mixed = Tuple::new(ip("10.0.0.1"), ip("fd00::2"), L4::udp(1, 2));
+        assert!(mixed.validate().is_err());
+        let icmp6_on_v4 = Tuple::new(ip("10.0.0.1"), ip("10.0.0.2"), L4::icmpv6(1, 128, 0));
+        assert!(icmp6_on_v4.validate().is_err());
+        let ports_on_icmp = Tuple::new(
+            ip("10.0.0.1"),
+            ip("10.0.0.2"),
+            L4::Ports {
+                proto: Proto::Icmp,
+                src: 1,
+                dst: 2,
+            },
+        );
+        assert!(ports_on_icmp.validate().is_err());
+        assert!(Tuple::parse(&[]).is_err());
     }
 }
