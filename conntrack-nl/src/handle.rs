@@ -118,7 +118,11 @@ impl ConntrackHandle {
                 "list {} conntrack entries matching {filter}",
                 f.map_or("all".to_string(), |f| f.to_string())
             );
-            let entries = match self.dump(&ctx, request::dump(f, Some(filter))).await {
+            let filtered = self
+                .conn
+                .dump_with(&ctx, request::dump(f, Some(filter)), decode_entry)
+                .await;
+            let entries = match filtered {
                 // A kernel that knows CTA_FILTER but not every field of it:
                 // the whole family, filtered here.
                 Err(e)
@@ -127,7 +131,7 @@ impl ConntrackHandle {
                 {
                     self.dump(&ctx, request::dump(f, None)).await?
                 }
-                r => r?,
+                r => r.map_err(remap)?,
             };
             out.extend(entries.into_iter().filter(|e| filter.matches(e)));
         }

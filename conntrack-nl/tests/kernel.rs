@@ -11,8 +11,8 @@ use std::process::Command as Proc;
 use std::time::Duration;
 
 use conntrack_nl::{
-    ConntrackHandle, Entry, Error, Family, Filter, L4, Netns, Proto, Status, TcpState, Tuple,
-    request,
+    ConntrackHandle, Entry, Error, Family, Filter, L4, Netns, Proto, RawAttr, Status, TcpState,
+    Tuple, request,
 };
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
@@ -853,4 +853,55 @@ fn bulk_delete_of_thousands() {
     let left = conntrack(&ns, "-L");
     assert_eq!(left.lines().count(), 2000);
     assert!(!left.contains("src=10.244.1.5"));
+}
+
+/// A refusal carries the kernel's extended ACK: an entry whose kept raw
+/// attribute (a 3-byte timeout) fails the kernel's attribute policy.
+#[test]
+fn kernel_refusals_carry_the_extended_ack() {
+    let (_ns, h) = setup();
+    let t = Tuple::new(ip("10.0.0.1"), ip("10.0.0.2"), L4::udp(1, 2));
+    let mut e = Entry::new(t);
+    e.other.push(RawAttr {
+        kind: conntrack_nl::constants::CTA_TIMEOUT,
+        value: vec![0, 0, 1],
+    });
+    let err = block_on(h.create(&e)).unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
+    let ke = err.kernel_error().unwrap();
+    assert_eq!(
+        ke.message.as_deref(),
+        Some("Attribute failed policy validation")
+    );
+    assert!(ke.bad_attr_offset.is_some());
+    let s = err.to_string();
+    assert!(
+        s.starts_with("create conntrack entry udp 10.0.0.1:1 -> 10.0.0.2:2: invalid argument"),
+        "{s}"
+    );
+    assert!(s.contains("Attribute failed policy validation"), "{s}");
+}
+
+/// A handle over the caller's connection: used as is; a connection of
+/// another protocol is refused, naming the handle.
+#[test]
+fn handle_over_a_callers_connection() {
+    use conntrack_nl::netlink::{Connection, Protocol};
+    let ns = Netns::new_anonymous().unwrap();
+    let conn = Connection::open(Protocol::Netfilter, &ns)
+        .unwrap()
+        .with_timeout(Duration::from_secs(5));
+    let h = ConntrackHandle::with_connection(conn).unwrap();
+    let t = Tuple::new(ip("10.0.0.1"), ip("10.0.0.2"), L4::udp(1, 2));
+    block_on(h.create(&Entry::new(t).timeout(30))).unwrap();
+    let l = tool_list(&ns);
+    assert_eq!(l.len(), 1);
+    assert!(
+        l[0].contains("src=10.0.0.1 dst=10.0.0.2 sport=1 dport=2"),
+        "{l:?}"
+    );
+    let generic = Connection::open(Protocol::Generic, &ns).unwrap();
+    let e = ConntrackHandle::with_connection(generic).unwrap_err();
+    assert!(matches!(e, Error::InvalidInput { .. }), "{e:?}");
+    assert!(e.to_string().contains("a conntrack handle"), "{e}");
 }
