@@ -28,6 +28,7 @@ pub mod link;
 pub mod svc;
 pub mod sync;
 
+pub use conntrack_nl as conntrack;
 pub use ipset_nl as ipset;
 pub use ipvs_nl as ipvs;
 pub use nftables_glue as nftables;
