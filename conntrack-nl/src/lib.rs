@@ -25,7 +25,7 @@
 //! println!("{n} entries deleted");
 //! # Ok(()) }
 //! ```
-#![deny(missing_docs)]
+
 #![cfg_attr(
     not(test),
     deny(
