@@ -1154,4 +1154,291 @@ mod tests {
         assert_eq!(c.virtual_servers[0].real_servers[0].weight, Some(3));
         assert_eq!(c.virtual_servers[0].real_servers[0].port, None);
     }
+
+    fn seed(path: &str) -> Config {
+        Config::load(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/data/keepalived")
+                .join(path),
+        )
+        .unwrap()
+    }
+
+    fn secs(s: f64) -> Option<Duration> {
+        Some(Duration::from_secs_f64(s))
+    }
+
+    #[test]
+    fn seed_checkers_are_typed() {
+        // seed000's included file: HTTP_GET with a url block, `retry`.
+        let cfg = seed("seed000/conf.d/test.conf");
+        let rs = &cfg.virtual_servers[0].real_servers[0];
+        let CheckSpec::Http(h) = &rs.checks[0].spec else {
+            panic!("{:?}", rs.checks[0].spec)
+        };
+        assert_eq!(h.urls.len(), 1);
+        assert_eq!(h.urls[0].path, "/404");
+        assert_eq!(
+            h.urls[0].status,
+            [StatusRange {
+                first: 404,
+                last: 404
+            }]
+        );
+        assert!(h.urls[0].accepts(404) && !h.urls[0].accepts(200));
+        assert_eq!(h.urls[0].digest, None);
+        assert_eq!(h.urls[0].location.line, 11);
+        assert_eq!(h.connect.connect_port, Some(8080));
+        assert_eq!(h.timers.connect_timeout, secs(2.0));
+        assert_eq!(h.timers.retry, Some(2));
+        assert_eq!(h.timers.delay_before_retry, secs(2.0));
+        assert_eq!(cfg.virtual_servers[0].timers.delay_loop, secs(6.0));
+
+        // seed003: the older `nb_get_retry`.
+        let cfg = seed("seed003/tcp_check.conf");
+        let vs = &cfg.virtual_servers[0];
+        assert_eq!(vs.delay_loop, Some(6));
+        for rs in &vs.real_servers {
+            let CheckSpec::Tcp(t) = &rs.checks[0].spec else {
+                panic!("{:?}", rs.checks[0].spec)
+            };
+            assert_eq!(t.timers.retry, Some(3));
+            assert_eq!(t.timers.connect_timeout, secs(5.0));
+            assert_eq!(t.timers.delay_before_retry, secs(3.0));
+            assert_eq!(t.connect, ConnectOptions::default());
+        }
+        let cfg = seed("seed003/http_get.conf");
+        for vs in &cfg.virtual_servers {
+            for rs in &vs.real_servers {
+                assert!(
+                    matches!(&rs.checks[0].spec, CheckSpec::Http(h) if h.urls[0].path == "/healthz")
+                );
+            }
+        }
+        let cfg = seed("seed002/keepalived.conf");
+        let CheckSpec::Tcp(t) = &cfg.virtual_servers[0].real_servers[1].checks[0].spec else {
+            panic!()
+        };
+        assert_eq!(t.timers.connect_timeout, secs(3.0));
+        assert_eq!(t.timers.retry, None);
+    }
+
+    #[test]
+    fn failover_options_and_every_checker() {
+        let text = r#"virtual_server 10.96.0.1 80 {
+    delay_loop 0.05
+    quorum 3
+    hysteresis 1
+    quorum_up "/usr/bin/logger quorum up"
+    quorum_down /usr/bin/logger down
+    sorry_server 10.0.0.9 8080
+    sorry_server_inhibit
+    alpha
+    omega
+    inhibit_on_failure
+    retry 5
+    real_server 10.0.0.1 80 {
+        weight 2
+        inhibit_on_failure false
+        delay_before_retry 0.01
+        HTTP_GET {
+            url {
+                path /a
+                status_code 200-204,301
+                digest 900150983CD24FB0D6963F7D28E17F72
+                virtualhost a.example
+            }
+            url {
+                path /b
+            }
+            virtualhost www.example
+            connect_ip 10.0.1.1
+            connect_port 8081
+            bindto 10.0.0.254
+            bind_port 5555
+            warmup 1.5
+        }
+        MISC_CHECK {
+            misc_path "/bin/check 10.0.0.1"
+            misc_timeout 0.2
+            misc_dynamic
+            user nobody
+        }
+        SSL_GET {
+            url { path / }
+        }
+    }
+}
+"#;
+        let cfg = Config::parse_str(text, "f.conf").unwrap();
+        let vs = &cfg.virtual_servers[0];
+        assert_eq!(vs.delay_loop, Some(1));
+        assert_eq!(vs.timers.delay_loop, Some(Duration::from_millis(50)));
+        assert_eq!(vs.timers.retry, Some(5));
+        assert_eq!((vs.quorum, vs.hysteresis), (Some(3), Some(1)));
+        assert_eq!(vs.effective_quorum(), 3);
+        assert_eq!(vs.quorum_up.as_deref(), Some("/usr/bin/logger quorum up"));
+        assert_eq!(vs.quorum_down.as_deref(), Some("/usr/bin/logger down"));
+        let sorry = vs.sorry_server.as_ref().unwrap();
+        assert_eq!(
+            (sorry.address.to_string(), sorry.port),
+            ("10.0.0.9".into(), Some(8080))
+        );
+        assert_eq!(sorry.location.line, 7);
+        assert!(vs.sorry_server_inhibit && vs.alpha && vs.omega && vs.inhibit_on_failure);
+        assert!(vs.other.is_empty(), "{:?}", vs.other);
+        let rs = &vs.real_servers[0];
+        assert_eq!(rs.inhibit_on_failure, Some(false));
+        assert!(!vs.inhibits(rs));
+        assert_eq!(
+            rs.timers.delay_before_retry,
+            Some(Duration::from_millis(10))
+        );
+        assert!(rs.other.is_empty(), "{:?}", rs.other);
+        let kinds: Vec<_> = rs.checks.iter().map(|c| c.kind.as_str()).collect();
+        assert_eq!(kinds, ["HTTP_GET", "MISC_CHECK", "SSL_GET"]);
+        let CheckSpec::Http(h) = &rs.checks[0].spec else {
+            panic!()
+        };
+        let a = &h.urls[0];
+        assert_eq!(
+            a.status,
+            [
+                StatusRange {
+                    first: 200,
+                    last: 204
+                },
+                StatusRange {
+                    first: 301,
+                    last: 301
+                }
+            ]
+        );
+        assert!(a.accepts(204) && a.accepts(301) && !a.accepts(205) && !a.accepts(302));
+        assert_eq!(
+            a.digest,
+            Some([
+                0x90, 0x01, 0x50, 0x98, 0x3c, 0xd2, 0x4f, 0xb0, 0xd6, 0x96, 0x3f, 0x7d, 0x28, 0xe1,
+                0x7f, 0x72
+            ])
+        );
+        assert_eq!(a.virtualhost.as_deref(), Some("a.example"));
+        // No status_code: any 2xx.
+        assert!(h.urls[1].status.is_empty() && h.urls[1].accepts(299) && !h.urls[1].accepts(404));
+        assert_eq!(h.virtualhost.as_deref(), Some("www.example"));
+        assert_eq!(
+            h.connect,
+            ConnectOptions {
+                connect_ip: Some("10.0.1.1".parse().unwrap()),
+                connect_port: Some(8081),
+                bindto: Some("10.0.0.254".parse().unwrap()),
+                bind_port: Some(5555),
+            }
+        );
+        assert_eq!(h.timers.warmup, Some(Duration::from_millis(1500)));
+        let CheckSpec::Misc(m) = &rs.checks[1].spec else {
+            panic!()
+        };
+        assert_eq!(m.path, "/bin/check 10.0.0.1");
+        assert_eq!(m.timeout, Some(Duration::from_millis(200)));
+        assert!(m.dynamic);
+        assert_eq!(m.user.as_deref(), Some("nobody"));
+        assert_eq!(rs.checks[2].spec, CheckSpec::Other);
+        assert_eq!(rs.checks[2].spec.timers(), None);
+        // Timers inherit inward-out.
+        let t = h.timers.or(&rs.timers).or(&vs.timers);
+        assert_eq!(t.retry, Some(5));
+        assert_eq!(t.delay_before_retry, Some(Duration::from_millis(10)));
+        assert_eq!(t.delay_loop, Some(Duration::from_millis(50)));
+    }
+
+    #[test]
+    fn checker_errors_point_at_lines() {
+        let wrap = |inner: &str| {
+            format!(
+                "virtual_server 10.0.0.1 80 {{\n real_server 10.0.0.2 80 {{\n{inner}\n }}\n}}\n"
+            )
+        };
+        let cases: &[(&str, &str)] = &[
+            (
+                "  HTTP_GET {\n   url {\n    digest 1234\n   }\n  }",
+                "f.conf:5: digest \"1234\" is not an MD5 digest",
+            ),
+            (
+                "  HTTP_GET {\n   url {\n    status_code 200-99x\n   }\n  }",
+                "f.conf:5: \"99x\" is not an HTTP status code",
+            ),
+            (
+                "  HTTP_GET {\n   url {\n    status_code 299-200\n   }\n  }",
+                "f.conf:5: empty status range \"299-200\"",
+            ),
+            (
+                "  HTTP_GET {\n   connect_timeout 3\n  }",
+                "f.conf:3: HTTP_GET needs at least one url",
+            ),
+            (
+                "  MISC_CHECK {\n   misc_timeout 3\n  }",
+                "f.conf:3: MISC_CHECK needs a misc_path",
+            ),
+            (
+                "  TCP_CHECK {\n   connect_timeout -1\n  }",
+                "f.conf:4: connect_timeout: \"-1\" is not a number of seconds",
+            ),
+            (
+                "  TCP_CHECK {\n   delay_before_retry 1.2345678\n  }",
+                "is not a number of seconds",
+            ),
+            (
+                "  TCP_CHECK {\n   connect_port 70000\n  }",
+                "f.conf:4: \"70000\" is not a port number",
+            ),
+            (
+                "  TCP_CHECK {\n   bindto nowhere\n  }",
+                "f.conf:4: \"nowhere\" is not an IP address",
+            ),
+            (
+                "  TCP_CHECK {\n   retry many\n  }",
+                "f.conf:4: retry: \"many\" is not a valid number",
+            ),
+            (
+                "  inhibit_on_failure maybe",
+                "f.conf:3: inhibit_on_failure: \"maybe\" is not true or false",
+            ),
+            (
+                "  MISC_CHECK {\n   misc_path\n  }",
+                "f.conf:4: misc_path needs a command",
+            ),
+        ];
+        for (inner, want) in cases {
+            let e = Config::parse_str(&wrap(inner), "f.conf").unwrap_err();
+            assert!(e.to_string().contains(want), "{inner:?}: {e}");
+        }
+        let e = Config::parse_str(
+            "virtual_server 10.0.0.1 80 {\n sorry_server 10.0.0.9 80 1\n}\n",
+            "f.conf",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "f.conf:2: sorry_server needs an address and a port"
+        );
+        let e = Config::parse_str("virtual_server 10.0.0.1 80 {\n quorum_up\n}\n", "f.conf")
+            .unwrap_err();
+        assert_eq!(e.to_string(), "f.conf:2: quorum_up needs a command");
+    }
+
+    #[test]
+    fn seconds() {
+        assert_eq!(parse_seconds("6"), Some(Duration::from_secs(6)));
+        assert_eq!(parse_seconds("0.05"), Some(Duration::from_millis(50)));
+        assert_eq!(parse_seconds(".5"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_seconds("2."), Some(Duration::from_secs(2)));
+        assert_eq!(
+            parse_seconds("1.000001"),
+            Some(Duration::from_micros(1_000_001))
+        );
+        for bad in ["", ".", "1e3", "-1", "+1", "1.2.3", "1.0000001", "x"] {
+            assert_eq!(parse_seconds(bad), None, "{bad:?}");
+        }
+    }
 }
