@@ -312,7 +312,7 @@ fn tcp_check_down_after_retries_and_recovered() {
         server.abort();
         let _ = server.await;
         let events = ev.server_until(A, false).await;
-        assert_fails_then_down(&events, 3, "refused");
+        assert_fails_then_down(&events, 3, "connect to 127.0.0.1:");
         assert!(dests(&m).is_empty());
         let lost = ev
             .until("QuorumLost", |e| {
@@ -675,8 +675,8 @@ fn inhibit_on_failure_keeps_weight_zero_instead_of_removal() {
         b.abort();
         let _ = (a.await, b.await);
         // retry 1 (from the virtual server): two failures each.
-        assert_fails_then_down(&ev.server_until(A, false).await, 2, "refused");
-        assert_fails_then_down(&ev.server_until(B, false).await, 2, "refused");
+        assert_fails_then_down(&ev.server_until(A, false).await, 2, "connect to 127.0.0.1:");
+        assert_fails_then_down(&ev.server_until(B, false).await, 2, "connect to 127.0.0.1:");
         // The inhibited server stays at weight 0; the other one is removed.
         assert_eq!(dests(&m), map(&[(&ka, 0)]));
         let _a = serve_accept(listen(&ns, pa));
