@@ -63,6 +63,7 @@ fn serve_silent(l: TcpListener) -> JoinHandle<()> {
 struct Http {
     answer: Arc<Mutex<(u16, Vec<u8>)>>,
     requests: Arc<Mutex<Vec<String>>>,
+    peers: Arc<Mutex<Vec<std::net::SocketAddr>>>,
 }
 
 impl Http {
@@ -91,7 +92,8 @@ async fn write_all(s: &TcpStream, mut data: &[u8]) {
 /// status and body, closes.
 fn serve_http(l: TcpListener, h: Http) -> JoinHandle<()> {
     tokio::spawn(async move {
-        while let Ok((s, _)) = l.accept().await {
+        while let Ok((s, peer)) = l.accept().await {
+            h.peers.lock().unwrap().push(peer);
             let h = h.clone();
             tokio::spawn(async move {
                 let mut req = Vec::new();
@@ -308,12 +310,20 @@ fn tcp_check_down_after_retries_and_recovered() {
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert!(ev.pending().is_empty());
 
+        let mut updates = m.updates();
+        assert_eq!(updates.borrow_and_update().generation, 0);
         // The server goes away: one failure and two retries, then down.
         server.abort();
         let _ = server.await;
         let events = ev.server_until(A, false).await;
         assert_fails_then_down(&events, 3, "connect to 127.0.0.1:");
         assert!(dests(&m).is_empty());
+        // The change was published.
+        assert!(updates.has_changed().unwrap());
+        let u = updates.borrow_and_update().clone();
+        assert_eq!(u.generation, 1);
+        assert!(u.services[0].1.is_empty());
+        assert!(!u.state.server(A).unwrap().alive);
         let lost = ev
             .until("QuorumLost", |e| {
                 matches!(e, HealthEvent::QuorumLost { .. })
@@ -423,6 +433,7 @@ fn http_get_without_digest_accepts_any_body_and_listed_statuses() {
                 "virtual_server 10.96.0.1 80 {{\n delay_loop 0.03\n alpha\n\
                  real_server 127.0.0.1 8080 {{\n  HTTP_GET {{\n   url {{\n    path /404\n    \
                  status_code 404\n   }}\n   connect_port {port}\n   virtualhost svc.example\n   \
+                 bindto 127.0.0.5\n   \
                  connect_timeout 1\n   retry 0\n  }}\n }}\n}}\n"
             ),
             &ns,
@@ -430,6 +441,12 @@ fn http_get_without_digest_accepts_any_body_and_listed_statuses() {
         ev.server_until(A, true).await;
         let req = &http.requests()[0];
         assert!(req.contains("\r\nHost: svc.example\r\n"), "{req:?}");
+        // bindto: the checks come from 127.0.0.5.
+        let peers = http.peers.lock().unwrap().clone();
+        assert!(
+            !peers.is_empty() && peers.iter().all(|p| p.ip().to_string() == "127.0.0.5"),
+            "{peers:?}"
+        );
         http.set(200, b"found");
         let events = ev.server_until(A, false).await;
         assert_fails_then_down(&events, 1, "status 200 not accepted");
@@ -570,8 +587,8 @@ fn misc_check_without_dynamic_and_outside_the_namespace_marker() {
         let (_cfg, m, mut ev) = start(
             &format!(
                 "virtual_server 10.96.0.1 80 {{\n delay_loop 0.03\n\
-                 real_server 10.0.0.1 80 {{\n  MISC_CHECK {{\n   misc_path \"exit $(cat {})\"\n  }}\n }}\n\
-                 real_server 10.0.0.2 80 {{\n  MISC_CHECK {{\n   misc_path \"grep -q 192.0.2.77 /proc/net/fib_trie\"\n  }}\n }}\n}}\n",
+                 real_server 10.0.0.1 80 {{\n  MISC_CHECK {{\n   misc_path \"exit $(cat {})\"\n   misc_timeout 5\n  }}\n }}\n\
+                 real_server 10.0.0.2 80 {{\n  MISC_CHECK {{\n   misc_path \"grep -q 192.0.2.77 /proc/net/fib_trie\"\n   misc_timeout 5\n  }}\n }}\n}}\n",
                 code.display()
             ),
             &ns,
@@ -596,60 +613,66 @@ fn gone(pid: &str) -> bool {
     }
 }
 
+/// The first complete line of `file` (a pid a check script appended),
+/// waiting up to 5 s for it.
+async fn first_pid(file: &Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        if let Some((line, _)) = text.split_once('\n') {
+            return line.trim().to_string();
+        }
+        assert!(Instant::now() < deadline, "no pid in {}", file.display());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Waits up to 5 s for process `pid` to be gone.
+async fn wait_gone(pid: &str, when: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !gone(pid) {
+        assert!(Instant::now() < deadline, "process {pid} survived {when}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A check script that starts a child of its own (`sleep 30`), appends
+/// the child's pid to `pids` and waits for it.
+fn sleeper_config(pids: &Path, timeout: &str) -> String {
+    format!(
+        "virtual_server 10.96.0.1 80 {{\n delay_loop 0.05\n\
+         real_server 10.0.0.1 80 {{\n  MISC_CHECK {{\n   \
+         misc_path \"sleep 30 & echo $! >> {}; wait\"\n   misc_timeout {timeout}\n  }}\n }}\n}}\n",
+        pids.display()
+    )
+}
+
 #[test]
 fn misc_check_timeout_kills_the_process_group() {
     let ns = netns_with_lo();
     let dir = Scratch::new("timeout");
-    let pid = dir.0.join("pid");
     block_on(async {
-        // The script starts a child of its own and waits for it.
-        let (_cfg, m, mut ev) = start(
-            &format!(
-                "virtual_server 10.96.0.1 80 {{\n delay_loop 0.05\n\
-                 real_server 10.0.0.1 80 {{\n  MISC_CHECK {{\n   \
-                 misc_path \"sleep 30 & echo $! > {}; wait\"\n   misc_timeout 0.3\n  }}\n }}\n}}\n",
-                pid.display()
-            ),
-            &ns,
-        );
+        let pids = dir.0.join("pids");
+        let (_cfg, m, mut ev) = start(&sleeper_config(&pids, "0.3"), &ns);
         let started = Instant::now();
         let events = ev.server_until(A, false).await;
         assert_fails_then_down(&events, 1, "timed out after 300ms (killed)");
         assert!(started.elapsed() >= Duration::from_millis(300));
         assert!(dests(&m).is_empty());
         // The script's own child was killed with it.
-        let sleeper = std::fs::read_to_string(&pid).unwrap();
-        let sleeper = sleeper.trim().to_string();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !gone(&sleeper) {
-            assert!(
-                Instant::now() < deadline,
-                "sleep {sleeper} survived the timeout"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        wait_gone(&first_pid(&pids).await, "the timeout").await;
+        m.shutdown().await;
+
         // Stopping the monitor kills a check program that is running.
-        std::fs::remove_file(&pid).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !pid.exists() {
-            assert!(Instant::now() < deadline, "the check did not run again");
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        let sleeper = std::fs::read_to_string(&pid).unwrap().trim().to_string();
+        let pids = dir.0.join("pids2");
+        let (_cfg, m, _ev) = start(&sleeper_config(&pids, "30"), &ns);
+        let sleeper = first_pid(&pids).await;
         assert!(!gone(&sleeper));
         assert!(
             m.shutdown().await.is_empty(),
             "no omega: no shutdown events"
         );
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !gone(&sleeper) {
-            assert!(
-                Instant::now() < deadline,
-                "sleep {sleeper} survived the shutdown"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        wait_gone(&sleeper, "the shutdown").await;
     });
 }
 

@@ -494,6 +494,29 @@ pub fn desired_services(
     Ok(apply_health(&base, cfg, state))
 }
 
+/// [`desired_services`] as a whole [`crate::sync::DesiredState`] without
+/// sets: what an IPVS-only syncer ([`crate::sync::Syncer::ipvs_only`])
+/// takes. (With [`crate::svc`], which also manages the ipset members,
+/// put the destinations into [`crate::svc::Desired::services`] instead.)
+///
+/// ```
+/// use clusterip::health::{HealthState, desired_state};
+/// use clusterip::keepalived::Config;
+/// let cfg = Config::parse_str("virtual_server 10.96.0.1 53 {\n protocol UDP\n real_server 10.0.0.1 53 {\n }\n}\n", "k.conf").unwrap();
+/// let d = desired_state(&cfg, &HealthState::new(&cfg)).unwrap();
+/// assert_eq!(d.services[0].1.len(), 1);
+/// assert!(d.sets.is_empty());
+/// ```
+pub fn desired_state(
+    cfg: &Config,
+    state: &HealthState,
+) -> Result<crate::sync::DesiredState, ConfigError> {
+    Ok(crate::sync::DesiredState {
+        services: desired_services(cfg, state)?,
+        sets: Vec::new(),
+    })
+}
+
 fn forward_of(vs: &VirtualServer) -> ForwardMethod {
     match vs.lb_kind.unwrap_or(LbKind::Nat) {
         LbKind::Nat => ForwardMethod::Masquerade,
