@@ -6,8 +6,17 @@
 //! word with spaces, and `include PATTERN` pulling in files (a relative
 //! pattern is taken from the directory of the including file; matches are
 //! read in sorted order). Everything this module does not interpret
-//! (`global_defs`, `vrrp_instance`, health checks...) is kept as a [`Block`]
-//! tree, so nothing is silently dropped. Every error names the file and line.
+//! (`global_defs`, `vrrp_instance`, ...) is kept as a [`Block`] tree, so
+//! nothing is silently dropped. Every error names the file and line.
+//!
+//! Health checks are typed too ([`CheckSpec`]): `TCP_CHECK`, `HTTP_GET`
+//! (with its `url` blocks) and `MISC_CHECK`, their timers
+//! ([`CheckTimers`], which a real server and a virtual server may also set
+//! as defaults for their checkers) and the virtual server's failover
+//! options (`quorum`, `hysteresis`, `quorum_up`/`quorum_down`,
+//! `sorry_server`, `alpha`, `omega`, `inhibit_on_failure`). The health
+//! checker that runs them is `clusterip::health`. Timer values are seconds
+//! and may be fractional (`delay_loop 0.5`), as keepalived reads them.
 //!
 //! ```
 //! use clusterip::keepalived::{Config, Target};
@@ -22,6 +31,7 @@
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Where something was written: file and 1-based line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,13 +130,209 @@ pub enum Target {
     Fwmark(u32),
 }
 
-/// A health check block of a real server (parsed and kept, not run).
+/// A health check block of a real server: its kind, what it says (typed,
+/// for the kinds `clusterip::health` runs) and the whole block.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HealthCheck {
     /// `TCP_CHECK`, `HTTP_GET`, `SSL_GET`, `MISC_CHECK`, `SMTP_CHECK`, `DNS_CHECK`, ...
     pub kind: String,
+    /// The check, typed.
+    pub spec: CheckSpec,
     /// The whole block.
     pub block: Block,
+}
+
+/// Timers and retries of health checks: set in a checker block, or as
+/// defaults for the checkers of a `real_server` or `virtual_server` (the
+/// innermost setting wins). `None` means not written here.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckTimers {
+    /// `delay_loop`: time between two checks.
+    pub delay_loop: Option<Duration>,
+    /// `retry` (or the older `nb_get_retry`): how many times a failed check
+    /// is retried before the real server is taken down.
+    pub retry: Option<u32>,
+    /// `delay_before_retry`: time between a failure and its retry.
+    pub delay_before_retry: Option<Duration>,
+    /// `connect_timeout`: how long a connection (and, for `HTTP_GET`, the
+    /// whole exchange) may take.
+    pub connect_timeout: Option<Duration>,
+    /// `warmup`: the first check runs after a random delay up to this.
+    pub warmup: Option<Duration>,
+}
+
+impl CheckTimers {
+    /// Each timer of `self`, or of `outer` where `self` has none.
+    pub fn or(&self, outer: &CheckTimers) -> CheckTimers {
+        CheckTimers {
+            delay_loop: self.delay_loop.or(outer.delay_loop),
+            retry: self.retry.or(outer.retry),
+            delay_before_retry: self.delay_before_retry.or(outer.delay_before_retry),
+            connect_timeout: self.connect_timeout.or(outer.connect_timeout),
+            warmup: self.warmup.or(outer.warmup),
+        }
+    }
+
+    /// Reads the statement `b` when it is a timer; false when it is not one.
+    fn read(&mut self, b: &Block) -> Result<bool, ConfigError> {
+        match b.keyword.as_str() {
+            "delay_loop" => self.delay_loop = Some(duration(b)?),
+            "retry" | "nb_get_retry" => self.retry = Some(number(b)?),
+            "delay_before_retry" => self.delay_before_retry = Some(duration(b)?),
+            "connect_timeout" => self.connect_timeout = Some(duration(b)?),
+            "warmup" => self.warmup = Some(duration(b)?),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+/// Where a connection-based checker connects, and from where.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnectOptions {
+    /// `connect_ip`: the address to check (default: the real server's).
+    pub connect_ip: Option<IpAddr>,
+    /// `connect_port`: the port to check (default: the real server's).
+    pub connect_port: Option<u16>,
+    /// `bindto`: the local address to connect from.
+    pub bindto: Option<IpAddr>,
+    /// `bind_port`: the local port to connect from.
+    pub bind_port: Option<u16>,
+}
+
+impl ConnectOptions {
+    fn read(&mut self, b: &Block) -> Result<bool, ConfigError> {
+        match b.keyword.as_str() {
+            "connect_ip" => self.connect_ip = Some(address(one_arg(b)?, &b.location)?),
+            "connect_port" => self.connect_port = Some(port(one_arg(b)?, &b.location)?),
+            "bindto" => self.bindto = Some(address(one_arg(b)?, &b.location)?),
+            "bind_port" => self.bind_port = Some(port(one_arg(b)?, &b.location)?),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+/// A `TCP_CHECK`: the real server is up when a TCP connection to it opens
+/// within `connect_timeout`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TcpCheck {
+    /// Where to connect.
+    pub connect: ConnectOptions,
+    /// The checker's own timers.
+    pub timers: CheckTimers,
+}
+
+/// A range of HTTP status codes a `url` accepts (`200`, or `200-299`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusRange {
+    /// First code accepted.
+    pub first: u16,
+    /// Last code accepted (equal to `first` for a single code).
+    pub last: u16,
+}
+
+impl StatusRange {
+    /// Whether `code` is in the range.
+    pub fn contains(&self, code: u16) -> bool {
+        self.first <= code && code <= self.last
+    }
+}
+
+/// One `url { }` block of an `HTTP_GET`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlCheck {
+    /// `path`: what to request (`/` when not written).
+    pub path: String,
+    /// `status_code`: the codes accepted; empty means any 2xx (keepalived's
+    /// default).
+    pub status: Vec<StatusRange>,
+    /// `digest`: the MD5 digest the body must have.
+    pub digest: Option<[u8; 16]>,
+    /// `virtualhost`: the `Host` header for this URL.
+    pub virtualhost: Option<String>,
+    /// Where the block starts.
+    pub location: Location,
+}
+
+impl UrlCheck {
+    /// Whether a response status is accepted.
+    pub fn accepts(&self, code: u16) -> bool {
+        if self.status.is_empty() {
+            (200..=299).contains(&code)
+        } else {
+            self.status.iter().any(|r| r.contains(code))
+        }
+    }
+}
+
+/// An `HTTP_GET`: every URL must answer with an accepted status (and
+/// digest, when one is given).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HttpCheck {
+    /// The `url` blocks, in file order.
+    pub urls: Vec<UrlCheck>,
+    /// `virtualhost`: the `Host` header (default: the checked address and
+    /// port).
+    pub virtualhost: Option<String>,
+    /// Where to connect.
+    pub connect: ConnectOptions,
+    /// The checker's own timers.
+    pub timers: CheckTimers,
+}
+
+/// A `MISC_CHECK`: a program run with `/bin/sh -c`; exit status 0 means up.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MiscCheck {
+    /// `misc_path`: the command line.
+    pub path: String,
+    /// `misc_timeout`: how long it may run (default: the check interval).
+    pub timeout: Option<Duration>,
+    /// `misc_dynamic`: an exit status of 2 + N means up with weight N,
+    /// 1 means down.
+    pub dynamic: bool,
+    /// `user`: the user to run it as (kept; the checker runs it as itself).
+    pub user: Option<String>,
+    /// The checker's own timers.
+    pub timers: CheckTimers,
+}
+
+/// What a health check block says, typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckSpec {
+    /// `TCP_CHECK`.
+    Tcp(TcpCheck),
+    /// `HTTP_GET`.
+    Http(HttpCheck),
+    /// `MISC_CHECK`.
+    Misc(MiscCheck),
+    /// A kind this reader keeps but does not interpret (`SSL_GET`,
+    /// `SMTP_CHECK`, `DNS_CHECK`, ...): see [`HealthCheck::block`].
+    Other,
+}
+
+impl CheckSpec {
+    /// The checker's own timers (`None` for [`CheckSpec::Other`]).
+    pub fn timers(&self) -> Option<&CheckTimers> {
+        match self {
+            CheckSpec::Tcp(c) => Some(&c.timers),
+            CheckSpec::Http(c) => Some(&c.timers),
+            CheckSpec::Misc(c) => Some(&c.timers),
+            CheckSpec::Other => None,
+        }
+    }
+}
+
+/// The `sorry_server` of a virtual server: put in the pool when the
+/// virtual server has lost its quorum (by default: all real servers down).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SorryServer {
+    /// Its address.
+    pub address: IpAddr,
+    /// Its port (absent for fwmark services).
+    pub port: Option<u16>,
+    /// Where it is written.
+    pub location: Location,
 }
 
 /// Health-check block keywords keepalived knows.
@@ -152,7 +358,12 @@ pub struct RealServer {
     pub port: Option<u16>,
     /// `weight` (keepalived's default is 1).
     pub weight: Option<u32>,
-    /// Health checks, kept.
+    /// `inhibit_on_failure`: when down, keep it at weight 0 instead of
+    /// removing it (`None`: the virtual server's setting applies).
+    pub inhibit_on_failure: Option<bool>,
+    /// Defaults for the timers of its checkers.
+    pub timers: CheckTimers,
+    /// Health checks.
     pub checks: Vec<HealthCheck>,
     /// Other statements, kept.
     pub other: Vec<Block>,
@@ -173,8 +384,34 @@ pub struct VirtualServer {
     pub lb_kind: Option<LbKind>,
     /// `persistence_timeout`, seconds.
     pub persistence_timeout: Option<u32>,
-    /// `delay_loop`, seconds between health checks.
+    /// `delay_loop`, seconds between health checks, rounded up to whole
+    /// seconds (the exact value is in [`CheckTimers::delay_loop`] of
+    /// [`VirtualServer::timers`]).
     pub delay_loop: Option<u32>,
+    /// Defaults for the timers of every checker of its real servers.
+    pub timers: CheckTimers,
+    /// `quorum`: the least sum of the weights of live real servers for the
+    /// service to be up (keepalived's default is 1).
+    pub quorum: Option<u32>,
+    /// `hysteresis`: quorum is lost below `quorum - hysteresis` and gained
+    /// again at `quorum + hysteresis`.
+    pub hysteresis: Option<u32>,
+    /// `quorum_up`: the command run when quorum is gained.
+    pub quorum_up: Option<String>,
+    /// `quorum_down`: the command run when quorum is lost.
+    pub quorum_down: Option<String>,
+    /// `sorry_server`.
+    pub sorry_server: Option<SorryServer>,
+    /// `sorry_server_inhibit`: the sorry server stays in the pool at weight
+    /// 0 while it is not needed.
+    pub sorry_server_inhibit: bool,
+    /// `alpha`: real servers start down until a check succeeds.
+    pub alpha: bool,
+    /// `omega`: on shutdown, the down notifications (and `quorum_down`) are
+    /// given.
+    pub omega: bool,
+    /// `inhibit_on_failure`: the default of the real servers.
+    pub inhibit_on_failure: bool,
     /// The real servers.
     pub real_servers: Vec<RealServer>,
     /// Other statements, kept.
@@ -187,6 +424,17 @@ impl VirtualServer {
     /// The protocol in force (`TCP` when not written, as keepalived does).
     pub fn effective_protocol(&self) -> Protocol {
         self.protocol.unwrap_or(Protocol::Tcp)
+    }
+
+    /// The quorum in force (1 when not written, as keepalived does).
+    pub fn effective_quorum(&self) -> u32 {
+        self.quorum.unwrap_or(1)
+    }
+
+    /// Whether real server `rs` is kept at weight 0 rather than removed when
+    /// it fails (its own `inhibit_on_failure`, else the virtual server's).
+    pub fn inhibits(&self, rs: &RealServer) -> bool {
+        rs.inhibit_on_failure.unwrap_or(self.inhibit_on_failure)
     }
 }
 
@@ -524,6 +772,70 @@ fn number<T: std::str::FromStr>(b: &Block) -> Result<T, ConfigError> {
     })
 }
 
+/// A timer value: seconds, with up to six decimals (`5`, `0.05`).
+fn duration(b: &Block) -> Result<Duration, ConfigError> {
+    let a = one_arg(b)?;
+    parse_seconds(a).ok_or_else(|| {
+        err(
+            &b.location,
+            format!("{}: {a:?} is not a number of seconds", b.keyword),
+        )
+    })
+}
+
+fn parse_seconds(a: &str) -> Option<Duration> {
+    let (whole, frac) = a.split_once('.').unwrap_or((a, ""));
+    if (whole.is_empty() && frac.is_empty())
+        || frac.len() > 6
+        || !whole
+            .bytes()
+            .chain(frac.bytes())
+            .all(|c| c.is_ascii_digit())
+    {
+        return None;
+    }
+    let secs: u64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let micros: u32 = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<6}").parse().ok()?
+    };
+    Some(Duration::from_secs(secs) + Duration::from_micros(u64::from(micros)))
+}
+
+/// A flag statement: alone it means yes; it may also say so (`true`/`false`,
+/// `yes`/`no`, `on`/`off`, `1`/`0`).
+fn flag(b: &Block) -> Result<bool, ConfigError> {
+    match b.args.as_slice() {
+        [] => Ok(true),
+        [a] => match a.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "on" | "1" => Ok(true),
+            "false" | "no" | "off" | "0" => Ok(false),
+            _ => Err(err(
+                &b.location,
+                format!("{}: {a:?} is not true or false", b.keyword),
+            )),
+        },
+        _ => Err(err(
+            &b.location,
+            format!("{} takes at most one value", b.keyword),
+        )),
+    }
+}
+
+/// A command line: the words of the statement, joined by spaces (a quoted
+/// command is one word already).
+fn command(b: &Block) -> Result<String, ConfigError> {
+    if b.args.is_empty() {
+        return Err(err(&b.location, format!("{} needs a command", b.keyword)));
+    }
+    Ok(b.args.join(" "))
+}
+
 fn address(s: &str, loc: &Location) -> Result<IpAddr, ConfigError> {
     s.parse()
         .map_err(|_| err(loc, format!("{s:?} is not an IP address")))
@@ -565,6 +877,16 @@ fn virtual_server(b: Block) -> Result<VirtualServer, ConfigError> {
         lb_kind: None,
         persistence_timeout: None,
         delay_loop: None,
+        timers: CheckTimers::default(),
+        quorum: None,
+        hysteresis: None,
+        quorum_up: None,
+        quorum_down: None,
+        sorry_server: None,
+        sorry_server_inhibit: false,
+        alpha: false,
+        omega: false,
+        inhibit_on_failure: false,
         real_servers: Vec::new(),
         other: Vec::new(),
         location: loc,
@@ -589,9 +911,40 @@ fn virtual_server(b: Block) -> Result<VirtualServer, ConfigError> {
                 });
             }
             "persistence_timeout" => vs.persistence_timeout = Some(number(&c)?),
-            "delay_loop" => vs.delay_loop = Some(number(&c)?),
+            "delay_loop" => {
+                let d = duration(&c)?;
+                let whole = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+                vs.delay_loop = Some(u32::try_from(whole).map_err(|_| {
+                    err(&c.location, format!("delay_loop {:?} is too long", c.args))
+                })?);
+                vs.timers.delay_loop = Some(d);
+            }
+            "quorum" => vs.quorum = Some(number(&c)?),
+            "hysteresis" => vs.hysteresis = Some(number(&c)?),
+            "quorum_up" => vs.quorum_up = Some(command(&c)?),
+            "quorum_down" => vs.quorum_down = Some(command(&c)?),
+            "sorry_server" => {
+                let (address, port) = match c.args.as_slice() {
+                    [ip] => (address(ip, &c.location)?, None),
+                    [ip, p] => (address(ip, &c.location)?, Some(port(p, &c.location)?)),
+                    _ => return Err(err(&c.location, "sorry_server needs an address and a port")),
+                };
+                vs.sorry_server = Some(SorryServer {
+                    address,
+                    port,
+                    location: c.location.clone(),
+                });
+            }
+            "sorry_server_inhibit" => vs.sorry_server_inhibit = flag(&c)?,
+            "alpha" => vs.alpha = flag(&c)?,
+            "omega" => vs.omega = flag(&c)?,
+            "inhibit_on_failure" => vs.inhibit_on_failure = flag(&c)?,
             "real_server" => vs.real_servers.push(real_server(c)?),
-            _ => vs.other.push(c),
+            _ => {
+                if !vs.timers.read(&c)? {
+                    vs.other.push(c);
+                }
+            }
         }
     }
     Ok(vs)
@@ -608,6 +961,8 @@ fn real_server(b: Block) -> Result<RealServer, ConfigError> {
         address,
         port,
         weight: None,
+        inhibit_on_failure: None,
+        timers: CheckTimers::default(),
         checks: Vec::new(),
         other: Vec::new(),
         location: loc,
@@ -615,16 +970,142 @@ fn real_server(b: Block) -> Result<RealServer, ConfigError> {
     for c in b.children.unwrap_or_default() {
         if c.keyword == "weight" {
             rs.weight = Some(number(&c)?);
+        } else if c.keyword == "inhibit_on_failure" {
+            rs.inhibit_on_failure = Some(flag(&c)?);
         } else if CHECKERS.contains(&c.keyword.as_str()) {
             rs.checks.push(HealthCheck {
                 kind: c.keyword.clone(),
+                spec: check_spec(&c)?,
                 block: c,
             });
-        } else {
+        } else if !rs.timers.read(&c)? {
             rs.other.push(c);
         }
     }
     Ok(rs)
+}
+
+/// The statements of a checker block this reader does not interpret are
+/// accepted (keepalived has many); the ones it does are checked.
+fn check_spec(b: &Block) -> Result<CheckSpec, ConfigError> {
+    let children = b.children.as_deref().unwrap_or_default();
+    match b.keyword.as_str() {
+        "TCP_CHECK" => {
+            let mut c = TcpCheck::default();
+            for s in children {
+                if !c.timers.read(s)? {
+                    c.connect.read(s)?;
+                }
+            }
+            Ok(CheckSpec::Tcp(c))
+        }
+        "HTTP_GET" => {
+            let mut c = HttpCheck::default();
+            for s in children {
+                if s.keyword == "url" {
+                    c.urls.push(url_check(s)?);
+                } else if s.keyword == "virtualhost" {
+                    c.virtualhost = Some(one_arg(s)?.to_string());
+                } else if !c.timers.read(s)? {
+                    c.connect.read(s)?;
+                }
+            }
+            if c.urls.is_empty() {
+                return Err(err(
+                    &b.location,
+                    "HTTP_GET needs at least one url { } block",
+                ));
+            }
+            Ok(CheckSpec::Http(c))
+        }
+        "MISC_CHECK" => {
+            let mut c = MiscCheck::default();
+            let mut path = None;
+            for s in children {
+                match s.keyword.as_str() {
+                    "misc_path" => path = Some(command(s)?),
+                    "misc_timeout" => c.timeout = Some(duration(s)?),
+                    "misc_dynamic" => c.dynamic = flag(s)?,
+                    "user" => c.user = Some(s.args.join(" ")),
+                    _ => {
+                        c.timers.read(s)?;
+                    }
+                }
+            }
+            c.path = path.ok_or_else(|| err(&b.location, "MISC_CHECK needs a misc_path"))?;
+            Ok(CheckSpec::Misc(c))
+        }
+        _ => Ok(CheckSpec::Other),
+    }
+}
+
+fn url_check(b: &Block) -> Result<UrlCheck, ConfigError> {
+    let mut u = UrlCheck {
+        path: "/".to_string(),
+        status: Vec::new(),
+        digest: None,
+        virtualhost: None,
+        location: b.location.clone(),
+    };
+    for s in b.children.as_deref().unwrap_or_default() {
+        match s.keyword.as_str() {
+            "path" => u.path = one_arg(s)?.to_string(),
+            "status_code" => {
+                if s.args.is_empty() {
+                    return Err(err(&s.location, "status_code needs a value"));
+                }
+                // `200`, `200-299`, or several of these (spaces or commas).
+                for word in s
+                    .args
+                    .iter()
+                    .flat_map(|a| a.split(','))
+                    .filter(|w| !w.is_empty())
+                {
+                    let code = |t: &str| {
+                        t.parse::<u16>()
+                            .ok()
+                            .filter(|c| (100..=599).contains(c))
+                            .ok_or_else(|| {
+                                err(&s.location, format!("{t:?} is not an HTTP status code"))
+                            })
+                    };
+                    let (first, last) = match word.split_once('-') {
+                        Some((a, z)) => (code(a)?, code(z)?),
+                        None => (code(word)?, code(word)?),
+                    };
+                    if first > last {
+                        return Err(err(&s.location, format!("empty status range {word:?}")));
+                    }
+                    u.status.push(StatusRange { first, last });
+                }
+            }
+            "digest" => {
+                let hex = one_arg(s)?;
+                u.digest = Some(md5_hex(hex).ok_or_else(|| {
+                    err(
+                        &s.location,
+                        format!("digest {hex:?} is not an MD5 digest (32 hexadecimal digits)"),
+                    )
+                })?);
+            }
+            "virtualhost" => u.virtualhost = Some(one_arg(s)?.to_string()),
+            _ => {}
+        }
+    }
+    Ok(u)
+}
+
+/// 32 hexadecimal digits as 16 bytes.
+fn md5_hex(s: &str) -> Option<[u8; 16]> {
+    if s.len() != 32 || !s.bytes().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (o, pair) in out.iter_mut().zip(s.as_bytes().chunks(2)) {
+        let pair = std::str::from_utf8(pair).ok()?;
+        *o = u8::from_str_radix(pair, 16).ok()?;
+    }
+    Some(out)
 }
 
 #[cfg(test)]
@@ -672,5 +1153,292 @@ mod tests {
         assert_eq!(c.virtual_servers[0].target, Target::Fwmark(7));
         assert_eq!(c.virtual_servers[0].real_servers[0].weight, Some(3));
         assert_eq!(c.virtual_servers[0].real_servers[0].port, None);
+    }
+
+    fn seed(path: &str) -> Config {
+        Config::load(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/data/keepalived")
+                .join(path),
+        )
+        .unwrap()
+    }
+
+    fn secs(s: f64) -> Option<Duration> {
+        Some(Duration::from_secs_f64(s))
+    }
+
+    #[test]
+    fn seed_checkers_are_typed() {
+        // seed000's included file: HTTP_GET with a url block, `retry`.
+        let cfg = seed("seed000/conf.d/test.conf");
+        let rs = &cfg.virtual_servers[0].real_servers[0];
+        let CheckSpec::Http(h) = &rs.checks[0].spec else {
+            panic!("{:?}", rs.checks[0].spec)
+        };
+        assert_eq!(h.urls.len(), 1);
+        assert_eq!(h.urls[0].path, "/404");
+        assert_eq!(
+            h.urls[0].status,
+            [StatusRange {
+                first: 404,
+                last: 404
+            }]
+        );
+        assert!(h.urls[0].accepts(404) && !h.urls[0].accepts(200));
+        assert_eq!(h.urls[0].digest, None);
+        assert_eq!(h.urls[0].location.line, 11);
+        assert_eq!(h.connect.connect_port, Some(8080));
+        assert_eq!(h.timers.connect_timeout, secs(2.0));
+        assert_eq!(h.timers.retry, Some(2));
+        assert_eq!(h.timers.delay_before_retry, secs(2.0));
+        assert_eq!(cfg.virtual_servers[0].timers.delay_loop, secs(6.0));
+
+        // seed003: the older `nb_get_retry`.
+        let cfg = seed("seed003/tcp_check.conf");
+        let vs = &cfg.virtual_servers[0];
+        assert_eq!(vs.delay_loop, Some(6));
+        for rs in &vs.real_servers {
+            let CheckSpec::Tcp(t) = &rs.checks[0].spec else {
+                panic!("{:?}", rs.checks[0].spec)
+            };
+            assert_eq!(t.timers.retry, Some(3));
+            assert_eq!(t.timers.connect_timeout, secs(5.0));
+            assert_eq!(t.timers.delay_before_retry, secs(3.0));
+            assert_eq!(t.connect, ConnectOptions::default());
+        }
+        let cfg = seed("seed003/http_get.conf");
+        for vs in &cfg.virtual_servers {
+            for rs in &vs.real_servers {
+                assert!(
+                    matches!(&rs.checks[0].spec, CheckSpec::Http(h) if h.urls[0].path == "/healthz")
+                );
+            }
+        }
+        let cfg = seed("seed002/keepalived.conf");
+        let CheckSpec::Tcp(t) = &cfg.virtual_servers[0].real_servers[1].checks[0].spec else {
+            panic!()
+        };
+        assert_eq!(t.timers.connect_timeout, secs(3.0));
+        assert_eq!(t.timers.retry, None);
+    }
+
+    #[test]
+    fn failover_options_and_every_checker() {
+        let text = r#"virtual_server 10.96.0.1 80 {
+    delay_loop 0.05
+    quorum 3
+    hysteresis 1
+    quorum_up "/usr/bin/logger quorum up"
+    quorum_down /usr/bin/logger down
+    sorry_server 10.0.0.9 8080
+    sorry_server_inhibit
+    alpha
+    omega
+    inhibit_on_failure
+    retry 5
+    real_server 10.0.0.1 80 {
+        weight 2
+        inhibit_on_failure false
+        delay_before_retry 0.01
+        HTTP_GET {
+            url {
+                path /a
+                status_code 200-204,301
+                digest 900150983CD24FB0D6963F7D28E17F72
+                virtualhost a.example
+            }
+            url {
+                path /b
+            }
+            virtualhost www.example
+            connect_ip 10.0.1.1
+            connect_port 8081
+            bindto 10.0.0.254
+            bind_port 5555
+            warmup 1.5
+        }
+        MISC_CHECK {
+            misc_path "/bin/check 10.0.0.1"
+            misc_timeout 0.2
+            misc_dynamic
+            user nobody
+        }
+        SSL_GET {
+            url { path / }
+        }
+    }
+}
+"#;
+        let cfg = Config::parse_str(text, "f.conf").unwrap();
+        let vs = &cfg.virtual_servers[0];
+        assert_eq!(vs.delay_loop, Some(1));
+        assert_eq!(vs.timers.delay_loop, Some(Duration::from_millis(50)));
+        assert_eq!(vs.timers.retry, Some(5));
+        assert_eq!((vs.quorum, vs.hysteresis), (Some(3), Some(1)));
+        assert_eq!(vs.effective_quorum(), 3);
+        assert_eq!(vs.quorum_up.as_deref(), Some("/usr/bin/logger quorum up"));
+        assert_eq!(vs.quorum_down.as_deref(), Some("/usr/bin/logger down"));
+        let sorry = vs.sorry_server.as_ref().unwrap();
+        assert_eq!(
+            (sorry.address.to_string(), sorry.port),
+            ("10.0.0.9".into(), Some(8080))
+        );
+        assert_eq!(sorry.location.line, 7);
+        assert!(vs.sorry_server_inhibit && vs.alpha && vs.omega && vs.inhibit_on_failure);
+        assert!(vs.other.is_empty(), "{:?}", vs.other);
+        let rs = &vs.real_servers[0];
+        assert_eq!(rs.inhibit_on_failure, Some(false));
+        assert!(!vs.inhibits(rs));
+        assert_eq!(
+            rs.timers.delay_before_retry,
+            Some(Duration::from_millis(10))
+        );
+        assert!(rs.other.is_empty(), "{:?}", rs.other);
+        let kinds: Vec<_> = rs.checks.iter().map(|c| c.kind.as_str()).collect();
+        assert_eq!(kinds, ["HTTP_GET", "MISC_CHECK", "SSL_GET"]);
+        let CheckSpec::Http(h) = &rs.checks[0].spec else {
+            panic!()
+        };
+        let a = &h.urls[0];
+        assert_eq!(
+            a.status,
+            [
+                StatusRange {
+                    first: 200,
+                    last: 204
+                },
+                StatusRange {
+                    first: 301,
+                    last: 301
+                }
+            ]
+        );
+        assert!(a.accepts(204) && a.accepts(301) && !a.accepts(205) && !a.accepts(302));
+        assert_eq!(
+            a.digest,
+            Some([
+                0x90, 0x01, 0x50, 0x98, 0x3c, 0xd2, 0x4f, 0xb0, 0xd6, 0x96, 0x3f, 0x7d, 0x28, 0xe1,
+                0x7f, 0x72
+            ])
+        );
+        assert_eq!(a.virtualhost.as_deref(), Some("a.example"));
+        // No status_code: any 2xx.
+        assert!(h.urls[1].status.is_empty() && h.urls[1].accepts(299) && !h.urls[1].accepts(404));
+        assert_eq!(h.virtualhost.as_deref(), Some("www.example"));
+        assert_eq!(
+            h.connect,
+            ConnectOptions {
+                connect_ip: Some("10.0.1.1".parse().unwrap()),
+                connect_port: Some(8081),
+                bindto: Some("10.0.0.254".parse().unwrap()),
+                bind_port: Some(5555),
+            }
+        );
+        assert_eq!(h.timers.warmup, Some(Duration::from_millis(1500)));
+        let CheckSpec::Misc(m) = &rs.checks[1].spec else {
+            panic!()
+        };
+        assert_eq!(m.path, "/bin/check 10.0.0.1");
+        assert_eq!(m.timeout, Some(Duration::from_millis(200)));
+        assert!(m.dynamic);
+        assert_eq!(m.user.as_deref(), Some("nobody"));
+        assert_eq!(rs.checks[2].spec, CheckSpec::Other);
+        assert_eq!(rs.checks[2].spec.timers(), None);
+        // Timers inherit inward-out.
+        let t = h.timers.or(&rs.timers).or(&vs.timers);
+        assert_eq!(t.retry, Some(5));
+        assert_eq!(t.delay_before_retry, Some(Duration::from_millis(10)));
+        assert_eq!(t.delay_loop, Some(Duration::from_millis(50)));
+    }
+
+    #[test]
+    fn checker_errors_point_at_lines() {
+        let wrap = |inner: &str| {
+            format!(
+                "virtual_server 10.0.0.1 80 {{\n real_server 10.0.0.2 80 {{\n{inner}\n }}\n}}\n"
+            )
+        };
+        let cases: &[(&str, &str)] = &[
+            (
+                "  HTTP_GET {\n   url {\n    digest 1234\n   }\n  }",
+                "f.conf:5: digest \"1234\" is not an MD5 digest",
+            ),
+            (
+                "  HTTP_GET {\n   url {\n    status_code 200-99x\n   }\n  }",
+                "f.conf:5: \"99x\" is not an HTTP status code",
+            ),
+            (
+                "  HTTP_GET {\n   url {\n    status_code 299-200\n   }\n  }",
+                "f.conf:5: empty status range \"299-200\"",
+            ),
+            (
+                "  HTTP_GET {\n   connect_timeout 3\n  }",
+                "f.conf:3: HTTP_GET needs at least one url",
+            ),
+            (
+                "  MISC_CHECK {\n   misc_timeout 3\n  }",
+                "f.conf:3: MISC_CHECK needs a misc_path",
+            ),
+            (
+                "  TCP_CHECK {\n   connect_timeout -1\n  }",
+                "f.conf:4: connect_timeout: \"-1\" is not a number of seconds",
+            ),
+            (
+                "  TCP_CHECK {\n   delay_before_retry 1.2345678\n  }",
+                "is not a number of seconds",
+            ),
+            (
+                "  TCP_CHECK {\n   connect_port 70000\n  }",
+                "f.conf:4: \"70000\" is not a port number",
+            ),
+            (
+                "  TCP_CHECK {\n   bindto nowhere\n  }",
+                "f.conf:4: \"nowhere\" is not an IP address",
+            ),
+            (
+                "  TCP_CHECK {\n   retry many\n  }",
+                "f.conf:4: retry: \"many\" is not a valid number",
+            ),
+            (
+                "  inhibit_on_failure maybe",
+                "f.conf:3: inhibit_on_failure: \"maybe\" is not true or false",
+            ),
+            (
+                "  MISC_CHECK {\n   misc_path\n  }",
+                "f.conf:4: misc_path needs a command",
+            ),
+        ];
+        for (inner, want) in cases {
+            let e = Config::parse_str(&wrap(inner), "f.conf").unwrap_err();
+            assert!(e.to_string().contains(want), "{inner:?}: {e}");
+        }
+        let e = Config::parse_str(
+            "virtual_server 10.0.0.1 80 {\n sorry_server 10.0.0.9 80 1\n}\n",
+            "f.conf",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "f.conf:2: sorry_server needs an address and a port"
+        );
+        let e = Config::parse_str("virtual_server 10.0.0.1 80 {\n quorum_up\n}\n", "f.conf")
+            .unwrap_err();
+        assert_eq!(e.to_string(), "f.conf:2: quorum_up needs a command");
+    }
+
+    #[test]
+    fn seconds() {
+        assert_eq!(parse_seconds("6"), Some(Duration::from_secs(6)));
+        assert_eq!(parse_seconds("0.05"), Some(Duration::from_millis(50)));
+        assert_eq!(parse_seconds(".5"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_seconds("2."), Some(Duration::from_secs(2)));
+        assert_eq!(
+            parse_seconds("1.000001"),
+            Some(Duration::from_micros(1_000_001))
+        );
+        for bad in ["", ".", "1e3", "-1", "+1", "1.2.3", "1.0000001", "x"] {
+            assert_eq!(parse_seconds(bad), None, "{bad:?}");
+        }
     }
 }

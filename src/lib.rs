@@ -13,6 +13,13 @@
 //! IP on a dummy interface, IPVS forwarding it to real servers, the
 //! VIP:port in an ipset, and NAT chains that mark and masquerade that
 //! traffic.
+//!
+//! The umbrella crate's own modules: [`keepalived`] reads keepalived's
+//! configuration, [`svc`] derives and applies the services it describes,
+//! [`sync`] brings the kernel to a desired state, [`link`] manages the
+//! interface holding the virtual IPs, and [`health`] runs the configuration's
+//! health checks and says which destinations each service should have;
+//! [`conntrack`] (`conntrack-nl`) lists and deletes conntrack entries.
 #![cfg_attr(
     not(test),
     deny(
@@ -23,6 +30,7 @@
     )
 )]
 
+pub mod health;
 pub mod keepalived;
 pub mod link;
 pub mod svc;
