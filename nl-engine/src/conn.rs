@@ -909,6 +909,11 @@ impl Inner {
         T::Item: Outgoing,
     {
         self.ensure_async(shared, config, context)?;
+        // The datagram buffer at its full size at once: grown by doubling
+        // it would be copied (and its pages touched) several times over.
+        if let Packing::MaxDatagram(max) = options.packing {
+            self.sbuf.reserve(max.saturating_add(wire::NLMSG_HDRLEN));
+        }
         let mut results = BatchResults::default();
         // A message that did not fit the previous datagram (appended again
         // to the next one).
