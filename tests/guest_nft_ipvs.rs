@@ -14,6 +14,7 @@ use common::block_on;
 
 #[test]
 fn xt_ipvs_match_in_a_kernel_with_ipvs() {
+    common::require_guest();
     let ns = Netns::new_anonymous().unwrap();
     let ipvs = XtIpvsMatch {
         vaddr: Some("10.200.3.2".parse().unwrap()),

@@ -102,6 +102,7 @@ fn self_cmd(test: &str, part: &str) -> Command {
 /// changes nothing.
 #[test]
 fn ipvs_without_cap_net_admin_says_so() {
+    common::require_guest();
     if child_part() {
         return;
     }
@@ -123,6 +124,7 @@ fn ipvs_without_cap_net_admin_says_so() {
 /// buffer the kernel allows: flow control delivers every one.
 #[test]
 fn ipvs_dump_larger_than_receive_buffer_is_complete() {
+    common::require_guest();
     let (ns, h) = netns_with_ipvs();
     let want = state(3000, 0);
     let ops: Vec<Operation> = want
@@ -152,6 +154,7 @@ fn ipvs_dump_larger_than_receive_buffer_is_complete() {
 /// exactly and a third one changes nothing.
 #[test]
 fn sync_killed_midway_then_rerun_converges() {
+    common::require_guest();
     if child_part() {
         return;
     }
@@ -202,6 +205,7 @@ fn sync_killed_midway_then_rerun_converges() {
 /// the final state is the desired one.
 #[test]
 fn two_processes_syncing_at_once_converge() {
+    common::require_guest();
     if child_part() {
         return;
     }
@@ -236,6 +240,7 @@ fn two_processes_syncing_at_once_converge() {
 /// (no partial change where it makes none).
 #[test]
 fn ipvsadm_example_bad_input_names_the_value_and_changes_what_ipvsadm_changes() {
+    common::require_guest();
     let ours = common::example_next_to_test("ipvsadm");
     let theirs = std::path::Path::new("/usr/sbin/ipvsadm");
     let pre = "-A -t 10.0.0.1:80 -s rr\n-a -t 10.0.0.1:80 -r 10.1.1.1:80 -m -w 1\n";
@@ -315,6 +320,7 @@ fn ipvsadm_example_bad_input_names_the_value_and_changes_what_ipvsadm_changes() 
 /// object; the state is unchanged either way.
 #[test]
 fn ipvs_library_bad_values_are_refused_without_change() {
+    common::require_guest();
     use clusterip::ipvs::Weight;
     let (ns, h) = netns_with_ipvs();
     let svc = Service::tcp("10.0.0.1:80".parse().unwrap()).scheduler(Scheduler::RoundRobin);

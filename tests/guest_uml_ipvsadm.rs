@@ -264,6 +264,7 @@ const RICH_M: &str = "\
 
 #[test]
 fn listings_are_identical() {
+    common::require_guest();
     let ns = ns_with(RICH, Tool::Ref);
     let cases = [
         "",
@@ -332,6 +333,7 @@ fn listings_are_identical() {
 /// daemons, timeouts, zero and flush, with their kernel errors.
 #[test]
 fn commands_are_identical() {
+    common::require_guest();
     let cases = [
         // add/edit/delete services
         "-A -t 10.0.0.9:80",
@@ -456,6 +458,7 @@ fn commands_are_identical() {
 /// exit statuses (nothing may change in the kernel either).
 #[test]
 fn malformed_lines_are_identical() {
+    common::require_guest();
     let cases = [
         "-Lq",
         "-L -q",
@@ -570,6 +573,7 @@ fn malformed_lines_are_identical() {
 /// that of the last line.
 #[test]
 fn restore_reports_are_identical() {
+    common::require_guest();
     let inputs = [
         "-A -t 10.0.0.50:80\n-a -t 10.0.0.50:80 -r 1.1.1.1\n",
         "-A -t 10.0.0.1:80\n-A -t 10.0.0.51:80\n",
@@ -602,6 +606,7 @@ fn restore_reports_are_identical() {
 /// the same state (with and without `-n`).
 #[test]
 fn save_restore_across_tools() {
+    common::require_guest();
     let mut n = 0;
     for (maker, restorer) in [(Tool::Ref, Tool::Ours), (Tool::Ours, Tool::Ref)] {
         let src = ns_with(RICH_M, maker);

@@ -66,6 +66,7 @@ fn assert_holds(ns: &Netns, want: &[(Service, Vec<Destination>)]) {
 
 #[test]
 fn from_empty_then_noop_resync_sends_no_change() {
+    common::require_guest();
     let (ns, h) = netns_with_ipvs();
     let want = state(300, 80);
     let s = syncer(&h);
@@ -105,6 +106,7 @@ fn from_empty_then_noop_resync_sends_no_change() {
 
 #[test]
 fn ten_percent_changed() {
+    common::require_guest();
     let (ns, h) = netns_with_ipvs();
     let mut want = state(200, 80);
     let s = syncer(&h);
@@ -140,6 +142,7 @@ fn ten_percent_changed() {
 
 #[test]
 fn graceful_termination_with_live_udp_connections() {
+    common::require_guest();
     let (ns, h) = netns_with_ipvs();
     for cmd in [
         "ip link add v0 type veth peer name v1",
@@ -233,6 +236,7 @@ fn graceful_termination_with_live_udp_connections() {
 
 #[test]
 fn interrupted_sync_converges() {
+    common::require_guest();
     let (ns, h) = netns_with_ipvs();
     let want = state(150, 80);
     // a previous run died half-way: half of its operations reached the kernel
@@ -253,6 +257,7 @@ fn interrupted_sync_converges() {
 
 #[test]
 fn concurrent_syncers_converge() {
+    common::require_guest();
     let (ns, _h) = netns_with_ipvs();
     // two syncers with the same desired state race each other
     let want = state(150, 80);
@@ -305,6 +310,7 @@ fn concurrent_syncers_converge() {
 
 #[test]
 fn listed_ownership_leaves_foreign_services_alone() {
+    common::require_guest();
     let (ns, h) = netns_with_ipvs();
     sh(&ns, &["ipvsadm", "-A", "-t", "10.9.9.9:80", "-s", "rr"]);
     let s = Syncer::ipvs_only(h.clone()).with_options(SyncOptions {

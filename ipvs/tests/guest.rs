@@ -228,6 +228,7 @@ fn assert_same(got: &[ServiceEntry], want: &[(Service, Vec<Destination>)]) {
 
 #[test]
 fn crate_writes_ipvsadm_reads() {
+    require_guest();
     let (ns, h) = setup();
     block_on(async {
         for (s, ds) in saved_objects() {
@@ -258,6 +259,7 @@ fn crate_writes_ipvsadm_reads() {
 
 #[test]
 fn ipvsadm_writes_crate_reads() {
+    require_guest();
     let (ns, h) = setup();
     let out = Command::new("nsenter")
         .arg(format!("--net={}", ns.proc_path()))
@@ -305,6 +307,7 @@ fn ipvsadm_writes_crate_reads() {
 
 #[test]
 fn services_lifecycle_and_errors() {
+    require_guest();
     let (ns, h) = setup();
     block_on(async {
         let s = Service::tcp(sa("10.1.0.1:80")).scheduler(Scheduler::RoundRobin);
@@ -414,6 +417,7 @@ fn services_lifecycle_and_errors() {
 
 #[test]
 fn destinations_lifecycle_and_errors() {
+    require_guest();
     let (ns, h) = setup();
     block_on(async {
         let k = web();
@@ -501,6 +505,7 @@ fn destinations_lifecycle_and_errors() {
 
 #[test]
 fn info_timeouts_zero_flush() {
+    require_guest();
     let (ns, h) = setup();
     block_on(async {
         let info = h.info().await.unwrap();
@@ -553,6 +558,7 @@ fn info_timeouts_zero_flush() {
 
 #[test]
 fn sync_daemons() {
+    require_guest();
     let (ns, h) = setup();
     sh(
         &ns,
@@ -620,6 +626,7 @@ fn sync_daemons() {
 
 #[test]
 fn bulk_apply_and_pipelined_snapshot() {
+    require_guest();
     let (ns, h) = setup();
     let n = 120;
     let mut ops = Vec::new();
@@ -724,6 +731,7 @@ fn bulk_apply_and_pipelined_snapshot() {
 
 #[test]
 fn stats_and_connection_table() {
+    require_guest();
     let (ns, h) = setup();
     for cmd in [
         "ip link add v0 type veth peer name v1",
@@ -816,6 +824,7 @@ fn stats_and_connection_table() {
 
 #[test]
 fn handle_over_a_given_connection() {
+    require_guest();
     use ipvs_nl::netlink::{Config, Connection, Protocol as Bus};
     let ns = Netns::new_anonymous().expect("new network namespace (root needed)");
     let config = Config {
@@ -859,6 +868,7 @@ fn add_services(h: &IpvsHandle, net: u8, n: usize) {
 /// in `handle.rs`), lists every service once.
 #[test]
 fn multi_datagram_dump_disturbed_between_datagrams() {
+    require_guest();
     use netlink_packet_core::{
         NLM_F_DUMP, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload,
     };
@@ -951,11 +961,11 @@ fn multi_datagram_dump_disturbed_between_datagrams() {
 /// listing, then removed; refused, not panicking, inside a runtime.
 #[test]
 fn blocking_handle_adds_service_and_destinations() {
+    require_guest();
     assert!(
         tokio::runtime::Handle::try_current().is_err(),
         "the test itself has no runtime"
     );
-    require_guest();
     let ns = Netns::new_anonymous().expect("new network namespace (root needed)");
     sh(&ns, &["ip", "link", "set", "lo", "up"]);
     let b = blocking::IpvsHandle::in_netns(&ns).expect("IPVS must be available in the guest");
