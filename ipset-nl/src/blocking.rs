@@ -25,7 +25,6 @@
 //! }
 //! ```
 
-use std::future::Future;
 use std::time::Duration;
 
 use nl_engine::blocking::Runtime;
@@ -37,27 +36,15 @@ use crate::set::{CreateSet, IpSet, ProtocolVersion, SetHeader, TypeRevisions};
 use crate::types::{Family, SetType};
 use crate::{BulkOptions, BulkReport, ListDetail, SetIndex};
 
-/// A blocking handle on the ipset subsystem of one network namespace: the
-/// methods of [`crate::IpsetHandle`], each blocking until done.
-///
-/// `Send` and `Sync`. See the [module](self) documentation.
-#[derive(Debug)]
-pub struct IpsetHandle {
-    // dropped before the runtime its socket is registered with
-    handle: crate::IpsetHandle,
-    runtime: Runtime,
+nl_engine::blocking_handle! {
+    /// A blocking handle on the ipset subsystem of one network namespace: the
+    /// methods of [`crate::IpsetHandle`], each blocking until done.
+    ///
+    /// `Send` and `Sync`. See the [module](self) documentation.
+    IpsetHandle => IpsetHandle, "ipset_nl"
 }
 
-const NAME: &str = "ipset_nl::blocking::IpsetHandle";
-const ASYNC: &str = "ipset_nl::IpsetHandle";
-
 impl IpsetHandle {
-    /// A handle on the caller's network namespace; see
-    /// [`IpsetHandle::new`](crate::IpsetHandle::new).
-    pub fn new() -> Result<Self> {
-        Self::in_netns(&Netns::current())
-    }
-
     /// A handle on another network namespace (the calling thread does not
     /// move); see [`IpsetHandle::in_netns`](crate::IpsetHandle::in_netns).
     pub fn in_netns(netns: &Netns) -> Result<Self> {
@@ -79,18 +66,6 @@ impl IpsetHandle {
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.handle = self.handle.with_timeout(timeout);
         self
-    }
-
-    /// The async handle inside (it may be cloned and used in any runtime).
-    pub fn handle(&self) -> &crate::IpsetHandle {
-        &self.handle
-    }
-
-    /// Runs any future to completion on this handle's runtime, typically
-    /// one borrowing [`handle`](Self::handle); the same refusal inside a
-    /// Tokio runtime as every method.
-    pub fn block_on<T>(&self, fut: impl Future<Output = Result<T>>) -> Result<T> {
-        self.runtime.block_on("block_on", fut)
     }
 
     nl_engine::blocking_methods! {

@@ -28,7 +28,6 @@
 //! }
 //! ```
 
-use std::future::Future;
 use std::net::IpAddr;
 
 use netlink_packet_core::NetlinkMessage;
@@ -41,27 +40,15 @@ use crate::{
     Service, ServiceEntry, ServiceKey, SyncDaemon, Timeouts,
 };
 
-/// A blocking handle on the IPVS configuration of one network namespace:
-/// the methods of [`crate::IpvsHandle`], each blocking until done.
-///
-/// `Send` and `Sync`. See the [module](self) documentation.
-#[derive(Debug)]
-pub struct IpvsHandle {
-    // dropped before the runtime its sockets are registered with
-    handle: crate::IpvsHandle,
-    runtime: Runtime,
+nl_engine::blocking_handle! {
+    /// A blocking handle on the IPVS configuration of one network namespace:
+    /// the methods of [`crate::IpvsHandle`], each blocking until done.
+    ///
+    /// `Send` and `Sync`. See the [module](self) documentation.
+    IpvsHandle => IpvsHandle, "ipvs_nl"
 }
 
-const NAME: &str = "ipvs_nl::blocking::IpvsHandle";
-const ASYNC: &str = "ipvs_nl::IpvsHandle";
-
 impl IpvsHandle {
-    /// A handle on the caller's own network namespace; see
-    /// [`IpvsHandle::new`](crate::IpvsHandle::new).
-    pub fn new() -> Result<Self> {
-        Self::in_netns(&Netns::current())
-    }
-
     /// A handle on `netns` (this thread does not move); fails with
     /// [`Error::Unsupported`] when the kernel has no IPVS. See
     /// [`IpvsHandle::in_netns`](crate::IpvsHandle::in_netns).
@@ -85,18 +72,6 @@ impl IpvsHandle {
     pub fn with_pipeline(mut self, connections: usize) -> Self {
         self.handle = self.handle.with_pipeline(connections);
         self
-    }
-
-    /// The async handle inside (it may be cloned and used in any runtime).
-    pub fn handle(&self) -> &crate::IpvsHandle {
-        &self.handle
-    }
-
-    /// Runs any future to completion on this handle's runtime, typically
-    /// one borrowing [`handle`](Self::handle); the same refusal inside a
-    /// Tokio runtime as every method.
-    pub fn block_on<T>(&self, fut: impl Future<Output = Result<T>>) -> Result<T> {
-        self.runtime.block_on("block_on", fut)
     }
 
     nl_engine::blocking_methods! {

@@ -36,7 +36,6 @@
 //!
 //! [`ServiceNat::ensure`]: crate::ServiceNat::ensure
 
-use std::future::Future;
 use std::time::Duration;
 
 use nl_engine::blocking::Runtime;
@@ -48,27 +47,15 @@ use crate::set::{Set, SetElement};
 use crate::table::{Family, Table};
 use crate::transaction::Transaction;
 
-/// A blocking nf_tables handle in one network namespace: the methods of
-/// [`crate::NftHandle`], each blocking until done.
-///
-/// `Send` and `Sync`. See the [module](self) documentation.
-#[derive(Debug)]
-pub struct NftHandle {
-    // dropped before the runtime its socket is registered with
-    handle: crate::NftHandle,
-    runtime: Runtime,
+nl_engine::blocking_handle! {
+    /// A blocking nf_tables handle in one network namespace: the methods of
+    /// [`crate::NftHandle`], each blocking until done.
+    ///
+    /// `Send` and `Sync`. See the [module](self) documentation.
+    NftHandle => NftHandle, "nftables_glue"
 }
 
-const NAME: &str = "nftables_glue::blocking::NftHandle";
-const ASYNC: &str = "nftables_glue::NftHandle";
-
 impl NftHandle {
-    /// A handle in the caller's network namespace; see
-    /// [`NftHandle::new`](crate::NftHandle::new).
-    pub fn new() -> Result<Self> {
-        Self::in_netns(&Netns::current())
-    }
-
     /// A handle in `netns` (the calling thread does not move); see
     /// [`NftHandle::in_netns`](crate::NftHandle::in_netns).
     pub fn in_netns(netns: &Netns) -> Result<Self> {
@@ -90,19 +77,6 @@ impl NftHandle {
     pub fn with_timeout(mut self, t: Duration) -> Self {
         self.handle = self.handle.with_timeout(t);
         self
-    }
-
-    /// The async handle inside (it may be cloned and used in any runtime).
-    pub fn handle(&self) -> &crate::NftHandle {
-        &self.handle
-    }
-
-    /// Runs any future to completion on this handle's runtime, typically
-    /// one borrowing [`handle`](Self::handle) (as
-    /// [`ServiceNat::ensure`](crate::ServiceNat::ensure) does); the same
-    /// refusal inside a Tokio runtime as every method.
-    pub fn block_on<T>(&self, fut: impl Future<Output = Result<T>>) -> Result<T> {
-        self.runtime.block_on("block_on", fut)
     }
 
     nl_engine::blocking_methods! {

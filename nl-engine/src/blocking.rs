@@ -198,6 +198,58 @@ macro_rules! blocking_methods {
     };
 }
 
+/// Declares a crate's blocking handle: the struct (the async handle
+/// `$async` of the calling crate, and the [`Runtime`] it runs on, dropped
+/// in that order) with the parts every blocking handle shares, written
+/// once here: `new()` (the caller's namespace, through the crate's own
+/// `in_netns`), `handle()` and `block_on(..)`; the constant `NAME` and
+/// `ASYNC` (the two names the runtime's refusal inside Tokio gives) for the
+/// crate's own constructors.
+#[doc(hidden)]
+#[macro_export]
+// `crate::` on purpose: the async handle is the calling crate's own.
+#[allow(clippy::crate_in_macro_def)]
+macro_rules! blocking_handle {
+    ($(#[$meta:meta])+ $name:ident => $async:ident, $crate_name:literal) => {
+        $(#[$meta])+
+        #[derive(Debug)]
+        pub struct $name {
+            // dropped before the runtime its sockets are registered with
+            handle: crate::$async,
+            runtime: $crate::blocking::Runtime,
+        }
+
+        const NAME: &str = concat!($crate_name, "::blocking::", stringify!($name));
+        const ASYNC: &str = concat!($crate_name, "::", stringify!($async));
+
+        impl $name {
+            /// A handle on the caller's own network namespace: `in_netns`
+            /// of [`Netns::current`]($crate::Netns::current).
+            pub fn new() -> $crate::Result<Self> {
+                Self::in_netns(&$crate::Netns::current())
+            }
+
+            #[doc = concat!(
+                "The async handle inside ([`", stringify!($async), "`](crate::",
+                stringify!($async), ")); it may be cloned and used in any runtime."
+            )]
+            pub fn handle(&self) -> &crate::$async {
+                &self.handle
+            }
+
+            /// Runs any future to completion on this handle's runtime,
+            /// typically one borrowing [`handle`](Self::handle); the same
+            /// refusal inside a Tokio runtime as every method.
+            pub fn block_on<T>(
+                &self,
+                fut: impl ::std::future::Future<Output = $crate::Result<T>>,
+            ) -> $crate::Result<T> {
+                self.runtime.block_on("block_on", fut)
+            }
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
