@@ -71,8 +71,8 @@ pub use set::{
     SetHeader, TypeRevisions,
 };
 pub use typed::{
-    Extensions, IpEntry, IpPortIpEntry, IpPortNetEntry, NetEntry, PortEntry, SetElement, TypedEntry,
-    TypedKey, parse_extensions,
+    Extensions, IpEntry, IpPortIpEntry, IpPortNetEntry, NetEntry, PortEntry, SetElement,
+    TypedEntry, TypedKey, parse_extensions,
 };
 pub use types::{CadtFlags, CmdFlags, Family, IpProto, SetType, Timeout};
 

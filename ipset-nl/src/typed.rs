@@ -1549,15 +1549,36 @@ mod tests {
     #[test]
     fn text_round_trips() {
         for (t, s) in [
-            (SetType::HashIp, "10.0.0.1 timeout 0 packets 1 bytes 2 comment \"x y\" skbmark 0x1 skbprio 1:2 skbqueue 3"),
+            (
+                SetType::HashIp,
+                "10.0.0.1 timeout 0 packets 1 bytes 2 comment \"x y\" skbmark 0x1 skbprio 1:2 skbqueue 3",
+            ),
             (SetType::HashIp, "2001:db8::1"),
-            (SetType::HashNet, "2001:db8::/64 timeout 0 nomatch packets 0 bytes 0 comment \"n\""),
+            (
+                SetType::HashNet,
+                "2001:db8::/64 timeout 0 nomatch packets 0 bytes 0 comment \"n\"",
+            ),
             (SetType::HashNet, "10.0.0.1"),
-            (SetType::HashIpPortIp, "10.0.0.1,udp:53,10.0.0.3 packets 3 bytes 4"),
-            (SetType::HashIpPortNet, "10.0.0.1,tcp:80,10.1.0.0/16 timeout 0 nomatch comment \"c\""),
-            (SetType::HashIpPortNet, "2001:db8::1,icmpv6:128/0,2001:db8::/56"),
-            (SetType::BitmapPort, "100 timeout 0 packets 0 bytes 0 comment \"r\""),
-            (SetType::HashIpPort, "10.0.0.1,tcp:80 timeout 0 skbmark 0x10/0xff"),
+            (
+                SetType::HashIpPortIp,
+                "10.0.0.1,udp:53,10.0.0.3 packets 3 bytes 4",
+            ),
+            (
+                SetType::HashIpPortNet,
+                "10.0.0.1,tcp:80,10.1.0.0/16 timeout 0 nomatch comment \"c\"",
+            ),
+            (
+                SetType::HashIpPortNet,
+                "2001:db8::1,icmpv6:128/0,2001:db8::/56",
+            ),
+            (
+                SetType::BitmapPort,
+                "100 timeout 0 packets 0 bytes 0 comment \"r\"",
+            ),
+            (
+                SetType::HashIpPort,
+                "10.0.0.1,tcp:80 timeout 0 skbmark 0x10/0xff",
+            ),
         ] {
             let e = TypedEntry::parse(&t, s).unwrap();
             assert_eq!(format!("{e:#}"), s);
