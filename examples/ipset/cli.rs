@@ -599,7 +599,7 @@ pub fn parse_member(
             no_nomatch()?;
             // ipset also takes `proto:port` here (tcp and udp only).
             let port = match text.split_once(':') {
-                Some((p, port)) if matches!(p, "tcp" | "udp") => port,
+                Some(("tcp" | "udp", port)) => port,
                 _ => text,
             };
             let mut e: PortEntry = port.parse()?;
