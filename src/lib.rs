@@ -34,11 +34,11 @@ pub mod health;
 pub mod keepalived;
 pub mod link;
 pub mod svc;
-pub mod sync;
 
 pub use conntrack_nl as conntrack;
 pub use ipset_nl as ipset;
 pub use ipvs_nl as ipvs;
+pub use lb_sync as sync;
 pub use nftables_glue as nftables;
 pub use nl_engine as netlink;
 pub use nl_engine::Netns;

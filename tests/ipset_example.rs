@@ -9,7 +9,7 @@
 //! `cargo test --test ipset_example` alone is enough and the test can never
 //! run against a stale or missing binary: a failed build fails the test.
 
-use ipset_nl::Netns;
+use ipset_nl::{Netns, SetType};
 
 mod common;
 
@@ -163,6 +163,169 @@ fn restore_reads_ipset_save_files_and_commands_work() {
     assert_eq!(theirs(&ns, &["list", "-n"], None).1, "");
 }
 
+/// Sets of every other typed type (hash:ip, hash:net, hash:ip,port,ip,
+/// hash:ip,port,net, bitmap:port), both families where the type has
+/// inet6, every option, nomatch, ranges and networks that the kernel
+/// splits (timeouts 0, so the listings cannot differ by a second).
+fn typed_sample() -> String {
+    let mut s = String::from(
+        "create ip4 hash:ip family inet hashsize 1024 maxelem 100 timeout 10 counters comment skbinfo bucketsize 12 initval 0x00000001
+add ip4 10.0.0.1 timeout 0 packets 1 bytes 2 comment \"x y\" skbmark 0x1 skbprio 1:2 skbqueue 3
+add ip4 10.0.0.8/30 timeout 0
+add ip4 10.0.1.1-10.0.1.3 timeout 0 skbmark 0x10/0xff
+create ip6 hash:ip family inet6 hashsize 1024 maxelem 65536 bucketsize 12 initval 0x00000002
+add ip6 2001:db8::1
+add ip6 fe80::1
+create ipm hash:ip family inet hashsize 1024 maxelem 65536 netmask 24 bucketsize 12 initval 0x00000003
+add ipm 10.0.0.5
+add ipm 10.0.9.5
+create net4 hash:net family inet hashsize 1024 maxelem 65536 timeout 5 counters comment bucketsize 12 initval 0x00000004
+add net4 10.0.0.0/8 timeout 0 nomatch comment \"n\"
+add net4 192.168.0.0-192.168.0.5 timeout 0
+add net4 172.16.0.1 timeout 0 packets 3 bytes 4
+create net6 hash:net family inet6 hashsize 1024 maxelem 65536 bucketsize 12 initval 0x00000005
+add net6 2001:db8::/64 nomatch
+add net6 2001:db8:1::1
+add net6 2001:db8:2::/127
+create ppi hash:ip,port,ip family inet hashsize 1024 maxelem 65536 counters bucketsize 12 initval 0x00000006
+add ppi 10.0.0.1,tcp:80,10.0.0.2
+add ppi 10.0.0.1,udp:53,10.0.0.3 packets 3 bytes 4
+add ppi 10.0.0.1,icmp:echo-request,10.0.0.3
+add ppi 10.0.0.1,sctp:1-3,10.0.0.4
+create ppi6 hash:ip,port,ip family inet6 hashsize 64 maxelem 10 timeout 50 bucketsize 12 initval 0x00000007
+add ppi6 ::1,sctp:5,::2 timeout 0
+add ppi6 ::1,ipv6-icmp:echo-request,::2 timeout 0
+create ppn hash:ip,port,net family inet hashsize 1024 maxelem 65536 timeout 7 comment skbinfo bucketsize 12 initval 0x00000008
+add ppn 10.0.0.1,tcp:80,10.1.0.0/16 timeout 0 nomatch comment \"c\"
+add ppn 10.0.0.1,tcp:81,10.1.0.1 timeout 0 skbqueue 1
+add ppn 10.0.0.1,udplite:9,10.2.0.0-10.2.0.2 timeout 0
+create ppn6 hash:ip,port,net family inet6 hashsize 1024 maxelem 65536 counters bucketsize 12 initval 0x00000009
+add ppn6 2001:db8::1,ipv6-icmp:1/2,2001:db8::/64 nomatch
+add ppn6 2001:db8::1,udp:53,2001:db8::5
+create bp bitmap:port range 1-1000 timeout 3 counters comment skbinfo
+add bp 80 timeout 0
+add bp 100-102 timeout 0 comment \"r\"
+add bp 1000 timeout 0 skbprio 10:1f
+create bp2 bitmap:port range 0-65535
+add bp2 0
+add bp2 65535
+",
+    );
+    for i in 0..300u32 {
+        s += &format!("add net4 10.{}.{}.0/24 timeout 0\n", 100 + i / 256, i % 256);
+        s += &format!("add bp2 {}\n", 1000 + i);
+    }
+    s
+}
+
+#[test]
+fn typed_types_list_and_save_are_byte_identical() {
+    let ns = Netns::new_anonymous().expect("netns (run as root)");
+    let (ok, _, err) = theirs(&ns, &["restore"], Some(&typed_sample()));
+    assert!(ok, "{err}");
+    let names = [
+        "ip4", "ip6", "ipm", "net4", "net6", "ppi", "ppi6", "ppn", "ppn6", "bp", "bp2",
+    ];
+    for args in [
+        &["list"][..],
+        &["save"],
+        &["list", "-t"],
+        &["list", "-o", "save"],
+    ] {
+        let (ok1, a, e1) = theirs(&ns, args, None);
+        let (ok2, b, e2) = ours(&ns, args, None);
+        assert!(ok1 && ok2, "{args:?}: {e1} / {e2}");
+        assert_eq!(a, b, "ipset {args:?} differs");
+        for n in names {
+            assert!(a.contains(&format!("create {n} ")) || a.contains(&format!("Name: {n}\n")));
+        }
+    }
+    for n in names {
+        for cmd in ["list", "save"] {
+            let (ok1, a, e1) = theirs(&ns, &[cmd, n], None);
+            let (ok2, b, e2) = ours(&ns, &[cmd, n], None);
+            assert!(ok1 && ok2, "{cmd} {n}: {e1} / {e2}");
+            assert!(a.lines().count() > 2, "{a}");
+            assert_eq!(a, b, "ipset {cmd} {n} differs");
+        }
+    }
+}
+
+#[test]
+fn typed_types_restore_and_commands() {
+    // The tool's save of the typed sample, restored by the example in
+    // another namespace: the tool saves the same again.
+    let ns1 = Netns::new_anonymous().unwrap();
+    assert!(theirs(&ns1, &["restore"], Some(&typed_sample())).0);
+    let (_, saved, _) = theirs(&ns1, &["save"], None);
+    let ns2 = Netns::new_anonymous().unwrap();
+    let (ok, _, err) = ours(&ns2, &["restore"], Some(&saved));
+    assert!(ok, "{err}");
+    assert_eq!(theirs(&ns2, &["save"], None).1, saved);
+    // The sample itself (ranges, networks, names), restored by both.
+    let ns3 = Netns::new_anonymous().unwrap();
+    let (ok, _, err) = ours(&ns3, &["restore"], Some(&typed_sample()));
+    assert!(ok, "{err}");
+    assert_eq!(theirs(&ns3, &["save"], None).1, saved);
+    // A bad element names its line.
+    let (ok, _, err) = ours(
+        &ns3,
+        &["-exist", "restore"],
+        Some("create z hash:net\nadd z 10.0.0.0/8\nadd z 10.0.0.0/40\n"),
+    );
+    assert!(!ok && err.contains("Error in line 3"), "{err}");
+
+    // Single commands on each type, checked with the tool.
+    let ns = ns3;
+    for (set, elem, absent) in [
+        ("ip6", "2001:db8::7", "2001:db8::8"),
+        ("net4", "10.200.0.0/16", "10.201.0.0/16"),
+        ("ppi", "10.0.0.9,udp:1,10.0.0.9", "10.0.0.9,udp:2,10.0.0.9"),
+        (
+            "ppn6",
+            "::9,tcp:1,2001:db8:9::/48",
+            "::9,tcp:1,2001:db8:8::/48",
+        ),
+        ("bp2", "7", "8"),
+    ] {
+        assert!(ours(&ns, &["add", set, elem], None).0, "{set} {elem}");
+        assert!(theirs(&ns, &["test", set, elem], None).0, "{set} {elem}");
+        assert!(ours(&ns, &["test", set, elem], None).0, "{set} {elem}");
+        let (ok, _, err) = ours(&ns, &["test", set, absent], None);
+        assert!(
+            !ok && err.contains("is NOT in set"),
+            "{set} {absent}: {err}"
+        );
+        let (ok, _, err) = ours(&ns, &["add", set, elem], None);
+        assert!(!ok && err.contains("it's already added"), "{set}: {err}");
+        assert!(ours(&ns, &["-exist", "add", set, elem], None).0);
+        assert!(ours(&ns, &["del", set, elem], None).0, "{set} {elem}");
+        assert!(!theirs(&ns, &["test", set, elem], None).0, "{set} {elem}");
+    }
+    assert!(
+        ours(
+            &ns,
+            &[
+                "create",
+                "nb",
+                "bitmap:port",
+                "range",
+                "10-20",
+                "timeout",
+                "5"
+            ],
+            None
+        )
+        .0
+    );
+    assert!(ours(&ns, &["add", "nb", "11-12", "timeout", "0"], None).0);
+    let (_, s, _) = theirs(&ns, &["save", "nb"], None);
+    assert_eq!(
+        s,
+        "create nb bitmap:port range 10-20 timeout 5\nadd nb 11 timeout 0\nadd nb 12 timeout 0\n"
+    );
+}
+
 fn words(s: &str) -> Vec<String> {
     s.split_whitespace().map(String::from).collect()
 }
@@ -202,12 +365,66 @@ fn parser_reads_every_command() {
         &p,
     )
     .unwrap();
-    let cli::Cmd::Adt { op, elem, text, .. } = inv.cmd else {
+    let cli::Cmd::Adt { op, text, args, .. } = inv.cmd else {
         panic!("{:?}", inv.cmd)
     };
     assert_eq!(op, cli::AdtOp::Add);
     assert_eq!(text, "10.0.0.0/30,udp:1000-1002");
+    let elem = cli::parse_member(&SetType::HashIpPort, &text, &args, &p).unwrap();
     assert_eq!(elem.to_string(), "10.0.0.0/30,udp:1000-1002");
+    assert_eq!(
+        format!("{elem:#}"),
+        "10.0.0.0/30,udp:1000-1002 timeout 7 skbmark 0x10/0xff"
+    );
+    // The other typed types, by the set's type.
+    for (t, text, args, want) in [
+        (
+            SetType::HashIp,
+            "10.0.0.1",
+            "timeout 5",
+            "10.0.0.1 timeout 5",
+        ),
+        (
+            SetType::HashNet,
+            "10.0.0.0/8",
+            "nomatch comment \"a b\"",
+            "10.0.0.0/8 nomatch comment \"a b\"",
+        ),
+        (
+            SetType::HashIpPortIp,
+            "10.0.0.1,TCP:80,10.0.0.2",
+            "",
+            "10.0.0.1,tcp:80,10.0.0.2",
+        ),
+        (
+            SetType::HashIpPortNet,
+            "::1,icmpv6:echo-request,2001:db8::/64",
+            "nomatch",
+            "::1,icmpv6:128/0,2001:db8::/64 nomatch",
+        ),
+        (
+            SetType::BitmapPort,
+            "80-82",
+            "skbqueue 2",
+            "80-82 skbqueue 2",
+        ),
+        (SetType::BitmapPort, "udp:53", "", "53"),
+    ] {
+        let e = cli::parse_member(&t, text, &cli::split_words(args), &p).unwrap();
+        assert_eq!(format!("{e:#}"), want);
+        assert_eq!(e.set_type(), t);
+    }
+    for (t, bad) in [
+        (SetType::HashIp, "10.0.0.1,tcp:80"),
+        (SetType::HashNet, "10.0.0.0/33"),
+        (SetType::HashIpPortIp, "10.0.0.1,tcp:80"),
+        (SetType::HashIpPortNet, "10.0.0.1,tcp:80,x"),
+        (SetType::BitmapPort, "65536"),
+        (SetType::ListSet, "a"),
+    ] {
+        assert!(cli::parse_member(&t, bad, &[], &p).is_err(), "{bad}");
+    }
+    assert!(cli::parse_member(&SetType::HashIp, "10.0.0.1", &words("nomatch"), &p).is_err());
     let inv = cli::parse_args(&words("test s ::1,icmpv6:echo-request"), &p).unwrap();
     assert!(matches!(
         inv.cmd,
@@ -224,14 +441,25 @@ fn parser_reads_every_command() {
         "create a",
         "create a hash:ip,port hashsize",
         "create a hash:ip,port hashsize 0x1ffffffffffffffffff",
-        "add s 10.0.0.1",
-        "add s 10.0.0.1,tcp:99999",
-        "add s 10.0.0.1,icmp:300/1",
-        "add s ::1/200,tcp:1",
-        "add s 10.0.0.1,tcp:1 skbprio 1",
-        "add s 10.0.0.1,tcp:1 timeout",
+        "add s",
+        "create b bitmap:port range 1",
     ] {
         assert!(cli::parse_args(&words(bad), &p).is_err(), "{bad}");
+    }
+    // hash:ip,port elements the parser refuses once the set type is known.
+    for bad in [
+        "10.0.0.1",
+        "10.0.0.1,tcp:99999",
+        "10.0.0.1,icmp:300/1",
+        "::1/200,tcp:1",
+        "10.0.0.1,tcp:1 skbprio 1",
+        "10.0.0.1,tcp:1 timeout",
+    ] {
+        let w = words(bad);
+        assert!(
+            cli::parse_member(&SetType::HashIpPort, &w[0], &w[1..], &p).is_err(),
+            "{bad}"
+        );
     }
 
     assert!(matches!(

@@ -9,7 +9,10 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use ipset_nl::{CreateSet, Error, Family, IpPortEntry, IpProto, SetType};
+use ipset_nl::{
+    CreateSet, Error, Family, IpEntry, IpPortEntry, IpPortIpEntry, IpPortNetEntry, IpProto,
+    NetEntry, PortEntry, SetType, TypedEntry,
+};
 
 /// ICMP type/code names as ipset prints them (ipset's lib/icmp.c).
 pub const ICMP: &[(&str, u8, u8)] = &[
@@ -158,16 +161,17 @@ pub enum Cmd {
         /// One set, or all.
         set: Option<String>,
     },
-    /// `add|del|test SET ELEMENT [OPTIONS]`.
+    /// `add|del|test SET ELEMENT [OPTIONS]` (the element is read with
+    /// [`parse_member`] once the set's type is known).
     Adt {
         /// Which command.
         op: AdtOp,
         /// The set.
         set: String,
-        /// The element.
-        elem: IpPortEntry,
         /// The element as written on the command line.
         text: String,
+        /// The element's options.
+        args: Vec<String>,
     },
     /// `restore` (the file comes on standard input).
     Restore,
@@ -187,12 +191,15 @@ pub struct Invocation {
 pub enum RestoreLine {
     /// `create NAME TYPE [OPTIONS]`.
     Create(CreateSet),
-    /// `add SET ELEMENT [OPTIONS]`.
+    /// `add SET ELEMENT [OPTIONS]` (read with [`parse_member`] once the
+    /// set's type is known).
     Add {
         /// The set.
         set: String,
         /// The element.
-        elem: IpPortEntry,
+        text: String,
+        /// The element's options.
+        args: Vec<String>,
     },
     /// Blank, comment or `COMMIT`.
     Nothing,
@@ -276,6 +283,12 @@ pub fn parse_create(name: &str, args: &[String]) -> Result<CreateSet, Error> {
             "bucketsize" => o.bucketsize = Some(num(next(&mut it), a)?),
             "initval" => o.initval = Some(num(next(&mut it), a)?),
             "netmask" => o.netmask = Some(num(next(&mut it), a)?),
+            "range" => {
+                let v = next(&mut it).ok_or_else(|| fail("range needs a value"))?;
+                let (x, y) = v.split_once('-').ok_or_else(|| fail("range is FROM-TO"))?;
+                o.port_range = Some((num(Some(x), a)?, num(Some(y), a)?));
+                spec.family = Family::Unspec;
+            }
             "counters" => *o = std::mem::take(o).counters(),
             "comment" => *o = std::mem::take(o).comment(),
             "skbinfo" => *o = std::mem::take(o).skbinfo(),
@@ -395,7 +408,7 @@ pub fn parse_element(
 
 /// A whole command line (without the program name): global options
 /// anywhere, then the command and its arguments.
-pub fn parse_args(args: &[String], protos: &Protocols) -> Result<Invocation, Error> {
+pub fn parse_args(args: &[String], _protos: &Protocols) -> Result<Invocation, Error> {
     let mut opts = Opts {
         exist: false,
         names: false,
@@ -461,12 +474,11 @@ pub fn parse_args(args: &[String], protos: &Protocols) -> Result<Invocation, Err
             };
             let set = need(0, "set name")?;
             let text = need(1, "element")?;
-            let elem = parse_element(&text, &owned(2), protos)?;
             Cmd::Adt {
                 op,
                 set,
-                elem,
                 text,
+                args: owned(2),
             }
         }
         "restore" | "-R" => Cmd::Restore,
@@ -476,7 +488,7 @@ pub fn parse_args(args: &[String], protos: &Protocols) -> Result<Invocation, Err
 }
 
 /// One line of an `ipset save` file (errors without the line number).
-pub fn parse_restore_line(line: &str, protos: &Protocols) -> Result<RestoreLine, Error> {
+pub fn parse_restore_line(line: &str, _protos: &Protocols) -> Result<RestoreLine, Error> {
     let w = split_words(line);
     let Some(first) = w.first() else {
         return Ok(RestoreLine::Nothing);
@@ -489,12 +501,111 @@ pub fn parse_restore_line(line: &str, protos: &Protocols) -> Result<RestoreLine,
         }
         "add" | "-A" => {
             let set = w.get(1).ok_or_else(|| fail("missing set name"))?.clone();
-            let el = w.get(2).ok_or_else(|| fail("missing element"))?;
-            let elem = parse_element(el, at(3), protos)?;
-            Ok(RestoreLine::Add { set, elem })
+            let text = w.get(2).ok_or_else(|| fail("missing element"))?.clone();
+            Ok(RestoreLine::Add {
+                set,
+                text,
+                args: at(3).to_vec(),
+            })
         }
         "COMMIT" => Ok(RestoreLine::Nothing),
         c if c.starts_with('#') => Ok(RestoreLine::Nothing),
         other => Err(fail(format!("unsupported restore command {other}"))),
     }
+}
+
+/// The options of a member as one `ipset save` text: the word splitter
+/// took the quotes off the comment, they are put back.
+fn options_quoted(args: &[String]) -> String {
+    let mut out = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        out.push(a.clone());
+        if a == "comment" {
+            let c = it.next().cloned().unwrap_or_default();
+            out.push(format!("\"{c}\""));
+        }
+    }
+    out.join(" ")
+}
+
+/// A member of a set of type `set_type`: `text` is the element
+/// (`IP[/CIDR|-IP],[PROTO:]PORT[-PORT],...` as the type has it), `args`
+/// its options (`timeout`, `nomatch`, `packets`, `bytes`, `comment`,
+/// `skbmark`, `skbprio`, `skbqueue`).
+pub fn parse_member(
+    set_type: &SetType,
+    text: &str,
+    args: &[String],
+    protos: &Protocols,
+) -> Result<TypedEntry, Error> {
+    let opts = options_quoted(args);
+    let (ext, nomatch) = ipset_nl::parse_extensions(&opts)?;
+    let no_nomatch = || {
+        if nomatch {
+            Err(fail("nomatch belongs to the net types"))
+        } else {
+            Ok(())
+        }
+    };
+    // `IP...,PROTO:PORT` of the types with a port, read as hash:ip,port.
+    let ip_port = |head: &str| parse_element(head, &[], protos);
+    let split3 = |t: &str| -> Result<(String, String), Error> {
+        let (a, rest) = t
+            .split_once(',')
+            .ok_or_else(|| fail(format!("Syntax error: Second element is missing from {t}.")))?;
+        let (b, c) = rest
+            .split_once(',')
+            .ok_or_else(|| fail(format!("Syntax error: Third element is missing from {t}.")))?;
+        Ok((format!("{a},{b}"), c.to_string()))
+    };
+    Ok(match set_type {
+        SetType::HashIpPort => {
+            no_nomatch()?;
+            TypedEntry::IpPort(parse_element(text, args, protos)?)
+        }
+        SetType::HashIpPortIp => {
+            no_nomatch()?;
+            let (head, third) = split3(text)?;
+            let e = ip_port(&head)?;
+            let ip2: IpAddr = third
+                .parse()
+                .map_err(|_| fail(format!("Syntax error: cannot parse {third}")))?;
+            let mut t = IpPortIpEntry::new(e.ip, e.proto, e.port, ip2);
+            (t.ip_to, t.cidr, t.port_to, t.ext) = (e.ip_to, e.cidr, e.port_to, ext);
+            TypedEntry::IpPortIp(t)
+        }
+        SetType::HashIpPortNet => {
+            let (head, third) = split3(text)?;
+            let e = ip_port(&head)?;
+            let n: NetEntry = third.parse()?;
+            let mut t = IpPortNetEntry::new(e.ip, e.proto, e.port, n.ip, n.cidr);
+            (t.ip_to, t.cidr, t.port_to, t.ip2_to) = (e.ip_to, e.cidr, e.port_to, n.ip_to);
+            (t.nomatch, t.ext) = (nomatch, ext);
+            TypedEntry::IpPortNet(t)
+        }
+        SetType::HashIp => {
+            no_nomatch()?;
+            let mut e: IpEntry = text.parse()?;
+            e.ext = ext;
+            TypedEntry::Ip(e)
+        }
+        SetType::HashNet => {
+            let mut e: NetEntry = text.parse()?;
+            (e.nomatch, e.ext) = (nomatch, ext);
+            TypedEntry::Net(e)
+        }
+        SetType::BitmapPort => {
+            no_nomatch()?;
+            // ipset also takes `proto:port` here (tcp and udp only).
+            let port = match text.split_once(':') {
+                Some(("tcp" | "udp", port)) => port,
+                _ => text,
+            };
+            let mut e: PortEntry = port.parse()?;
+            e.ext = ext;
+            TypedEntry::Port(e)
+        }
+        other => return Err(fail(format!("members of {other} sets are not supported"))),
+    })
 }

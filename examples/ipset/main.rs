@@ -1,6 +1,7 @@
 //! A small `ipset` built on ipset-nl: create, destroy, flush, rename, swap,
 //! list, save, restore, add, del, test, with `-exist`, `-n`/`-name`, `-t`
-//! and `-o save|plain|json`. Its `list` and `save` output for hash:ip,port
+//! and `-o save|plain|json`. Its `list` and `save` output for hash:ip,port,
+//! hash:ip, hash:net, hash:ip,port,ip, hash:ip,port,net and bitmap:port
 //! sets is byte-identical to the real ipset 7.17's (see
 //! `tests/ipset_example.rs`); `restore` reads `ipset save` files.
 //!
@@ -11,13 +12,16 @@
 
 mod cli;
 
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
 use cli::{AdtOp, Cmd, ICMP, ICMPV6, Mode, Opts, Protocols, RestoreLine};
+use std::net::IpAddr;
+
 use ipset_nl::{
-    BulkOptions, Command, ElementAttr, Entry, Error, IpPortEntry, IpProto, IpSet, IpsetHandle,
-    ListDetail, SetType,
+    BulkOptions, Command, ElementAttr, Entry, Error, IpProto, IpSet, IpsetHandle, ListDetail,
+    SetType, TypedEntry,
 };
 
 fn header_line(s: &IpSet) -> String {
@@ -27,6 +31,10 @@ fn header_line(s: &IpSet) -> String {
         if let ipset_nl::CreateAttr::Size(n) = a {
             h = format!("size {n}");
         }
+    }
+    // bitmap:port: its range instead of a family.
+    if let Some((from, to)) = o.port_range {
+        h = format!("range {from}-{to}");
     }
     if let Some(x) = o.hashsize {
         h += &format!(" hashsize {x}");
@@ -58,35 +66,65 @@ fn header_line(s: &IpSet) -> String {
     h
 }
 
+/// `proto:port` as ipset prints it: the protocol's /etc/protocols name,
+/// ICMP and ICMPv6 type/code by name when ipset has one.
+fn proto_port(proto: IpProto, port: u16, protos: &Protocols) -> String {
+    let pnum = proto.to_u8();
+    let pname = protos
+        .by_num
+        .get(&pnum)
+        .cloned()
+        .unwrap_or_else(|| pnum.to_string());
+    let port = if proto.is_icmp() {
+        let (t, c) = ((port >> 8) as u8, port as u8);
+        let table = if proto == IpProto::Icmp { ICMP } else { ICMPV6 };
+        table
+            .iter()
+            .find(|(_, tt, cc)| *tt == t && *cc == c)
+            .map(|(n, _, _)| n.to_string())
+            .unwrap_or_else(|| format!("{t}/{c}"))
+    } else {
+        port.to_string()
+    };
+    format!("{pname}:{port}")
+}
+
+/// A network as ipset prints it: no prefix length for a single host.
+fn net(ip: IpAddr, cidr: u8) -> String {
+    let full = if ip.is_ipv4() { 32 } else { 128 };
+    if cidr == full {
+        ip.to_string()
+    } else {
+        format!("{ip}/{cidr}")
+    }
+}
+
+/// The element part of a member (before its options), typed for the types
+/// ipset-nl models.
+fn element_text(s: &IpSet, m: &Entry, protos: &Protocols) -> Option<String> {
+    let e = m.typed::<TypedEntry>(&s.set_type).ok()?;
+    Some(match e {
+        TypedEntry::IpPort(e) => format!("{},{}", e.ip, proto_port(e.proto, e.port, protos)),
+        TypedEntry::IpPortIp(e) => {
+            format!("{},{},{}", e.ip, proto_port(e.proto, e.port, protos), e.ip2)
+        }
+        TypedEntry::IpPortNet(e) => format!(
+            "{},{},{}",
+            e.ip,
+            proto_port(e.proto, e.port, protos),
+            net(e.ip2, e.cidr2)
+        ),
+        TypedEntry::Ip(e) => e.ip.to_string(),
+        TypedEntry::Net(e) => net(e.ip, e.cidr),
+        TypedEntry::Port(e) => e.port.to_string(),
+    })
+}
+
 fn member_text(s: &IpSet, m: &Entry, protos: &Protocols) -> String {
     let mut out = String::new();
-    match (s.set_type == SetType::HashIpPort).then(|| m.as_ip_port()) {
-        Some(Ok(e)) => {
-            out += &e.ip.to_string();
-            let pnum = e.proto.to_u8();
-            let pname = protos
-                .by_num
-                .get(&pnum)
-                .cloned()
-                .unwrap_or_else(|| pnum.to_string());
-            let port = match e.icmp_type_code() {
-                Some((t, c)) => {
-                    let table = if e.proto == IpProto::Icmp {
-                        ICMP
-                    } else {
-                        ICMPV6
-                    };
-                    table
-                        .iter()
-                        .find(|(_, tt, cc)| *tt == t && *cc == c)
-                        .map(|(n, _, _)| n.to_string())
-                        .unwrap_or_else(|| format!("{t}/{c}"))
-                }
-                None => e.port.to_string(),
-            };
-            out += &format!(",{pname}:{port}");
-        }
-        _ => {
+    match element_text(s, m, protos) {
+        Some(text) => out += &text,
+        None => {
             // Other types: their address-like parts, in order.
             let mut parts = Vec::new();
             for a in &m.attrs {
@@ -115,6 +153,13 @@ fn member_text(s: &IpSet, m: &Entry, protos: &Protocols) -> String {
     let mut ordered = String::new();
     if let Some(t) = m.timeout() {
         ordered += &format!(" timeout {t}");
+    }
+    // The net types' exceptions: right after the timeout.
+    if m.attrs
+        .iter()
+        .any(|a| matches!(a, ElementAttr::CadtFlags(f) if f.contains(ipset_nl::CadtFlags::NOMATCH)))
+    {
+        ordered += " nomatch";
     }
     let packets = m.attrs.iter().find_map(|a| match a {
         ElementAttr::Packets(p) => Some(*p),
@@ -259,19 +304,23 @@ async fn run(args: Vec<String>) -> Result<String, Error> {
         Cmd::Adt {
             op,
             set,
-            elem,
             text,
-        } => match op {
-            AdtOp::Add => h.add(&set, &elem, opts.exist).await?,
-            AdtOp::Del => h.del(&set, &elem, opts.exist).await?,
-            AdtOp::Test => {
-                if h.test(&set, &elem).await? {
-                    eprintln!("Warning: {text} is in set {set}.");
-                } else {
-                    return Err(cli::fail(format!("{text} is NOT in set {set}.")));
+            args,
+        } => {
+            let set_type = h.header(&set).await?.set_type;
+            let elem = cli::parse_member(&set_type, &text, &args, &protos)?;
+            match op {
+                AdtOp::Add => h.add(&set, &elem, opts.exist).await?,
+                AdtOp::Del => h.del(&set, &elem, opts.exist).await?,
+                AdtOp::Test => {
+                    if h.test(&set, &elem).await? {
+                        eprintln!("Warning: {text} is in set {set}.");
+                    } else {
+                        return Err(cli::fail(format!("{text} is NOT in set {set}.")));
+                    }
                 }
             }
-        },
+        }
         Cmd::Restore => {
             let mut text = String::new();
             std::io::stdin()
@@ -291,7 +340,9 @@ async fn restore(
     exist: bool,
     protos: &Protocols,
 ) -> Result<(), Error> {
-    let mut pending: Vec<(String, Vec<IpPortEntry>, Vec<usize>)> = Vec::new();
+    let mut pending: Vec<(String, Vec<TypedEntry>, Vec<usize>)> = Vec::new();
+    // The type of each set the file creates (others: asked of the kernel).
+    let mut types: HashMap<String, SetType> = HashMap::new();
     for (no, line) in text.lines().enumerate() {
         let lineno = no + 1;
         let at = |e: Error| cli::fail(format!("Error in line {lineno}: {e}"));
@@ -302,14 +353,28 @@ async fn restore(
             flush_adds(h, &mut pending, exist).await?;
         }
         match cli::parse_restore_line(line, protos).map_err(at)? {
-            RestoreLine::Create(spec) => h.create(&spec, exist).await.map_err(at)?,
-            RestoreLine::Add { set, elem } => match pending.last_mut() {
-                Some((n, v, l)) if *n == set => {
-                    v.push(elem);
-                    l.push(lineno);
+            RestoreLine::Create(spec) => {
+                h.create(&spec, exist).await.map_err(at)?;
+                types.insert(spec.name.clone(), spec.set_type.clone());
+            }
+            RestoreLine::Add { set, text, args } => {
+                let set_type = match types.get(&set) {
+                    Some(t) => t.clone(),
+                    None => {
+                        let t = h.header(&set).await.map_err(at)?.set_type;
+                        types.insert(set.clone(), t.clone());
+                        t
+                    }
+                };
+                let elem = cli::parse_member(&set_type, &text, &args, protos).map_err(at)?;
+                match pending.last_mut() {
+                    Some((n, v, l)) if *n == set => {
+                        v.push(elem);
+                        l.push(lineno);
+                    }
+                    _ => pending.push((set, vec![elem], vec![lineno])),
                 }
-                _ => pending.push((set, vec![elem], vec![lineno])),
-            },
+            }
             RestoreLine::Nothing => {}
         }
     }
@@ -318,7 +383,7 @@ async fn restore(
 
 async fn flush_adds(
     h: &IpsetHandle,
-    pending: &mut Vec<(String, Vec<IpPortEntry>, Vec<usize>)>,
+    pending: &mut Vec<(String, Vec<TypedEntry>, Vec<usize>)>,
     exist: bool,
 ) -> Result<(), Error> {
     for (set, elems, lines) in pending.drain(..) {

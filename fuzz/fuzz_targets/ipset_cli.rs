@@ -14,7 +14,7 @@ use libfuzzer_sys::fuzz_target;
 mod cli;
 
 use cli::{Protocols, RestoreLine};
-use ipset_nl::Element;
+use ipset_nl::{Element, SetType};
 
 /// A fixed protocol table (the machine's /etc/protocols would make runs
 /// depend on the machine).
@@ -36,8 +36,20 @@ fuzz_target!(|data: &[u8]| {
     }
     for line in text.lines() {
         match cli::parse_restore_line(line, protos()) {
-            Ok(RestoreLine::Add { elem, .. }) => {
-                let _ = (elem.to_string(), elem.validate(), elem.to_attrs());
+            Ok(RestoreLine::Add { text, args, .. }) => {
+                // The element read as a member of every typed set type.
+                for t in [
+                    SetType::HashIpPort,
+                    SetType::HashIp,
+                    SetType::HashNet,
+                    SetType::HashIpPortIp,
+                    SetType::HashIpPortNet,
+                    SetType::BitmapPort,
+                ] {
+                    if let Ok(elem) = cli::parse_member(&t, &text, &args, protos()) {
+                        let _ = (elem.to_string(), format!("{elem:#}"), elem.to_attrs());
+                    }
+                }
             }
             Ok(RestoreLine::Create(c)) => {
                 let _ = (c.set_type.to_string(), c.options.to_attrs());

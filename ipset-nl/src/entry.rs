@@ -72,6 +72,12 @@ impl Entry {
         })
     }
 
+    /// The element read as a member of a set of type `set_type` (see
+    /// [`SetElement`](crate::SetElement), [`TypedEntry`](crate::TypedEntry)).
+    pub fn typed<E: crate::SetElement>(&self, set_type: &crate::SetType) -> Result<E, Error> {
+        E::from_member(set_type, &self.attrs)
+    }
+
     /// The element read as a `hash:ip,port` element.
     pub fn as_ip_port(&self) -> Result<IpPortEntry, Error> {
         IpPortEntry::from_attrs(&self.attrs)
@@ -359,6 +365,18 @@ impl fmt::Display for IpPortEntry {
         }
         if let Some(to) = self.port_to {
             write!(f, "-{to}")?;
+        }
+        if f.alternate() {
+            let x = crate::typed::Extensions {
+                timeout: self.timeout,
+                packets: self.packets,
+                bytes: self.bytes,
+                comment: self.comment.clone(),
+                skbmark: self.skbmark,
+                skbprio: self.skbprio,
+                skbqueue: self.skbqueue,
+            };
+            x.write(f, false)?;
         }
         Ok(())
     }

@@ -3,8 +3,14 @@
 //! - Every command of the protocol: create, destroy, flush, rename, swap,
 //!   list, save, add, del, test, header, type (revision negotiation) and
 //!   protocol, speaking protocol 7 with a fallback to 6.
-//! - `hash:ip,port` modelled completely ([`IpPortEntry`], [`CreateOptions`]);
-//!   every other set type listed and saved losslessly ([`Entry`],
+//! - `hash:ip,port` modelled completely ([`IpPortEntry`], [`CreateOptions`]),
+//!   and the other types kube-proxy uses: `hash:ip` ([`IpEntry`]),
+//!   `hash:net` ([`NetEntry`]), `hash:ip,port,ip` ([`IpPortIpEntry`]),
+//!   `hash:ip,port,net` ([`IpPortNetEntry`]) and `bitmap:port`
+//!   ([`PortEntry`]); a member of any of them is a [`TypedEntry`], read from
+//!   a listing with [`IpSet::members_as`] ([`SetElement`]). Each prints and
+//!   parses the `ipset save` text form. Every other set type is listed and
+//!   saved losslessly ([`Entry`],
 //!   [`CreateAttr::Other`], [`ElementAttr::Other`]).
 //! - Bulk add/del/test with many elements per message and per datagram and
 //!   a result per element ([`BulkReport`]); atomic replacement
@@ -50,6 +56,7 @@ mod index;
 mod message;
 pub mod request;
 mod set;
+mod typed;
 mod types;
 
 pub use attr::{CreateAttr, ElementAttr, IpsetAttr};
@@ -62,6 +69,10 @@ pub use message::{Command, IpsetMessage};
 pub use set::{
     CreateOptions, CreateSet, HASH_IP_PORT_MAX_REVISION, IpSet, ProtocolVersion, SetCounts,
     SetHeader, TypeRevisions,
+};
+pub use typed::{
+    Extensions, IpEntry, IpPortIpEntry, IpPortNetEntry, NetEntry, PortEntry, SetElement,
+    TypedEntry, TypedKey, parse_extensions,
 };
 pub use types::{CadtFlags, CmdFlags, Family, IpProto, SetType, Timeout};
 

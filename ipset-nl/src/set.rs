@@ -5,6 +5,9 @@ use nl_engine::Error;
 
 use crate::attr::{CreateAttr, IpsetAttr};
 use crate::entry::{Entry, IpPortEntry};
+use crate::typed::{
+    IpEntry, IpPortIpEntry, IpPortNetEntry, NetEntry, PortEntry, SetElement, TypedEntry,
+};
 use crate::types::{CadtFlags, Family, SetType, Timeout};
 
 /// The newest `hash:ip,port` revision this crate knows (7).
@@ -35,6 +38,8 @@ pub struct CreateOptions {
     pub initval: Option<u32>,
     /// Netmask (hash:ip, bitmap:ip).
     pub netmask: Option<u8>,
+    /// The port range of a `bitmap:port` set (first and last port).
+    pub port_range: Option<(u16, u16)>,
     /// Other create attributes (bitmap ranges, list:set size, markmask, ...).
     pub other: Vec<CreateAttr>,
 }
@@ -85,6 +90,11 @@ impl CreateOptions {
         self.initval = Some(n);
         self
     }
+    /// The ports of a `bitmap:port` set, `from` to `to` included.
+    pub fn port_range(mut self, from: u16, to: u16) -> Self {
+        self.port_range = Some((from, to));
+        self
+    }
 
     /// True when the set has counters.
     pub fn has_counters(&self) -> bool {
@@ -128,6 +138,10 @@ impl CreateOptions {
     /// The create-data attributes, in the order the `ipset` tool sends them.
     pub fn to_attrs(&self) -> Vec<CreateAttr> {
         let mut v = Vec::new();
+        if let Some((from, to)) = self.port_range {
+            v.push(CreateAttr::Port(from));
+            v.push(CreateAttr::PortTo(to));
+        }
         if let Some(t) = self.timeout {
             v.push(CreateAttr::Timeout(t));
         }
@@ -158,8 +172,20 @@ impl CreateOptions {
     pub fn from_attrs(attrs: &[CreateAttr]) -> (Self, SetCounts) {
         let mut o = CreateOptions::default();
         let mut c = SetCounts::default();
+        let port = attrs.iter().find_map(|a| match a {
+            CreateAttr::Port(p) => Some(*p),
+            _ => None,
+        });
+        let port_to = attrs.iter().find_map(|a| match a {
+            CreateAttr::PortTo(p) => Some(*p),
+            _ => None,
+        });
+        if let (Some(from), Some(to)) = (port, port_to) {
+            o.port_range = Some((from, to));
+        }
         for a in attrs {
             match a {
+                CreateAttr::Port(_) | CreateAttr::PortTo(_) if o.port_range.is_some() => {}
                 CreateAttr::Timeout(t) => o.timeout = Some(*t),
                 CreateAttr::CadtFlags(f) => o.flags = *f,
                 CreateAttr::HashSize(x) => o.hashsize = Some(*x),
@@ -225,6 +251,38 @@ impl CreateSet {
     /// A `hash:ip,port` set, family inet.
     pub fn hash_ip_port(name: impl Into<String>) -> Self {
         Self::new(name, SetType::HashIpPort)
+    }
+    /// A `hash:ip` set, family inet ([`IpEntry`](crate::IpEntry) members).
+    pub fn hash_ip(name: impl Into<String>) -> Self {
+        Self::new(name, SetType::HashIp)
+    }
+    /// A `hash:net` set, family inet ([`NetEntry`](crate::NetEntry) members).
+    pub fn hash_net(name: impl Into<String>) -> Self {
+        Self::new(name, SetType::HashNet)
+    }
+    /// A `hash:ip,port,ip` set, family inet
+    /// ([`IpPortIpEntry`](crate::IpPortIpEntry) members).
+    pub fn hash_ip_port_ip(name: impl Into<String>) -> Self {
+        Self::new(name, SetType::HashIpPortIp)
+    }
+    /// A `hash:ip,port,net` set, family inet
+    /// ([`IpPortNetEntry`](crate::IpPortNetEntry) members).
+    pub fn hash_ip_port_net(name: impl Into<String>) -> Self {
+        Self::new(name, SetType::HashIpPortNet)
+    }
+    /// A `bitmap:port` set of the ports `from` to `to`
+    /// ([`PortEntry`](crate::PortEntry) members; no family, as the `ipset`
+    /// tool sends it).
+    ///
+    /// ```
+    /// use ipset_nl::CreateSet;
+    /// let s = CreateSet::bitmap_port("ports", 1, 1024).options(|o| o.timeout(60));
+    /// assert_eq!(s.options.port_range, Some((1, 1024)));
+    /// ```
+    pub fn bitmap_port(name: impl Into<String>, from: u16, to: u16) -> Self {
+        let mut s = Self::new(name, SetType::BitmapPort).family(Family::Unspec);
+        s.options.port_range = Some((from, to));
+        s
     }
     /// Sets the family.
     pub fn family(mut self, family: Family) -> Self {
@@ -304,6 +362,57 @@ impl IpSet {
     /// The members read as `hash:ip,port` elements.
     pub fn ip_port_members(&self) -> Result<Vec<IpPortEntry>, Error> {
         self.members.iter().map(Entry::as_ip_port).collect()
+    }
+
+    /// The members read as typed elements of this set's type: `E` is the
+    /// type's own ([`IpEntry`] for `hash:ip`, ...) or [`TypedEntry`] for
+    /// any supported type; an [`Error::InvalidInput`] for a set of another
+    /// type.
+    ///
+    /// ```no_run
+    /// # async fn f() -> ipset_nl::Result<()> {
+    /// use ipset_nl::{IpsetHandle, NetEntry, TypedEntry};
+    /// let h = IpsetHandle::new()?;
+    /// let set = h.list(Some("nets")).await?.remove(0);
+    /// let nets: Vec<NetEntry> = set.members_as()?;
+    /// let any: Vec<TypedEntry> = set.typed_members()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn members_as<E: SetElement>(&self) -> Result<Vec<E>, Error> {
+        if !E::accepts(&self.set_type) {
+            return Err(Error::invalid_input(
+                format!("members of set {}", self.name),
+                format!("a {} set has no members of this type", self.set_type),
+            ));
+        }
+        self.members
+            .iter()
+            .map(|m| E::from_member(&self.set_type, &m.attrs))
+            .collect()
+    }
+    /// The members of a set of any supported type.
+    pub fn typed_members(&self) -> Result<Vec<TypedEntry>, Error> {
+        self.members_as()
+    }
+    /// The members read as `hash:ip` elements.
+    pub fn ip_members(&self) -> Result<Vec<IpEntry>, Error> {
+        self.members_as()
+    }
+    /// The members read as `hash:net` elements.
+    pub fn net_members(&self) -> Result<Vec<NetEntry>, Error> {
+        self.members_as()
+    }
+    /// The members read as `hash:ip,port,ip` elements.
+    pub fn ip_port_ip_members(&self) -> Result<Vec<IpPortIpEntry>, Error> {
+        self.members_as()
+    }
+    /// The members read as `hash:ip,port,net` elements.
+    pub fn ip_port_net_members(&self) -> Result<Vec<IpPortNetEntry>, Error> {
+        self.members_as()
+    }
+    /// The members read as `bitmap:port` elements.
+    pub fn port_members(&self) -> Result<Vec<PortEntry>, Error> {
+        self.members_as()
     }
 
     /// The create request that would make this set again (same type,

@@ -12,8 +12,8 @@ use nl_engine::Error;
 /// configuration is the desired state's).
 ///
 /// ```
-/// use clusterip::ipvs::ServiceKey;
-/// use clusterip::sync::Change;
+/// use lb_sync::ipvs::ServiceKey;
+/// use lb_sync::Change;
 /// let k = ServiceKey::tcp("10.0.0.1:80".parse().unwrap());
 /// let c = Change::AddDestination(k, "192.168.0.2:8080".parse().unwrap());
 /// assert_eq!(c.to_string(), "add destination 192.168.0.2:8080 to service TCP 10.0.0.1:80");
@@ -116,10 +116,10 @@ enum Kind {
 /// themselves would take 8 MB).
 ///
 /// ```
-/// use clusterip::sync::{Change, Changes};
+/// use lb_sync::{Change, Changes};
 /// let c = Changes::default();
 /// assert!(c.is_empty() && c.iter().next().is_none());
-/// let k = clusterip::ipvs::ServiceKey::tcp("10.0.0.1:80".parse().unwrap());
+/// let k = lb_sync::ipvs::ServiceKey::tcp("10.0.0.1:80".parse().unwrap());
 /// assert!(!c.contains(&Change::DeleteService(k)));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -256,7 +256,7 @@ impl ExactSizeIterator for ChangesIter<'_> {}
 /// What one sync changed.
 ///
 /// ```
-/// use clusterip::sync::SyncReport;
+/// use lb_sync::SyncReport;
 /// let r = SyncReport::default();
 /// assert!(r.is_noop() && r.is_converged());
 /// ```
@@ -305,8 +305,8 @@ impl SyncReport {
 }
 
 /// What one sync did to one set.
-#[derive(Debug, Default)]
-pub struct SetReport {
+#[derive(Debug)]
+pub struct SetReport<E = IpPortEntry> {
     /// The set's name.
     pub name: String,
     /// The set did not exist and was created.
@@ -319,7 +319,29 @@ pub struct SetReport {
     /// one lacks).
     pub removed: usize,
     /// Members the kernel refused, with its error.
-    pub failures: Vec<(IpPortEntry, Error)>,
+    pub failures: Vec<(E, Error)>,
+}
+
+// For the default member type only, so that `SetReport::default()` needs
+// no annotation (as before members were generic); other types: `named`.
+impl Default for SetReport {
+    fn default() -> Self {
+        Self::named("")
+    }
+}
+
+impl<E> SetReport<E> {
+    /// A report of nothing done to the set `name`.
+    pub fn named(name: &str) -> Self {
+        SetReport {
+            name: name.to_string(),
+            created: false,
+            replaced: false,
+            added: 0,
+            removed: 0,
+            failures: Vec::new(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -39,11 +39,11 @@
 //!   touched.
 //!
 //! ```no_run
-//! use clusterip::ipset::{CreateSet, IpPortEntry, IpProto};
-//! use clusterip::ipvs::{Destination, Scheduler, Service};
-//! use clusterip::sync::{DesiredSet, DesiredState, Syncer};
-//! # async fn f() -> clusterip::netlink::Result<()> {
-//! let syncer = Syncer::in_netns(&clusterip::netlink::Netns::current()).await?;
+//! use lb_sync::ipset::{CreateSet, IpPortEntry, IpProto};
+//! use lb_sync::ipvs::{Destination, Scheduler, Service};
+//! use lb_sync::{DesiredSet, DesiredState, Syncer};
+//! # async fn f() -> lb_sync::netlink::Result<()> {
+//! let syncer = Syncer::in_netns(&lb_sync::netlink::Netns::current()).await?;
 //! let web = Service::tcp("10.96.0.10:80".parse().unwrap()).scheduler(Scheduler::RoundRobin);
 //! let backends = vec![
 //!     Destination::new("10.244.1.5".parse().unwrap(), 8080).masquerade(),
@@ -62,18 +62,59 @@
 //! assert!(syncer.sync(&desired).await?.is_noop());
 //! # Ok(()) }
 //! ```
+//!
+//! Sets of every type `ipset-nl` types sync the same way ([`DesiredSet`]
+//! is generic over the member type; [`Syncer::sync_sets`] takes sets of
+//! one member type, [`ipset::TypedEntry`] mixes types):
+//!
+//! ```no_run
+//! use lb_sync::ipset::{CreateSet, IpEntry, NetEntry, TypedEntry};
+//! use lb_sync::{DesiredSet, Syncer};
+//! # async fn f() -> lb_sync::netlink::Result<()> {
+//! let syncer = Syncer::ipset_only(lb_sync::ipset::IpsetHandle::new()?);
+//! let sets: Vec<DesiredSet<TypedEntry>> = vec![
+//!     DesiredSet::new(
+//!         CreateSet::hash_ip("node-ips"),
+//!         vec![IpEntry::new("192.0.2.10".parse().unwrap()).into()],
+//!     ),
+//!     DesiredSet::new(
+//!         CreateSet::hash_net("load-balancer-source-ranges"),
+//!         vec![NetEntry::new("203.0.113.0".parse().unwrap(), 24).into()],
+//!     ),
+//! ];
+//! for r in syncer.sync_sets(&sets).await? {
+//!     println!("{}: +{} -{}", r.name, r.added, r.removed);
+//! }
+//! # Ok(()) }
+//! ```
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use ipset_nl::{BulkOptions, CreateSet, IpPortEntry, IpProto, IpSet, IpsetHandle, Outcome};
+use ipset_nl::{BulkOptions, CreateSet, IpPortEntry, IpSet, IpsetHandle, Outcome, SetElement};
 use ipvs_nl::{
     Destination, ForwardMethod, IpvsHandle, Operation, OperationRef, Protocol, Service,
     ServiceEntry, ServiceFlags, ServiceKey, Weight,
 };
 use nl_engine::{Error, Netns, Result};
+
+/// The ipset crate this one syncs with (`ipset-nl`).
+pub use ipset_nl as ipset;
+/// The IPVS crate this one syncs with (`ipvs-nl`).
+pub use ipvs_nl as ipvs;
+/// The netlink engine under both (`nl-engine`).
+pub use nl_engine as netlink;
 
 mod report;
 pub use report::{Change, Changes, ChangesIter, SetReport, SyncReport};
@@ -84,8 +125,8 @@ pub use report::{Change, Changes, ChangesIter, SetReport, SyncReport};
 /// ipset sets with their members.
 ///
 /// ```
-/// use clusterip::ipvs::{Destination, Service};
-/// use clusterip::sync::DesiredState;
+/// use lb_sync::ipvs::{Destination, Service};
+/// use lb_sync::DesiredState;
 /// let s = Service::udp("10.96.0.53:53".parse().unwrap());
 /// let d = Destination::new("10.244.0.3".parse().unwrap(), 53).masquerade();
 /// let state = DesiredState { services: vec![(s, vec![d])], ..Default::default() };
@@ -112,25 +153,40 @@ pub struct DesiredState {
 /// An existing set of another type or with other options is not recreated.
 ///
 /// ```
-/// use clusterip::ipset::{CreateSet, IpPortEntry, IpProto};
-/// use clusterip::sync::DesiredSet;
+/// use lb_sync::ipset::{CreateSet, IpPortEntry, IpProto};
+/// use lb_sync::DesiredSet;
 /// let set = DesiredSet::new(
 ///     CreateSet::hash_ip_port("svc"),
 ///     vec![IpPortEntry::new("10.96.0.10".parse().unwrap(), IpProto::Tcp, 80)],
 /// );
 /// assert_eq!(set.spec.name, "svc");
 /// ```
+///
+/// Any set type with typed members syncs the same way: `E` is the type's
+/// member ([`ipset::IpEntry`] for `hash:ip`, [`ipset::NetEntry`] for
+/// `hash:net`, ...; `hash:ip,port` by default), or [`ipset::TypedEntry`]
+/// to sync sets of several types in one call ([`Syncer::sync_sets`]).
+///
+/// ```
+/// use lb_sync::ipset::{CreateSet, NetEntry};
+/// use lb_sync::DesiredSet;
+/// let set = DesiredSet::new(
+///     CreateSet::hash_net("allowed").options(|o| o.comment()),
+///     vec![NetEntry::new("10.0.0.0".parse().unwrap(), 8).comment("pods")],
+/// );
+/// assert_eq!(set.members.len(), 1);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DesiredSet {
+pub struct DesiredSet<E = IpPortEntry> {
     /// The set's name, type and creation options.
     pub spec: CreateSet,
     /// Its members.
-    pub members: Vec<IpPortEntry>,
+    pub members: Vec<E>,
 }
 
-impl DesiredSet {
+impl<E> DesiredSet<E> {
     /// A set and its members.
-    pub fn new(spec: CreateSet, members: Vec<IpPortEntry>) -> Self {
+    pub fn new(spec: CreateSet, members: Vec<E>) -> Self {
         DesiredSet { spec, members }
     }
 }
@@ -142,8 +198,8 @@ impl DesiredSet {
 /// a namespace by owning disjoint services.
 ///
 /// ```
-/// use clusterip::ipvs::ServiceKey;
-/// use clusterip::sync::Ownership;
+/// use lb_sync::ipvs::ServiceKey;
+/// use lb_sync::Ownership;
 /// // Only services on 10.96.0.0/16.
 /// let mine = Ownership::matching(|k: &ServiceKey| match k {
 ///     ServiceKey::Addr { addr, .. } => addr.ip().to_string().starts_with("10.96."),
@@ -238,7 +294,7 @@ pub enum SetStrategy {
 /// Tunables of a [`Syncer`].
 ///
 /// ```
-/// use clusterip::sync::{Graceful, Ownership, SyncOptions};
+/// use lb_sync::{Graceful, Ownership, SyncOptions};
 /// let o = SyncOptions { ownership: Ownership::Listed, graceful: Graceful::Off, ..Default::default() };
 /// assert_eq!(o.max_rounds, 3);
 /// ```
@@ -389,8 +445,8 @@ impl<'a> Dests<'a> {
 /// draining destinations.
 ///
 /// ```
-/// use clusterip::ipvs::{Destination, Operation, Service, ServiceEntry};
-/// use clusterip::sync::{plan, Graceful};
+/// use lb_sync::ipvs::{Destination, Operation, Service, ServiceEntry};
+/// use lb_sync::{plan, Graceful};
 /// let s = Service::tcp("10.0.0.1:80".parse().unwrap());
 /// let d = Destination::new("192.168.0.2".parse().unwrap(), 80);
 /// let p = plan(&[], &[(s.clone(), vec![d.clone()])], &|_| true, Graceful::All);
@@ -502,22 +558,39 @@ fn plan_refs<'a>(
 /// kernel ([`plan_set`]).
 ///
 /// ```
-/// use clusterip::sync::SetPlan;
+/// use lb_sync::SetPlan;
 /// assert!(SetPlan::default().is_empty());
 /// ```
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct SetPlan {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetPlan<E = IpPortEntry> {
     /// The set does not exist: create it, then add every desired member
     /// (all in [`SetPlan::add`]).
     pub create: bool,
     /// Members to add, in the desired order.
-    pub add: Vec<IpPortEntry>,
+    pub add: Vec<E>,
     /// Members to delete, in the kernel's order, reduced to what a delete
-    /// needs (address, range or network, protocol, port).
-    pub del: Vec<IpPortEntry>,
+    /// needs (the member without its extensions).
+    pub del: Vec<E>,
 }
 
-impl SetPlan {
+// For the default member type only, so that `SetPlan::default()` needs no
+// annotation (as before members were generic); other types: `empty()`.
+impl Default for SetPlan {
+    fn default() -> Self {
+        Self::empty()
+    }
+}
+
+impl<E> SetPlan<E> {
+    /// A plan with nothing to do.
+    pub fn empty() -> Self {
+        SetPlan {
+            create: false,
+            add: Vec::new(),
+            del: Vec::new(),
+        }
+    }
+
     /// True when the set already holds exactly the desired members.
     pub fn is_empty(&self) -> bool {
         !self.create && self.add.is_empty() && self.del.is_empty()
@@ -531,15 +604,15 @@ impl SetPlan {
 /// range/network, protocol, port; extensions aside).
 ///
 /// ```
-/// use clusterip::ipset::{IpPortEntry, IpProto};
-/// use clusterip::sync::plan_set;
+/// use lb_sync::ipset::{IpPortEntry, IpProto};
+/// use lb_sync::plan_set;
 /// let m = |ip: &str, port| IpPortEntry::new(ip.parse().unwrap(), IpProto::Tcp, port);
 /// let p = plan_set(None, &[m("10.96.0.1", 80)]);
 /// assert!(p.create && p.add == [m("10.96.0.1", 80)]);
 /// let p = plan_set(Some(&[m("10.96.0.1", 80), m("10.96.0.2", 80)]), &[m("10.96.0.1", 80), m("10.96.0.3", 53)]);
 /// assert!(!p.create && p.add == [m("10.96.0.3", 53)] && p.del == [m("10.96.0.2", 80)]);
 /// ```
-pub fn plan_set(current: Option<&[IpPortEntry]>, desired: &[IpPortEntry]) -> SetPlan {
+pub fn plan_set<E: SetElement>(current: Option<&[E]>, desired: &[E]) -> SetPlan<E> {
     let Some(current) = current else {
         return SetPlan {
             create: true,
@@ -547,20 +620,19 @@ pub fn plan_set(current: Option<&[IpPortEntry]>, desired: &[IpPortEntry]) -> Set
             del: Vec::new(),
         };
     };
-    let have: HashSet<MemberKey> = current.iter().map(member_key).collect();
-    let wanted: HashSet<MemberKey> = desired.iter().map(member_key).collect();
+    let have: HashSet<E::Key> = current.iter().map(E::key).collect();
+    let wanted: HashSet<E::Key> = desired.iter().map(E::key).collect();
     SetPlan {
         create: false,
         add: desired
             .iter()
-            .filter(|m| !have.contains(&member_key(m)))
+            .filter(|m| !have.contains(&m.key()))
             .cloned()
             .collect(),
         del: current
             .iter()
-            .filter(|m| !wanted.contains(&member_key(m)))
-            .cloned()
-            .map(strip)
+            .filter(|m| !wanted.contains(&m.key()))
+            .map(E::without_extensions)
             .collect(),
     }
 }
@@ -585,10 +657,10 @@ pub async fn read_set(ipset: &IpsetHandle, name: &str) -> Result<Option<IpSet>> 
 /// [`SyncOptions::max_rounds`]).
 ///
 /// ```no_run
-/// use clusterip::ipvs::{Destination, IpvsHandle, Service};
-/// use clusterip::ipset::IpsetHandle;
-/// use clusterip::sync::{DesiredState, Graceful, Ownership, SyncOptions, Syncer};
-/// # async fn f() -> clusterip::netlink::Result<()> {
+/// use lb_sync::ipvs::{Destination, IpvsHandle, Service};
+/// use lb_sync::ipset::IpsetHandle;
+/// use lb_sync::{DesiredState, Graceful, Ownership, SyncOptions, Syncer};
+/// # async fn f() -> lb_sync::netlink::Result<()> {
 /// let syncer = Syncer::new(IpvsHandle::new().await?, IpsetHandle::new()?).with_options(SyncOptions {
 ///     ownership: Ownership::Listed,
 ///     graceful: Graceful::ConnectionOriented,
@@ -714,7 +786,10 @@ impl Syncer {
     }
 
     /// Brings sets to their members.
-    pub async fn sync_sets(&self, sets: &[DesiredSet]) -> Result<Vec<SetReport>> {
+    pub async fn sync_sets<E: SetElement>(
+        &self,
+        sets: &[DesiredSet<E>],
+    ) -> Result<Vec<SetReport<E>>> {
         let ipset = self.ipset_handle()?;
         let mut out = Vec::with_capacity(sets.len());
         for s in sets {
@@ -726,12 +801,12 @@ impl Syncer {
     /// Brings one set to its members, like [`Syncer::sync_sets`], and also
     /// returns the changes it planned from its fresh read of the kernel
     /// (the members the report counts).
-    pub async fn sync_set_planned(&self, set: &DesiredSet) -> Result<(SetPlan, SetReport)> {
+    pub async fn sync_set_planned<E: SetElement>(
+        &self,
+        set: &DesiredSet<E>,
+    ) -> Result<(SetPlan<E>, SetReport<E>)> {
         let ipset = self.ipset_handle()?;
-        let current = match read_set(ipset, &set.spec.name).await? {
-            Some(s) => Some(s.ip_port_members()?),
-            None => None,
-        };
+        let current = read_members(ipset, set).await?;
         let plan = plan_set(current.as_deref(), &set.members);
         let report = self.apply_set(ipset, set, &plan).await?;
         Ok((plan, report))
@@ -821,28 +896,26 @@ impl Syncer {
         Ok(())
     }
 
-    async fn sync_set(&self, ipset: &IpsetHandle, want: &DesiredSet) -> Result<SetReport> {
-        let current = match read_set(ipset, &want.spec.name).await? {
-            Some(s) => Some(s.ip_port_members()?),
-            None => None,
-        };
+    async fn sync_set<E: SetElement>(
+        &self,
+        ipset: &IpsetHandle,
+        want: &DesiredSet<E>,
+    ) -> Result<SetReport<E>> {
+        let current = read_members(ipset, want).await?;
         let plan = plan_set(current.as_deref(), &want.members);
         self.apply_set(ipset, want, &plan).await
     }
 
     /// Sends a [`plan_set`] plan for `want`: create and fill, or replace,
     /// or delete then add (bulk messages).
-    async fn apply_set(
+    async fn apply_set<E: SetElement>(
         &self,
         ipset: &IpsetHandle,
-        want: &DesiredSet,
-        plan: &SetPlan,
-    ) -> Result<SetReport> {
+        want: &DesiredSet<E>,
+        plan: &SetPlan<E>,
+    ) -> Result<SetReport<E>> {
         let name = want.spec.name.as_str();
-        let mut rep = SetReport {
-            name: name.to_string(),
-            ..Default::default()
-        };
+        let mut rep = SetReport::<E>::named(name);
         if plan.create {
             ipset.create(&want.spec, true).await?;
             rep.created = true;
@@ -879,7 +952,36 @@ fn bulk_options() -> BulkOptions {
     }
 }
 
-fn collect(rep: &mut SetReport, elems: &[IpPortEntry], outcomes: Vec<Outcome>, add: bool) {
+/// The members of the desired set's set as the kernel holds them (`None`
+/// when it does not exist), refusing a set of a type `E` cannot read.
+async fn read_members<E: SetElement>(
+    ipset: &IpsetHandle,
+    want: &DesiredSet<E>,
+) -> Result<Option<Vec<E>>> {
+    let name = &want.spec.name;
+    if !E::accepts(&want.spec.set_type) {
+        return Err(Error::invalid_input(
+            format!("sync set {name}"),
+            format!(
+                "its members are not of the type of a {} set",
+                want.spec.set_type
+            ),
+        ));
+    }
+    match read_set(ipset, name).await? {
+        Some(s) if s.set_type != want.spec.set_type => Err(Error::invalid_input(
+            format!("sync set {name}"),
+            format!(
+                "exists as {} instead of {}; destroy it or choose another name",
+                s.set_type, want.spec.set_type
+            ),
+        )),
+        Some(s) => Ok(Some(s.members_as()?)),
+        None => Ok(None),
+    }
+}
+
+fn collect<E: SetElement>(rep: &mut SetReport<E>, elems: &[E], outcomes: Vec<Outcome>, add: bool) {
     for (e, o) in elems.iter().zip(outcomes) {
         match o {
             Outcome::Applied if add => rep.added += 1,
@@ -893,31 +995,15 @@ fn collect(rep: &mut SetReport, elems: &[IpPortEntry], outcomes: Vec<Outcome>, a
     }
 }
 
-type MemberKey = (
-    IpAddr,
-    Option<IpAddr>,
-    Option<u8>,
-    IpProto,
-    u16,
-    Option<u16>,
-);
-
-fn member_key(e: &IpPortEntry) -> MemberKey {
-    (e.ip, e.ip_to, e.cidr, e.proto, e.port, e.port_to)
-}
-
-/// A listed element reduced to what a delete needs.
-fn strip(e: IpPortEntry) -> IpPortEntry {
-    let mut d = IpPortEntry::new(e.ip, e.proto, e.port);
-    d.ip_to = e.ip_to;
-    d.cidr = e.cidr;
-    d.port_to = e.port_to;
-    d
-}
+/// The README's code example, compiled as a doc test so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::IpAddr;
 
     fn svc(i: u32) -> Service {
         Service::tcp(SocketAddr::from((
