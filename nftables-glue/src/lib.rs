@@ -36,6 +36,7 @@ mod attr;
 pub mod blocking;
 mod chain;
 pub mod compat;
+pub mod dnat;
 mod expr;
 mod handle;
 mod msg;
@@ -48,9 +49,11 @@ mod transaction;
 pub use attr::RawAttr;
 pub use chain::{BaseChain, Chain, ChainFlags, ChainType, Hook, Policy, Priority};
 pub use compat::Match;
+pub use dnat::{Balance, DnatService, ServiceDnat};
 pub use expr::{
-    Bitwise, Cmp, CmpOp, Counter, Ct, CtKey, CtState, Data, Expr, Immediate, Lookup, Masq, Meta,
-    MetaKey, NatFlags, Payload, PayloadBase, RawExpr, Register, Verdict,
+    Bitwise, Cmp, CmpOp, Counter, Ct, CtKey, CtState, Data, Expr, Fib, FibFlags, FibResult,
+    IcmpxCode, Immediate, Lookup, Masq, Meta, MetaKey, Nat, NatFlags, NatType, Numgen, NumgenType,
+    Objref, Payload, PayloadBase, RTN_LOCAL, RawExpr, Redir, Register, Reject, Verdict,
 };
 pub use handle::NftHandle;
 pub use msg::{Command, NftMessage};
@@ -61,7 +64,9 @@ pub use nl_engine as netlink;
 pub use nl_engine::{Error, Netns, Result};
 pub use rule::{Rule, RuleCompat, USERDATA_MAXLEN};
 pub use service::{Member, Membership, ServiceNat};
-pub use set::{DataType, ElementFlags, KeyType, Set, SetElement, SetElements, SetFlags};
+pub use set::{
+    DATA_VERDICT, DataType, ElementFlags, KeyType, MapData, Set, SetElement, SetElements, SetFlags,
+};
 pub use table::{Family, Table, TableFlags};
 pub use transaction::{Change, Transaction};
 

@@ -179,6 +179,45 @@ impl Transaction {
         self.push(msg, NLM_F_CREATE, ctx)
     }
 
+    /// A fresh transaction-local set id (the ones [`Transaction::add_set`]
+    /// gives are taken from the same sequence), to name a set created in
+    /// this transaction from its elements and rules.
+    pub fn new_set_id(&mut self) -> u32 {
+        self.set_ids += 1;
+        self.set_ids
+    }
+
+    /// A rule using an anonymous map, as `nft` sends `... vmap { k : v, ...
+    /// }`: the map ([`Set::anonymous_map`]) with a fresh set id, its
+    /// elements, then the rule, whose [`Expr::Lookup`](crate::Expr::Lookup)s of `map.name`
+    /// are bound to that id. The kernel names the map (`__map0`, ...) and
+    /// deletes it with the rule.
+    pub fn add_anonymous_map(
+        &mut self,
+        map: &Set,
+        elements: Vec<crate::SetElement>,
+        rule: &Rule,
+    ) -> &mut Self {
+        let id = self.new_set_id();
+        let mut m = map.clone();
+        m.id = Some(id);
+        self.add_set(&m);
+        if !elements.is_empty() {
+            let mut e = SetElements::new(m.family, m.table.clone(), m.name.clone(), elements);
+            e.set_id = Some(id);
+            self.add_elements(&e);
+        }
+        let mut r = rule.clone();
+        for x in &mut r.exprs {
+            if let crate::Expr::Lookup(l) = x {
+                if l.set == m.name {
+                    l.set_id = Some(id);
+                }
+            }
+        }
+        self.append_rule(&r)
+    }
+
     /// `delete set`.
     pub fn delete_set(&mut self, s: &Set) -> &mut Self {
         let ctx = format!("delete set {} {} {}", s.family, s.table, s.name);
