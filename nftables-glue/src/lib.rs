@@ -39,6 +39,7 @@ pub mod compat;
 pub mod dnat;
 mod expr;
 mod handle;
+mod monitor;
 mod msg;
 mod rule;
 mod service;
@@ -56,6 +57,7 @@ pub use expr::{
     Objref, Payload, PayloadBase, RTN_LOCAL, RawExpr, Redir, Register, Reject, Verdict,
 };
 pub use handle::NftHandle;
+pub use monitor::{Generation, NFNLGRP_NFTABLES, NftEvent, NftMonitor};
 pub use msg::{Command, NftMessage};
 /// The netlink engine under this crate (`nl-engine`): its
 /// [`Connection`](netlink::Connection) and [`Config`](netlink::Config) for a
