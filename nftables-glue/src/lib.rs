@@ -1,9 +1,13 @@
 //! Typed nf_tables over netlink, built on `nl-engine`: tables, chains,
-//! rules, named sets (with concatenated keys) and their elements; the rule
-//! expressions a NAT setup needs (payload, meta, cmp, bitwise, immediate
-//! and verdicts, lookup, counter, ct, masquerade, and the `nft_compat`
-//! matches `set` and `ipvs`); atomic [`Transaction`]s; and, on top,
-//! ClusterIP-style [`ServiceNat`] chains.
+//! rules, named sets (with concatenated keys) and maps (verdict and data
+//! maps, anonymous constant maps) and their elements; the rule expressions
+//! a NAT and load-balancing setup needs (payload, meta, cmp, bitwise,
+//! immediate and verdicts, lookup in sets and maps, counter, ct, nat,
+//! masquerade, redirect, numgen, fib, reject, objref, and the `nft_compat`
+//! matches `set` and `ipvs`); atomic [`Transaction`]s; the kernel's change
+//! notifications ([`NftMonitor`]); and, on top, ClusterIP-style
+//! [`ServiceNat`] chains and a kube-proxy-style DNAT data path
+//! ([`ServiceDnat`], an alternative to IPVS).
 //!
 //! Nothing here runs `nft`: every change is one nfnetlink batch that the
 //! kernel commits or aborts entirely.
