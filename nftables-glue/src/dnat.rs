@@ -492,8 +492,21 @@ impl ServiceDnat {
     /// refilled, map elements are added, replaced or removed one by one,
     /// and chains and sets not wanted (of removed services or endpoints,
     /// or anything else found in the table) are deleted.
+    ///
+    /// The transaction is bound to the ruleset generation it was computed
+    /// from ([`Transaction::expect_generation`]): committed after someone
+    /// else's change, it is refused and changes nothing.
     pub async fn plan(&self, nft: &NftHandle) -> Result<Transaction> {
         let w = self.want()?;
+        let generation = nft.generation().await?;
+        let mut tx = self.plan_from(nft, w).await?;
+        if !tx.is_empty() {
+            tx.expect_generation(generation);
+        }
+        Ok(tx)
+    }
+
+    async fn plan_from(&self, nft: &NftHandle, w: Want) -> Result<Transaction> {
         let (f, t) = (self.family, self.table.as_str());
         if !nft.list_tables(f).await?.iter().any(|x| x.name == t) {
             return self.create_transaction();
@@ -678,14 +691,30 @@ impl ServiceDnat {
     /// Makes the kernel's table exactly this desired state, in one atomic
     /// transaction ([`ServiceDnat::plan`]). Returns `false`, having sent
     /// nothing (only read the table), when it already was.
+    ///
+    /// When someone else commits between the reading and the commit, the
+    /// stale transaction is refused by the kernel and the difference is
+    /// computed again (up to [`ServiceDnat::ENSURE_ATTEMPTS`] times).
     pub async fn ensure(&self, nft: &NftHandle) -> Result<bool> {
-        let tx = self.plan(nft).await?;
-        if tx.is_empty() {
-            return Ok(false);
+        let mut attempt = 1;
+        loop {
+            let tx = self.plan(nft).await?;
+            if tx.is_empty() {
+                return Ok(false);
+            }
+            match nft.commit(&tx).await {
+                Ok(()) => return Ok(true),
+                Err(e) if Transaction::is_stale(&e) && attempt < Self::ENSURE_ATTEMPTS => {
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
         }
-        nft.commit(&tx).await?;
-        Ok(true)
     }
+
+    /// How many times [`ServiceDnat::ensure`] computes and commits when
+    /// concurrent changes keep making its transaction stale.
+    pub const ENSURE_ATTEMPTS: u32 = 5;
 
     /// Deletes the table with everything in it. Returns `false` when there
     /// was no such table.

@@ -276,6 +276,29 @@ fn ensure_is_idempotent_and_updates_touch_one_service() {
 }
 
 #[test]
+fn a_plan_made_stale_by_another_commit_is_refused() {
+    let ns = Netns::new_anonymous().unwrap();
+    let nft = NftHandle::in_netns(&ns).unwrap();
+    let dp = two_services();
+    let tx = block_on(dp.plan(&nft)).unwrap();
+    assert_eq!(tx.generation(), Some(block_on(nft.generation()).unwrap()));
+    // Someone else commits in between.
+    tool(&ns, &["nft", "add", "table", "inet", "other"]);
+    let err = block_on(nft.commit(&tx)).unwrap_err();
+    assert!(Transaction::is_stale(&err), "{err:?}");
+    assert_eq!(ruleset(&ns), "table inet other {\n}\n", "nothing applied");
+    // ensure computes afresh and converges.
+    assert!(block_on(dp.ensure(&nft)).unwrap());
+    assert!(!block_on(dp.ensure(&nft)).unwrap());
+    // An up-to-date plan bound to the current generation commits.
+    let mut dp2 = two_services();
+    dp2.services.pop();
+    let tx = block_on(dp2.plan(&nft)).unwrap();
+    block_on(nft.commit(&tx)).unwrap();
+    assert!(!ruleset(&ns).contains("udp"));
+}
+
+#[test]
 fn inet_table_serves_both_families() {
     let ns = Netns::new_anonymous().unwrap();
     let nft = NftHandle::in_netns(&ns).unwrap();
