@@ -77,6 +77,42 @@ impl Balance {
     }
 }
 
+/// An endpoint of a service: its address and weight.
+///
+/// ```
+/// use nftables_glue::dnat::Endpoint;
+/// let e: Endpoint = "10.0.2.2:8080".parse::<std::net::SocketAddr>().unwrap().into();
+/// assert_eq!(e.weight, 1);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Endpoint {
+    /// Address and port to DNAT to.
+    pub addr: SocketAddr,
+    /// Its share of new connections relative to the service's other
+    /// endpoints (IPVS `wrr`, keepalived's `weight`); 1 by default. 0
+    /// takes it out of the choice: no new connections, while established
+    /// ones keep their translation (it lives in conntrack).
+    pub weight: u32,
+}
+
+impl Endpoint {
+    /// An endpoint with this weight.
+    pub fn new(addr: SocketAddr, weight: u32) -> Self {
+        Endpoint { addr, weight }
+    }
+}
+
+impl From<SocketAddr> for Endpoint {
+    fn from(addr: SocketAddr) -> Self {
+        Endpoint { addr, weight: 1 }
+    }
+}
+
+/// The largest sum of a service's endpoint weights (after dividing them
+/// by their greatest common divisor): the number of entries of the
+/// service's choice map.
+pub const MAX_WEIGHT_SUM: u32 = 4096;
+
 /// One service: a virtual address, protocol and port, and its endpoints.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DnatService {
@@ -87,27 +123,33 @@ pub struct DnatService {
     /// The service port.
     pub port: u16,
     /// The endpoints (same address family as `vip`), in the order the
-    /// round robin visits them; duplicates are ignored.
-    pub endpoints: Vec<SocketAddr>,
+    /// round robin visits them (interleaved by weight, as IPVS `wrr`
+    /// does); a repeated address counts once (its first entry).
+    pub endpoints: Vec<Endpoint>,
 }
 
 impl DnatService {
-    /// A TCP service at `vip` with these endpoints.
-    pub fn tcp(vip: SocketAddr, endpoints: Vec<SocketAddr>) -> Self {
+    /// A service of `protocol` (6 TCP, 17 UDP, 132 SCTP) at `vip`:`port`
+    /// with these (weighted) endpoints.
+    pub fn new(vip: IpAddr, protocol: u8, port: u16, endpoints: Vec<Endpoint>) -> Self {
         DnatService {
-            vip: vip.ip(),
-            protocol: libc::IPPROTO_TCP as u8,
-            port: vip.port(),
+            vip,
+            protocol,
+            port,
             endpoints,
         }
     }
 
-    /// A UDP service at `vip` with these endpoints.
+    /// A TCP service at `vip` with these endpoints, each of weight 1.
+    pub fn tcp(vip: SocketAddr, endpoints: Vec<SocketAddr>) -> Self {
+        let eps = endpoints.into_iter().map(Endpoint::from).collect();
+        DnatService::new(vip.ip(), libc::IPPROTO_TCP as u8, vip.port(), eps)
+    }
+
+    /// A UDP service at `vip` with these endpoints, each of weight 1.
     pub fn udp(vip: SocketAddr, endpoints: Vec<SocketAddr>) -> Self {
-        DnatService {
-            protocol: libc::IPPROTO_UDP as u8,
-            ..DnatService::tcp(vip, endpoints)
-        }
+        let eps = endpoints.into_iter().map(Endpoint::from).collect();
+        DnatService::new(vip.ip(), libc::IPPROTO_UDP as u8, vip.port(), eps)
     }
 
     fn proto_name(&self) -> String {
@@ -140,14 +182,60 @@ impl DnatService {
         format!("endpoint-{:08X}", hash(&format!("{} {ep}", self.key())))
     }
 
-    fn unique_endpoints(&self) -> Vec<SocketAddr> {
+    /// The endpoints taking new connections: first entry of each
+    /// address, weight above 0.
+    fn active_endpoints(&self) -> Vec<Endpoint> {
         let mut seen = BTreeSet::new();
         self.endpoints
             .iter()
             .copied()
-            .filter(|e| seen.insert(*e))
+            .filter(|e| seen.insert(e.addr))
+            .filter(|e| e.weight > 0)
             .collect()
     }
+
+    /// The choice map's sequence: endpoint indexes, each as often as its
+    /// weight (divided by the weights' greatest common divisor),
+    /// interleaved by smooth weighted round robin (`2, 1` gives `0 1 0`).
+    fn schedule(&self, eps: &[Endpoint]) -> Result<Vec<usize>> {
+        let g = eps.iter().fold(0, |g, e| gcd(g, e.weight)).max(1);
+        let weights: Vec<u64> = eps.iter().map(|e| u64::from(e.weight / g)).collect();
+        let total: u64 = weights.iter().sum();
+        if total > u64::from(MAX_WEIGHT_SUM) {
+            return Err(Error::invalid_input(
+                format!("weights of service {}", self.key()),
+                format!("their sum (divided by their common divisor) exceeds {MAX_WEIGHT_SUM}"),
+            ));
+        }
+        let mut current = vec![0i64; weights.len()];
+        let mut out = Vec::new();
+        for _ in 0..total {
+            let mut best: Option<usize> = None;
+            for (i, w) in weights.iter().enumerate() {
+                if let Some(c) = current.get_mut(i) {
+                    *c += *w as i64;
+                }
+                let better = match best {
+                    None => true,
+                    Some(b) => current.get(i) > current.get(b),
+                };
+                if better {
+                    best = Some(i);
+                }
+            }
+            if let Some(b) = best {
+                if let Some(c) = current.get_mut(b) {
+                    *c -= total as i64;
+                }
+                out.push(b);
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn gcd(a: u32, b: u32) -> u32 {
+    if b == 0 { a } else { gcd(b, a % b) }
 }
 
 /// 32-bit FNV-1a: a stable hash for chain names (std's hashers may
@@ -170,7 +258,8 @@ fn hash(s: &str) -> u32 {
 /// )]);
 /// assert!(dp.ensure(&nft).await?);  // one transaction
 /// assert!(!dp.ensure(&nft).await?); // nothing left to do: nothing sent
-/// dp.services[0].endpoints.pop();
+/// dp.services[0].endpoints.pop();     // endpoints may also be weighted:
+/// dp.services[0].endpoints[0].weight = 3;
 /// dp.ensure(&nft).await?;           // only that service's chains change
 /// dp.teardown(&nft).await?;
 /// # Ok(()) }
@@ -270,7 +359,7 @@ impl ServiceDnat {
             }
             if s.endpoints
                 .iter()
-                .any(|e| e.ip().is_ipv4() != s.vip.is_ipv4())
+                .any(|e| e.addr.ip().is_ipv4() != s.vip.is_ipv4())
             {
                 return Err(Error::invalid_input(
                     what(),
@@ -381,20 +470,22 @@ impl ServiceDnat {
         for s in &self.services {
             let v6 = s.vip.is_ipv6();
             let sc = s.service_chain();
-            let eps = s.unique_endpoints();
+            let eps = s.active_endpoints();
             let service_rule = if eps.is_empty() {
                 rule(&sc, vec![Expr::Reject(self.reject(v6))])
             } else {
-                let modulus = u32::try_from(eps.len()).map_err(|_| {
+                let order = s.schedule(&eps)?;
+                let modulus = u32::try_from(order.len()).map_err(|_| {
                     Error::invalid_input(format!("service {}", s.key()), "too many endpoints")
                 })?;
-                let elements = eps
+                let elements = order
                     .iter()
+                    .filter_map(|i| eps.get(*i))
                     .zip(0u32..)
                     .map(|(ep, i)| {
                         SetElement::verdict(
                             i.to_ne_bytes().to_vec(),
-                            Verdict::Goto(s.endpoint_chain(ep)),
+                            Verdict::Goto(s.endpoint_chain(&ep.addr)),
                         )
                     })
                     .collect();
@@ -421,9 +512,9 @@ impl ServiceDnat {
             };
             chains.push((Chain::regular(f, t, &sc), vec![service_rule]));
             for ep in &eps {
-                let ec = s.endpoint_chain(ep);
+                let ec = s.endpoint_chain(&ep.addr);
                 let mut dnat = Expr::l4proto_is(s.protocol);
-                dnat.extend(Expr::dnat_to(*ep));
+                dnat.extend(Expr::dnat_to(ep.addr));
                 chains.push((
                     Chain::regular(f, t, &ec),
                     vec![
@@ -751,6 +842,23 @@ mod tests {
     }
 
     #[test]
+    fn weights_interleave() {
+        let ep = |w: u32, n: u8| Endpoint::new(SocketAddr::from(([10, 0, 0, n], 80)), w);
+        let s = DnatService::tcp("10.96.0.1:80".parse().unwrap(), vec![]);
+        assert_eq!(s.schedule(&[ep(1, 1), ep(1, 2)]).unwrap(), [0, 1]);
+        assert_eq!(s.schedule(&[ep(2, 1), ep(1, 2)]).unwrap(), [0, 1, 0]);
+        assert_eq!(s.schedule(&[ep(200, 1), ep(100, 2)]).unwrap(), [0, 1, 0]);
+        assert_eq!(
+            s.schedule(&[ep(5, 1), ep(1, 2), ep(1, 3)]).unwrap(),
+            [0, 0, 1, 0, 2, 0, 0]
+        );
+        assert!(s.schedule(&[ep(4096, 1), ep(1, 2)]).is_err());
+        let mut s = s;
+        s.endpoints = vec![ep(0, 1), ep(3, 2), ep(1, 2)];
+        assert_eq!(s.active_endpoints(), [ep(3, 2)]);
+    }
+
+    #[test]
     fn rejects_mixed_families() {
         let mut d = ServiceDnat::new(vec![DnatService::tcp(
             "[fd00::1]:80".parse().unwrap(),
@@ -759,7 +867,9 @@ mod tests {
         assert!(d.want().is_err());
         d.family = Family::Inet;
         assert!(d.want().is_ok());
-        d.services[0].endpoints.push("10.0.0.1:80".parse().unwrap());
+        d.services[0]
+            .endpoints
+            .push("10.0.0.1:80".parse::<SocketAddr>().unwrap().into());
         assert!(d.want().is_err());
     }
 

@@ -54,7 +54,7 @@ mod transaction;
 pub use attr::RawAttr;
 pub use chain::{BaseChain, Chain, ChainFlags, ChainType, Hook, Policy, Priority};
 pub use compat::Match;
-pub use dnat::{Balance, DnatService, ServiceDnat};
+pub use dnat::{Balance, DnatService, Endpoint, ServiceDnat};
 pub use expr::{
     Bitwise, Cmp, CmpOp, Counter, Ct, CtKey, CtState, Data, Expr, Fib, FibFlags, FibResult,
     IcmpxCode, Immediate, Lookup, Masq, Meta, MetaKey, Nat, NatFlags, NatType, Numgen, NumgenType,

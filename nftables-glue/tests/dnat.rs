@@ -3,7 +3,8 @@
 //! ensure sends no transaction), updates limited to the service changed,
 //! drift repaired, teardown; and real TCP traffic through it: a client, a
 //! "node" holding the table, two backends, connections to the VIP balanced
-//! round robin (or randomly), an endpoint removed, IPv4 and IPv6.
+//! round robin, randomly or by weight, an endpoint taken out (weight 0,
+//! removed), IPv4 and IPv6.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -198,7 +199,7 @@ fn ensure_is_idempotent_and_updates_touch_one_service() {
         svc.endpoint_chain(&sa("10.0.2.2:8080")),
     ];
     let kept: Vec<Vec<u64>> = untouched.iter().map(|c| handles(&nft, c)).collect();
-    dp.services[0].endpoints[1] = sa("10.0.4.2:8080");
+    dp.services[0].endpoints[1] = sa("10.0.4.2:8080").into();
     let tx = block_on(dp.plan(&nft)).unwrap();
     let ours = [
         svc.service_chain(),
@@ -530,8 +531,31 @@ fn balances_connections(a: &Addrs) {
     assert!(answers.iter().any(|x| x == "backend-1"), "{answers:?}");
     assert!(answers.iter().any(|x| x == "backend-2"), "{answers:?}");
 
-    // Endpoint 2 removed: everything to backend 1.
+    // Weighted round robin (IPVS wrr): 2 to 1, interleaved.
     dp.balance = Balance::RoundRobin;
+    dp.services[0].endpoints[0].weight = 2;
+    assert!(block_on(dp.ensure(&nft)).unwrap());
+    assert!(ruleset(&node).contains("numgen inc mod 3 vmap"));
+    let answers: Vec<String> = (0..6).map(|_| ask(&client, vip)).collect();
+    let ones = answers.iter().filter(|x| *x == "backend-1").count();
+    assert_eq!(ones, 4, "{answers:?}");
+    for w in answers.windows(2) {
+        assert!(w[0] == "backend-1" || w[1] == "backend-1", "{answers:?}");
+    }
+
+    // Weight 0: no new connections to backend 2.
+    dp.services[0].endpoints[1].weight = 0;
+    assert!(block_on(dp.ensure(&nft)).unwrap());
+    let answers: Vec<String> = (0..4).map(|_| ask(&client, vip)).collect();
+    assert_eq!(answers, ["backend-1"; 4]);
+
+    // Back to equal weights, then endpoint 2 removed: everything to
+    // backend 1.
+    dp.services[0].endpoints[0].weight = 1;
+    dp.services[0].endpoints[1].weight = 1;
+    assert!(block_on(dp.ensure(&nft)).unwrap());
+    let answers: Vec<String> = (0..2).map(|_| ask(&client, vip)).collect();
+    assert_ne!(answers[0], answers[1]);
     dp.services[0].endpoints.pop();
     assert!(block_on(dp.ensure(&nft)).unwrap());
     let answers: Vec<String> = (0..4).map(|_| ask(&client, vip)).collect();
