@@ -232,3 +232,61 @@ fn drift_of_a_service_table_is_seen_and_repaired() {
     assert!(!block_on(dp.ensure(&nft)).unwrap());
     nothing_more(&mut mon);
 }
+
+#[test]
+fn lost_notifications_are_reported_as_an_overrun() {
+    use nftables_glue::netlink::{Config, Connection, Protocol};
+    let ns = Netns::new_anonymous().unwrap();
+    // A tiny receive buffer (the kernel rounds it up to its minimum).
+    let config = Config {
+        recv_buffer: 1,
+        ..Config::default()
+    };
+    let conn = Connection::open_with(Protocol::Netfilter, &ns, config).unwrap();
+    let nft = NftHandle::with_connection(conn).unwrap();
+    let mut mon = NftMonitor::for_handle(&nft).unwrap();
+    // One transaction of 300 rules: far more notifications than fit.
+    let mut text = String::from("table ip t {\n\tchain c {\n");
+    for i in 0..300 {
+        text.push_str(&format!(
+            "\t\tip saddr 10.1.{}.{} accept\n",
+            i / 250,
+            i % 250
+        ));
+    }
+    text.push_str("\t}\n}\n");
+    let path = std::env::temp_dir().join(format!("nft-glue-overrun-{}.nft", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    nft_cmd(&ns, &["-f", path.to_str().unwrap()]);
+    std::fs::remove_file(&path).unwrap();
+    let got = block_on(async {
+        let mut n = 0;
+        loop {
+            match tokio::time::timeout(Duration::from_secs(5), mon.next())
+                .await
+                .expect("an event or the overrun within 5 s")
+            {
+                Ok(_) => n += 1,
+                Err(e) => return (n, e),
+            }
+        }
+    });
+    assert!(matches!(got.1, Error::Overrun { .. }), "{:?}", got.1);
+    assert!(got.0 < 300, "{} events before the overrun", got.0);
+    // What was queued before the loss is still delivered; then the
+    // monitor goes on: the next change arrives, whole.
+    block_on(async {
+        while let Ok(r) = tokio::time::timeout(Duration::from_millis(300), mon.next()).await {
+            if let Err(e) = r {
+                assert!(matches!(e, Error::Overrun { .. }), "{e:?}");
+            }
+        }
+    });
+    nft_cmd(&ns, &["add", "table", "ip", "after"]);
+    let (events, g) = transaction(&mut mon);
+    assert!(
+        matches!(&events[..], [NftEvent::NewTable(t)] if t.name == "after"),
+        "{events:#?}"
+    );
+    assert_eq!(g.id, block_on(nft.generation()).unwrap());
+}

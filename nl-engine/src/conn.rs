@@ -666,7 +666,8 @@ impl Notification {
 /// socket's receive buffer ([`Config::recv_buffer`]); when it overflows,
 /// the kernel drops them and [`Subscription::recv`] reports
 /// [`Error::Overrun`] once: the listener missed changes and should read
-/// the state afresh.
+/// the state afresh. The notifications queued before the loss are still
+/// delivered after it, and the subscription goes on.
 ///
 /// ```no_run
 /// use nl_engine::{Connection, Netns, Protocol};
