@@ -8,7 +8,11 @@
 //! `nft_meta_keys`, `nft_cmp_attributes`/`nft_cmp_ops`,
 //! `nft_bitwise_attributes`/`nft_bitwise_ops`, `nft_immediate_attributes`,
 //! `nft_lookup_attributes`/`nft_lookup_flags`, `nft_counter_attributes`,
-//! `nft_ct_attributes`/`nft_ct_keys`, `nft_masq_attributes`;
+//! `nft_ct_attributes`/`nft_ct_keys`, `nft_masq_attributes`,
+//! `nft_nat_attributes`/`nft_nat_types`, `nft_redir_attributes`,
+//! `nft_ng_attributes`/`nft_ng_types`, `nft_fib_attributes`/
+//! `nft_fib_result`/`nft_fib_flags`, `nft_reject_attributes`/
+//! `nft_reject_types`/`nft_reject_inet_code`;
 //! `include/uapi/linux/netfilter.h` (`NF_DROP`, `NF_ACCEPT`),
 //! `include/uapi/linux/netfilter/nf_nat.h` (`NF_NAT_RANGE_*`) and
 //! `include/uapi/linux/netfilter/nf_conntrack_common.h` (state bits).
@@ -18,6 +22,7 @@ use netlink_packet_core::DecodeError;
 
 use crate::attr::{Writer, err, get_str, get_u32, get_u64, iter};
 use crate::compat::Match;
+use crate::table::Family;
 
 const NFTA_LIST_ELEM: u16 = 1;
 const NFTA_EXPR_NAME: u16 = 1;
@@ -157,6 +162,23 @@ impl Data {
             }
         }
         Err(err("data attribute holds neither a value nor a verdict"))
+    }
+
+    /// Concatenated values (`ipv4_addr . inet_service`): each field padded
+    /// to 4 bytes, as registers and map data hold them.
+    ///
+    /// ```
+    /// use nftables_glue::Data;
+    /// let d = Data::concat(&[&[10, 0, 2, 2], &8080u16.to_be_bytes()]);
+    /// assert_eq!(d, Data::Value(vec![10, 0, 2, 2, 0x1f, 0x90, 0, 0]));
+    /// ```
+    pub fn concat(fields: &[&[u8]]) -> Self {
+        let mut v = Vec::new();
+        for f in fields {
+            v.extend_from_slice(f);
+            v.resize(v.len().div_ceil(4) * 4, 0);
+        }
+        Data::Value(v)
     }
 
     fn value(buf: &[u8]) -> Result<Vec<u8>, DecodeError> {
@@ -551,6 +573,301 @@ pub struct Masq {
     pub proto_max: Option<Register>,
 }
 
+/// `redir`: redirect to the local machine (the incoming interface's
+/// primary address), optionally to a port range.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Redir {
+    /// Flags (`random`, `persistent`, ...; the kernel adds
+    /// [`NatFlags::PROTO_SPECIFIED`] when a port register is given).
+    pub flags: NatFlags,
+    /// Register holding the lowest port.
+    pub proto_min: Option<Register>,
+    /// Register holding the highest port.
+    pub proto_max: Option<Register>,
+}
+
+/// The kind of `nat` (`enum nft_nat_types`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NatType {
+    /// `NFT_NAT_SNAT` (0)
+    Snat,
+    /// `NFT_NAT_DNAT` (1)
+    Dnat,
+    /// Any other value.
+    Other(u32),
+}
+
+impl NatType {
+    fn number(self) -> u32 {
+        match self {
+            NatType::Snat => 0,
+            NatType::Dnat => 1,
+            NatType::Other(n) => n,
+        }
+    }
+    fn from_number(n: u32) -> Self {
+        match n {
+            0 => NatType::Snat,
+            1 => NatType::Dnat,
+            n => NatType::Other(n),
+        }
+    }
+}
+
+/// `nat`: source or destination NAT to the addresses and ports held in
+/// registers (`snat to ...`, `dnat to ...`).
+///
+/// The kernel keeps it normalized and lists it so: an address range has
+/// both registers (min = max for one address), a port range both, and
+/// the flags carry [`NatFlags::MAP_IPS`] / [`NatFlags::PROTO_SPECIFIED`]
+/// for them. [`Nat::dnat`] and [`Nat::snat`] build that form, so that a
+/// rule read back compares equal to the one sent.
+///
+/// ```
+/// use nftables_glue::{Family, Nat, NatFlags, NatType, Register};
+/// // dnat ip to <reg 1>:<reg 2>
+/// let n = Nat::dnat(Family::Ipv4, Register::R1, Some(Register::R2));
+/// assert_eq!(n.nat_type, NatType::Dnat);
+/// assert_eq!(n.flags, NatFlags::MAP_IPS | NatFlags::PROTO_SPECIFIED);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Nat {
+    /// snat or dnat.
+    pub nat_type: NatType,
+    /// Address family of the addresses (`NFTA_NAT_FAMILY`: ip or ip6).
+    pub family: Family,
+    /// Register holding the lowest address.
+    pub addr_min: Option<Register>,
+    /// Register holding the highest address.
+    pub addr_max: Option<Register>,
+    /// Register holding the lowest port.
+    pub proto_min: Option<Register>,
+    /// Register holding the highest port.
+    pub proto_max: Option<Register>,
+    /// Range flags (`NFTA_NAT_FLAGS`; emitted when not empty).
+    pub flags: NatFlags,
+}
+
+impl Nat {
+    fn to_one(nat_type: NatType, family: Family, addr: Register, port: Option<Register>) -> Self {
+        let mut flags = NatFlags::MAP_IPS;
+        if port.is_some() {
+            flags |= NatFlags::PROTO_SPECIFIED;
+        }
+        Nat {
+            nat_type,
+            family,
+            addr_min: Some(addr),
+            addr_max: Some(addr),
+            proto_min: port,
+            proto_max: port,
+            flags,
+        }
+    }
+
+    /// `dnat to ADDR[:PORT]`, the address in `addr`, the port (if any) in
+    /// `port`, in the kernel's normalized form.
+    pub fn dnat(family: Family, addr: Register, port: Option<Register>) -> Self {
+        Self::to_one(NatType::Dnat, family, addr, port)
+    }
+
+    /// `snat to ADDR[:PORT]`, in the kernel's normalized form.
+    pub fn snat(family: Family, addr: Register, port: Option<Register>) -> Self {
+        Self::to_one(NatType::Snat, family, addr, port)
+    }
+}
+
+/// How `numgen` makes its numbers (`enum nft_ng_types`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NumgenType {
+    /// `NFT_NG_INCREMENTAL` (0): `inc`, a counter shared by every packet
+    /// through the expression (round robin).
+    Incremental,
+    /// `NFT_NG_RANDOM` (1): `random`.
+    Random,
+    /// Any other value.
+    Other(u32),
+}
+
+impl NumgenType {
+    fn number(self) -> u32 {
+        match self {
+            NumgenType::Incremental => 0,
+            NumgenType::Random => 1,
+            NumgenType::Other(n) => n,
+        }
+    }
+    fn from_number(n: u32) -> Self {
+        match n {
+            0 => NumgenType::Incremental,
+            1 => NumgenType::Random,
+            n => NumgenType::Other(n),
+        }
+    }
+}
+
+/// `numgen`: a number in `offset .. offset + modulus` (4 bytes, host
+/// order) into `dreg`.
+///
+/// ```
+/// use nftables_glue::{Numgen, NumgenType, Register};
+/// let ng = Numgen { kind: NumgenType::Incremental, modulus: 2, offset: 0, dreg: Register::R1 };
+/// # let _ = ng;
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Numgen {
+    /// `inc` or `random`.
+    pub kind: NumgenType,
+    /// How many different numbers (`mod N`).
+    pub modulus: u32,
+    /// Added to each number (`offset N`; the kernel lists it always).
+    pub offset: u32,
+    /// Destination register.
+    pub dreg: Register,
+}
+
+/// What `fib` looks up (`enum nft_fib_result`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FibResult {
+    /// `NFT_FIB_RESULT_OIF` (1): output interface index (`oif`).
+    Oif,
+    /// `NFT_FIB_RESULT_OIFNAME` (2): output interface name (`oifname`).
+    OifName,
+    /// `NFT_FIB_RESULT_ADDRTYPE` (3): address type (`type`: local, unicast, ...).
+    AddrType,
+    /// Any other value.
+    Other(u32),
+}
+
+impl FibResult {
+    fn number(self) -> u32 {
+        match self {
+            FibResult::Oif => 1,
+            FibResult::OifName => 2,
+            FibResult::AddrType => 3,
+            FibResult::Other(n) => n,
+        }
+    }
+    fn from_number(n: u32) -> Self {
+        match n {
+            1 => FibResult::Oif,
+            2 => FibResult::OifName,
+            3 => FibResult::AddrType,
+            n => FibResult::Other(n),
+        }
+    }
+}
+
+bitflags! {
+    /// `enum nft_fib_flags`: which packet fields key the lookup.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub struct FibFlags: u32 {
+        /// `NFTA_FIB_F_SADDR`: the source address
+        const SADDR = 1 << 0;
+        /// `NFTA_FIB_F_DADDR`: the destination address
+        const DADDR = 1 << 1;
+        /// `NFTA_FIB_F_MARK`: the packet mark
+        const MARK = 1 << 2;
+        /// `NFTA_FIB_F_IIF`: the input interface
+        const IIF = 1 << 3;
+        /// `NFTA_FIB_F_OIF`: the output interface
+        const OIF = 1 << 4;
+        /// `NFTA_FIB_F_PRESENT`: only whether a result exists (`missing`/`exists`)
+        const PRESENT = 1 << 5;
+        const _ = !0;
+    }
+}
+
+/// The address type `fib ... type` yields (`RTN_LOCAL`, from
+/// `include/uapi/linux/rtnetlink.h`), for comparisons.
+pub const RTN_LOCAL: u32 = 2;
+
+/// `fib`: a routing lookup (`fib daddr type`, `fib saddr . iif oif`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Fib {
+    /// What to look up.
+    pub result: FibResult,
+    /// The keys of the lookup.
+    pub flags: FibFlags,
+    /// Destination register.
+    pub dreg: Register,
+}
+
+/// ICMPv4/v6-independent reject codes (`enum nft_reject_inet_code`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IcmpxCode {
+    /// `NFT_REJECT_ICMPX_NO_ROUTE` (0)
+    NoRoute,
+    /// `NFT_REJECT_ICMPX_PORT_UNREACH` (1)
+    PortUnreachable,
+    /// `NFT_REJECT_ICMPX_HOST_UNREACH` (2)
+    HostUnreachable,
+    /// `NFT_REJECT_ICMPX_ADMIN_PROHIBITED` (3)
+    AdminProhibited,
+    /// Any other value.
+    Other(u8),
+}
+
+impl IcmpxCode {
+    fn number(self) -> u8 {
+        match self {
+            IcmpxCode::NoRoute => 0,
+            IcmpxCode::PortUnreachable => 1,
+            IcmpxCode::HostUnreachable => 2,
+            IcmpxCode::AdminProhibited => 3,
+            IcmpxCode::Other(n) => n,
+        }
+    }
+    fn from_number(n: u8) -> Self {
+        match n {
+            0 => IcmpxCode::NoRoute,
+            1 => IcmpxCode::PortUnreachable,
+            2 => IcmpxCode::HostUnreachable,
+            3 => IcmpxCode::AdminProhibited,
+            n => IcmpxCode::Other(n),
+        }
+    }
+}
+
+/// `reject` (`enum nft_reject_types` with its code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reject {
+    /// `NFT_REJECT_ICMP_UNREACH` (0): an ICMP (ip) or ICMPv6 (ip6)
+    /// destination-unreachable with this code (`reject with icmp
+    /// port-unreachable` is code 3; plain `reject` in ip is that).
+    Icmp(u8),
+    /// `NFT_REJECT_TCP_RST` (1): `reject with tcp reset`.
+    TcpReset,
+    /// `NFT_REJECT_ICMPX_UNREACH` (2): family-independent code (inet,
+    /// bridge, netdev; plain `reject` in inet is port unreachable).
+    Icmpx(IcmpxCode),
+    /// Any other type, with its code if any.
+    Other(u32, Option<u8>),
+}
+
+/// `objref`: use a stateful object (counter, quota, ct helper, ...) by
+/// name, or the one a map yields.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Objref {
+    /// `NFTA_OBJREF_IMM_TYPE` and `_IMM_NAME`: a named object.
+    Immediate {
+        /// The object type (`NFT_OBJECT_COUNTER` 1, `_QUOTA` 2, ...).
+        obj_type: u32,
+        /// Its name.
+        name: String,
+    },
+    /// `NFTA_OBJREF_SET_SREG` and `_SET_NAME` (`_SET_ID`): the object an
+    /// object map yields for the key in `sreg`.
+    Map {
+        /// Register holding the key.
+        sreg: Register,
+        /// The object map.
+        set: String,
+        /// The map's transaction id, when created in the same transaction.
+        set_id: Option<u32>,
+    },
+}
+
 /// An expression this crate does not type (or that carries attributes it
 /// does not know): its name and the raw content of `NFTA_EXPR_DATA`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -592,6 +909,18 @@ pub enum Expr {
     Ct(Ct),
     /// `masq`
     Masq(Masq),
+    /// `nat` (`snat`, `dnat`)
+    Nat(Nat),
+    /// `redir` (`redirect`)
+    Redir(Redir),
+    /// `numgen`
+    Numgen(Numgen),
+    /// `fib`
+    Fib(Fib),
+    /// `reject`
+    Reject(Reject),
+    /// `objref`
+    Objref(Objref),
     /// `match` (nft_compat: an xtables match such as `set` or `ipvs`)
     Match(Match),
     /// Anything else, kept as is.
@@ -611,6 +940,12 @@ impl Expr {
             Expr::Counter(_) => "counter",
             Expr::Ct(_) => "ct",
             Expr::Masq(_) => "masq",
+            Expr::Nat(_) => "nat",
+            Expr::Redir(_) => "redir",
+            Expr::Numgen(_) => "numgen",
+            Expr::Fib(_) => "fib",
+            Expr::Reject(_) => "reject",
+            Expr::Objref(_) => "objref",
             Expr::Match(_) => "match",
             Expr::Raw(r) => &r.name,
         }
@@ -664,6 +999,68 @@ impl Expr {
             mask: mask.to_ne_bytes().to_vec(),
             xor: xor.to_ne_bytes().to_vec(),
         })
+    }
+
+    /// `immediate` of plain bytes into `dreg` (addresses, ports to NAT to).
+    pub fn immediate(dreg: Register, value: Vec<u8>) -> Self {
+        Expr::Immediate(Immediate {
+            dreg,
+            data: Data::Value(value),
+        })
+    }
+
+    /// `lookup` of `sreg` in the verdict map `set` (`... vmap @set`): the
+    /// element's verdict becomes the rule's.
+    pub fn vmap(set: impl Into<String>, sreg: Register) -> Self {
+        Expr::Lookup(Lookup {
+            set: set.into(),
+            set_id: None,
+            sreg,
+            dreg: Some(Register::VERDICT),
+            invert: false,
+        })
+    }
+
+    /// `lookup` of `sreg` in the data map `set`, the value into `dreg`
+    /// (`... map @set`).
+    pub fn map(set: impl Into<String>, sreg: Register, dreg: Register) -> Self {
+        Expr::Lookup(Lookup {
+            set: set.into(),
+            set_id: None,
+            sreg,
+            dreg: Some(dreg),
+            invert: false,
+        })
+    }
+
+    /// The expressions of `dnat to ADDR:PORT` (`dnat ip to` / `dnat ip6
+    /// to`; the table's family decides in ip and ip6 tables): both loaded
+    /// into registers 1 and 2, then `nat`, as `nft` writes it.
+    ///
+    /// ```
+    /// use nftables_glue::Expr;
+    /// let e = Expr::dnat_to("10.0.2.2:8080".parse().unwrap());
+    /// assert_eq!(e.len(), 3);
+    /// assert_eq!(e[2].name(), "nat");
+    /// ```
+    pub fn dnat_to(to: std::net::SocketAddr) -> Vec<Expr> {
+        let (family, addr) = match to.ip() {
+            std::net::IpAddr::V4(a) => (Family::Ipv4, a.octets().to_vec()),
+            std::net::IpAddr::V6(a) => (Family::Ipv6, a.octets().to_vec()),
+        };
+        vec![
+            Expr::immediate(Register::R1, addr),
+            Expr::immediate(Register::R2, to.port().to_be_bytes().to_vec()),
+            Expr::Nat(Nat::dnat(family, Register::R1, Some(Register::R2))),
+        ]
+    }
+
+    /// `meta l4proto PROTO` (the match `nft` puts before a port mapping).
+    pub fn l4proto_is(proto: u8) -> Vec<Expr> {
+        vec![
+            Expr::meta_load(MetaKey::L4Proto, Register::R1),
+            Expr::cmp_eq(Register::R1, vec![proto]),
+        ]
     }
 
     /// A zeroed `counter`.
@@ -786,6 +1183,68 @@ impl Expr {
                 }
                 if let Some(r) = m.proto_max {
                     w.u32be(3, r.0);
+                }
+            }
+            Expr::Nat(n) => {
+                w.u32be(1, n.nat_type.number())
+                    .u32be(2, u32::from(n.family.number()));
+                if let Some(r) = n.addr_min {
+                    w.u32be(3, r.0);
+                }
+                if let Some(r) = n.addr_max {
+                    w.u32be(4, r.0);
+                }
+                if let Some(r) = n.proto_min {
+                    w.u32be(5, r.0);
+                }
+                if let Some(r) = n.proto_max {
+                    w.u32be(6, r.0);
+                }
+                if !n.flags.is_empty() {
+                    w.u32be(7, n.flags.bits());
+                }
+            }
+            Expr::Redir(r) => {
+                if let Some(x) = r.proto_min {
+                    w.u32be(1, x.0);
+                }
+                if let Some(x) = r.proto_max {
+                    w.u32be(2, x.0);
+                }
+                if !r.flags.is_empty() {
+                    w.u32be(3, r.flags.bits());
+                }
+            }
+            Expr::Numgen(n) => {
+                w.u32be(1, n.dreg.0)
+                    .u32be(2, n.modulus)
+                    .u32be(3, n.kind.number())
+                    .u32be(4, n.offset);
+            }
+            Expr::Fib(f) => {
+                w.u32be(1, f.dreg.0)
+                    .u32be(2, f.result.number())
+                    .u32be(3, f.flags.bits());
+            }
+            Expr::Reject(r) => {
+                let (t, code) = match *r {
+                    Reject::Icmp(c) => (0, Some(c)),
+                    Reject::TcpReset => (1, None),
+                    Reject::Icmpx(c) => (2, Some(c.number())),
+                    Reject::Other(t, c) => (t, c),
+                };
+                w.u32be(1, t);
+                if let Some(c) = code {
+                    w.bytes(2, &[c]);
+                }
+            }
+            Expr::Objref(Objref::Immediate { obj_type, name }) => {
+                w.u32be(1, *obj_type).str(2, name);
+            }
+            Expr::Objref(Objref::Map { sreg, set, set_id }) => {
+                w.u32be(3, sreg.0).str(4, set);
+                if let Some(id) = set_id {
+                    w.u32be(5, *id);
                 }
             }
             Expr::Match(m) => m.emit(w),
@@ -988,6 +1447,88 @@ impl Expr {
                 proto_min: u(2, "proto min")?.map(Register),
                 proto_max: u(3, "proto max")?.map(Register),
             })),
+            "nat" if only(&[1, 2, 3, 4, 5, 6, 7]) => {
+                let (Some(t), Some(fam)) = (u(1, "nat type")?, u(2, "nat family")?) else {
+                    return Ok(None);
+                };
+                let Ok(fam) = u8::try_from(fam) else {
+                    return Ok(None);
+                };
+                Some(Expr::Nat(Nat {
+                    nat_type: NatType::from_number(t),
+                    family: Family::from_number(fam),
+                    addr_min: u(3, "addr min")?.map(Register),
+                    addr_max: u(4, "addr max")?.map(Register),
+                    proto_min: u(5, "proto min")?.map(Register),
+                    proto_max: u(6, "proto max")?.map(Register),
+                    flags: NatFlags::from_bits_retain(u(7, "nat flags")?.unwrap_or(0)),
+                }))
+            }
+            "redir" if only(&[1, 2, 3]) => Some(Expr::Redir(Redir {
+                proto_min: u(1, "proto min")?.map(Register),
+                proto_max: u(2, "proto max")?.map(Register),
+                flags: NatFlags::from_bits_retain(u(3, "redir flags")?.unwrap_or(0)),
+            })),
+            "numgen" if only(&[1, 2, 3, 4]) => {
+                let (Some(dreg), Some(modulus), Some(kind)) =
+                    (u(1, "dreg")?, u(2, "modulus")?, u(3, "numgen type")?)
+                else {
+                    return Ok(None);
+                };
+                Some(Expr::Numgen(Numgen {
+                    kind: NumgenType::from_number(kind),
+                    modulus,
+                    offset: u(4, "offset")?.unwrap_or(0),
+                    dreg: Register(dreg),
+                }))
+            }
+            "fib" if only(&[1, 2, 3]) => {
+                let (Some(dreg), Some(result), Some(flags)) =
+                    (u(1, "dreg")?, u(2, "fib result")?, u(3, "fib flags")?)
+                else {
+                    return Ok(None);
+                };
+                Some(Expr::Fib(Fib {
+                    result: FibResult::from_number(result),
+                    flags: FibFlags::from_bits_retain(flags),
+                    dreg: Register(dreg),
+                }))
+            }
+            "reject" if only(&[1, 2]) => {
+                let Some(t) = u(1, "reject type")? else {
+                    return Ok(None);
+                };
+                let code = match a[2] {
+                    Some([c]) => Some(*c),
+                    Some(_) => return Ok(None),
+                    None => None,
+                };
+                Some(Expr::Reject(match (t, code) {
+                    (0, Some(c)) => Reject::Icmp(c),
+                    (1, None) => Reject::TcpReset,
+                    (2, Some(c)) => Reject::Icmpx(IcmpxCode::from_number(c)),
+                    (t, c) => Reject::Other(t, c),
+                }))
+            }
+            "objref" if only(&[1, 2]) => {
+                let (Some(obj_type), Some(name)) = (u(1, "object type")?, a[2]) else {
+                    return Ok(None);
+                };
+                Some(Expr::Objref(Objref::Immediate {
+                    obj_type,
+                    name: get_str(name, "object name")?,
+                }))
+            }
+            "objref" if only(&[3, 4, 5]) => {
+                let (Some(sreg), Some(set)) = (u(3, "sreg")?, a[4]) else {
+                    return Ok(None);
+                };
+                Some(Expr::Objref(Objref::Map {
+                    sreg: Register(sreg),
+                    set: get_str(set, "object map")?,
+                    set_id: u(5, "set id")?,
+                }))
+            }
             "match" => Match::parse(d)?.map(Expr::Match),
             _ => None,
         })

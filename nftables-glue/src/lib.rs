@@ -1,9 +1,13 @@
 //! Typed nf_tables over netlink, built on `nl-engine`: tables, chains,
-//! rules, named sets (with concatenated keys) and their elements; the rule
-//! expressions a NAT setup needs (payload, meta, cmp, bitwise, immediate
-//! and verdicts, lookup, counter, ct, masquerade, and the `nft_compat`
-//! matches `set` and `ipvs`); atomic [`Transaction`]s; and, on top,
-//! ClusterIP-style [`ServiceNat`] chains.
+//! rules, named sets (with concatenated keys) and maps (verdict and data
+//! maps, anonymous constant maps) and their elements; the rule expressions
+//! a NAT and load-balancing setup needs (payload, meta, cmp, bitwise,
+//! immediate and verdicts, lookup in sets and maps, counter, ct, nat,
+//! masquerade, redirect, numgen, fib, reject, objref, and the `nft_compat`
+//! matches `set` and `ipvs`); atomic [`Transaction`]s; the kernel's change
+//! notifications ([`NftMonitor`]); and, on top, ClusterIP-style
+//! [`ServiceNat`] chains and a kube-proxy-style DNAT data path
+//! ([`ServiceDnat`], an alternative to IPVS).
 //!
 //! Nothing here runs `nft`: every change is one nfnetlink batch that the
 //! kernel commits or aborts entirely.
@@ -36,8 +40,10 @@ mod attr;
 pub mod blocking;
 mod chain;
 pub mod compat;
+pub mod dnat;
 mod expr;
 mod handle;
+mod monitor;
 mod msg;
 mod rule;
 mod service;
@@ -48,11 +54,14 @@ mod transaction;
 pub use attr::RawAttr;
 pub use chain::{BaseChain, Chain, ChainFlags, ChainType, Hook, Policy, Priority};
 pub use compat::Match;
+pub use dnat::{Balance, DnatService, Endpoint, ServiceDnat};
 pub use expr::{
-    Bitwise, Cmp, CmpOp, Counter, Ct, CtKey, CtState, Data, Expr, Immediate, Lookup, Masq, Meta,
-    MetaKey, NatFlags, Payload, PayloadBase, RawExpr, Register, Verdict,
+    Bitwise, Cmp, CmpOp, Counter, Ct, CtKey, CtState, Data, Expr, Fib, FibFlags, FibResult,
+    IcmpxCode, Immediate, Lookup, Masq, Meta, MetaKey, Nat, NatFlags, NatType, Numgen, NumgenType,
+    Objref, Payload, PayloadBase, RTN_LOCAL, RawExpr, Redir, Register, Reject, Verdict,
 };
 pub use handle::NftHandle;
+pub use monitor::{Generation, NFNLGRP_NFTABLES, NftEvent, NftMonitor};
 pub use msg::{Command, NftMessage};
 /// The netlink engine under this crate (`nl-engine`): its
 /// [`Connection`](netlink::Connection) and [`Config`](netlink::Config) for a
@@ -61,7 +70,9 @@ pub use nl_engine as netlink;
 pub use nl_engine::{Error, Netns, Result};
 pub use rule::{Rule, RuleCompat, USERDATA_MAXLEN};
 pub use service::{Member, Membership, ServiceNat};
-pub use set::{DataType, ElementFlags, KeyType, Set, SetElement, SetElements, SetFlags};
+pub use set::{
+    DATA_VERDICT, DataType, ElementFlags, KeyType, MapData, Set, SetElement, SetElements, SetFlags,
+};
 pub use table::{Family, Table, TableFlags};
 pub use transaction::{Change, Transaction};
 

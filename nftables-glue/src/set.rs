@@ -1,6 +1,9 @@
 //! Named sets (`NFT_MSG_*SET`) and their elements (`NFT_MSG_*SETELEM`),
 //! including concatenated keys such as `ipv4_addr . inet_proto .
-//! inet_service`.
+//! inet_service`; maps ([`SetFlags::MAP`]) whose elements carry data:
+//! verdict maps (`... : verdict`, elements `: goto chain`) and data maps
+//! (`... : ipv4_addr . inet_service`), named or anonymous and constant
+//! (the `vmap { ... }` written inside a rule).
 //!
 //! Numbers from `include/uapi/linux/netfilter/nf_tables.h` (`enum
 //! nft_set_attributes`, `enum nft_set_flags`, `enum
@@ -16,7 +19,7 @@ use bitflags::bitflags;
 use netlink_packet_core::DecodeError;
 
 use crate::attr::{RawAttr, Writer, get_str, get_u32, get_u64, iter};
-use crate::expr::Data;
+use crate::expr::{Data, Verdict};
 use crate::msg::{Command, NftMessage};
 use crate::table::Family;
 
@@ -86,9 +89,62 @@ bitflags! {
     }
 }
 
+/// `NFT_DATA_VERDICT`: the data type of a verdict map.
+pub const DATA_VERDICT: u32 = 0xffff_ff00;
+
+/// The length the kernel records for verdict data (`sizeof(struct
+/// nft_verdict)` on 64-bit kernels); it ignores the length sent.
+const VERDICT_DATA_LEN: u32 = 16;
+
+/// The user data nft 1.0.6 writes for a verdict map keyed `ipv4_addr .
+/// inet_proto . inet_service` (or the ip6 equivalent): key and data byte
+/// order, key type-of record, data interval flag.
+const UDATA_CONCAT_VMAP: [u8; 28] = [
+    0, 4, 0, 0, 0, 0, 1, 4, 0, 0, 0, 0, 3, 8, 0, 4, 13, 0, 0, 0, 1, 0, 6, 4, 0, 0, 0, 0,
+];
+/// The user data nft 1.0.6 writes for an anonymous verdict map keyed by a
+/// host-order integer (`numgen ... vmap { 0 : ..., 1 : ... }`).
+const UDATA_INTEGER_VMAP: [u8; 28] = [
+    0, 4, 1, 0, 0, 0, 1, 4, 0, 0, 0, 0, 4, 8, 0, 4, 1, 0, 0, 0, 1, 0, 6, 4, 0, 0, 0, 0,
+];
+
+/// What the elements of a map map to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum MapData {
+    /// A verdict (`: verdict`, a vmap): accept, drop, jump/goto a chain.
+    Verdict,
+    /// Values of this type (`: ipv4_addr . inet_service`).
+    Value(KeyType),
+}
+
+impl MapData {
+    /// `NFTA_SET_DATA_TYPE`.
+    pub fn type_number(&self) -> u32 {
+        match self {
+            MapData::Verdict => DATA_VERDICT,
+            MapData::Value(k) => k.number(),
+        }
+    }
+    /// `NFTA_SET_DATA_LEN`.
+    pub fn len(&self) -> u32 {
+        match self {
+            MapData::Verdict => VERDICT_DATA_LEN,
+            MapData::Value(k) => k.len(),
+        }
+    }
+    /// True for a value type with no field.
+    pub fn is_empty(&self) -> bool {
+        matches!(self, MapData::Value(k) if k.is_empty())
+    }
+}
+
 /// A key data type, in nft's numbering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DataType {
+    /// `integer` (4), taken as 4 bytes in host order here (what `numgen`,
+    /// `meta mark` and similar yield); for another size use
+    /// `Other(4, size)` (it reads back as `Integer`).
+    Integer,
     /// `ipv4_addr` (7), 4 bytes
     Ipv4Addr,
     /// `ipv6_addr` (8), 16 bytes
@@ -107,6 +163,7 @@ impl DataType {
     /// nft's number of the type.
     pub fn number(self) -> u32 {
         match self {
+            DataType::Integer => 4,
             DataType::Ipv4Addr => 7,
             DataType::Ipv6Addr => 8,
             DataType::InetProto => 12,
@@ -117,6 +174,7 @@ impl DataType {
     }
     fn from_number(n: u32) -> Self {
         match n {
+            4 => DataType::Integer,
             7 => DataType::Ipv4Addr,
             8 => DataType::Ipv6Addr,
             12 => DataType::InetProto,
@@ -128,7 +186,7 @@ impl DataType {
     /// Size of a value of this type in bytes.
     pub fn size(self) -> u32 {
         match self {
-            DataType::Ipv4Addr | DataType::Mark => 4,
+            DataType::Integer | DataType::Ipv4Addr | DataType::Mark => 4,
             DataType::Ipv6Addr => 16,
             DataType::InetProto => 1,
             DataType::InetService => 2,
@@ -157,6 +215,14 @@ impl KeyType {
             DataType::InetProto,
             DataType::InetService,
         ])
+    }
+    /// `ipv4_addr . inet_service` (a DNAT target: address and port).
+    pub fn ipv4_port() -> Self {
+        KeyType(vec![DataType::Ipv4Addr, DataType::InetService])
+    }
+    /// `ipv6_addr . inet_service`
+    pub fn ipv6_port() -> Self {
+        KeyType(vec![DataType::Ipv6Addr, DataType::InetService])
     }
     /// The packed type number (6 bits per field, first field highest).
     pub fn number(&self) -> u32 {
@@ -252,6 +318,65 @@ impl Set {
         }
     }
 
+    /// A named map from `key` to `data` ([`SetFlags::MAP`]).
+    ///
+    /// ```
+    /// use nftables_glue::{Family, KeyType, MapData, Set, SetFlags};
+    /// // map services { type ipv4_addr . inet_proto . inet_service : verdict }
+    /// let m = Set::map(Family::Ipv4, "t", "services", KeyType::ipv4_proto_port(), MapData::Verdict);
+    /// assert!(m.flags.contains(SetFlags::MAP));
+    /// assert_eq!(m.map_data(), Some(MapData::Verdict));
+    /// ```
+    pub fn map(
+        family: Family,
+        table: impl Into<String>,
+        name: impl Into<String>,
+        key: KeyType,
+        data: MapData,
+    ) -> Self {
+        let concat_vmap = key.0.len() > 1 && data == MapData::Verdict;
+        let mut s = Set::new(family, table, name, key);
+        s.flags = SetFlags::MAP;
+        s.data = Some((data.type_number(), data.len()));
+        if concat_vmap {
+            s.userdata = Some(UDATA_CONCAT_VMAP.to_vec());
+        }
+        s
+    }
+
+    /// An anonymous constant map, as `nft` makes for a `vmap { ... }` or
+    /// `map { ... }` written inside a rule: named `__map%d` (the kernel
+    /// picks the number), bound to the one rule that uses it (by the
+    /// set's transaction id, see [`crate::Transaction::add_anonymous_map`])
+    /// and deleted with it.
+    pub fn anonymous_map(
+        family: Family,
+        table: impl Into<String>,
+        key: KeyType,
+        data: MapData,
+    ) -> Self {
+        let integer_vmap = key.0 == [DataType::Integer] && data == MapData::Verdict;
+        let mut s = Set::map(family, table, "__map%d", key, data);
+        s.flags |= SetFlags::ANONYMOUS | SetFlags::CONSTANT;
+        if integer_vmap {
+            s.userdata = Some(UDATA_INTEGER_VMAP.to_vec());
+        }
+        s
+    }
+
+    /// What this map's elements map to (`None` for a plain set).
+    pub fn map_data(&self) -> Option<MapData> {
+        if !self.flags.contains(SetFlags::MAP) {
+            return None;
+        }
+        let (t, _) = self.data?;
+        Some(if t == DATA_VERDICT {
+            MapData::Verdict
+        } else {
+            MapData::Value(KeyType::from_number(t))
+        })
+    }
+
     /// This set with a default element timeout (sets [`SetFlags::TIMEOUT`]).
     pub fn with_timeout(mut self, t: Duration) -> Self {
         self.flags |= SetFlags::TIMEOUT;
@@ -322,15 +447,20 @@ impl Set {
         NftMessage::new(command, self.family.number(), attrs)
     }
 
-    /// True when both define the same set (ignoring id, handle, user data).
+    /// True when both define the same set (ignoring id, handle, user data;
+    /// the length of verdict data, which the kernel sets itself).
     pub fn same_definition(&self, o: &Set) -> bool {
+        let data = |s: &Set| match s.data {
+            Some((DATA_VERDICT, _)) => Some((DATA_VERDICT, 0)),
+            d => d,
+        };
         self.family == o.family
             && self.table == o.table
             && self.name == o.name
             && self.flags == o.flags
-            && self.key_type == o.key_type
+            && self.key_type.number() == o.key_type.number()
             && self.key_len == o.key_len
-            && self.data == o.data
+            && data(self) == data(o)
             && self.timeout == o.timeout
     }
 
@@ -416,6 +546,24 @@ impl SetElement {
             userdata: None,
             unknown: Vec::new(),
         }
+    }
+
+    /// This element mapping to `data` (in a map).
+    pub fn with_data(mut self, data: Data) -> Self {
+        self.data = Some(data);
+        self
+    }
+
+    /// An element of a verdict map: `key : verdict`.
+    ///
+    /// ```
+    /// use nftables_glue::{Data, SetElement, Verdict};
+    /// // 0 : goto endpoint-a (a numgen key: 4 bytes, host order)
+    /// let e = SetElement::verdict(0u32.to_ne_bytes().to_vec(), Verdict::Goto("endpoint-a".into()));
+    /// assert_eq!(e.data, Some(Data::Verdict(Verdict::Goto("endpoint-a".into()))));
+    /// ```
+    pub fn verdict(key: Vec<u8>, verdict: Verdict) -> Self {
+        SetElement::new(key).with_data(Data::Verdict(verdict))
     }
 
     /// A concatenated key: each field padded to 4 bytes.

@@ -43,12 +43,39 @@ pub struct Change {
 pub struct Transaction {
     changes: Vec<Change>,
     set_ids: u32,
+    generation: Option<u32>,
 }
+
+/// `NFNL_BATCH_GENID` (`enum nfnl_batch_attributes`,
+/// `include/uapi/linux/netfilter/nfnetlink.h`).
+const NFNL_BATCH_GENID: u16 = 1;
 
 impl Transaction {
     /// An empty transaction.
     pub fn new() -> Self {
         Transaction::default()
+    }
+
+    /// Makes the kernel apply this transaction only if the ruleset is
+    /// still at generation `id` (`NFNL_BATCH_GENID` in the batch begin,
+    /// checked under the commit lock): a transaction computed from what was
+    /// read at that generation is never applied over someone else's later
+    /// change. Otherwise the commit fails, changing nothing, with errno
+    /// `ERESTART` ([`Transaction::is_stale`]).
+    pub fn expect_generation(&mut self, id: u32) -> &mut Self {
+        self.generation = Some(id);
+        self
+    }
+
+    /// The generation this transaction is bound to, if any.
+    pub fn generation(&self) -> Option<u32> {
+        self.generation
+    }
+
+    /// True when `e` is the refusal of a transaction bound to a generation
+    /// that is no longer current ([`Transaction::expect_generation`]).
+    pub fn is_stale(e: &nl_engine::Error) -> bool {
+        e.errno() == Some(libc::ERESTART)
     }
 
     /// The changes, in order.
@@ -179,6 +206,45 @@ impl Transaction {
         self.push(msg, NLM_F_CREATE, ctx)
     }
 
+    /// A fresh transaction-local set id (the ones [`Transaction::add_set`]
+    /// gives are taken from the same sequence), to name a set created in
+    /// this transaction from its elements and rules.
+    pub fn new_set_id(&mut self) -> u32 {
+        self.set_ids += 1;
+        self.set_ids
+    }
+
+    /// A rule using an anonymous map, as `nft` sends `... vmap { k : v, ...
+    /// }`: the map ([`Set::anonymous_map`]) with a fresh set id, its
+    /// elements, then the rule, whose [`Expr::Lookup`](crate::Expr::Lookup)s of `map.name`
+    /// are bound to that id. The kernel names the map (`__map0`, ...) and
+    /// deletes it with the rule.
+    pub fn add_anonymous_map(
+        &mut self,
+        map: &Set,
+        elements: Vec<crate::SetElement>,
+        rule: &Rule,
+    ) -> &mut Self {
+        let id = self.new_set_id();
+        let mut m = map.clone();
+        m.id = Some(id);
+        self.add_set(&m);
+        if !elements.is_empty() {
+            let mut e = SetElements::new(m.family, m.table.clone(), m.name.clone(), elements);
+            e.set_id = Some(id);
+            self.add_elements(&e);
+        }
+        let mut r = rule.clone();
+        for x in &mut r.exprs {
+            if let crate::Expr::Lookup(l) = x {
+                if l.set == m.name {
+                    l.set_id = Some(id);
+                }
+            }
+        }
+        self.append_rule(&r)
+    }
+
     /// `delete set`.
     pub fn delete_set(&mut self, s: &Set) -> &mut Self {
         let ctx = format!("delete set {} {} {}", s.family, s.table, s.name);
@@ -260,7 +326,13 @@ impl Transaction {
     /// `BATCH_END` (sequence numbers are filled in when sending).
     pub fn to_netlink(&self) -> Vec<NetlinkMessage<NftMessage>> {
         let mut v = Vec::with_capacity(self.changes.len() + 2);
-        v.push(NftMessage::batch(Command::BatchBegin).into_netlink(0));
+        let mut begin = NftMessage::batch(Command::BatchBegin);
+        if let Some(g) = self.generation {
+            let mut w = crate::attr::Writer::new();
+            w.u32be(NFNL_BATCH_GENID, g);
+            begin.attrs = w.finish();
+        }
+        v.push(begin.into_netlink(0));
         for c in &self.changes {
             v.push(c.message.clone().into_netlink(c.flags | NLM_F_ACK));
         }

@@ -47,8 +47,8 @@ pub mod nfnl;
 pub mod wire;
 
 pub use conn::{
-    Acks, BatchOptions, BatchResults, Config, Connection, Encoded, Outgoing, Packing, Protocol,
-    Stats,
+    Acks, BatchOptions, BatchResults, Config, Connection, Encoded, Notification, Outgoing, Packing,
+    Protocol, Stats, Subscription,
 };
 pub use error::{Error, KernelError, Result};
 pub use netns::Netns;
