@@ -132,6 +132,30 @@ fn change_ops(n: usize) -> Vec<Operation> {
     .ops
 }
 
+/// `state(n)` with one backend changed: service 0's first destination
+/// replaced by another (a health check took one backend out, another
+/// came in).
+fn one_changed(n: usize) -> Vec<(Service, Vec<Destination>)> {
+    let mut v = state(n);
+    if let Some((_, ds)) = v.first_mut() {
+        if let Some(d) = ds.first_mut() {
+            *d = dest(0, 9);
+        }
+    }
+    v
+}
+
+/// The operations `state(n)` -> `one_changed(n)` takes.
+fn one_change_ops(n: usize) -> Vec<Operation> {
+    plan(
+        &as_entries(&state(n)),
+        &one_changed(n),
+        &|_| true,
+        Graceful::Off,
+    )
+    .ops
+}
+
 fn apply_ops(n: usize) -> Vec<Operation> {
     plan(&[], &state(n), &|_| true, Graceful::All).ops
 }
@@ -386,11 +410,11 @@ fn floor_input(case: &str, n: usize, family: u16, dgram: usize) -> Res<Vec<(Vec<
     use clusterip::ipset::{Command as C, IpsetAttr as A};
     let pack = |msgs: Vec<Vec<u8>>| Raw::pack_with(&mut 0, msgs, dgram);
     Ok(match case {
-        "1" | "3" => {
-            let ops = if case == "1" {
-                apply_ops(n)
-            } else {
-                change_ops(n)
+        "1" | "3" | "6" => {
+            let ops = match case {
+                "1" => apply_ops(n),
+                "3" => change_ops(n),
+                _ => one_change_ops(n),
             };
             pack(
                 ops.iter()
@@ -528,8 +552,27 @@ fn exec(imp: &str, case: &str, n: usize, dgram: usize, file: Option<&str>) -> Re
         )?)?)
     };
     let (ns, changes) = match (imp, case) {
-        ("ours", "1" | "2" | "3") => {
-            let want = if case == "3" { changed(n) } else { state(n) };
+        // case 6, the change a daemon that knows it sends: those operations
+        // only, no read
+        ("incr", "6") => {
+            let ops = one_change_ops(n);
+            rt.block_on(async {
+                let h = ipvs().await?;
+                let t = Instant::now();
+                let r = h.apply(&ops).await?;
+                let el = t.elapsed();
+                if !r.all_ok() {
+                    return Err(format!("refused: {:?}", r.errors()).into());
+                }
+                Res::Ok((el, r.len()))
+            })?
+        }
+        ("ours", "1" | "2" | "3" | "6") => {
+            let want = match case {
+                "3" => changed(n),
+                "6" => one_changed(n),
+                _ => state(n),
+            };
             rt.block_on(async {
                 let h = ipvs().await?;
                 let s = Syncer::ipvs_only(h);
@@ -580,7 +623,7 @@ fn exec(imp: &str, case: &str, n: usize, dgram: usize, file: Option<&str>) -> Re
                 Res::Ok((t.elapsed(), r.applied()))
             })?
         }
-        ("floor", "1" | "3" | "5a" | "5b") => {
+        ("floor", "1" | "3" | "6" | "5a" | "5b") => {
             // The input, encoded and packed by the runner, read whole
             // before the clock starts.
             let dg = Records::read(file.ok_or("floor needs its input file")?)?;
@@ -976,7 +1019,7 @@ impl Runner {
             .collect();
         let want = |c: &str| self.cases.is_empty() || self.cases.iter().any(|x| x == c);
         // the datagram size of the write cases, by the floor's sweep
-        let dgram = if want("1") || want("3") {
+        let dgram = if want("1") || want("3") || want("6") {
             self.sweep("1", n, fam, &mut || fresh(), &mut || holds(&full))?
         } else {
             0
@@ -1005,7 +1048,7 @@ impl Runner {
             holds(&full)
         })?;
         // cases 2 and 4 on the full state
-        if !want("2") && !want("4") && !want("3") {
+        if !want("2") && !want("4") && !want("3") && !want("6") {
             return fresh();
         }
         to_state()?;
@@ -1035,6 +1078,32 @@ impl Runner {
         self.case("3", n, &writers("3")?, &mut || to_state(), &mut || {
             holds(&want_changed)
         })?;
+        // case 6: one backend changed, from the full state each time: the
+        // sync (read, plan, apply), the two operations alone (what a
+        // daemon that knows the change sends), the floor, and a reload of
+        // the whole configuration with the tool
+        if want("6") {
+            let want_one = one_changed(n);
+            let reload_file = self.file(
+                &format!("reload-{n}"),
+                plan(&[], &want_one, &|_| true, Graceful::Off)
+                    .ops
+                    .iter()
+                    .map(ipvsadm_line),
+            )?;
+            let reload = vec![
+                "/bin/sh".to_string(),
+                "-c".to_string(),
+                format!("{ipvsadm} -C && {ipvsadm} -R"),
+            ];
+            let impls = vec![
+                ("ours", self.ours("ours", "6", n, fam, dgram)?, None),
+                ("incr", self.ours("incr", "6", n, fam, dgram)?, None),
+                ("tool", reload, Some(reload_file.as_str())),
+                ("floor", self.ours("floor", "6", n, fam, dgram)?, None),
+            ];
+            self.case("6", n, &impls, &mut || to_state(), &mut || holds(&want_one))?;
+        }
         fresh()?;
         Ok(())
     }
@@ -1225,20 +1294,22 @@ fn median(v: &[f64]) -> f64 {
     s[s.len() / 2]
 }
 
-const CASES: [(&str, &str); 6] = [
+const CASES: [(&str, &str); 7] = [
     ("1", "apply N x 4 from empty"),
     ("2", "no-op resync"),
     ("3", "resync, 10% changed"),
     ("4", "full read"),
+    ("6", "one backend changed"),
     ("5a", "ipset: add 50,000 entries"),
     ("5b", "ipset: atomic replace"),
 ];
-const IMPLS: [&str; 5] = ["ours", "stats", "ipvsadm", "tool", "floor"];
+const IMPLS: [&str; 6] = ["ours", "incr", "stats", "ipvsadm", "tool", "floor"];
 
 fn tool_name(case: &str) -> &'static str {
     match case {
         "1" | "3" => "ipvsadm -R",
         "2" | "4" => "ipvsadm -Sn",
+        "6" => "reload: ipvsadm -C; ipvsadm -R",
         _ => "ipset restore",
     }
 }
@@ -1349,8 +1420,10 @@ fn render(args: &[String]) -> Res<()> {
                 let w = median(&c.wall);
                 let label = match imp {
                     "ours" if case == "4" => "this project (config_snapshot)".to_string(),
+                    "ours" if case == "6" => "this project (sync: read, plan, apply)".to_string(),
                     "ours" => "this project".to_string(),
                     "stats" => "this project, with statistics (snapshot)".to_string(),
+                    "incr" => "this project, the change alone (apply)".to_string(),
                     "ipvsadm" => "this project's ipvsadm -R".to_string(),
                     "tool" => tool_name(case).to_string(),
                     _ => "raw floor".to_string(),
@@ -1492,6 +1565,18 @@ fn render(args: &[String]) -> Res<()> {
                     t / st
                 )?;
             }
+        }
+    }
+    for &n in &ns {
+        if let (Some(o), Some(i), Some(t)) =
+            (w("6", n, "ours"), w("6", n, "incr"), w("6", n, "tool"))
+        {
+            writeln!(
+                checks,
+                "- Case 6, N={n}: one backend changed, wall time: the change alone (what a daemon that knows it sends) {i:.3} s, a full sync (read, plan, apply) {o:.3} s, a reload of the whole configuration (`ipvsadm -C; ipvsadm -R`) {t:.3} s = {:.0}x / {:.1}x slower",
+                t / i,
+                t / o
+            )?;
         }
     }
     for case in ["5a", "5b"] {
