@@ -299,3 +299,29 @@ impl SyncDaemon {
         Ok(d)
     }
 }
+
+impl fmt::Display for SyncDaemon {
+    /// As `ipvsadm -L --daemon`: `master sync daemon (mcast=eth0,
+    /// syncid=1, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)`, the
+    /// optional values only when set.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} sync daemon (mcast={}, syncid={}",
+            self.state, self.interface, self.sync_id
+        )?;
+        if let Some(l) = self.max_len.filter(|&l| l != 0) {
+            write!(f, ", maxlen={l}")?;
+        }
+        if let Some(g) = self.group {
+            write!(f, ", group={g}")?;
+        }
+        if let Some(p) = self.port.filter(|&p| p != 0) {
+            write!(f, ", port={p}")?;
+        }
+        if let Some(t) = self.ttl.filter(|&t| t != 0) {
+            write!(f, ", ttl={t}")?;
+        }
+        f.write_str(")")
+    }
+}
