@@ -145,3 +145,16 @@ impl NetlinkDeserializable for CtMessage {
         CtMessage::from_bytes(header.message_type, payload)
     }
 }
+
+impl fmt::Display for CtMessage {
+    /// `new family 2 (40 bytes of attributes)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} family {} ({} bytes of attributes)",
+            self.command,
+            self.header.family,
+            self.attrs.len()
+        )
+    }
+}

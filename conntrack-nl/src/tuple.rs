@@ -512,6 +512,24 @@ impl fmt::Display for Tuple {
     }
 }
 
+impl fmt::Display for L4 {
+    /// The layer-4 words of `conntrack -L`: `sport=5000 dport=53`,
+    /// `type=8 code=0 id=7`; nothing for a protocol without them (as
+    /// `conntrack` shows nothing).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            L4::Ports { src, dst, .. } => write!(f, "sport={src} dport={dst}"),
+            L4::Icmp {
+                id,
+                icmp_type,
+                code,
+                ..
+            } => write!(f, "type={icmp_type} code={code} id={id}"),
+            L4::Other(_) => Ok(()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
