@@ -85,6 +85,7 @@ pub mod attr;
 pub mod blocking;
 mod bulk;
 pub mod constants;
+mod display;
 mod entry;
 mod error;
 mod handle;
