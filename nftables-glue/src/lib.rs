@@ -83,6 +83,7 @@ mod attr;
 pub mod blocking;
 mod chain;
 pub mod compat;
+mod display;
 mod expr;
 mod handle;
 mod msg;
