@@ -72,6 +72,7 @@ impl Status {
 /// A TCP connection state (`enum tcp_conntrack`), as the `conntrack` tool
 /// names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum TcpState {
     /// `TCP_CONNTRACK_NONE`
     None,
@@ -203,6 +204,7 @@ pub struct SctpInfo {
 
 /// `CTA_PROTOINFO`: per-protocol state.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ProtoInfo {
     /// TCP.
     Tcp(TcpInfo),

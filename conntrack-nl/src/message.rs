@@ -13,6 +13,7 @@ use crate::entry::Entry;
 /// A ctnetlink command (`enum cntl_msg_types`, the low byte of the message
 /// type).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Command {
     /// `IPCTNL_MSG_CT_NEW`: create or update; also the type of every entry
     /// the kernel sends.

@@ -51,6 +51,7 @@ impl fmt::Display for Family {
 
 /// A layer-4 protocol, by IP protocol number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Proto {
     /// TCP (6)
     Tcp,
@@ -126,6 +127,7 @@ impl fmt::Display for Proto {
 
 /// The layer-4 part of a tuple (`CTA_TUPLE_PROTO`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum L4 {
     /// A protocol with ports (TCP, UDP, UDP-Lite, SCTP, DCCP; GRE's keys
     /// travel as ports too).

@@ -19,6 +19,7 @@ use crate::{Error, Result};
 /// The state of a connection (the TCP states by their kernel names;
 /// `UDP` for UDP; SCTP and others as [`ConnState::Other`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ConnState {
     /// `NONE` (also persistence templates)
     None,

@@ -13,6 +13,7 @@ use crate::{Error, Result};
 
 /// The role of a sync daemon.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum DaemonState {
     /// Sends this director's connections.
     Master,
@@ -55,6 +56,7 @@ impl fmt::Display for DaemonState {
 
 /// One attribute of the daemon nest (`IPVS_DAEMON_ATTR_*`), as on the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DaemonAttr {
     /// `IPVS_DAEMON_ATTR_STATE` (u32)
     State(u32),

@@ -12,6 +12,7 @@ use crate::stats::{Stats, StatsAttr, StatsWidth};
 
 /// How packets reach a destination (`IP_VS_CONN_F_*` forwarding methods).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum ForwardMethod {
     /// `-m`: masquerading (NAT).
     Masquerade,
@@ -88,6 +89,7 @@ impl fmt::Display for Weight {
 
 /// Encapsulation of a tunnelling destination (`--tun-type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum TunnelType {
     /// `ipip` (the default).
     #[default]
@@ -144,6 +146,7 @@ impl TunnelFlags {
 
 /// One attribute of the destination nest (`IPVS_DEST_ATTR_*`), as on the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DestAttr {
     /// `IPVS_DEST_ATTR_ADDR` (4 or 16 bytes)
     Addr(Vec<u8>),

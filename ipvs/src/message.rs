@@ -14,6 +14,7 @@ use crate::service::ServiceAttr;
 
 /// An IPVS command (`IPVS_CMD_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum IpvsCmd {
     /// Add a service.
     NewService,
@@ -109,6 +110,7 @@ impl From<u8> for IpvsCmd {
 
 /// A top-level attribute of an IPVS message.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum IpvsAttr {
     /// `IPVS_CMD_ATTR_SERVICE`
     Service(Vec<ServiceAttr>),

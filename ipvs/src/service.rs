@@ -15,6 +15,7 @@ use crate::{Error, Result};
 
 /// A transport protocol of a service (an `IPPROTO_*` number on the wire).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Protocol {
     /// TCP (6).
     Tcp,
@@ -102,6 +103,7 @@ impl From<u16> for Family {
 
 /// A scheduling algorithm, by its kernel module name (`ip_vs_NAME`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Scheduler {
     /// `rr`: round robin.
     RoundRobin,
@@ -414,6 +416,7 @@ impl fmt::Display for ServiceKey {
 
 /// One attribute of the service nest (`IPVS_SVC_ATTR_*`), as on the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ServiceAttr {
     /// `IPVS_SVC_ATTR_AF` (u16)
     Af(u16),

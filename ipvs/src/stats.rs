@@ -9,6 +9,7 @@ use crate::consts::*;
 /// One attribute of a statistics nest, kept as sent so a nest survives a
 /// decode/encode round trip byte for byte.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StatsAttr {
     /// A 32-bit counter (`kind` is an `IPVS_STATS_ATTR_*` number).
     U32(u16, u32),
