@@ -887,7 +887,7 @@ impl fmt::Display for ServiceFlags {
 impl Service {
     /// The scheduler flags by the names `ipvsadm` gives them for this
     /// scheduler (`sh-fallback`, `mh-port`, `flag-3`, ...).
-    fn sched_flag_names(&self) -> Vec<&'static str> {
+    pub(crate) fn sched_flag_names(&self) -> Vec<&'static str> {
         let (one, two) = match self.scheduler.name() {
             "sh" => ("sh-fallback", "sh-port"),
             "mh" => ("mh-fallback", "mh-port"),
@@ -906,16 +906,34 @@ impl Service {
 }
 
 impl fmt::Display for Service {
-    /// The service line of `ipvsadm -Ln`: key, scheduler, scheduler flags,
+    /// The service line of `ipvsadm -Ln`: key (as ipvsadm writes it, the
+    /// protocol in a 4-wide column), scheduler, scheduler flags,
     /// persistence (timeout, a netmask other than a host's, engine), `ops`.
     ///
     /// ```
     /// use ipvs_nl::{Scheduler, Service};
     /// let s = Service::tcp("10.0.0.1:80".parse().unwrap()).scheduler(Scheduler::RoundRobin);
-    /// assert_eq!(s.to_string(), "TCP 10.0.0.1:80 rr");
+    /// assert_eq!(s.to_string(), "TCP  10.0.0.1:80 rr");
     /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.key, self.scheduler)?;
+        match self.key {
+            ServiceKey::Addr { protocol, addr } => {
+                let p = match protocol {
+                    Protocol::Tcp => "TCP",
+                    Protocol::Udp => "UDP",
+                    Protocol::Sctp => "SCTP",
+                    _ => "?",
+                };
+                write!(f, "{p:<4} {addr}")?;
+            }
+            ServiceKey::Fwmark { family, mark } => {
+                write!(f, "FWM  {mark}")?;
+                if family == Family::Ipv6 {
+                    f.write_str(" IPv6")?;
+                }
+            }
+        }
+        write!(f, " {}", self.scheduler)?;
         let sched = self.sched_flag_names();
         if !sched.is_empty() {
             write!(f, " ({})", sched.join(","))?;

@@ -16,7 +16,7 @@ fn sa(s: &str) -> SocketAddr {
 #[test]
 fn service_as_ipvsadm_lists_it() {
     let s = Service::tcp(sa("10.0.0.1:80")).scheduler(Scheduler::RoundRobin);
-    assert_eq!(s.to_string(), "TCP 10.0.0.1:80 rr");
+    assert_eq!(s.to_string(), "TCP  10.0.0.1:80 rr");
     let s = Service::udp(sa("[2001:db8::1]:53"))
         .scheduler(Scheduler::SourceHashing)
         .flags(ServiceFlags::SH_FALLBACK | ServiceFlags::SH_PORT)
@@ -25,7 +25,7 @@ fn service_as_ipvsadm_lists_it() {
         .one_packet();
     assert_eq!(
         s.to_string(),
-        "UDP [2001:db8::1]:53 sh (sh-fallback,sh-port) persistent 300 mask 64 ops"
+        "UDP  [2001:db8::1]:53 sh (sh-fallback,sh-port) persistent 300 mask 64 ops"
     );
     let s = Service::fwmark(7)
         .scheduler(Scheduler::MaglevHashing)
@@ -35,7 +35,7 @@ fn service_as_ipvsadm_lists_it() {
         .persistence_engine("sip");
     assert_eq!(
         s.to_string(),
-        "FWM 7 mh (mh-port) persistent 60 mask 255.255.255.0 pe sip"
+        "FWM  7 mh (mh-port) persistent 60 mask 255.255.255.0 pe sip"
     );
     // A host mask is not shown; flags of other schedulers are flag-N.
     let s = Service::tcp(sa("10.0.0.1:443"))
@@ -43,7 +43,7 @@ fn service_as_ipvsadm_lists_it() {
         .persistent(Duration::from_secs(360));
     assert_eq!(
         s.to_string(),
-        "TCP 10.0.0.1:443 wlc (flag-3) persistent 360"
+        "TCP  10.0.0.1:443 wlc (flag-3) persistent 360"
     );
 }
 
