@@ -5,8 +5,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use ipvs_nl::{
-    ConnEntry, ConnState, DaemonState, Family, Info, Netmask, Protocol, Scheduler, Service,
-    ServiceFlags, Stats, StatsWidth, SyncDaemon, Timeouts, TunnelFlags, TunnelType, Version,
+    ConnEntry, ConnState, DaemonState, Family, Info, IpvsCmd, Netmask, Protocol, Scheduler,
+    Service, ServiceFlags, Stats, StatsWidth, SyncDaemon, Timeouts, TunnelFlags, TunnelType,
+    Version,
 };
 
 fn sa(s: &str) -> SocketAddr {
@@ -69,6 +70,8 @@ fn flags_and_small_types() {
     assert_eq!(Family::Ipv6.to_string(), "IPv6");
     assert_eq!(Family::Other(7).to_string(), "AF 7");
     assert_eq!(StatsWidth::Bits32.to_string(), "32-bit");
+    assert_eq!(IpvsCmd::NewService.to_string(), "new-service");
+    assert_eq!(IpvsCmd::from(99).to_string(), "command 99");
 }
 
 #[test]
