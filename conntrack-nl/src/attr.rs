@@ -71,3 +71,15 @@ pub(crate) fn be64(v: &[u8], what: &str) -> DecodeResult<u64> {
 pub(crate) fn nest(buf: &mut Vec<u8>, kind: u16, f: impl FnOnce(&mut Vec<u8>)) {
     wire::append_nla(buf, kind | wire::NLA_F_NESTED, f);
 }
+
+impl std::fmt::Display for RawAttr {
+    /// `attr 0x8012 (3 bytes: 0a0b0c)`: the type field in hex (flags
+    /// included), then the value in hex.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "attr {:#x} ({} bytes: ", self.kind, self.value.len())?;
+        for b in &self.value {
+            write!(f, "{b:02x}")?;
+        }
+        f.write_str(")")
+    }
+}

@@ -72,6 +72,7 @@ impl Status {
 /// A TCP connection state (`enum tcp_conntrack`), as the `conntrack` tool
 /// names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum TcpState {
     /// `TCP_CONNTRACK_NONE`
     None,
@@ -193,7 +194,7 @@ impl TcpInfo {
 /// `CTA_PROTOINFO_SCTP`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SctpInfo {
-    /// `CTA_PROTOINFO_SCTP_STATE` (`enum sctp_conntrack`: 3 is ESTABLISHED).
+    /// `CTA_PROTOINFO_SCTP_STATE` (`enum sctp_conntrack`: 4 is ESTABLISHED).
     pub state: u8,
     /// `CTA_PROTOINFO_SCTP_VTAG_ORIGINAL`
     pub vtag_orig: u32,
@@ -203,6 +204,7 @@ pub struct SctpInfo {
 
 /// `CTA_PROTOINFO`: per-protocol state.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ProtoInfo {
     /// TCP.
     Tcp(TcpInfo),
@@ -535,6 +537,103 @@ impl fmt::Display for Entry {
             write!(f, " zone {z}")?;
         }
         Ok(())
+    }
+}
+
+impl fmt::Display for Status {
+    /// The bits by the names of `conntrack --status` (`ASSURED,SEEN_REPLY`,
+    /// unknown bits in hex); `UNSET` when none is set.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const NAMES: [&str; 16] = [
+            "EXPECTED",
+            "SEEN_REPLY",
+            "ASSURED",
+            "CONFIRMED",
+            "SRC_NAT",
+            "DST_NAT",
+            "SEQ_ADJUST",
+            "SRC_NAT_DONE",
+            "DST_NAT_DONE",
+            "DYING",
+            "FIXED_TIMEOUT",
+            "TEMPLATE",
+            "UNTRACKED",
+            "HELPER",
+            "OFFLOAD",
+            "HW_OFFLOAD",
+        ];
+        if self.is_empty() {
+            return f.write_str("UNSET");
+        }
+        let mut first = true;
+        for (bit, name) in NAMES.iter().enumerate() {
+            if self.bits() & (1 << bit) != 0 {
+                f.write_str(if first { "" } else { "," })?;
+                f.write_str(name)?;
+                first = false;
+            }
+        }
+        let rest = self.bits() & !0xffff;
+        if rest != 0 {
+            write!(f, "{}{rest:#x}", if first { "" } else { "," })?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for TcpFlags {
+    /// `flags=0x0a mask=0x00`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "flags={:#04x} mask={:#04x}", self.flags, self.mask)
+    }
+}
+
+impl fmt::Display for TcpInfo {
+    /// The state, as `conntrack -L` shows it (`ESTABLISHED`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.state)
+    }
+}
+
+impl fmt::Display for SctpInfo {
+    /// The state, as `conntrack -L` shows it (`ESTABLISHED`; `state N`
+    /// beyond `enum sctp_conntrack`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const NAMES: [&str; 10] = [
+            "NONE",
+            "CLOSED",
+            "COOKIE_WAIT",
+            "COOKIE_ECHOED",
+            "ESTABLISHED",
+            "SHUTDOWN_SENT",
+            "SHUTDOWN_RECD",
+            "SHUTDOWN_ACK_SENT",
+            "HEARTBEAT_SENT",
+            "HEARTBEAT_ACKED",
+        ];
+        match NAMES.get(usize::from(self.state)) {
+            Some(name) => f.write_str(name),
+            None => write!(f, "state {}", self.state),
+        }
+    }
+}
+
+impl fmt::Display for ProtoInfo {
+    /// The protocol state (TCP, SCTP) as `conntrack -L` shows it; another
+    /// protocol's attribute as received.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProtoInfo::Tcp(t) => write!(f, "{t}"),
+            ProtoInfo::Sctp(s) => write!(f, "{s}"),
+            ProtoInfo::Other(a) => write!(f, "{a}"),
+        }
+    }
+}
+
+impl fmt::Display for Counters {
+    /// As `conntrack -L` shows them: `packets=3 bytes=180`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "packets={} bytes={}", self.packets, self.bytes)
     }
 }
 

@@ -331,3 +331,18 @@ fn remap(e: Error) -> Error {
         _ => e,
     }
 }
+
+impl std::fmt::Display for DeleteReport {
+    /// `2 of 3 flow entries deleted (1 vanished, 0 failed)` (`conntrack
+    /// -D` counts "flow entries" too).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} of {} flow entries deleted ({} vanished, {} failed)",
+            self.deleted,
+            self.matched,
+            self.vanished,
+            self.failures.len()
+        )
+    }
+}

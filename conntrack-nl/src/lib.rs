@@ -25,6 +25,45 @@
 //! println!("{n} entries deleted");
 //! # Ok(()) }
 //! ```
+//!
+//! # Bring your own connection
+//!
+//! [`CtMessage`] implements netlink-packet-core's `NetlinkSerializable` and
+//! `NetlinkDeserializable`, and [`request`] builds every message the handle
+//! sends, so a program that already holds a netlink-proto connection
+//! (`NETLINK_NETFILTER`) can send them there and decode the replies with
+//! [`CtMessage::entry`]. The handle adds `NLM_F_DUMP` or `NLM_F_ACK` itself;
+//! on another transport, set them. For a socket in another namespace,
+//! create the connection on a thread inside it ([`Netns::run`]) with the
+//! runtime entered:
+//!
+//! ```no_run
+//! use conntrack_nl::netlink::netlink_packet_core::{NLM_F_DUMP, NetlinkPayload};
+//! use conntrack_nl::{CtMessage, Netns, request};
+//! use futures_util::StreamExt;
+//! use netlink_proto::sys::{SocketAddr, protocols::NETLINK_NETFILTER};
+//! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+//! let ns = Netns::from_path("/run/netns/blue")?;
+//! let rt = tokio::runtime::Handle::current();
+//! let (conn, handle, _) = ns.run(move || {
+//!     let _runtime = rt.enter();
+//!     netlink_proto::new_connection::<CtMessage>(NETLINK_NETFILTER)
+//! })??;
+//! tokio::spawn(conn);
+//!
+//! let mut msg = request::dump(None, None);
+//! msg.header.flags |= NLM_F_DUMP;
+//! let mut replies = handle.request(msg, SocketAddr::new(0, 0))?;
+//! while let Some(reply) = replies.next().await {
+//!     if let NetlinkPayload::InnerMessage(ct) = reply.payload {
+//!         println!("{}", ct.entry()?);
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! `tests/netlink_proto.rs` does this against the kernel: create, list, get
+//! and delete, the kernel's errors decoded.
 
 #![cfg_attr(
     not(test),

@@ -13,6 +13,7 @@ use crate::entry::Entry;
 /// A ctnetlink command (`enum cntl_msg_types`, the low byte of the message
 /// type).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Command {
     /// `IPCTNL_MSG_CT_NEW`: create or update; also the type of every entry
     /// the kernel sends.
@@ -143,5 +144,18 @@ impl NetlinkDeserializable for CtMessage {
     type Error = DecodeError;
     fn deserialize(header: &NetlinkHeader, payload: &[u8]) -> Result<Self, Self::Error> {
         CtMessage::from_bytes(header.message_type, payload)
+    }
+}
+
+impl fmt::Display for CtMessage {
+    /// `new family 2 (40 bytes of attributes)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} family {} ({} bytes of attributes)",
+            self.command,
+            self.header.family,
+            self.attrs.len()
+        )
     }
 }

@@ -51,6 +51,7 @@ impl fmt::Display for Family {
 
 /// A layer-4 protocol, by IP protocol number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Proto {
     /// TCP (6)
     Tcp,
@@ -126,6 +127,7 @@ impl fmt::Display for Proto {
 
 /// The layer-4 part of a tuple (`CTA_TUPLE_PROTO`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum L4 {
     /// A protocol with ports (TCP, UDP, UDP-Lite, SCTP, DCCP; GRE's keys
     /// travel as ports too).
@@ -509,6 +511,24 @@ impl fmt::Display for Tuple {
             write!(f, " zone {z}")?;
         }
         Ok(())
+    }
+}
+
+impl fmt::Display for L4 {
+    /// The layer-4 words of `conntrack -L`: `sport=5000 dport=53`,
+    /// `type=8 code=0 id=7`; nothing for a protocol without them (as
+    /// `conntrack` shows nothing).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            L4::Ports { src, dst, .. } => write!(f, "sport={src} dport={dst}"),
+            L4::Icmp {
+                id,
+                icmp_type,
+                code,
+                ..
+            } => write!(f, "type={icmp_type} code={code} id={id}"),
+            L4::Other(_) => Ok(()),
+        }
     }
 }
 

@@ -76,7 +76,8 @@ fn tool_tuple(t: &Tuple) -> String {
             code,
             ..
         } => format!("type={icmp_type} code={code} id={id}"),
-        L4::Other(_) => String::new(),
+        // L4::Other, and kinds added later: no layer-4 words.
+        _ => String::new(),
     };
     format!("src={} dst={} {l4}", t.src, t.dst)
 }
@@ -233,7 +234,7 @@ fn tool_args(e: &Entry) -> String {
             };
             s += &format!(" --{p}-type {icmp_type} --{p}-code {code} --{p}-id {id}");
         }
-        L4::Other(_) => {}
+        _ => {}
     }
     if let Some(z) = e.zone {
         s += &format!(" -w {z}");

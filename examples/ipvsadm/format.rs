@@ -786,7 +786,8 @@ fn json_dest(d: &Destination) -> String {
             ForwardMethod::Tunnel => "tunnel".into(),
             ForwardMethod::DirectRoute => "route".into(),
             ForwardMethod::Bypass => "bypass".into(),
-            ForwardMethod::Other(n) => format!("fwd-{n}"),
+            // Other, and methods added later: by number.
+            other => format!("fwd-{}", other.number()),
         }),
         d.weight.0,
         d.upper_threshold,

@@ -35,6 +35,48 @@
 //! assert!(report.all_applied());
 //! # Ok(()) }
 //! ```
+//!
+//! # Bring your own connection
+//!
+//! [`IpsetMessage`] implements netlink-packet-core's `NetlinkSerializable`
+//! and `NetlinkDeserializable`, and [`request`] builds every message the
+//! handle sends (with `NLM_F_ACK`, and `NLM_F_DUMP` for listings), so a
+//! program that already holds a netlink-proto connection
+//! (`NETLINK_NETFILTER`) can send them there; [`IpSet::from_messages`]
+//! folds listing replies into sets. The handle negotiates the protocol
+//! ([`request::protocol`]) and the type revision ([`request::type_query`]);
+//! on another transport, do it yourself or pass known values. For a socket
+//! in another namespace, create the connection on a thread inside it
+//! ([`Netns::run`]) with the runtime entered:
+//!
+//! ```no_run
+//! use futures_util::StreamExt;
+//! use ipset_nl::netlink::netlink_packet_core::NetlinkPayload;
+//! use ipset_nl::{Command, IpSet, IpsetMessage, ListDetail, Netns, request};
+//! use netlink_proto::sys::{SocketAddr, protocols::NETLINK_NETFILTER};
+//! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+//! let ns = Netns::from_path("/run/netns/blue")?;
+//! let rt = tokio::runtime::Handle::current();
+//! let (conn, handle, _) = ns.run(move || {
+//!     let _runtime = rt.enter();
+//!     netlink_proto::new_connection::<IpsetMessage>(NETLINK_NETFILTER)
+//! })??;
+//! tokio::spawn(conn);
+//!
+//! let msg = request::list(7, Command::List, None, ListDetail::Full);
+//! let replies: Vec<_> = handle.request(msg, SocketAddr::new(0, 0))?.collect().await;
+//! let msgs = replies.into_iter().filter_map(|m| match m.payload {
+//!     NetlinkPayload::InnerMessage(i) => Some(i),
+//!     _ => None, // the end of the dump, or an error to check
+//! });
+//! for set in IpSet::from_messages(msgs.collect()) {
+//!     println!("{} ({}): {} members", set.name, set.set_type, set.members.len());
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! `tests/netlink_proto.rs` does this against the kernel: protocol, type
+//! revision, create, add, list, destroy, the kernel's errors decoded.
 #![cfg_attr(
     not(test),
     deny(
@@ -49,6 +91,7 @@ pub mod attr;
 pub mod blocking;
 mod bulk;
 pub mod constants;
+mod display;
 mod entry;
 mod error;
 mod handle;

@@ -33,3 +33,16 @@ impl Timeouts {
         u32::try_from(d.as_secs()).unwrap_or(u32::MAX)
     }
 }
+
+impl std::fmt::Display for Timeouts {
+    /// As `ipvsadm -L --timeout`: `Timeout (tcp tcpfin udp): 900 120 300`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Timeout (tcp tcpfin udp): {} {} {}",
+            self.tcp.as_secs(),
+            self.tcp_fin.as_secs(),
+            self.udp.as_secs()
+        )
+    }
+}

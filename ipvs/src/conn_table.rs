@@ -19,6 +19,7 @@ use crate::{Error, Result};
 /// The state of a connection (the TCP states by their kernel names;
 /// `UDP` for UDP; SCTP and others as [`ConnState::Other`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ConnState {
     /// `NONE` (also persistence templates)
     None,
@@ -296,6 +297,38 @@ pub fn read(netns: &Netns, filter: &ConnFilter) -> Result<Vec<ConnEntry>> {
         .into_iter()
         .filter(|e| filter.matches(e))
         .collect())
+}
+
+impl fmt::Display for ConnEntry {
+    /// A line of `ipvsadm -Lcn` (protocol, expiry as mm:ss, state, client,
+    /// virtual address, destination, in its columns), then the
+    /// persistence engine and its data when there are any (as with
+    /// `--persistent-conn`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let proto = match self.protocol {
+            Protocol::Other(1) => "ICMP".to_string(),
+            Protocol::Other(58) => "ICMPv6".to_string(),
+            p => p.to_string(),
+        };
+        let secs = self.expires.as_secs();
+        let expires = format!("{:02}:{:02}", secs / 60, secs % 60);
+        let (client, virt, dest) = (
+            self.client.to_string(),
+            self.virtual_addr.to_string(),
+            self.destination.to_string(),
+        );
+        let state = self.state.name();
+        match (&self.pe_name, &self.pe_data) {
+            (Some(n), Some(d)) => write!(
+                f,
+                "{proto:<3} {expires:<6} {state:<11} {client:<18} {virt:<18} {dest:<16} {n:<18} {d}"
+            ),
+            _ => write!(
+                f,
+                "{proto:<3} {expires:<6} {state:<11} {client:<18} {virt:<18} {dest}"
+            ),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use crate::{Error, Result};
 
 /// The role of a sync daemon.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum DaemonState {
     /// Sends this director's connections.
     Master,
@@ -55,6 +56,7 @@ impl fmt::Display for DaemonState {
 
 /// One attribute of the daemon nest (`IPVS_DAEMON_ATTR_*`), as on the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DaemonAttr {
     /// `IPVS_DAEMON_ATTR_STATE` (u32)
     State(u32),
@@ -297,5 +299,31 @@ impl SyncDaemon {
             return Err("sync daemon without state".into());
         }
         Ok(d)
+    }
+}
+
+impl fmt::Display for SyncDaemon {
+    /// As `ipvsadm -L --daemon`: `master sync daemon (mcast=eth0,
+    /// syncid=1, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)`, the
+    /// optional values only when set.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} sync daemon (mcast={}, syncid={}",
+            self.state, self.interface, self.sync_id
+        )?;
+        if let Some(l) = self.max_len.filter(|&l| l != 0) {
+            write!(f, ", maxlen={l}")?;
+        }
+        if let Some(g) = self.group {
+            write!(f, ", group={g}")?;
+        }
+        if let Some(p) = self.port.filter(|&p| p != 0) {
+            write!(f, ", port={p}")?;
+        }
+        if let Some(t) = self.ttl.filter(|&t| t != 0) {
+            write!(f, ", ttl={t}")?;
+        }
+        f.write_str(")")
     }
 }

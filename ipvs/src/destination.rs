@@ -12,6 +12,7 @@ use crate::stats::{Stats, StatsAttr, StatsWidth};
 
 /// How packets reach a destination (`IP_VS_CONN_F_*` forwarding methods).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum ForwardMethod {
     /// `-m`: masquerading (NAT).
     Masquerade,
@@ -88,6 +89,7 @@ impl fmt::Display for Weight {
 
 /// Encapsulation of a tunnelling destination (`--tun-type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum TunnelType {
     /// `ipip` (the default).
     #[default]
@@ -144,6 +146,7 @@ impl TunnelFlags {
 
 /// One attribute of the destination nest (`IPVS_DEST_ATTR_*`), as on the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DestAttr {
     /// `IPVS_DEST_ATTR_ADDR` (4 or 16 bytes)
     Addr(Vec<u8>),
@@ -516,5 +519,47 @@ impl Destination {
 impl fmt::Display for Destination {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", std::net::SocketAddr::new(self.addr, self.port))
+    }
+}
+
+impl fmt::Display for TunnelType {
+    /// The `--tun-type` name: `ipip`, `gue`, `gre`, or `tun-type-N`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TunnelType::Ipip => f.write_str("ipip"),
+            TunnelType::Gue => f.write_str("gue"),
+            TunnelType::Gre => f.write_str("gre"),
+            TunnelType::Other(n) => write!(f, "tun-type-{n}"),
+        }
+    }
+}
+
+impl fmt::Display for TunnelFlags {
+    /// The checksum option as `ipvsadm --tun-info` shows it: `nocsum`,
+    /// `csum`, `remcsum` (unknown bits in hex, comma-separated).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_empty() {
+            return f.write_str("nocsum");
+        }
+        let mut first = true;
+        let mut sep = |f: &mut fmt::Formatter<'_>| {
+            let s = if first { "" } else { "," };
+            first = false;
+            f.write_str(s)
+        };
+        if self.contains(TunnelFlags::CSUM) {
+            sep(f)?;
+            f.write_str("csum")?;
+        }
+        if self.contains(TunnelFlags::REMCSUM) {
+            sep(f)?;
+            f.write_str("remcsum")?;
+        }
+        let rest = self.bits() & !(TunnelFlags::CSUM | TunnelFlags::REMCSUM).bits();
+        if rest != 0 {
+            sep(f)?;
+            write!(f, "{rest:#x}")?;
+        }
+        Ok(())
     }
 }

@@ -847,6 +847,138 @@ where
     })
 }
 
+/// A service as `ipvsadm -S` names it: `-t 10.0.0.1:80`, `-u ...`,
+/// `--sctp-service ...`, `-f 7`, `-f 7 -6`.
+fn ipvsadm_key(key: &ServiceKey) -> String {
+    match key {
+        ServiceKey::Addr { protocol, addr } => {
+            let switch = match protocol {
+                crate::Protocol::Tcp => "-t",
+                crate::Protocol::Udp => "-u",
+                crate::Protocol::Sctp => "--sctp-service",
+                _ => "--xxx-service",
+            };
+            format!("{switch} {addr}")
+        }
+        ServiceKey::Fwmark {
+            family: crate::Family::Ipv6,
+            mark,
+        } => format!("-f {mark} -6"),
+        ServiceKey::Fwmark { mark, .. } => format!("-f {mark}"),
+    }
+}
+
+/// `-A`/`-E` with a service's options, as `ipvsadm -S` writes them.
+fn ipvsadm_service(f: &mut std::fmt::Formatter<'_>, cmd: &str, s: &Service) -> std::fmt::Result {
+    write!(f, "{cmd} {} -s {}", ipvsadm_key(&s.key), s.scheduler)?;
+    if s.flags.contains(crate::ServiceFlags::PERSISTENT) {
+        write!(f, " -p {}", s.timeout.as_secs())?;
+        if s.netmask != crate::Netmask::host(s.key.family()) {
+            write!(f, " -M {}", s.netmask)?;
+        }
+    }
+    if let Some(pe) = s.pe_name.as_deref().filter(|p| !p.is_empty()) {
+        write!(f, " --pe {pe}")?;
+    }
+    if s.flags.contains(crate::ServiceFlags::ONE_PACKET) {
+        f.write_str(" -o")?;
+    }
+    let sched = s.sched_flag_names();
+    if !sched.is_empty() {
+        write!(f, " -b {}", sched.join(","))?;
+    }
+    Ok(())
+}
+
+/// `-a`/`-e` with a destination's options, as `ipvsadm -S` writes them,
+/// then the thresholds (`-x`, `-y`) when set, which `-S` leaves out.
+fn ipvsadm_destination(
+    f: &mut std::fmt::Formatter<'_>,
+    cmd: &str,
+    key: &ServiceKey,
+    d: &Destination,
+) -> std::fmt::Result {
+    use crate::ForwardMethod;
+    let switch = match d.forward {
+        ForwardMethod::Masquerade => "-m",
+        ForwardMethod::Tunnel => "-i",
+        ForwardMethod::Local | ForwardMethod::DirectRoute => "-g",
+        _ => "(null)",
+    };
+    let real = std::net::SocketAddr::new(d.addr, d.port);
+    write!(
+        f,
+        "{cmd} {} -r {real} {switch} -w {}",
+        ipvsadm_key(key),
+        d.weight
+    )?;
+    if d.forward == ForwardMethod::Tunnel {
+        let csum = ["--tun-nocsum", "--tun-csum", "--tun-remcsum"]
+            .get(usize::from(d.tunnel_flags.bits()))
+            .copied()
+            .unwrap_or("");
+        match d.tunnel_type {
+            crate::TunnelType::Ipip => f.write_str(" --tun-type ipip")?,
+            crate::TunnelType::Gue => {
+                write!(f, " --tun-type gue --tun-port {} {csum}", d.tunnel_port)?
+            }
+            crate::TunnelType::Gre => write!(f, " --tun-type gre {csum}")?,
+            _ => {}
+        }
+    }
+    if d.upper_threshold != 0 {
+        write!(f, " -x {}", d.upper_threshold)?;
+    }
+    if d.lower_threshold != 0 {
+        write!(f, " -y {}", d.lower_threshold)?;
+    }
+    Ok(())
+}
+
+impl std::fmt::Display for OperationRef<'_> {
+    /// The operation as an `ipvsadm -R` line: `-A -t 10.0.0.1:80 -s rr`,
+    /// `-a -t 10.0.0.1:80 -r 192.168.0.2:8080 -m -w 1`, `-d ... -r ...`,
+    /// `-D -t ...`, `-Z -t ...` (services and destinations as `ipvsadm -S`
+    /// writes them).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            OperationRef::AddService(s) => ipvsadm_service(f, "-A", s),
+            OperationRef::EditService(s) => ipvsadm_service(f, "-E", s),
+            OperationRef::DeleteService(k) => write!(f, "-D {}", ipvsadm_key(k)),
+            OperationRef::AddDestination(k, d) => ipvsadm_destination(f, "-a", k, d),
+            OperationRef::EditDestination(k, d) => ipvsadm_destination(f, "-e", k, d),
+            OperationRef::DeleteDestination(k, d) => write!(
+                f,
+                "-d {} -r {}",
+                ipvsadm_key(k),
+                std::net::SocketAddr::new(d.addr, d.port)
+            ),
+            OperationRef::ZeroService(k) => write!(f, "-Z {}", ipvsadm_key(k)),
+        }
+    }
+}
+
+impl std::fmt::Display for Operation {
+    /// As [`OperationRef`]'s: an `ipvsadm -R` line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.borrowed())
+    }
+}
+
+impl std::fmt::Display for ServiceEntry {
+    /// The service and its destinations as `ipvsadm -Sn` writes them: the
+    /// `-A` line, then one `-a` line per destination (lines separated by
+    /// `\n`, no newline at the end).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        ipvsadm_service(f, "-A", &self.service)?;
+        for d in &self.destinations {
+            f.write_str("\n")?;
+            ipvsadm_destination(f, "-a", &self.service.key, d)?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -37,3 +37,15 @@ impl fmt::Display for Version {
         write!(f, "{a}.{b}.{c}")
     }
 }
+
+impl fmt::Display for Info {
+    /// The first line of `ipvsadm -L`:
+    /// `IP Virtual Server version 1.2.1 (size=4096)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "IP Virtual Server version {} (size={})",
+            self.version, self.conn_tab_size
+        )
+    }
+}

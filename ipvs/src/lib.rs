@@ -33,6 +33,57 @@
 //! ipvs.add_destination(&svc.key, &Destination::new("2001:db8::2".parse().unwrap(), 53)).await?;
 //! # Ok(()) }
 //! ```
+//!
+//! # Bring your own connection
+//!
+//! [`IpvsMessage`] implements netlink-packet-generic's `GenlFamily` (with
+//! netlink-packet-core's `Emitable` and `ParseableParametrized`), and its
+//! constructors ([`IpvsMessage::add_service`], [`IpvsMessage::get_info`],
+//! ...) build the exact messages the handle sends. A program that already
+//! holds a netlink-proto connection (`NETLINK_GENERIC`) wraps them in a
+//! `GenlMessage`, sets the family id it resolved, and sends them there;
+//! [`IpvsMessage::service`], [`IpvsMessage::destination`] and the like
+//! decode the replies. For a socket in another namespace, create the
+//! connection on a thread inside it ([`Netns::run`]) with the runtime
+//! entered:
+//!
+//! ```no_run
+//! use futures_util::StreamExt;
+//! use ipvs_nl::netlink::netlink_packet_core::{NLM_F_ACK, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload};
+//! use ipvs_nl::netlink::netlink_packet_generic::GenlMessage;
+//! use ipvs_nl::{IpvsMessage, Netns, Scheduler, Service};
+//! use netlink_proto::sys::{SocketAddr, protocols::NETLINK_GENERIC};
+//! # async fn f(ipvs_family_id: u16) -> Result<(), Box<dyn std::error::Error>> {
+//! let ns = Netns::from_path("/run/netns/lb")?;
+//! let rt = tokio::runtime::Handle::current();
+//! let (conn, handle, _) = ns.run(move || {
+//!     let _runtime = rt.enter();
+//!     netlink_proto::new_connection::<GenlMessage<IpvsMessage>>(NETLINK_GENERIC)
+//! })??;
+//! tokio::spawn(conn);
+//!
+//! let svc = Service::tcp("10.96.0.1:80".parse()?).scheduler(Scheduler::RoundRobin);
+//! let mut genl = GenlMessage::from_payload(IpvsMessage::add_service(&svc));
+//! // The id of the "IPVS" family, resolved through the controller
+//! // (CTRL_CMD_GETFAMILY, e.g. with netlink-packet-generic's GenlCtrl).
+//! genl.set_resolved_family_id(ipvs_family_id);
+//! let mut header = NetlinkHeader::default();
+//! header.flags = NLM_F_REQUEST | NLM_F_ACK;
+//! let mut msg = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(genl));
+//! msg.finalize();
+//! let mut replies = handle.request(msg, SocketAddr::new(0, 0))?;
+//! while let Some(reply) = replies.next().await {
+//!     if let NetlinkPayload::Error(e) = reply.payload {
+//!         return Err(e.to_io().into());
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! `tests/netlink_proto.rs` runs the generic netlink part against the
+//! kernel: the family resolved over netlink-proto (or the kernel's
+//! `ENOENT` decoded where IPVS is missing) and a `GenlMessage<IpvsMessage>`
+//! answered by the kernel.
 #![cfg_attr(
     not(test),
     deny(

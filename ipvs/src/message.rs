@@ -14,6 +14,7 @@ use crate::service::ServiceAttr;
 
 /// An IPVS command (`IPVS_CMD_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum IpvsCmd {
     /// Add a service.
     NewService,
@@ -107,8 +108,37 @@ impl From<u8> for IpvsCmd {
     }
 }
 
+impl std::fmt::Display for IpvsCmd {
+    /// The command's name, as `IPVS_CMD_*` without the prefix, in lower
+    /// case with dashes (`new-service`, `get-info`), or `command N`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use IpvsCmd::*;
+        f.write_str(match self {
+            NewService => "new-service",
+            SetService => "set-service",
+            DelService => "del-service",
+            GetService => "get-service",
+            NewDest => "new-dest",
+            SetDest => "set-dest",
+            DelDest => "del-dest",
+            GetDest => "get-dest",
+            NewDaemon => "new-daemon",
+            DelDaemon => "del-daemon",
+            GetDaemon => "get-daemon",
+            SetConfig => "set-config",
+            GetConfig => "get-config",
+            SetInfo => "set-info",
+            GetInfo => "get-info",
+            Zero => "zero",
+            Flush => "flush",
+            Other(n) => return write!(f, "command {n}"),
+        })
+    }
+}
+
 /// A top-level attribute of an IPVS message.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum IpvsAttr {
     /// `IPVS_CMD_ATTR_SERVICE`
     Service(Vec<ServiceAttr>),

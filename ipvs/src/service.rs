@@ -15,6 +15,7 @@ use crate::{Error, Result};
 
 /// A transport protocol of a service (an `IPPROTO_*` number on the wire).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Protocol {
     /// TCP (6).
     Tcp,
@@ -102,6 +103,7 @@ impl From<u16> for Family {
 
 /// A scheduling algorithm, by its kernel module name (`ip_vs_NAME`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Scheduler {
     /// `rr`: round robin.
     RoundRobin,
@@ -414,6 +416,7 @@ impl fmt::Display for ServiceKey {
 
 /// One attribute of the service nest (`IPVS_SVC_ATTR_*`), as on the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ServiceAttr {
     /// `IPVS_SVC_ATTR_AF` (u16)
     Af(u16),
@@ -836,6 +839,119 @@ fn append_flags(buf: &mut Vec<u8>, flags: u32, mask: u32) {
     f.copy_from_slice(&flags.to_ne_bytes());
     m.copy_from_slice(&mask.to_ne_bytes());
     attr::append_bytes(buf, IPVS_SVC_ATTR_FLAGS, &b);
+}
+
+impl fmt::Display for Family {
+    /// `IPv4`, `IPv6`, or `AF n`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Family::Ipv4 => f.write_str("IPv4"),
+            Family::Ipv6 => f.write_str("IPv6"),
+            Family::Other(n) => write!(f, "AF {n}"),
+        }
+    }
+}
+
+impl fmt::Display for ServiceFlags {
+    /// The flags by their `ipvsadm` names, comma-separated (`persistent`,
+    /// `hashed`, `ops`, `flag-1`..`flag-3`; unknown bits in hex); `none`
+    /// when empty.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names = [
+            (ServiceFlags::PERSISTENT, "persistent"),
+            (ServiceFlags::HASHED, "hashed"),
+            (ServiceFlags::ONE_PACKET, "ops"),
+            (ServiceFlags::SCHED_FLAG1, "flag-1"),
+            (ServiceFlags::SCHED_FLAG2, "flag-2"),
+            (ServiceFlags::SCHED_FLAG3, "flag-3"),
+        ];
+        let mut rest = self.bits();
+        let mut first = true;
+        for (flag, name) in names {
+            if self.contains(flag) {
+                f.write_str(if first { "" } else { "," })?;
+                f.write_str(name)?;
+                rest &= !flag.bits();
+                first = false;
+            }
+        }
+        if rest != 0 {
+            write!(f, "{}{rest:#x}", if first { "" } else { "," })?;
+        } else if first {
+            f.write_str("none")?;
+        }
+        Ok(())
+    }
+}
+
+impl Service {
+    /// The scheduler flags by the names `ipvsadm` gives them for this
+    /// scheduler (`sh-fallback`, `mh-port`, `flag-3`, ...).
+    pub(crate) fn sched_flag_names(&self) -> Vec<&'static str> {
+        let (one, two) = match self.scheduler.name() {
+            "sh" => ("sh-fallback", "sh-port"),
+            "mh" => ("mh-fallback", "mh-port"),
+            _ => ("flag-1", "flag-2"),
+        };
+        [
+            (ServiceFlags::SCHED_FLAG1, one),
+            (ServiceFlags::SCHED_FLAG2, two),
+            (ServiceFlags::SCHED_FLAG3, "flag-3"),
+        ]
+        .into_iter()
+        .filter(|(flag, _)| self.flags.contains(*flag))
+        .map(|(_, name)| name)
+        .collect()
+    }
+}
+
+impl fmt::Display for Service {
+    /// The service line of `ipvsadm -Ln`: key (as ipvsadm writes it, the
+    /// protocol in a 4-wide column), scheduler, scheduler flags,
+    /// persistence (timeout, a netmask other than a host's, engine), `ops`.
+    ///
+    /// ```
+    /// use ipvs_nl::{Scheduler, Service};
+    /// let s = Service::tcp("10.0.0.1:80".parse().unwrap()).scheduler(Scheduler::RoundRobin);
+    /// assert_eq!(s.to_string(), "TCP  10.0.0.1:80 rr");
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.key {
+            ServiceKey::Addr { protocol, addr } => {
+                let p = match protocol {
+                    Protocol::Tcp => "TCP",
+                    Protocol::Udp => "UDP",
+                    Protocol::Sctp => "SCTP",
+                    _ => "?",
+                };
+                write!(f, "{p:<4} {addr}")?;
+            }
+            ServiceKey::Fwmark { family, mark } => {
+                write!(f, "FWM  {mark}")?;
+                if family == Family::Ipv6 {
+                    f.write_str(" IPv6")?;
+                }
+            }
+        }
+        write!(f, " {}", self.scheduler)?;
+        let sched = self.sched_flag_names();
+        if !sched.is_empty() {
+            write!(f, " ({})", sched.join(","))?;
+        }
+        if self.flags.contains(ServiceFlags::PERSISTENT) {
+            write!(f, " persistent {}", self.timeout.as_secs())?;
+            if self.netmask != Netmask::host(self.key.family()) {
+                write!(f, " mask {}", self.netmask)?;
+            }
+            if let Some(pe) = self.pe_name.as_deref().filter(|p| !p.is_empty()) {
+                write!(f, " pe {pe}")?;
+            }
+        }
+        if self.flags.contains(ServiceFlags::ONE_PACKET) {
+            f.write_str(" ops")?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

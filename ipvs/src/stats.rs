@@ -9,6 +9,7 @@ use crate::consts::*;
 /// One attribute of a statistics nest, kept as sent so a nest survives a
 /// decode/encode round trip byte for byte.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StatsAttr {
     /// A 32-bit counter (`kind` is an `IPVS_STATS_ATTR_*` number).
     U32(u16, u32),
@@ -159,5 +160,39 @@ impl Stats {
             *slot = v;
         }
         Ok(s)
+    }
+}
+
+impl std::fmt::Display for StatsWidth {
+    /// `64-bit` or `32-bit`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StatsWidth::Bits64 => "64-bit",
+            StatsWidth::Bits32 => "32-bit",
+        })
+    }
+}
+
+impl std::fmt::Display for Stats {
+    /// The counters, then the rates, named as the columns of `ipvsadm
+    /// --stats` and `--rate`, with exact numbers:
+    /// `conns 1 inpkts 2 outpkts 3 inbytes 4 outbytes 5 cps 0 inpps 0
+    /// outpps 0 inbps 0 outbps 0`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "conns {} inpkts {} outpkts {} inbytes {} outbytes {} \
+             cps {} inpps {} outpps {} inbps {} outbps {}",
+            self.conns,
+            self.inpkts,
+            self.outpkts,
+            self.inbytes,
+            self.outbytes,
+            self.cps,
+            self.inpps,
+            self.outpps,
+            self.inbps,
+            self.outbps
+        )
     }
 }

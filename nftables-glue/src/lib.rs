@@ -26,6 +26,53 @@
 //! assert!(!nat.ensure(&nft).await?, "second run changes nothing");
 //! # let _ = changed; Ok(()) }
 //! ```
+//!
+//! # Bring your own connection
+//!
+//! [`NftMessage`] implements netlink-packet-core's `NetlinkSerializable` and
+//! `NetlinkDeserializable`; [`Transaction::to_netlink`] is the whole batch
+//! (`BATCH_BEGIN`, every change with `NLM_F_ACK`, `BATCH_END`) and the
+//! objects decode dump replies ([`Table::parse`], [`Chain::parse`],
+//! [`Rule::parse`], ...). A program that already holds a netlink-proto
+//! connection (`NETLINK_NETFILTER`) sends them there; the batch delimiters
+//! get no answer, so say so with `request_batch_with_expectation`. For a
+//! socket in another namespace, create the connection on a thread inside it
+//! ([`Netns::run`]) with the runtime entered:
+//!
+//! ```no_run
+//! use futures_util::StreamExt;
+//! use netlink_proto::ReplyExpectation::{Expected, NotExpected};
+//! use netlink_proto::sys::{SocketAddr, protocols::NETLINK_NETFILTER};
+//! use nftables_glue::netlink::netlink_packet_core::NetlinkPayload;
+//! use nftables_glue::{Family, Netns, NftMessage, Table, Transaction};
+//! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+//! let ns = Netns::from_path("/run/netns/blue")?;
+//! let rt = tokio::runtime::Handle::current();
+//! let (conn, handle, _) = ns.run(move || {
+//!     let _runtime = rt.enter();
+//!     netlink_proto::new_connection::<NftMessage>(NETLINK_NETFILTER)
+//! })??;
+//! tokio::spawn(conn);
+//!
+//! let mut tx = Transaction::new();
+//! tx.add_table(&Table::new(Family::Ipv4, "demo"));
+//! let msgs = tx.to_netlink();
+//! let last = msgs.len() - 1;
+//! let batch = msgs.into_iter().enumerate().map(|(i, m)| {
+//!     (m, if i == 0 || i == last { NotExpected } else { Expected })
+//! });
+//! let mut acks = handle.request_batch_with_expectation(batch, SocketAddr::new(0, 0))?;
+//! while let Some(ack) = acks.next().await {
+//!     if let NetlinkPayload::Error(e) = ack.payload {
+//!         return Err(e.to_io().into()); // the change this answers failed
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! `tests/netlink_proto.rs` does this against the kernel: a batch with a
+//! table, chains and a rule, dumps, an aborted batch, the kernel's errors
+//! decoded.
 #![cfg_attr(
     not(test),
     deny(
@@ -41,6 +88,7 @@ pub mod blocking;
 mod chain;
 pub mod compat;
 pub mod dnat;
+mod display;
 mod expr;
 mod handle;
 mod monitor;

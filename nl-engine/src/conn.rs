@@ -1223,6 +1223,29 @@ impl Inner {
     }
 }
 
+impl std::fmt::Display for Protocol {
+    /// The `NETLINK_*` name (`NETLINK_GENERIC`), or `netlink protocol N`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Protocol::Route => f.write_str("NETLINK_ROUTE"),
+            Protocol::Generic => f.write_str("NETLINK_GENERIC"),
+            Protocol::Netfilter => f.write_str("NETLINK_NETFILTER"),
+            Protocol::Other(n) => write!(f, "netlink protocol {n}"),
+        }
+    }
+}
+
+impl std::fmt::Display for Stats {
+    /// `3 datagrams, 120 messages sent; 5 recv calls; 1 socket opened`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} datagrams, {} messages sent; {} recv calls; {} sockets opened",
+            self.datagrams_sent, self.messages_sent, self.recv_calls, self.sockets_opened
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

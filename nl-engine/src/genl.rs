@@ -202,6 +202,18 @@ impl NetlinkDeserializable for CtrlMessage {
     }
 }
 
+impl std::fmt::Display for Family {
+    /// As iproute2's `genl ctrl get name NAME` shows a family, on one line:
+    /// `Name: nlctrl ID: 0x10  Version: 0x2  max attribs: 0`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Name: {} ID: {:#x}  Version: {:#x}  max attribs: {}",
+            self.name, self.id, self.version, self.max_attr
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

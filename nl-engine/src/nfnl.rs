@@ -68,6 +68,17 @@ pub const fn message_type(subsystem: u8, command: u8) -> u16 {
     ((subsystem as u16) << 8) | command as u16
 }
 
+impl std::fmt::Display for NfGenMsg {
+    /// `family 2 version 0 res_id 10`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "family {} version {} res_id {}",
+            self.family, self.version, self.res_id
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
