@@ -1058,8 +1058,8 @@ impl Agent {
             }
         } else if let Some(syncer) = &self.syncer {
             let report = syncer.sync_services(&services).await?;
-            for c in report.applied.iter() {
-                self.say(&format!("changed: ipvs: {c}"));
+            for (c, step) in svc::ipvs_steps(&report, &services) {
+                self.say(&format!("changed: {step}"));
                 changes.push(c);
             }
             for (op, e) in &report.failed {

@@ -404,6 +404,22 @@ fn operation_of(
     }
 }
 
+/// The IPVS changes a sync of `services` applied, each with its
+/// [`Step`] (as [`Setup::apply`] reports them: `ipvs: add real server
+/// 10.0.0.2:8080 (masq, weight 1) to TCP 10.96.0.1:80`).
+pub(crate) fn ipvs_steps(
+    report: &sync::SyncReport,
+    services: &[(Service, Vec<Destination>)],
+) -> Vec<(Change, Step)> {
+    let by_key: HashMap<ServiceKey, &(Service, Vec<Destination>)> =
+        services.iter().map(|e| (e.0.key, e)).collect();
+    report
+        .applied
+        .iter()
+        .map(|c| (c, Step::Ipvs(operation_of(c, &by_key, &report.draining))))
+        .collect()
+}
+
 /// The member steps of a set plan ([`sync::plan_set`]): the additions and
 /// the deletions, each listed in [`Member`] order (none when empty).
 fn set_steps(name: &str, plan: &SetPlan) -> (Option<Step>, Option<Step>) {
