@@ -721,6 +721,8 @@ pub struct Agent {
     drained: DrainState,
     inputs: (mpsc::UnboundedSender<Input>, mpsc::UnboundedReceiver<Input>),
     commands: usize,
+    /// The health generation the last sync applied.
+    synced: u64,
 }
 
 impl fmt::Debug for Agent {
@@ -767,6 +769,7 @@ impl Agent {
             drained,
             inputs: mpsc::unbounded_channel(),
             commands: 0,
+            synced: 0,
         };
         let mut state = HealthState::new(&agent.cfg);
         let down = agent.drained.health_servers(&agent.cfg);
@@ -1030,6 +1033,7 @@ impl Agent {
     /// changes, cleans the conntrack entries of UDP real servers that
     /// left, and saves the drain state when it changed.
     async fn converge(&mut self, full: bool) -> Result<(), AgentError> {
+        self.synced = self.generation();
         let before = match self.setup.ipvs() {
             Some(h) => h.config_snapshot().await?,
             None => Vec::new(),
@@ -1082,6 +1086,13 @@ impl Agent {
         }
         self.save_drained(&services);
         Ok(())
+    }
+
+    /// The generation of the monitor's latest health update.
+    fn generation(&self) -> u64 {
+        self.monitor
+            .as_ref()
+            .map_or(0, |m| m.updates().borrow().generation)
     }
 
     /// The drain state now: real servers down by health (with checks),
@@ -1270,6 +1281,9 @@ impl Agent {
                 Input::Health(epoch) => {
                     if epoch != self.epoch {
                         continue;
+                    }
+                    if self.generation() == self.synced {
+                        continue; // synced already, with a later batch
                     }
                     // Gather the changes close together into one sync.
                     tokio::time::sleep(self.opts.batch).await;
