@@ -22,7 +22,9 @@
 //!   next datagrams are balanced again instead of going nowhere.
 //! - **Reload without disruption** ([`Control::Reload`], and when a file of
 //!   the configuration, or the directory holding one, changes its
-//!   modification time or size: polled every [`AgentOptions::poll`]): the
+//!   modification time or size and then holds still for one poll: polled
+//!   every [`AgentOptions::poll`], so a file being written is not read
+//!   half-written): the
 //!   new configuration is read and checked (an error keeps the running
 //!   one), the health of real servers that stay is carried over
 //!   ([`carry_over`]) and only the difference is applied.
@@ -422,14 +424,21 @@ pub fn stamps(main: &Path, cfg: &Config) -> Stamps {
         .collect()
 }
 
+/// The same files' stamps now.
+pub fn restamp(old: &Stamps) -> Stamps {
+    old.iter()
+        .map(|(p, _)| {
+            let now = std::fs::metadata(p)
+                .ok()
+                .and_then(|m| Some((m.modified().ok()?, m.len())));
+            (p.clone(), now)
+        })
+        .collect()
+}
+
 /// Whether any of `old` changed since it was taken.
 pub fn stamps_changed(old: &Stamps) -> bool {
-    old.iter().any(|(p, m)| {
-        let now = std::fs::metadata(p)
-            .ok()
-            .and_then(|m| Some((m.modified().ok()?, m.len())));
-        now != *m
-    })
+    restamp(old) != *old
 }
 
 // -------------------------------------------------------------- conntrack
@@ -723,6 +732,9 @@ pub struct Agent {
     commands: usize,
     /// The health generation the last sync applied.
     synced: u64,
+    /// Changed stamps seen at the last poll: the reload waits until they
+    /// hold still for one poll (a file being written is not read half).
+    settling: Option<Stamps>,
 }
 
 impl fmt::Debug for Agent {
@@ -770,6 +782,7 @@ impl Agent {
             inputs: mpsc::unbounded_channel(),
             commands: 0,
             synced: 0,
+            settling: None,
         };
         let mut state = HealthState::new(&agent.cfg);
         let down = agent.drained.health_servers(&agent.cfg);
@@ -1170,6 +1183,7 @@ impl Agent {
     /// Reads the configuration again; applies the difference, or keeps
     /// the running configuration when the new one is wrong.
     async fn reload(&mut self) -> Result<(), AgentError> {
+        self.settling = None;
         let cfg = match Config::load(&self.opts.config) {
             Ok(c) => c,
             Err(e) => {
@@ -1255,9 +1269,16 @@ impl Agent {
                 }
                 Input::Tick => {
                     ticks += 1;
-                    if stamps_changed(&self.stamps) {
-                        self.say("reload: a configuration file changed");
-                        self.reload().await?;
+                    let now = restamp(&self.stamps);
+                    if now != self.stamps {
+                        // Reloaded once the files hold still for a poll.
+                        if self.settling.as_ref() == Some(&now) {
+                            self.settling = None;
+                            self.say("reload: a configuration file changed");
+                            self.reload().await?;
+                        } else {
+                            self.settling = Some(now);
+                        }
                     } else if self
                         .drained
                         .entries

@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use clusterip::agent::{
-    DrainReason, DrainState, Drained, carry_over, forget_udp_backends, stamps, stamps_changed,
-    start_down, udp_leavers,
+    DrainReason, DrainState, Drained, carry_over, forget_udp_backends, restamp, stamps,
+    stamps_changed, start_down, udp_leavers,
 };
 use clusterip::conntrack::ConntrackHandle;
 use clusterip::health::{HealthState, ServerId, desired_services};
@@ -183,6 +183,8 @@ fn changed_files_are_seen() {
     )
     .unwrap();
     assert!(stamps_changed(&st));
+    // Seen as settled when two looks agree.
+    assert_eq!(restamp(&st), restamp(&st));
     let cfg = Config::load(&main).unwrap();
     let st = stamps(&main, &cfg);
     assert!(!stamps_changed(&st));

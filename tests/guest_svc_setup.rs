@@ -237,6 +237,8 @@ fn scenario() {
         "PASS: restarted agent: backend-b stays out",
         "PASS: UDP backend removed: its conntrack entries deleted",
         "PASS: reload applied one change",
+        "agent| reload: a configuration file changed",
+        "PASS: changed file reloaded by the poll: one change (weight 2)",
         "PASS: SIGTERM: omega events, quorum_down ran",
     ] {
         assert!(out.contains(line), "missing {line:?} in:\n{out}");
