@@ -19,7 +19,11 @@
 //! - **Conntrack**: when a real server of a UDP service leaves (health or
 //!   configuration), the conntrack entries of flows to the VIP:port that
 //!   it answered are deleted ([`forget_udp_backends`]), so the clients'
-//!   next datagrams are balanced again instead of going nowhere.
+//!   next datagrams are balanced again instead of going nowhere. (With
+//!   the profile's `expire_nodest_conn=1`, a kernel since 5.9 also expires
+//!   the IPVS connections of a deleted real server, and their entries, by
+//!   itself shortly after; the agent's cleanup covers older kernels and
+//!   entries without an IPVS connection.)
 //! - **Reload without disruption** ([`Control::Reload`], and when a file of
 //!   the configuration, or the directory holding one, changes its
 //!   modification time or size and then holds still for one poll: polled
