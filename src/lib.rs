@@ -30,6 +30,7 @@
     )
 )]
 
+pub mod agent;
 pub mod health;
 pub mod keepalived;
 pub mod link;

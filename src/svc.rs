@@ -5,7 +5,8 @@
 //! [`Desired`] state — the virtual IPs (on a dummy interface), the cluster-IP
 //! ipset's members (`VIP,proto:port`), the service NAT chains
 //! ([`ServiceNat`] with [`Membership::Ipset`]), the sysctls
-//! (`net.ipv4.ip_forward=1`, `net.ipv4.vs.conntrack=1`) and, optionally,
+//! (`net.ipv4.ip_forward=1`, `net.ipv4.vs.conntrack=1`, and kube-proxy's
+//! IPVS profile for the running kernel: [`SysctlProfile`]) and, optionally,
 //! the IPVS services and destinations; IPv6 services get a set of their own
 //! ([`Options::ipset6`], family `inet6`), the same chains in an `ip6` table
 //! and `net.ipv6.conf.all.forwarding=1` — then reads the kernel, makes a
@@ -403,6 +404,22 @@ fn operation_of(
     }
 }
 
+/// The IPVS changes a sync of `services` applied, each with its
+/// [`Step`] (as [`Setup::apply`] reports them: `ipvs: add real server
+/// 10.0.0.2:8080 (masq, weight 1) to TCP 10.96.0.1:80`).
+pub(crate) fn ipvs_steps(
+    report: &sync::SyncReport,
+    services: &[(Service, Vec<Destination>)],
+) -> Vec<(Change, Step)> {
+    let by_key: HashMap<ServiceKey, &(Service, Vec<Destination>)> =
+        services.iter().map(|e| (e.0.key, e)).collect();
+    report
+        .applied
+        .iter()
+        .map(|c| (c, Step::Ipvs(operation_of(c, &by_key, &report.draining))))
+        .collect()
+}
+
 /// The member steps of a set plan ([`sync::plan_set`]): the additions and
 /// the deletions, each listed in [`Member`] order (none when empty).
 fn set_steps(name: &str, plan: &SetPlan) -> (Option<Step>, Option<Step>) {
@@ -543,6 +560,225 @@ const SYSCTLS: &[(&str, &str, &str, &str, bool)] = &[
     ),
 ];
 
+/// A kernel version, as `uname -r` begins (`6.1.0-27-amd64` is 6.1.0).
+///
+/// ```
+/// use clusterip::svc::KernelVersion;
+/// let v = KernelVersion::parse("6.1.0-27-amd64").unwrap();
+/// assert_eq!(v, KernelVersion::new(6, 1, 0));
+/// assert!(v >= KernelVersion::new(5, 9, 0));
+/// assert_eq!(KernelVersion::parse("5.4").unwrap().to_string(), "5.4.0");
+/// assert!(KernelVersion::parse("linux").is_none());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct KernelVersion {
+    /// Major number.
+    pub major: u32,
+    /// Minor number.
+    pub minor: u32,
+    /// Patch level (0 when absent).
+    pub patch: u32,
+}
+
+impl KernelVersion {
+    /// A version from its numbers.
+    pub const fn new(major: u32, minor: u32, patch: u32) -> Self {
+        KernelVersion {
+            major,
+            minor,
+            patch,
+        }
+    }
+
+    /// Parses a kernel release string: the leading `MAJOR.MINOR[.PATCH]`,
+    /// anything after it (`-27-amd64`, `+`, `-rc1`) ignored.
+    pub fn parse(release: &str) -> Option<Self> {
+        let head = release
+            .trim()
+            .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .next()?;
+        let mut it = head.split('.');
+        let major = it.next()?.parse().ok()?;
+        let minor = it.next()?.parse().ok()?;
+        let patch = match it.next() {
+            Some(p) if !p.is_empty() => p.parse().ok()?,
+            _ => 0,
+        };
+        Some(KernelVersion::new(major, minor, patch))
+    }
+
+    /// The running kernel's version and release string
+    /// (`/proc/sys/kernel/osrelease`).
+    pub fn running() -> Result<(KernelVersion, String), Error> {
+        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map_err(|e| Error::io("read /proc/sys/kernel/osrelease", e))?;
+        let release = release.trim().to_string();
+        match KernelVersion::parse(&release) {
+            Some(v) => Ok((v, release)),
+            None => Err(Error::invalid_input(
+                "kernel release",
+                format!("{release:?} does not start with MAJOR.MINOR"),
+            )),
+        }
+    }
+}
+
+impl fmt::Display for KernelVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
+/// What the profile wants of one sysctl on a given kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    /// This value.
+    Value(&'static str),
+    /// Left as it is, for this reason (the kernel is too old for the
+    /// sysctl, or has fixed what setting it worked around).
+    AsIs(&'static str),
+}
+
+/// One sysctl of the [`SysctlProfile`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProfileSysctl {
+    /// Its name (`net.ipv4.vs.expire_nodest_conn`).
+    pub name: &'static str,
+    /// Its file (`/proc/sys/net/ipv4/vs/expire_nodest_conn`).
+    pub path: &'static str,
+    /// What the profile wants on the kernel it was made for.
+    pub want: Want,
+}
+
+/// The IPVS sysctls kube-proxy's IPVS proxier sets, by kernel version
+/// (`pkg/proxy/ipvs/proxier.go` and `pkg/util/kernel/constants.go` of
+/// Kubernetes):
+///
+/// - `net.ipv4.vs.conn_reuse_mode`: 0 on kernels 4.1 to 5.8 (the
+///   default 1 made a reused source port wait on a connection to a
+///   removed real server, kubernetes#81775); left as it is from 5.9, where
+///   the kernel fixed that (torvalds/linux 35dfb013149f, kubernetes#93297),
+///   and before 4.1, which lacks the sysctl;
+/// - `net.ipv4.vs.expire_nodest_conn`: 1 (a connection whose real server
+///   was deleted is expired at its next packet instead of timing out);
+/// - `net.ipv4.vs.expire_quiescent_template`: 1 (persistence templates
+///   of a weight-0 real server expire, so persistent clients move).
+///
+/// (`net.ipv4.vs.conntrack` and `net.ipv4.ip_forward`, also set by
+/// kube-proxy, are among the sysctls the services always need.)
+///
+/// ```
+/// use clusterip::svc::{KernelVersion, SysctlProfile, Want};
+/// let old = SysctlProfile::for_kernel(KernelVersion::new(5, 4, 0));
+/// assert_eq!(old.get("net.ipv4.vs.conn_reuse_mode").unwrap().want, Want::Value("0"));
+/// let new = SysctlProfile::for_kernel(KernelVersion::new(6, 1, 0));
+/// assert!(matches!(new.get("net.ipv4.vs.conn_reuse_mode").unwrap().want, Want::AsIs(_)));
+/// assert_eq!(new.get("net.ipv4.vs.expire_nodest_conn").unwrap().want, Want::Value("1"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SysctlProfile {
+    /// The kernel it is for.
+    pub kernel: KernelVersion,
+    /// Its sysctls, in the order they are applied.
+    pub sysctls: Vec<ProfileSysctl>,
+}
+
+/// First kernel with `net.ipv4.vs.conn_reuse_mode`.
+pub const CONN_REUSE_MODE_MIN_KERNEL: KernelVersion = KernelVersion::new(4, 1, 0);
+/// First kernel whose `conn_reuse_mode` 1 no longer stalls reused ports.
+pub const CONN_REUSE_MODE_FIXED_KERNEL: KernelVersion = KernelVersion::new(5, 9, 0);
+
+impl SysctlProfile {
+    /// The profile for kernel `kernel`.
+    pub fn for_kernel(kernel: KernelVersion) -> Self {
+        let reuse = if kernel < CONN_REUSE_MODE_MIN_KERNEL {
+            Want::AsIs("kernel < 4.1 has no conn_reuse_mode")
+        } else if kernel >= CONN_REUSE_MODE_FIXED_KERNEL {
+            Want::AsIs("kernel >= 5.9: fixed, left as is")
+        } else {
+            Want::Value("0")
+        };
+        SysctlProfile {
+            kernel,
+            sysctls: vec![
+                ProfileSysctl {
+                    name: "net.ipv4.vs.conn_reuse_mode",
+                    path: "/proc/sys/net/ipv4/vs/conn_reuse_mode",
+                    want: reuse,
+                },
+                ProfileSysctl {
+                    name: "net.ipv4.vs.expire_nodest_conn",
+                    path: "/proc/sys/net/ipv4/vs/expire_nodest_conn",
+                    want: Want::Value("1"),
+                },
+                ProfileSysctl {
+                    name: "net.ipv4.vs.expire_quiescent_template",
+                    path: "/proc/sys/net/ipv4/vs/expire_quiescent_template",
+                    want: Want::Value("1"),
+                },
+            ],
+        }
+    }
+
+    /// The profile for the running kernel.
+    pub fn running() -> Result<Self, Error> {
+        Ok(Self::for_kernel(KernelVersion::running()?.0))
+    }
+
+    /// One sysctl of the profile, by name.
+    pub fn get(&self, name: &str) -> Option<&ProfileSysctl> {
+        self.sysctls.iter().find(|s| s.name == name)
+    }
+
+    /// Whether `value` (as read, `None` when the file is missing) is what
+    /// the profile wants of sysctl `name` (true for a sysctl left as is,
+    /// present or not, and for names not in the profile).
+    pub fn matches(&self, name: &str, value: Option<&str>) -> bool {
+        match self.get(name).map(|s| s.want) {
+            Some(Want::Value(v)) => value.map(str::trim) == Some(v),
+            Some(Want::AsIs(_)) | None => true,
+        }
+    }
+
+    /// The sysctls the services always need (`net.ipv4.ip_forward=1`,
+    /// `net.ipv4.vs.conntrack=1`) followed by the profile's: what a
+    /// health report lists (`ipvsadm doctor`).
+    pub fn with_base(&self) -> SysctlProfile {
+        let mut sysctls: Vec<ProfileSysctl> = SYSCTLS
+            .iter()
+            .filter(|s| !s.4)
+            .map(|(name, path, want, ..)| ProfileSysctl {
+                name,
+                path,
+                want: Want::Value(want),
+            })
+            .collect();
+        sysctls.extend(self.sysctls.iter().copied());
+        SysctlProfile {
+            kernel: self.kernel,
+            sysctls,
+        }
+    }
+
+    /// Reads the profile's sysctls in `netns`: each with its value
+    /// (`None` when the file is missing: no IPVS).
+    pub fn read(&self, netns: &Netns) -> Result<Vec<(ProfileSysctl, Option<String>)>, Error> {
+        let list = self.sysctls.clone();
+        netns
+            .run(move || {
+                list.into_iter()
+                    .map(|s| {
+                        let v = std::fs::read_to_string(s.path)
+                            .ok()
+                            .map(|v| v.trim().to_string());
+                        (s, v)
+                    })
+                    .collect()
+            })
+            .map_err(|e| Error::io("read the IPVS sysctls in the namespace", e))
+    }
+}
+
 /// One address family's cluster-IP ipset and the NAT chains matching it.
 struct ClusterSet<'a> {
     spec: CreateSet,
@@ -573,6 +809,7 @@ pub struct Setup {
     nft: NftHandle,
     ipvs: Option<IpvsHandle>,
     opts: Options,
+    profile: SysctlProfile,
 }
 
 fn sysctl_read(netns: &Netns) -> Result<Vec<(usize, Option<String>)>, Error> {
@@ -624,12 +861,28 @@ impl Setup {
             nft: NftHandle::in_netns(netns)?,
             netns: setns,
             opts,
+            profile: SysctlProfile::running()?,
         })
     }
 
     /// The options.
     pub fn options(&self) -> &Options {
         &self.opts
+    }
+
+    /// The IPVS sysctl profile applied (the running kernel's).
+    pub fn profile(&self) -> &SysctlProfile {
+        &self.profile
+    }
+
+    /// The IPVS handle (with [`Options::ipvs`]).
+    pub fn ipvs(&self) -> Option<&IpvsHandle> {
+        self.ipvs.as_ref()
+    }
+
+    /// The network namespace this setup acts on.
+    pub fn netns(&self) -> &Netns {
+        &self.netns
     }
 
     /// Reads the kernel and lists what must change. Changes nothing.
@@ -655,6 +908,23 @@ impl Setup {
                 }
                 Some(v) if v == *want => {}
                 Some(_) => p.steps.push(Step::Sysctl(name, want)),
+            }
+        }
+
+        // The IPVS sysctl profile of this kernel (after the check above
+        // found IPVS there).
+        for (s, value) in self.profile.read(&self.netns)? {
+            let Want::Value(want) = s.want else { continue };
+            match value {
+                None => {
+                    return Err(Error::Unsupported {
+                        context: format!("sysctl {}", s.name),
+                        what: s.path.to_string(),
+                        hint: "this IPVS lacks the sysctl (kernel too old?)".into(),
+                    });
+                }
+                Some(v) if v == want => {}
+                Some(_) => p.steps.push(Step::Sysctl(s.name, want)),
             }
         }
 
@@ -817,8 +1087,12 @@ impl Setup {
         for step in &plan.steps {
             match step {
                 Step::Sysctl(name, value) => {
-                    let Some((_, path, ..)) = SYSCTLS.iter().find(|s| s.0 == *name) else {
-                        continue;
+                    let path = match SYSCTLS.iter().find(|s| s.0 == *name) {
+                        Some((_, path, ..)) => *path,
+                        None => match self.profile.get(name) {
+                            Some(s) => s.path,
+                            None => continue,
+                        },
                     };
                     self.netns
                         .run(|| std::fs::write(path, value))

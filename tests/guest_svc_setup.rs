@@ -4,7 +4,7 @@
 //! `tools/guest --kernel qemu`. By hand:
 //!
 //! ```sh
-//! cargo build --example svc-setup
+//! cargo build --example svc-setup --example ipvsadm
 //! cargo test --features guest-tests --test guest_svc_setup --no-run
 //! tools/guest --kernel qemu -- target/debug/deps/guest_svc_setup-HASH
 //! ```
@@ -20,7 +20,15 @@
 //!   a second run reporting no changes with identical `ipvsadm -Sn`,
 //!   `ipset save`, `nft list ruleset`, `ip addr`; `--reload-keepalived`
 //!   signalling the pid of a pid file; a bad configuration
-//!   rejected with file:line and nothing changed.
+//!   rejected with file:line and nothing changed; `ipvsadm doctor`
+//!   reporting the IPVS sysctl profile's differences before the setup and
+//!   none after; and `svc-setup --watch` (the watch step): a backend whose
+//!   HTTP_GET fails leaves IPVS within the check interval and comes back
+//!   after its web server restarts, a restarted agent keeps the drained
+//!   backend out (state file), a UDP backend leaving the configuration
+//!   (SIGHUP) has its conntrack entries deleted so its flows move to the
+//!   other backend, a reload adding a real server applies that change
+//!   alone, SIGTERM gives the omega events and runs `quorum_down`.
 //! - `library_idempotence`: `clusterip::svc` in a throwaway namespace, with
 //!   IPv4, fwmark and IPv6 services: the plan's changes are made (for the
 //!   IPv6 service its own inet6 ipset, `ip6` NAT table and forwarding
@@ -107,9 +115,20 @@ fn scenario() {
         "changed: create ipset ZGZ-CLUSTER-IP hash:ip,port",
         "changed: create/repair the service NAT chains (table ip zgz-services)",
         "changed: ipvs: add real server 192.168.2.222:8080 (masq, weight 1) to TCP 169.254.11.2:80",
+        // kube-proxy's IPVS sysctl profile (Debian's guest kernel is >= 5.9:
+        // conn_reuse_mode is left as it is)
+        "changed: sysctl net.ipv4.vs.expire_nodest_conn=1",
+        "changed: sysctl net.ipv4.vs.expire_quiescent_template=1",
+        // ipvsadm doctor: differences before, none after
+        "doctor| net.ipv4.vs.expire_nodest_conn         0        1        MISMATCH",
+        "doctor| All 5 sysctls match the profile for kernel",
     ] {
         assert!(out.contains(line), "missing {line:?} in:\n{out}");
     }
+    assert!(
+        !out.contains("sysctl net.ipv4.vs.conn_reuse_mode="),
+        "{out}"
+    );
 
     let out = step("rr");
     let r = replies(&out, "node");
@@ -197,6 +216,58 @@ fn scenario() {
         out.contains("zz-new.conf:8: unknown lb_kind \"NATT\""),
         "{out}"
     );
+
+    // svc-setup --watch: health checks, the state file over a restart,
+    // UDP conntrack cleanup, SIGHUP reload, SIGTERM.
+    let out = step("watch");
+    for line in [
+        "agent| watching: health checks running",
+        "agent| health: real server 192.168.2.222:8080 of TCP 169.254.11.2:80 is down",
+        "agent| changed: ipvs: delete real server 192.168.2.222:8080 of TCP 169.254.11.2:80",
+        "agent| health: real server 192.168.2.222:8080 of TCP 169.254.11.2:80 is up",
+        "agent| changed: ipvs: add real server 192.168.2.222:8080 (masq, weight 1) to TCP 169.254.11.2:80",
+        "drained by health start down until their first successful check",
+        "agent| reload: SIGHUP",
+        "agent| changed: ipvs: delete real server 192.168.2.222:5353 of UDP 169.254.11.2:5353",
+        "answered by 192.168.2.222:5353",
+        "agent| changed: ipvs: add real server 192.168.2.222:5353 (masq, weight 1) to UDP 169.254.11.2:5353",
+        "agent| health: TCP 169.254.11.2:80 lost its quorum (weight 2, threshold 1) at shutdown",
+        "agent| command \"echo down >>",
+        "PASS: backend-b removed by its failing HTTP_GET within the check interval",
+        "PASS: restarted agent: backend-b stays out",
+        "PASS: UDP backend removed: its conntrack entries deleted",
+        "PASS: reload applied one change",
+        "agent| reload: a configuration file changed",
+        "PASS: changed file reloaded by the poll: one change (weight 2)",
+        "PASS: SIGTERM: omega events, quorum_down ran",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
+    // The requests while backend-b was down all went to backend-a; the
+    // conntrack listing before the removal had an entry answered by
+    // backend-b, the one after none.
+    let r = replies(&out, "node");
+    assert!(r.len() >= 14, "{out}");
+    assert_eq!(r[4..8], ["backend-a"; 4], "{out}");
+    let before = out
+        .split("conntrack entries after:")
+        .next()
+        .unwrap()
+        .rsplit("conntrack entries of the UDP service before")
+        .next()
+        .unwrap();
+    assert!(
+        before.contains("ct| udp") && before.contains("src=192.168.2.222"),
+        "{before}"
+    );
+    let after = out
+        .split("conntrack entries after:")
+        .nth(1)
+        .unwrap()
+        .split("PASS:")
+        .next()
+        .unwrap();
+    assert!(!after.contains("src=192.168.2.222"), "{after}");
 }
 
 fn kernel_state(ns: &Netns) -> String {

@@ -11,6 +11,7 @@
 //! in.
 
 mod cli;
+mod doctor;
 mod format;
 mod names;
 
@@ -551,6 +552,26 @@ fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args_os()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
+    if argv.len() == 2 && argv.get(1).is_some_and(|a| a == "doctor") {
+        // Not ipvsadm 1.31's: a health report (doctor.rs).
+        let rt = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                eprintln!("ipvsadm: cannot start the runtime: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let (text, ok) = rt.block_on(doctor::report());
+        let _ = std::io::stdout().lock().write_all(text.as_bytes());
+        return if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        };
+    }
     let names = Names::system();
     let parsed = if argv.len() > 1 {
         Some(cli::parse(&argv, false, &names))

@@ -10,7 +10,9 @@ usage: svc-setup [OPTIONS]
 Reads keepalived's configuration and sets up ClusterIP-style services:
 the virtual IPs on a dummy interface, the cluster-IP ipset (VIP,proto:port),
 the service NAT chains (mark + masquerade) and the sysctls
-net.ipv4.ip_forward=1 and net.ipv4.vs.conntrack=1; for IPv6 services, a
+net.ipv4.ip_forward=1 and net.ipv4.vs.conntrack=1, plus kube-proxy's IPVS
+sysctl profile for the running kernel (conn_reuse_mode=0 on 4.1 to 5.8,
+expire_nodest_conn=1, expire_quiescent_template=1); for IPv6 services, a
 second ipset (family inet6), the same chains in an ip6 table and
 net.ipv6.conf.all.forwarding=1. Idempotent: a second run changes nothing and
 says \"no changes\".
@@ -28,6 +30,14 @@ options:
                          at once (default: keep one that still has connections at
                          weight 0 until a later run finds it idle)
   --dry-run              print the plan, change nothing
+  --watch                daemon mode: set up, then run the configuration's health
+                         checks (TCP_CHECK, HTTP_GET, MISC_CHECK) and keep IPVS in
+                         line with them (with --ipvs); run quorum_up/quorum_down;
+                         reload on SIGHUP or when a configuration file changes
+                         (only the difference is applied); stop on SIGTERM/SIGINT
+  --state-file PATH      with --watch: the drain state (real servers drained by
+                         health or removal), kept across restarts
+                         (default /run/svc-setup/state)
   --check                only read and check the configuration (no kernel access)
   --reload-keepalived    send SIGHUP to keepalived afterwards
   --pid-file PATH        keepalived's pid file (default /run/keepalived.pid)
@@ -74,6 +84,10 @@ pub struct Args {
     pub pid_file: PathBuf,
     /// `--netns`.
     pub netns: Option<PathBuf>,
+    /// `--watch`.
+    pub watch: bool,
+    /// `--state-file`.
+    pub state_file: PathBuf,
 }
 
 impl Default for Args {
@@ -93,6 +107,8 @@ impl Default for Args {
             reload: false,
             pid_file: "/run/keepalived.pid".into(),
             netns: None,
+            watch: false,
+            state_file: "/run/svc-setup/state".into(),
         }
     }
 }
@@ -175,7 +191,19 @@ where
             }
             "--pid-file" => a.pid_file = value(flag)?.into(),
             "--netns" => a.netns = Some(value(flag)?.into()),
-            "--ipvs" | "--no-drain" | "--dry-run" | "--check" | "--reload-keepalived"
+            "--state-file" => {
+                let v = value(flag)?;
+                if v.is_empty() {
+                    return Err("--state-file needs a path".into());
+                }
+                a.state_file = v.into();
+            }
+            "--ipvs"
+            | "--no-drain"
+            | "--dry-run"
+            | "--check"
+            | "--reload-keepalived"
+            | "--watch"
                 if inline.is_some() =>
             {
                 return Err(format!("{flag} takes no value"));
@@ -185,8 +213,15 @@ where
             "--dry-run" => a.dry_run = true,
             "--check" => a.check = true,
             "--reload-keepalived" => a.reload = true,
+            "--watch" => a.watch = true,
             other => return Err(format!("unknown argument {other:?} (see --help)")),
         }
+    }
+    if a.watch && (a.dry_run || a.check || a.reload) {
+        return Err(
+            "--watch runs as a daemon: it does not combine with --dry-run, --check or --reload-keepalived"
+                .into(),
+        );
     }
     Ok(Parsed::Run(Box::new(a)))
 }
@@ -223,5 +258,13 @@ mod tests {
         assert!(parse(["--ipvs=1"]).is_err());
         assert!(parse(["--bogus"]).is_err());
         assert_eq!(parse(["-h"]).unwrap(), Parsed::Help);
+        let Parsed::Run(a) = parse(["--watch", "--ipvs", "--state-file", "/tmp/s"]).unwrap() else {
+            panic!()
+        };
+        assert!(a.watch && a.ipvs);
+        assert_eq!(a.state_file, PathBuf::from("/tmp/s"));
+        assert!(parse(["--watch", "--dry-run"]).is_err());
+        assert!(parse(["--watch=1"]).is_err());
+        assert!(parse(["--state-file="]).is_err());
     }
 }

@@ -9,8 +9,13 @@
 //! changed, or "no changes". Configuration errors name file and line and
 //! change nothing. See `--help`.
 //!
+//! With `--watch` it stays: the configuration's health checks keep IPVS
+//! in line, SIGHUP or a changed file reloads, SIGTERM/SIGINT stops
+//! (`clusterip::agent`).
+//!
 //! The argument parser is `cli.rs`; the plan and its application are
-//! `clusterip::svc`; this file wires them and prints.
+//! `clusterip::svc`, the daemon `clusterip::agent`; this file wires them
+//! and prints.
 
 mod cli;
 mod reload;
@@ -58,6 +63,9 @@ fn run(a: &cli::Args) -> Result<(), Box<dyn std::error::Error>> {
             Graceful::All
         },
     };
+    if a.watch {
+        return watch(a, opts);
+    }
     // Everything about the configuration is checked before the kernel is
     // touched: an error here changes nothing.
     let cfg = Config::load(&a.config)?;
@@ -121,4 +129,35 @@ fn run(a: &cli::Args) -> Result<(), Box<dyn std::error::Error>> {
         println!("sent SIGHUP to keepalived (pid {pid})");
     }
     Ok(())
+}
+
+/// `--watch`: the daemon ([`clusterip::agent`]) until SIGTERM or SIGINT.
+fn watch(a: &cli::Args, opts: Options) -> Result<(), Box<dyn std::error::Error>> {
+    use clusterip::agent::{Agent, AgentOptions, Signals};
+    use std::io::Write;
+    let mut ao = AgentOptions::new(&a.config);
+    ao.setup = opts;
+    ao.drain = !a.no_drain;
+    ao.state_file = a.state_file.clone();
+    if let Some(p) = &a.netns {
+        ao.netns =
+            Netns::from_path(p).map_err(|e| format!("network namespace {}: {e}", p.display()))?;
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        // Signals first: one arriving during the setup is not lost.
+        let signals = Signals::install()?;
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(signals.forward(tx));
+        let log = Box::new(|line: &str| {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{line}");
+            let _ = out.flush();
+        });
+        let agent = Agent::start(ao, log).await?;
+        agent.run(rx).await?;
+        Ok::<(), Box<dyn std::error::Error>>(())
+    })
 }

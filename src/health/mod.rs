@@ -958,10 +958,48 @@ impl HealthMonitor {
         cfg: &Config,
         opts: MonitorOptions,
     ) -> Result<(HealthMonitor, mpsc::UnboundedReceiver<HealthEvent>), HealthError> {
+        Self::start_with_state(cfg, opts, HealthState::new(cfg))
+    }
+
+    /// [`HealthMonitor::start`] from a given start state instead of
+    /// [`HealthState::new`]: each checker starts with its check's verdict
+    /// in `state` (down ones are checked every `delay_loop` until their
+    /// first success, up ones retried before they go down), as keepalived
+    /// keeps its checkers' states over a reload. A program that restarts
+    /// or reloads derives `state` from [`HealthState::new`] and the
+    /// verdicts it knew ([`HealthState::checker_result`]). A state of
+    /// another shape than `cfg` (other virtual servers, real servers or
+    /// checks) is replaced by [`HealthState::new`].
+    pub fn start_with_state(
+        cfg: &Config,
+        opts: MonitorOptions,
+        state: HealthState,
+    ) -> Result<(HealthMonitor, mpsc::UnboundedReceiver<HealthEvent>), HealthError> {
         let handle = tokio::runtime::Handle::try_current().map_err(|_| HealthError::NoRuntime)?;
         let base = svc::Desired::from_config(cfg, &svc::Options::default())?;
-        let checkers = checker_tasks(cfg, &opts)?;
-        let state = HealthState::new(cfg);
+        let mut checkers = checker_tasks(cfg, &opts)?;
+        let fresh = HealthState::new(cfg);
+        let same_shape = state.virtual_servers.len() == fresh.virtual_servers.len()
+            && state
+                .virtual_servers
+                .iter()
+                .zip(&fresh.virtual_servers)
+                .all(|(a, b)| {
+                    a.real_servers.len() == b.real_servers.len()
+                        && a.real_servers
+                            .iter()
+                            .zip(&b.real_servers)
+                            .all(|(x, y)| x.checks_up.len() == y.checks_up.len())
+                });
+        let state = if same_shape { state } else { fresh };
+        for c in &mut checkers {
+            if let Some(up) = state
+                .server(c.server)
+                .and_then(|r| r.checks_up.get(c.checker))
+            {
+                c.starts_down = !up;
+            }
+        }
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         for e in state.initial_events() {
             let _ = events_tx.send(e);
