@@ -1568,12 +1568,16 @@ fn render(args: &[String]) -> Res<()> {
         }
     }
     for &n in &ns {
-        if let (Some(o), Some(i), Some(t)) =
-            (w("6", n, "ours"), w("6", n, "incr"), w("6", n, "tool"))
-        {
+        if let (Some(o), Some(i), Some(t), Some(oo), Some(io)) = (
+            w("6", n, "ours"),
+            w("6", n, "incr"),
+            w("6", n, "tool"),
+            op("6", n, "ours"),
+            op("6", n, "incr"),
+        ) {
             writeln!(
                 checks,
-                "- Case 6, N={n}: one backend changed, wall time: the change alone (what a daemon that knows it sends) {i:.3} s, a full sync (read, plan, apply) {o:.3} s, a reload of the whole configuration (`ipvsadm -C; ipvsadm -R`) {t:.3} s = {:.0}x / {:.1}x slower",
+                "- Case 6, N={n}: one backend changed: the change alone (what a daemon that knows it sends) {io:.4} s of operation ({i:.3} s wall), a full sync (read, plan, apply) {oo:.3} s of operation ({o:.3} s wall), a reload of the whole configuration (`ipvsadm -C; ipvsadm -R`) {t:.3} s wall: the reload takes {:.0}x the wall time of the change alone and {:.1}x that of the full sync",
                 t / i,
                 t / o
             )?;
