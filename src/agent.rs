@@ -911,6 +911,18 @@ impl Agent {
                 ),
                 None,
             ),
+            HealthEvent::CheckPassed {
+                server,
+                streak,
+                rise,
+                ..
+            } => (
+                format!(
+                    "health: check of {} passed ({streak} of {rise} in a row to come up)",
+                    name(server)
+                ),
+                None,
+            ),
             HealthEvent::RealServerUp { server } => {
                 (format!("health: {} is up", name(server)), None)
             }

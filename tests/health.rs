@@ -138,6 +138,7 @@ struct Events {
 fn of_server(e: &HealthEvent) -> Option<ServerId> {
     match e {
         HealthEvent::CheckFailed { server, .. }
+        | HealthEvent::CheckPassed { server, .. }
         | HealthEvent::RealServerUp { server }
         | HealthEvent::RealServerDown { server, .. }
         | HealthEvent::WeightChanged { server, .. } => Some(*server),
@@ -218,6 +219,10 @@ fn no_failures(events: Vec<HealthEvent>) -> Vec<HealthEvent> {
 }
 
 fn start(cfg: &str, ns: &Netns) -> (Config, HealthMonitor, Events) {
+    start_with_rise(cfg, ns, 1)
+}
+
+fn start_with_rise(cfg: &str, ns: &Netns, rise: u32) -> (Config, HealthMonitor, Events) {
     let cfg = Config::parse_str(cfg, "health.conf").unwrap();
     let (m, rx) = HealthMonitor::start(
         &cfg,
@@ -225,6 +230,7 @@ fn start(cfg: &str, ns: &Netns) -> (Config, HealthMonitor, Events) {
             netns: ns.clone(),
             seed: 42,
             jitter: 0.1,
+            rise,
         },
     )
     .unwrap();
@@ -367,6 +373,50 @@ fn tcp_check_down_after_retries_and_recovered() {
         );
         assert_eq!(dests(&m), map(&[(&format!("127.0.0.1:{port}"), 3)]));
         assert!(m.state().server(A).unwrap().alive);
+    });
+}
+
+/// `rise`: a down server comes back only after that many successful checks
+/// in a row (each one before the last reported as `CheckPassed`), and a
+/// failure in between starts the count again; the fall side is `retry`.
+#[test]
+fn rise_counts_successes_in_a_row_before_up() {
+    let ns = netns_with_lo();
+    block_on(async {
+        let l = listen(&ns, 0);
+        let port = port_of(&l);
+        let server = serve_accept(l);
+        let (_cfg, m, mut ev) = start_with_rise(
+            &format!(
+                "virtual_server 10.96.0.1 80 {{\n delay_loop 0.05\n lb_kind NAT\n\
+                 real_server 127.0.0.1 {port} {{\n  TCP_CHECK {{\n   connect_timeout 1\n   \
+                 retry 0\n  }}\n }}\n}}\n"
+            ),
+            &ns,
+            3,
+        );
+        // up from the start (no alpha): a failure takes it down at once
+        server.abort();
+        let _ = server.await;
+        let down = ev.server_until(A, false).await;
+        assert_fails_then_down(&down, 1, "connect to 127.0.0.1:");
+        assert!(dests(&m).is_empty());
+        // back: two checks pass without bringing it up, the third does
+        let _server = serve_accept(listen(&ns, port));
+        let up = ev.server_until(A, true).await;
+        let passed: Vec<(u32, u32)> = up
+            .iter()
+            .filter_map(|e| match e {
+                HealthEvent::CheckPassed { streak, rise, .. } => Some((*streak, *rise)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(passed, [(1, 3), (2, 3)], "{up:#?}");
+        assert!(
+            matches!(up.last(), Some(HealthEvent::RealServerUp { server: A })),
+            "{up:#?}"
+        );
+        assert_eq!(dests(&m), map(&[(&format!("127.0.0.1:{port}"), 1)]));
     });
 }
 

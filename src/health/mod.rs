@@ -135,6 +135,18 @@ pub enum HealthEvent {
         /// What went wrong.
         reason: String,
     },
+    /// A check of a real server that is down succeeded, but fewer times
+    /// in a row than [`MonitorOptions::rise`] asks before it comes up.
+    CheckPassed {
+        /// The real server.
+        server: ServerId,
+        /// Index of the check in [`RealServer::checks`].
+        checker: usize,
+        /// Successes in a row, this one included.
+        streak: u32,
+        /// Successes in a row it takes to come up.
+        rise: u32,
+    },
     /// A real server came up (all its checks succeed).
     RealServerUp {
         /// The real server.
@@ -604,6 +616,11 @@ pub struct MonitorOptions {
     /// `1 ± jitter` (clamped to 0..=0.5; default 0.05). Retries are not
     /// jittered.
     pub jitter: f64,
+    /// Successful checks in a row a check of a down real server needs
+    /// before it counts as passing again (HAProxy's `rise`; default 1,
+    /// keepalived's rule: one success brings a server up). A failure
+    /// starts the count again. The fall side is keepalived's `retry`.
+    pub rise: u32,
 }
 
 impl Default for MonitorOptions {
@@ -617,6 +634,7 @@ impl Default for MonitorOptions {
             netns: Netns::current(),
             seed,
             jitter: 0.05,
+            rise: 1,
         }
     }
 }
@@ -727,6 +745,7 @@ struct CheckerTask {
     starts_down: bool,
     rng: SplitMix,
     jitter: f64,
+    rise: u32,
 }
 
 fn bind_addr(c: &ConnectOptions, target: SocketAddr) -> Option<SocketAddr> {
@@ -835,6 +854,7 @@ fn checker_tasks(cfg: &Config, opts: &MonitorOptions) -> Result<Vec<CheckerTask>
                     starts_down: vs.alpha,
                     rng: SplitMix(seeds.next()),
                     jitter,
+                    rise: opts.rise.max(1),
                 });
             }
         }
@@ -852,6 +872,7 @@ impl CheckerTask {
         let mut up = !self.starts_down;
         let mut retry_it = 0u32;
         let mut failures = 0u32;
+        let mut successes = 0u32;
         loop {
             let start = Instant::now();
             match self.probe.run(&netns).await {
@@ -862,11 +883,24 @@ impl CheckerTask {
                         shared.change(|s| s.set_weight(self.server, w));
                     }
                     if !up {
-                        up = true;
-                        shared.change(|s| s.checker_result(self.server, self.checker, true, ""));
+                        successes = successes.saturating_add(1);
+                        if successes >= self.rise {
+                            up = true;
+                            successes = 0;
+                            shared
+                                .change(|s| s.checker_result(self.server, self.checker, true, ""));
+                        } else {
+                            shared.event(HealthEvent::CheckPassed {
+                                server: self.server,
+                                checker: self.checker,
+                                streak: successes,
+                                rise: self.rise,
+                            });
+                        }
                     }
                 }
                 Err(reason) => {
+                    successes = 0;
                     failures = failures.saturating_add(1);
                     let retrying = up && retry_it < self.retry;
                     shared.event(HealthEvent::CheckFailed {
