@@ -1,8 +1,10 @@
 //! A dependent of this project's crates, built outside the workspace with
 //! default features and the newest thiserror: in a throwaway network
 //! namespace it creates an ipset set (`ipset-nl`) and an nf_tables table
-//! (`nftables-glue`) through the async API, reads both back, checks them and
-//! exits 0; any failure exits 1 and says what failed. Needs root
+//! (`nftables-glue`) through the async API, then another set and table
+//! through the blocking API (no runtime of its own), lists conntrack
+//! (`conntrack-nl`) and syncs a set with `lb-sync`, reads everything back,
+//! checks it and exits 0; any failure exits 1 and says what failed. Needs root
 //! (`CAP_SYS_ADMIN` for the namespace); nothing is done outside the namespace,
 //! which is gone when the program ends.
 
@@ -131,6 +133,51 @@ fn run() -> Result<(), CheckError> {
             format!("nft list tables: {tables:?}"),
         )?;
         println!("nftables-glue: table inet {TABLE} exists");
-        Ok(())
-    })
+
+        // conntrack: an empty table in a fresh namespace.
+        let ct = conntrack_nl::ConntrackHandle::in_netns(&ns)?;
+        let entries = ct.list().await?;
+        check(entries.is_empty(), format!("conntrack list: {entries:?}"))?;
+        println!("conntrack-nl: {} entries", entries.len());
+
+        // lb-sync on its own: a desired hash:ip set, created and filled,
+        // then a second sync that changes nothing.
+        let syncer = lb_sync::Syncer::ipset_only(IpsetHandle::in_netns(&ns)?);
+        let want = lb_sync::DesiredSet::new(
+            CreateSet::hash_ip("consumer-sync"),
+            vec![ipset_nl::IpEntry::new(
+                "10.0.0.1".parse().map_err(|e| CheckError::Check(format!("{e}")))?,
+            )],
+        );
+        let first = syncer.sync_sets(std::slice::from_ref(&want)).await?;
+        let again = syncer.sync_sets(std::slice::from_ref(&want)).await?;
+        check(
+            first.first().is_some_and(|r| r.created)
+                && again.first().is_some_and(|r| !r.created && r.added == 0 && r.removed == 0),
+            format!("lb-sync: {first:?} then {again:?}"),
+        )?;
+        println!("lb-sync: set consumer-sync synced, then unchanged");
+        Ok::<(), CheckError>(())
+    })?;
+    drop(rt);
+
+    // The blocking API, from this plain thread (no runtime).
+    let ipset = ipset_nl::blocking::IpsetHandle::in_netns(&ns)?;
+    ipset.create(&CreateSet::hash_ip_port("consumer-blocking"), false)?;
+    let names = ipset.list_names()?;
+    check(
+        names.iter().any(|n| n == "consumer-blocking"),
+        format!("blocking ipset list -n: {names:?}"),
+    )?;
+    let nft = nftables_glue::blocking::NftHandle::in_netns(&ns)?;
+    let mut tx = Transaction::new();
+    tx.add_table(&Table::new(Family::Ipv4, "consumer_blocking"));
+    nft.commit(&tx)?;
+    let tables = nft.list_tables(Family::Ipv4)?;
+    check(
+        tables.iter().any(|t| t.name == "consumer_blocking"),
+        format!("blocking nft list tables: {tables:?}"),
+    )?;
+    println!("blocking API: set consumer-blocking and table ip consumer_blocking exist");
+    Ok(())
 }
