@@ -395,10 +395,8 @@ fn switching_from_the_ipvs_data_path_removes_its_chains_and_sets() {
     assert_eq!((code, out.as_str()), (0, "no changes\n"));
 
     // NAT chains in a table holding others' chains too: only ours go.
-    for nat in [opts.service_nat()] {
-        sh(&ns, &["ipset", "create", "ZGZ-CLUSTER-IP", "hash:ip,port"]);
-        assert!(block_on(nat.ensure(&nft)).unwrap());
-    }
+    sh(&ns, &["ipset", "create", "ZGZ-CLUSTER-IP", "hash:ip,port"]);
+    assert!(block_on(opts.service_nat().ensure(&nft)).unwrap());
     sh(
         &ns,
         &["nft", "add", "chain", "ip", "zgz-services", "theirs"],
