@@ -13,6 +13,13 @@
 //! [`Plan`] of the differences and applies it. Nothing is changed when the
 //! state already matches, so running it twice changes nothing.
 //!
+//! That is the IPVS data path. With [`Options::dataplane`] set to
+//! [`Dataplane::Nftables`] the same desired state is carried by nf_tables
+//! alone, as in kube-proxy's nftables mode: the VIPs and forwarding as
+//! above, and one [`ServiceDnat`] table instead of IPVS, the ipsets, the
+//! NAT chains and the IPVS sysctls (a run removes those of the other data
+//! path, and a run on IPVS removes the table).
+//!
 //! ```no_run
 //! use clusterip::keepalived::Config;
 //! use clusterip::svc::{Desired, Options, Setup};
@@ -72,7 +79,7 @@ pub struct Options {
     /// The mark bit set on service traffic (default `0x2000`).
     pub mark: u32,
     /// Also program IPVS services and destinations (default off: keepalived
-    /// does that), through [`crate::sync`]. The configuration then
+    /// does that), through [`crate::sync`]; [`Dataplane::Ipvs`] only. The configuration then
     /// describes every IPVS service of the namespace, as keepalived's does:
     /// services it does not name are deleted.
     pub ipvs: bool,
