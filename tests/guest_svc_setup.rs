@@ -289,7 +289,7 @@ fn scenario() {
         "agent| health: real server 192.168.2.222:8080 of TCP 169.254.11.2:80 is down",
         "agent| changed: nftables: service TCP 169.254.11.2:80 -> 172.17.0.11:8080 (weight 1)\n",
         "agent| health: real server 192.168.2.222:8080 of TCP 169.254.11.2:80 is up",
-        "agent| drift: table inet zgz-dnat was changed by another process; repaired",
+        "agent| drift: table inet zgz-dnat was changed by another process; repaired\n    agent| changed: nftables: service TCP 169.254.11.2:80 -> 172.17.0.11:8080 (weight 1), 192.168.2.222:8080 (weight 1)\n",
         "changed: delete the DNAT table inet zgz-dnat",
         "PASS: back on IPVS",
     ] {
