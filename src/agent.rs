@@ -38,6 +38,13 @@
 //!   `alpha`, for them alone) until their first successful check, so it
 //!   neither puts a drained server back at full weight nor drops the
 //!   connections of one still draining.
+//! - **The nftables data path** ([`svc::Dataplane::Nftables`]): health
+//!   changes go to the DNAT table instead ([`Setup::sync_dnat`]: one
+//!   transaction touching only the changed service's chains), a UDP real
+//!   server leaving has its conntrack entries deleted as above, and an
+//!   [`NftMonitor`] watches the table: when another process changes it
+//!   (a flushed chain, a deleted map element), the agent makes it right
+//!   again and reports the repair ([`AgentOptions::repair_drift`]).
 //! - **Shutdown** ([`Control::Shutdown`]): the checks stop, the `omega`
 //!   events are reported and the `quorum_down` commands run; the kernel
 //!   state is left as it is (a restarted agent takes it over).
@@ -70,6 +77,7 @@ use std::time::{Duration, SystemTime};
 
 use conntrack_nl::ConntrackHandle;
 use ipvs_nl::{Destination, Operation, Protocol, Service, ServiceEntry, ServiceKey, Weight};
+use nftables_glue::{DnatService, NftEvent, NftMonitor};
 use nl_engine::{Error, Netns};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
@@ -80,7 +88,7 @@ use crate::health::{
     HealthError, HealthEvent, HealthMonitor, HealthState, MonitorOptions, ServerId,
 };
 use crate::keepalived::{CheckSpec, Config, ConfigError};
-use crate::svc::{self, Desired, Setup, Step};
+use crate::svc::{self, Dataplane, Desired, Setup, Step};
 use crate::sync::{Change, Graceful, Ownership, SyncOptions, Syncer};
 
 /// Where the drain state is kept by default.
@@ -672,6 +680,10 @@ pub struct AgentOptions {
     /// The health checks' options (their `netns` is replaced by
     /// [`AgentOptions::netns`]).
     pub monitor: MonitorOptions,
+    /// With [`Dataplane::Nftables`]: watch the nf_tables notifications
+    /// ([`NftMonitor`]) and make the DNAT table right again when another
+    /// process changed it (default true).
+    pub repair_drift: bool,
 }
 
 impl AgentOptions {
@@ -686,6 +698,7 @@ impl AgentOptions {
             poll: Duration::from_secs(1),
             batch: Duration::from_millis(50),
             monitor: MonitorOptions::default(),
+            repair_drift: true,
         }
     }
 }
@@ -716,6 +729,8 @@ enum Input {
     Control(Control),
     Tick,
     CommandDone(String),
+    /// The DNAT table changed (maybe by someone else): check it.
+    Drift,
 }
 
 /// The running daemon; see the [module documentation](self).
@@ -739,6 +754,11 @@ pub struct Agent {
     /// Changed stamps seen at the last poll: the reload waits until they
     /// hold still for one poll (a file being written is not read half).
     settling: Option<Stamps>,
+    /// The DNAT services last synced (nftables data path).
+    dnat_last: Vec<DnatService>,
+    /// The nf_tables notifications (nftables data path, with
+    /// [`AgentOptions::repair_drift`]), until `run` takes them.
+    nft_monitor: Option<NftMonitor>,
 }
 
 impl fmt::Debug for Agent {
@@ -769,6 +789,13 @@ impl Agent {
             })
         });
         let conntrack = ConntrackHandle::in_netns(&opts.netns)?;
+        // Subscribed before the first sync: no change made after it is
+        // missed.
+        let nft_monitor = if opts.setup.dataplane == Dataplane::Nftables && opts.repair_drift {
+            Some(NftMonitor::for_handle(setup.nft())?)
+        } else {
+            None
+        };
         let stamps = stamps(&opts.config, &cfg);
         let mut agent = Agent {
             opts,
@@ -787,6 +814,8 @@ impl Agent {
             commands: 0,
             synced: 0,
             settling: None,
+            dnat_last: Vec::new(),
+            nft_monitor,
         };
         let mut state = HealthState::new(&agent.cfg);
         let down = agent.drained.health_servers(&agent.cfg);
@@ -1089,6 +1118,10 @@ impl Agent {
                     changes.extend(change_of(op));
                 }
             }
+        } else if self.opts.setup.dataplane == Dataplane::Nftables {
+            for step in self.setup.sync_dnat(svc::dnat_services(&services)).await? {
+                self.say(&format!("changed: {step}"));
+            }
         } else if let Some(syncer) = &self.syncer {
             let report = syncer.sync_services(&services).await?;
             for (c, step) in svc::ipvs_steps(&report, &services) {
@@ -1099,7 +1132,12 @@ impl Agent {
                 self.say(&format!("error: ipvs: {}: {e}", op.context()));
             }
         }
-        let leavers = udp_leavers(&changes, &before);
+        let mut leavers = udp_leavers(&changes, &before);
+        if self.opts.setup.dataplane == Dataplane::Nftables {
+            let now = svc::dnat_services(&services);
+            leavers.extend(dnat_udp_leavers(&self.dnat_last, &now));
+            self.dnat_last = now;
+        }
         if !leavers.is_empty() {
             match forget_udp_backends(&self.conntrack, &leavers).await {
                 Ok(done) => {
@@ -1264,12 +1302,20 @@ impl Agent {
                 }
             }
         });
+        let drift = self.nft_monitor.take().map(|mon| {
+            let tx = self.inputs.0.clone();
+            let table = self.opts.setup.dnat_table.clone();
+            tokio::spawn(watch_table(mon, table, tx))
+        });
         self.say(
             "watching: health checks running, SIGHUP or a changed file reloads, SIGTERM stops",
         );
         let result = self.serve().await;
         ctl.abort();
         ticker.abort();
+        if let Some(d) = drift {
+            d.abort();
+        }
         let end = self.shutdown().await;
         result.and(end)
     }
@@ -1315,6 +1361,7 @@ impl Agent {
                     self.commands = self.commands.saturating_sub(1);
                     self.say(&line);
                 }
+                Input::Drift => self.repair_drift().await,
                 Input::Health(epoch) => {
                     if epoch != self.epoch {
                         continue;
@@ -1329,6 +1376,27 @@ impl Agent {
             }
         }
         Ok(())
+    }
+
+    /// The DNAT table changed: when it is not what the agent last made it
+    /// (another process changed it), makes it so again and reports the
+    /// repair. (The agent's own commits come here too: the check then
+    /// finds nothing to do, having only read the table.)
+    async fn repair_drift(&mut self) {
+        let services = svc::dnat_services(&self.services_now(&[]));
+        match self.setup.sync_dnat(services).await {
+            Ok(steps) if steps.is_empty() => {}
+            Ok(steps) => {
+                self.say(&format!(
+                    "drift: table inet {} was changed by another process; repaired",
+                    self.opts.setup.dnat_table
+                ));
+                for s in steps {
+                    self.say(&format!("changed: {s}"));
+                }
+            }
+            Err(e) => self.say(&format!("error: drift repair: {e}")),
+        }
     }
 
     /// Stops the checks, reports the omega events and runs their
@@ -1357,6 +1425,50 @@ impl Agent {
         self.say("stopped (kernel state left in place)");
         Ok(())
     }
+}
+
+/// Forwards [`Input::Drift`] after every committed transaction that
+/// touched table `table` (and when notifications were lost), until the
+/// agent stops.
+async fn watch_table(mut mon: NftMonitor, table: String, tx: mpsc::UnboundedSender<Input>) {
+    let mut touched = false;
+    loop {
+        let drift = match mon.next().await {
+            Ok(NftEvent::NewGen(_)) => std::mem::take(&mut touched),
+            Ok(e) => {
+                touched |= e.table() == Some(table.as_str());
+                false
+            }
+            Err(Error::Overrun { .. }) => true,
+            Err(_) => return,
+        };
+        if drift && tx.send(Input::Drift).is_err() {
+            return;
+        }
+    }
+}
+
+/// The UDP endpoints that left their service between two states of the
+/// DNAT table (removed, or the service gone), as [`udp_leavers`] gives
+/// them for IPVS: their conntrack entries must go.
+pub fn dnat_udp_leavers(
+    before: &[DnatService],
+    now: &[DnatService],
+) -> Vec<(ServiceKey, SocketAddr)> {
+    let udp = libc::IPPROTO_UDP as u8;
+    let mut out = Vec::new();
+    for old in before.iter().filter(|s| s.protocol == udp) {
+        let new = now
+            .iter()
+            .find(|s| s.protocol == udp && s.vip == old.vip && s.port == old.port);
+        let key = ServiceKey::udp(SocketAddr::new(old.vip, old.port));
+        for e in &old.endpoints {
+            if !new.is_some_and(|n| n.endpoints.iter().any(|x| x.addr == e.addr)) {
+                out.push((key, e.addr));
+            }
+        }
+    }
+    out
 }
 
 /// The change an IPVS operation of a [`Step`] made.

@@ -13,6 +13,13 @@
 //! [`Plan`] of the differences and applies it. Nothing is changed when the
 //! state already matches, so running it twice changes nothing.
 //!
+//! That is the IPVS data path. With [`Options::dataplane`] set to
+//! [`Dataplane::Nftables`] the same desired state is carried by nf_tables
+//! alone, as in kube-proxy's nftables mode: the VIPs and forwarding as
+//! above, and one [`ServiceDnat`] table instead of IPVS, the ipsets, the
+//! NAT chains and the IPVS sysctls (a run removes those of the other data
+//! path, and a run on IPVS removes the table).
+//!
 //! ```no_run
 //! use clusterip::keepalived::Config;
 //! use clusterip::svc::{Desired, Options, Setup};
@@ -40,7 +47,10 @@ use ipvs_nl::{
     Destination, ForwardMethod, IpvsHandle, Operation, Scheduler, Service, ServiceEntry,
     ServiceKey, Weight,
 };
-use nftables_glue::{Chain, Command, Family as NftFamily, Membership, NftHandle, Rule, ServiceNat};
+use nftables_glue::{
+    Chain, Command, DnatService, Endpoint, Family as NftFamily, Membership, NftHandle, Rule,
+    ServiceDnat, ServiceNat, Transaction,
+};
 use nl_engine::{Error, Netns};
 
 use crate::keepalived::{Config, ConfigError, LbKind, Location, Protocol, Target};
@@ -69,7 +79,7 @@ pub struct Options {
     /// The mark bit set on service traffic (default `0x2000`).
     pub mark: u32,
     /// Also program IPVS services and destinations (default off: keepalived
-    /// does that), through [`crate::sync`]. The configuration then
+    /// does that), through [`crate::sync`]; [`Dataplane::Ipvs`] only. The configuration then
     /// describes every IPVS service of the namespace, as keepalived's does:
     /// services it does not name are deleted.
     pub ipvs: bool,
@@ -77,6 +87,69 @@ pub struct Options {
     /// by default, one that still carries connections is kept at weight 0
     /// and deleted by a later run once idle.
     pub graceful: Graceful,
+    /// The data path carrying the services' traffic (default
+    /// [`Dataplane::Ipvs`]).
+    pub dataplane: Dataplane,
+    /// The `inet` table of the [`Dataplane::Nftables`] data path (default
+    /// `zgz-dnat`).
+    pub dnat_table: String,
+}
+
+/// The data path that carries the services' traffic.
+///
+/// ```
+/// use clusterip::svc::Dataplane;
+/// assert_eq!("nftables".parse::<Dataplane>().unwrap(), Dataplane::Nftables);
+/// assert_eq!(Dataplane::default().to_string(), "ipvs");
+/// assert!("iptables".parse::<Dataplane>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Dataplane {
+    /// IPVS (programmed by keepalived, or with [`Options::ipvs`] by the
+    /// sync engine), with the cluster-IP ipsets and the service NAT chains
+    /// ([`ServiceNat`]) marking and masquerading its traffic: the seeds'
+    /// setup.
+    #[default]
+    Ipvs,
+    /// nf_tables alone, as kube-proxy's nftables mode: one `inet` table
+    /// ([`ServiceDnat`], [`Options::dnat_table`]) sends each VIP:port
+    /// through a verdict map to its service's chain, which picks an
+    /// endpoint by `numgen` (`rr`: each real server in turn; `wrr`: by
+    /// weight), DNATs to it, marks the connection and masquerades it.
+    /// No ipset, no NAT chains of the other path, no IPVS: a run removes
+    /// the other path's objects (the IPVS services of the namespace, the
+    /// NAT chains' tables and the cluster-IP ipsets), and a run with
+    /// [`Dataplane::Ipvs`] removes the DNAT table. Only what DNAT can do
+    /// is accepted: `lb_kind NAT`, `lb_algo rr` or `wrr`, no
+    /// `persistence_timeout`, no fwmark services.
+    Nftables,
+}
+
+impl Dataplane {
+    /// `ipvs` or `nftables`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dataplane::Ipvs => "ipvs",
+            Dataplane::Nftables => "nftables",
+        }
+    }
+}
+
+impl fmt::Display for Dataplane {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Dataplane {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "ipvs" => Ok(Dataplane::Ipvs),
+            "nftables" => Ok(Dataplane::Nftables),
+            _ => Err(format!("data path {s:?}: ipvs or nftables")),
+        }
+    }
 }
 
 impl Default for Options {
@@ -90,6 +163,8 @@ impl Default for Options {
             mark: 0x2000,
             ipvs: false,
             graceful: Graceful::All,
+            dataplane: Dataplane::Ipvs,
+            dnat_table: "zgz-dnat".into(),
         }
     }
 }
@@ -105,6 +180,18 @@ impl Options {
     /// family, matching [`Options::ipset6`].
     pub fn service_nat6(&self) -> ServiceNat {
         self.nat_matching(&self.ipset6, NftFamily::Ipv6)
+    }
+
+    /// The [`Dataplane::Nftables`] table for `services`: family `inet`
+    /// (IPv4 and IPv6 services in one table), named
+    /// [`Options::dnat_table`], marking with [`Options::mark`], round
+    /// robin.
+    pub fn service_dnat(&self, services: Vec<DnatService>) -> ServiceDnat {
+        let mut dp = ServiceDnat::new(services);
+        dp.family = NftFamily::Inet;
+        dp.table = self.dnat_table.clone();
+        dp.mark = self.mark;
+        dp
     }
 
     fn nat_matching(&self, ipset: &str, family: NftFamily) -> ServiceNat {
@@ -210,7 +297,13 @@ impl Desired {
     /// Derives the desired state; every configuration error (unknown
     /// scheduler, duplicate service or real server, ...) is reported here,
     /// with its file and line, before anything touches the kernel.
-    pub fn from_config(cfg: &Config, _opts: &Options) -> Result<Desired, ConfigError> {
+    ///
+    /// With [`Dataplane::Nftables`], what DNAT cannot do is refused here
+    /// too, naming the virtual server's file and line and the option:
+    /// a scheduler other than `rr` and `wrr` (keepalived's default `wlc`
+    /// included), `persistence_timeout`, `lb_kind DR` or `TUN`, fwmark
+    /// services, `wrr` weights beyond [`nftables_glue::dnat::MAX_WEIGHT_SUM`].
+    pub fn from_config(cfg: &Config, opts: &Options) -> Result<Desired, ConfigError> {
         let mut d = Desired::default();
         let mut seen: BTreeMap<String, Location> = BTreeMap::new();
         for vs in &cfg.virtual_servers {
@@ -270,6 +363,9 @@ impl Desired {
                 }
                 service = service.persistent(Duration::from_secs(u64::from(t)));
             }
+            if opts.dataplane == Dataplane::Nftables {
+                dnat_can_do(vs, algo, &key)?;
+            }
             let forward = match vs.lb_kind.unwrap_or(LbKind::Nat) {
                 LbKind::Nat => ForwardMethod::Masquerade,
                 LbKind::Dr => ForwardMethod::DirectRoute,
@@ -304,6 +400,20 @@ impl Desired {
                         .weight(Weight(w)),
                 );
             }
+            if opts.dataplane == Dataplane::Nftables && algo == "wrr" {
+                let weights: Vec<u32> = destinations.iter().map(|d| d.weight.0).collect();
+                let g = weights.iter().fold(0, |g, w| gcd(g, *w)).max(1);
+                let sum: u64 = weights.iter().map(|w| u64::from(w / g)).sum();
+                if sum > u64::from(nftables_glue::dnat::MAX_WEIGHT_SUM) {
+                    return Err(cfg_err(
+                        &vs.location,
+                        format!(
+                            "lb_algo wrr: the weights of virtual server {key} add up to {sum} (divided by their common divisor); the nftables data path takes at most {}",
+                            nftables_glue::dnat::MAX_WEIGHT_SUM
+                        ),
+                    ));
+                }
+            }
             d.services.push(ServiceEntry {
                 service,
                 destinations,
@@ -313,7 +423,102 @@ impl Desired {
     }
 }
 
+fn gcd(a: u32, b: u32) -> u32 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+/// What the nftables data path cannot do, refused with the virtual
+/// server's location and the option.
+fn dnat_can_do(
+    vs: &crate::keepalived::VirtualServer,
+    algo: &str,
+    key: &str,
+) -> Result<(), ConfigError> {
+    let no = |m: String| Err(cfg_err(&vs.location, m));
+    if let Target::Fwmark(mark) = vs.target {
+        return no(format!(
+            "virtual_server fwmark {mark}: the nftables data path has no firewall-mark services (it matches VIP, protocol and port)"
+        ));
+    }
+    if algo != "rr" && algo != "wrr" {
+        let default = if vs.lb_algo.is_none() {
+            " (keepalived's default when none is given)"
+        } else {
+            ""
+        };
+        return no(format!(
+            "lb_algo {algo}{default} of virtual server {key}: the nftables data path balances with rr or wrr only"
+        ));
+    }
+    if let Some(t) = vs.persistence_timeout {
+        return no(format!(
+            "persistence_timeout {t} of virtual server {key}: the nftables data path has no persistence (IPVS only)"
+        ));
+    }
+    match vs.lb_kind {
+        Some(LbKind::Dr) => no(format!(
+            "lb_kind DR of virtual server {key}: the nftables data path forwards by DNAT (lb_kind NAT) only"
+        )),
+        Some(LbKind::Tun) => no(format!(
+            "lb_kind TUN of virtual server {key}: the nftables data path forwards by DNAT (lb_kind NAT) only"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The [`Dataplane::Nftables`] services of IPVS-style `services` (as
+/// [`Desired::ipvs_services`] or the health monitor give them): per
+/// address service a [`DnatService`] with the destinations as endpoints,
+/// each at weight 1 (0 for a destination at weight 0) under `rr`, at its
+/// own weight under `wrr`. Firewall-mark services have no DNAT
+/// equivalent and are left out ([`Desired::from_config`] refuses them
+/// for this data path).
+///
+/// ```
+/// use clusterip::ipvs::{Destination, Scheduler, Service, Weight};
+/// use clusterip::svc::dnat_services;
+/// let s = Service::tcp("10.96.0.1:80".parse().unwrap()).scheduler(Scheduler::RoundRobin);
+/// let d = vec![
+///     Destination::new("10.0.0.1".parse().unwrap(), 8080).weight(Weight(5)),
+///     Destination::new("10.0.0.2".parse().unwrap(), 8080).weight(Weight(0)),
+/// ];
+/// let dnat = dnat_services(&[(s, d)]);
+/// assert_eq!(dnat[0].endpoints.iter().map(|e| e.weight).collect::<Vec<_>>(), [1, 0]);
+/// ```
+pub fn dnat_services(services: &[(Service, Vec<Destination>)]) -> Vec<DnatService> {
+    services
+        .iter()
+        .filter_map(|(s, dests)| {
+            let ServiceKey::Addr { protocol, addr } = s.key else {
+                return None;
+            };
+            let weighted = s.scheduler.name() == "wrr";
+            let endpoints = dests
+                .iter()
+                .map(|d| {
+                    let w = d.weight.0;
+                    let w = if weighted { w } else { w.min(1) };
+                    Endpoint::new(SocketAddr::new(d.addr, d.port), w)
+                })
+                .collect();
+            let protocol = u8::try_from(protocol.number()).ok()?;
+            Some(DnatService::new(
+                addr.ip(),
+                protocol,
+                addr.port(),
+                endpoints,
+            ))
+        })
+        .collect()
+}
+
 impl Desired {
+    /// The [`Dataplane::Nftables`] services ([`dnat_services`] of
+    /// [`Desired::ipvs_services`]).
+    pub fn dnat_services(&self) -> Vec<DnatService> {
+        dnat_services(&self.ipvs_services())
+    }
+
     /// The IPVS services as the sync engine takes them.
     pub fn ipvs_services(&self) -> Vec<(Service, Vec<Destination>)> {
         self.services
@@ -442,6 +647,68 @@ fn set_steps(name: &str, plan: &SetPlan) -> (Option<Step>, Option<Step>) {
     )
 }
 
+/// A DNAT service in words: `TCP 169.254.11.2:80 -> 172.17.0.11:8080
+/// (weight 1), ...`.
+fn describe_dnat(s: &DnatService) -> String {
+    let proto = match i32::from(s.protocol) {
+        libc::IPPROTO_TCP => "TCP".to_string(),
+        libc::IPPROTO_UDP => "UDP".to_string(),
+        libc::IPPROTO_SCTP => "SCTP".to_string(),
+        n => format!("protocol {n}"),
+    };
+    let eps: Vec<String> = s
+        .endpoints
+        .iter()
+        .map(|e| format!("{} (weight {})", e.addr, e.weight))
+        .collect();
+    let to = if eps.is_empty() {
+        "no endpoints (connections refused)".to_string()
+    } else {
+        eps.join(", ")
+    };
+    format!("{proto} {} -> {to}", fmt_addr(s.vip, s.port))
+}
+
+/// The steps a DNAT transaction makes: one per service whose chains it
+/// touches, and the rest of its changes (table, base chains, maps, chains
+/// of removed services or endpoints) as one [`Step::DnatTable`], first.
+fn dnat_steps(dp: &ServiceDnat, tx: &Transaction) -> Vec<Step> {
+    let contexts: Vec<&str> = tx.changes().iter().map(|c| c.context.as_str()).collect();
+    let mentions = |ctx: &str, name: &str| ctx.split_whitespace().any(|w| w == name);
+    let mut claimed = vec![false; contexts.len()];
+    let mut services = Vec::new();
+    for s in &dp.services {
+        let mut names = vec![s.service_chain()];
+        names.extend(s.endpoints.iter().map(|e| s.endpoint_chain(&e.addr)));
+        let mut hit = false;
+        for (c, k) in contexts.iter().zip(claimed.iter_mut()) {
+            if names.iter().any(|n| mentions(c, n)) {
+                *k = true;
+                hit = true;
+            }
+        }
+        if hit {
+            services.push(Step::Dnat(describe_dnat(s)));
+        }
+    }
+    // A service rule's anonymous map, and the dispatch maps' elements,
+    // go with the services changed.
+    let rest: Vec<String> = contexts
+        .iter()
+        .zip(&claimed)
+        .filter(|(c, k)| {
+            !**k && !(!services.is_empty() && (c.contains("__map") || c.contains(" element(s) ")))
+        })
+        .map(|(c, _)| (*c).to_string())
+        .collect();
+    let mut steps = Vec::new();
+    if !rest.is_empty() {
+        steps.push(Step::DnatTable(dp.family, dp.table.clone(), rest));
+    }
+    steps.extend(services);
+    steps
+}
+
 fn prefix_len(ip: &IpAddr) -> u8 {
     if ip.is_ipv4() { 32 } else { 128 }
 }
@@ -471,8 +738,27 @@ pub enum Step {
     DelMembers(String, Vec<Member>),
     /// Remove a virtual IP from the interface.
     DelAddress(String, IpAddr, u8),
-    /// An IPVS change (planned and applied by [`crate::sync`]).
+    /// An IPVS change (planned and applied by [`crate::sync`]); with
+    /// [`Dataplane::Nftables`], the deletion of the IPVS services.
     Ipvs(Operation),
+    /// [`Dataplane::Nftables`]: a service of the DNAT table created or
+    /// changed, as it now is (`TCP 169.254.11.2:80 -> 172.17.0.11:8080
+    /// (weight 1), 192.168.2.222:8080 (weight 1)`). Planned and applied
+    /// with the table's other changes, in one transaction
+    /// ([`ServiceDnat::plan`]).
+    Dnat(String),
+    /// [`Dataplane::Nftables`]: the DNAT table's other changes (its
+    /// family, name, and the changes: its creation, a repaired base chain
+    /// or map, the chains of a removed service or endpoint).
+    DnatTable(NftFamily, String, Vec<String>),
+    /// [`Dataplane::Ipvs`]: delete the other data path's DNAT table.
+    DeleteDnat(NftFamily, String),
+    /// [`Dataplane::Nftables`]: remove the other data path's NAT chains
+    /// (the table's family and name; [`ServiceNat::teardown`]).
+    DeleteNat(NftFamily, String),
+    /// [`Dataplane::Nftables`]: destroy the other data path's cluster-IP
+    /// ipset (after its NAT chains, which reference it).
+    DestroyIpset(String),
 }
 
 impl fmt::Display for Step {
@@ -502,6 +788,22 @@ impl fmt::Display for Step {
             Step::DelMembers(s, v) => write!(f, "delete from ipset {s}: {}", list(v)),
             Step::DelAddress(i, a, p) => write!(f, "delete address {a}/{p} from {i}"),
             Step::Ipvs(op) => write!(f, "ipvs: {}", describe(op)),
+            Step::Dnat(d) => write!(f, "nftables: service {d}"),
+            Step::DnatTable(family, t, changes) => {
+                if changes.iter().any(|c| c.starts_with("add table ")) {
+                    write!(
+                        f,
+                        "nftables: create the DNAT table {family} {t} (dispatch maps, NAT base chains)"
+                    )
+                } else {
+                    write!(f, "nftables: table {family} {t}: {}", changes.join(", "))
+                }
+            }
+            Step::DeleteDnat(family, t) => write!(f, "delete the DNAT table {family} {t}"),
+            Step::DeleteNat(family, t) => {
+                write!(f, "delete the service NAT chains (table {family} {t})")
+            }
+            Step::DestroyIpset(s) => write!(f, "destroy ipset {s}"),
         }
     }
 }
@@ -808,6 +1110,9 @@ pub struct Setup {
     ipset: IpsetHandle,
     nft: NftHandle,
     ipvs: Option<IpvsHandle>,
+    /// With [`Dataplane::Nftables`], when the kernel has IPVS loaded: the
+    /// handle that removes the other data path's IPVS services.
+    ipvs_other: Option<IpvsHandle>,
     opts: Options,
     profile: SysctlProfile,
 }
@@ -849,13 +1154,33 @@ impl Setup {
             ),
             None => Netns::current(),
         };
+        let nftables = opts.dataplane == Dataplane::Nftables;
+        if nftables && opts.ipvs {
+            return Err(Error::invalid_input(
+                "options",
+                "programming IPVS and the nftables data path exclude each other",
+            ));
+        }
         let ipvs = if opts.ipvs {
+            Some(IpvsHandle::in_netns(netns).await?)
+        } else {
+            None
+        };
+        // The other data path's IPVS services exist only where ip_vs is
+        // loaded (its sysctls are there): asking the generic netlink
+        // controller for IPVS otherwise would load the module.
+        let ipvs_other = if nftables
+            && setns
+                .run(|| std::path::Path::new("/proc/sys/net/ipv4/vs").exists())
+                .map_err(|e| Error::io("look for IPVS in the namespace", e))?
+        {
             Some(IpvsHandle::in_netns(netns).await?)
         } else {
             None
         };
         Ok(Setup {
             ipvs,
+            ipvs_other,
             links: LinkHandle::in_netns(netns)?,
             ipset: IpsetHandle::in_netns(netns)?,
             nft: NftHandle::in_netns(netns)?,
@@ -885,9 +1210,49 @@ impl Setup {
         &self.netns
     }
 
+    /// The nf_tables handle (in [`Setup::netns`]).
+    pub fn nft(&self) -> &NftHandle {
+        &self.nft
+    }
+
+    /// [`Dataplane::Nftables`]: makes the DNAT table hold `services` (the
+    /// table of [`Options::service_dnat`]), in one transaction of only the
+    /// differences, as [`ServiceDnat::ensure`] does (computed again when
+    /// another commit made it stale); returns the steps done, none when
+    /// the table already was right (then only read). A change to one
+    /// service touches only that service's chains and map element.
+    pub async fn sync_dnat(&self, services: Vec<DnatService>) -> Result<Vec<Step>, Error> {
+        let dp = self.opts.service_dnat(services);
+        let mut attempt = 1;
+        loop {
+            let tx = dp.plan(&self.nft).await?;
+            if tx.is_empty() {
+                return Ok(Vec::new());
+            }
+            match self.nft.commit(&tx).await {
+                Ok(()) => return Ok(dnat_steps(&dp, &tx)),
+                Err(e) if Transaction::is_stale(&e) && attempt < ServiceDnat::ENSURE_ATTEMPTS => {
+                    attempt += 1;
+                }
+                Err(e) => return Err(e.with_context(format!("table inet {}", dp.table))),
+            }
+        }
+    }
+
+    /// Whether table `family name` exists.
+    async fn has_table(&self, family: NftFamily, name: &str) -> Result<bool, Error> {
+        Ok(self
+            .nft
+            .list_tables(family)
+            .await?
+            .iter()
+            .any(|t| t.name == name))
+    }
+
     /// Reads the kernel and lists what must change. Changes nothing.
     pub async fn plan(&self, d: &Desired) -> Result<Plan, Error> {
         let o = &self.opts;
+        let nftables = o.dataplane == Dataplane::Nftables;
         let mut p = Plan::default();
 
         // Sysctls: a missing file is an error naming what provides it.
@@ -897,6 +1262,9 @@ impl Setup {
             };
             if *v6 && d.members_v6.is_empty() {
                 continue;
+            }
+            if nftables && *name == "net.ipv4.vs.conntrack" {
+                continue; // no IPVS on this data path
             }
             match value {
                 None => {
@@ -913,7 +1281,12 @@ impl Setup {
 
         // The IPVS sysctl profile of this kernel (after the check above
         // found IPVS there).
-        for (s, value) in self.profile.read(&self.netns)? {
+        let profile = if nftables {
+            Vec::new()
+        } else {
+            self.profile.read(&self.netns)?
+        };
+        for (s, value) in profile {
             let Want::Value(want) = s.want else { continue };
             match value {
                 None => {
@@ -965,10 +1338,18 @@ impl Setup {
         }
         p.steps.extend(adds);
 
+        if nftables {
+            self.plan_nftables(d, &mut p).await?;
+        }
         // The ipsets and their members (the sync engine's read and diff),
         // each followed by its NAT chains; member deletions come after.
         let mut dels = Vec::new();
-        for cs in self.cluster_sets(d) {
+        let sets = if nftables {
+            Vec::new()
+        } else {
+            self.cluster_sets(d).into_iter().collect()
+        };
+        for cs in sets {
             let name = &cs.spec.name;
             let current = match sync::read_set(&self.ipset, name).await? {
                 Some(set)
@@ -1019,7 +1400,45 @@ impl Setup {
                 p.notes.push(draining_note(k, dst));
             }
         }
+        // The other data path's DNAT table goes (after IPVS took over).
+        if !nftables && self.has_table(NftFamily::Inet, &o.dnat_table).await? {
+            p.steps
+                .push(Step::DeleteDnat(NftFamily::Inet, o.dnat_table.clone()));
+        }
         Ok(p)
+    }
+
+    /// [`Dataplane::Nftables`]: the DNAT table's changes, then the removal
+    /// of the other data path's objects: the IPVS services of the
+    /// namespace, the NAT chains and the cluster-IP ipsets.
+    async fn plan_nftables(&self, d: &Desired, p: &mut Plan) -> Result<(), Error> {
+        let dp = self.opts.service_dnat(d.dnat_services());
+        let tx = dp.plan(&self.nft).await?;
+        p.steps.extend(dnat_steps(&dp, &tx));
+        if let Some(ipvs) = &self.ipvs_other {
+            let current = ipvs.config_snapshot().await?;
+            let ip = sync::plan(&current, &[], &|_| true, Graceful::Off);
+            p.steps.extend(ip.ops.into_iter().map(Step::Ipvs));
+        }
+        for cs in self.cluster_sets(d) {
+            let nat = &cs.nat;
+            if self.has_table(nat.family, &nat.table).await?
+                && self
+                    .nft
+                    .list_chains(nat.family, Some(&nat.table))
+                    .await?
+                    .iter()
+                    .any(|c| c.name == nat.services_chain())
+            {
+                p.steps.push(Step::DeleteNat(nat.family, nat.table.clone()));
+            }
+        }
+        for cs in self.cluster_sets(d) {
+            if sync::read_set(&self.ipset, &cs.spec.name).await?.is_some() {
+                p.steps.push(Step::DestroyIpset(cs.spec.name.clone()));
+            }
+        }
+        Ok(())
     }
 
     /// Whether the NAT chains already are what [`ServiceNat::ensure`]
@@ -1084,6 +1503,8 @@ impl Setup {
         let mut index = self.links.index(&o.interface).await?;
         let sets = self.cluster_sets(d);
         let mut synced: BTreeSet<&str> = BTreeSet::new();
+        let mut dnat_synced = false;
+        let mut delete_dnat = None;
         for step in &plan.steps {
             match step {
                 Step::Sysctl(name, value) => {
@@ -1140,8 +1561,48 @@ impl Setup {
                 }
                 // Applied below, all together, by the sync engine.
                 Step::Ipvs(_) => continue,
+                // The table is synced once, at the plan's first step of it,
+                // from a fresh read (as the sets are).
+                Step::Dnat(_) | Step::DnatTable(..) => {
+                    if !dnat_synced {
+                        dnat_synced = true;
+                        done.extend(self.sync_dnat(d.dnat_services()).await?);
+                    }
+                    continue;
+                }
+                // After IPVS took over (below).
+                Step::DeleteDnat(..) => {
+                    delete_dnat = Some(step.clone());
+                    continue;
+                }
+                Step::DeleteNat(family, _) => {
+                    let Some(cs) = sets.iter().find(|cs| cs.nat.family == *family) else {
+                        continue;
+                    };
+                    if !cs.nat.teardown(&self.nft).await? {
+                        continue;
+                    }
+                }
+                Step::DestroyIpset(name) => {
+                    if !self.destroy_set(name).await? {
+                        continue;
+                    }
+                }
             }
             done.push(step.clone());
+        }
+        if let Some(ipvs) = &self.ipvs_other {
+            // The other data path's IPVS services, all deleted.
+            let syncer = Syncer::ipvs_only(ipvs.clone()).with_options(SyncOptions {
+                ownership: Ownership::All,
+                graceful: Graceful::Off,
+                ..Default::default()
+            });
+            let report = syncer.sync_services(&[]).await?;
+            done.extend(ipvs_steps(&report, &[]).into_iter().map(|(_, s)| s));
+            if let Some((op, e)) = report.failed.into_iter().next() {
+                return Err(e.with_context(format!("ipvs: {}", describe(&op))));
+            }
         }
         if let Some(ipvs) = &self.ipvs {
             let syncer = Syncer::ipvs_only(ipvs.clone()).with_options(SyncOptions {
@@ -1163,7 +1624,31 @@ impl Setup {
                 return Err(e.with_context(format!("ipvs: {}", describe(&op))));
             }
         }
+        if let Some(step) = delete_dnat {
+            if o.service_dnat(Vec::new()).teardown(&self.nft).await? {
+                done.push(step);
+            }
+        }
         Ok(done)
+    }
+
+    /// Destroys ipset `name`; false when it is gone already. The NAT
+    /// chains deleted just before may still hold it for a moment (the
+    /// kernel releases their references after the commit, from a work
+    /// queue): a busy set is tried again for up to 2 s.
+    async fn destroy_set(&self, name: &str) -> Result<bool, Error> {
+        let mut waited = Duration::ZERO;
+        loop {
+            match self.ipset.destroy(Some(name)).await {
+                Ok(()) => return Ok(true),
+                Err(Error::NotFound { .. }) => return Ok(false),
+                Err(Error::Busy { .. }) if waited < Duration::from_secs(2) => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    waited += Duration::from_millis(20);
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// The cluster-IP ipsets, IPv4 then IPv6, with their NAT chains.

@@ -28,7 +28,14 @@
 //!   backend out (state file), a UDP backend leaving the configuration
 //!   (SIGHUP) has its conntrack entries deleted so its flows move to the
 //!   other backend, a reload adding a real server applies that change
-//!   alone, SIGTERM gives the omega events and runs `quorum_down`.
+//!   alone, SIGTERM gives the omega events and runs `quorum_down`; and the
+//!   nftables step: the same service on the nf_tables data path
+//!   (`svc-setup --dataplane nftables`): the IPVS services, ipsets and NAT
+//!   chains replaced by the DNAT table, a second run changing nothing,
+//!   round robin from the node and the container, a `--watch` agent
+//!   taking backend-b out of the table when its web server stops and back
+//!   when it restarts and repairing a flushed service chain, then the
+//!   switch back to IPVS (DNAT table deleted, requests alternate).
 //! - `library_idempotence`: `clusterip::svc` in a throwaway namespace, with
 //!   IPv4, fwmark and IPv6 services: the plan's changes are made (for the
 //!   IPv6 service its own inet6 ipset, `ip6` NAT table and forwarding
@@ -268,6 +275,42 @@ fn scenario() {
         .next()
         .unwrap();
     assert!(!after.contains("src=192.168.2.222"), "{after}");
+
+    // The same service on the nf_tables data path, and back to IPVS.
+    let out = step("nftables");
+    for line in [
+        "changed: nftables: create the DNAT table inet zgz-dnat (dispatch maps, NAT base chains)",
+        "changed: nftables: service TCP 169.254.11.2:80 -> 172.17.0.11:8080 (weight 1), 192.168.2.222:8080 (weight 1)",
+        "changed: ipvs: delete service TCP 169.254.11.2:80",
+        "changed: delete the service NAT chains (table ip zgz-services)",
+        "changed: delete the service NAT chains (table ip6 zgz-services)",
+        "changed: destroy ipset ZGZ-CLUSTER-IP",
+        "PASS: second run on the nftables data path: no changes",
+        "agent| health: real server 192.168.2.222:8080 of TCP 169.254.11.2:80 is down",
+        "agent| changed: nftables: service TCP 169.254.11.2:80 -> 172.17.0.11:8080 (weight 1)\n",
+        "agent| health: real server 192.168.2.222:8080 of TCP 169.254.11.2:80 is up",
+        "agent| drift: table inet zgz-dnat was changed by another process; repaired\n    agent| changed: nftables: service TCP 169.254.11.2:80 -> 172.17.0.11:8080 (weight 1), 192.168.2.222:8080 (weight 1)\n",
+        "changed: delete the DNAT table inet zgz-dnat",
+        "PASS: back on IPVS",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
+    assert!(!out.contains("would: sysctl net.ipv4.vs"), "{out}");
+    // node: 4 alternating, 4 with the agent, 4 to backend-a while backend-b
+    // is down, 4 after it came back, 2 after the repair, 4 on IPVS again.
+    let r = replies(&out, "node");
+    assert_eq!(r.len(), 22, "{out}");
+    for (from, to) in [(0, 4), (4, 8), (12, 16), (16, 18), (18, 22)] {
+        assert!(
+            r[from..to].windows(2).all(|w| w[0] != w[1])
+                && r[from..to].iter().all(|x| x.starts_with("backend-")),
+            "not alternating ({from}..{to}): {r:?}"
+        );
+    }
+    assert_eq!(r[8..12], ["backend-a"; 4], "{out}");
+    let mut c = replies(&out, "ctr");
+    c.sort();
+    assert_eq!(c, ["backend-a", "backend-b"], "{out}");
 }
 
 fn kernel_state(ns: &Netns) -> String {

@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use clusterip::svc::Dataplane;
+
 /// Usage text.
 pub const USAGE: &str = "\
 usage: svc-setup [OPTIONS]
@@ -17,6 +19,17 @@ second ipset (family inet6), the same chains in an ip6 table and
 net.ipv6.conf.all.forwarding=1. Idempotent: a second run changes nothing and
 says \"no changes\".
 
+With --dataplane nftables the services' traffic goes through nf_tables
+instead of IPVS, as in kube-proxy's nftables mode: one inet table (default
+zgz-dnat) maps each VIP:port to its service's chain, which picks a real server
+by numgen (lb_algo rr: each in turn; wrr: by weight), DNATs to it, marks and
+masquerades. The VIPs stay on the dummy interface and forwarding is enabled;
+no ipset, NAT chains or IPVS sysctls are needed. A run removes the other data
+path's objects: with nftables the IPVS services of the namespace, the NAT
+chains and the cluster-IP ipsets; with ipvs the DNAT table. Other schedulers,
+persistence_timeout, lb_kind DR/TUN and fwmark services are refused (file:line)
+before any change.
+
 options:
   --config FILE          keepalived configuration (default /etc/keepalived/keepalived.conf)
   --interface NAME       dummy interface for the VIPs (default svc)
@@ -25,14 +38,20 @@ options:
   --nat-table NAME       nf_tables table of the NAT chains (default zgz-services)
   --nat-prefix NAME      NAT chain name prefix (default ZGZ-SERVICES)
   --mark N               mark bit for service traffic (default 0x2000)
-  --ipvs                 also program IPVS services and destinations
+  --dataplane ipvs|nftables
+                         the data path: IPVS with the ipset and NAT chains
+                         (default), or an nf_tables DNAT table (see above)
+  --dnat-table NAME      inet table of the nftables data path (default zgz-dnat)
+  --ipvs                 also program IPVS services and destinations (ipvs data path)
   --no-drain             with --ipvs: delete real servers that leave the configuration
                          at once (default: keep one that still has connections at
                          weight 0 until a later run finds it idle)
   --dry-run              print the plan, change nothing
   --watch                daemon mode: set up, then run the configuration's health
                          checks (TCP_CHECK, HTTP_GET, MISC_CHECK) and keep IPVS in
-                         line with them (with --ipvs); run quorum_up/quorum_down;
+                         line with them (with --ipvs), or the DNAT table (with
+                         --dataplane nftables: a table changed by someone else is
+                         repaired); run quorum_up/quorum_down;
                          reload on SIGHUP or when a configuration file changes
                          (only the difference is applied); stop on SIGTERM/SIGINT
   --state-file PATH      with --watch: the drain state (real servers drained by
@@ -72,6 +91,10 @@ pub struct Args {
     pub mark: u32,
     /// `--ipvs`.
     pub ipvs: bool,
+    /// `--dataplane`.
+    pub dataplane: Dataplane,
+    /// `--dnat-table`.
+    pub dnat_table: String,
     /// `--no-drain`.
     pub no_drain: bool,
     /// `--dry-run`.
@@ -101,6 +124,8 @@ impl Default for Args {
             nat_prefix: "ZGZ-SERVICES".into(),
             mark: 0x2000,
             ipvs: false,
+            dataplane: Dataplane::Ipvs,
+            dnat_table: "zgz-dnat".into(),
             no_drain: false,
             dry_run: false,
             check: false,
@@ -189,6 +214,14 @@ where
                     _ => return Err(format!("--mark {v:?}: a non-zero number (e.g. 0x2000)")),
                 };
             }
+            "--dataplane" => a.dataplane = value(flag)?.parse()?,
+            "--dnat-table" => {
+                let v = value(flag)?;
+                if v.is_empty() {
+                    return Err("--dnat-table needs a name".into());
+                }
+                a.dnat_table = v;
+            }
             "--pid-file" => a.pid_file = value(flag)?.into(),
             "--netns" => a.netns = Some(value(flag)?.into()),
             "--state-file" => {
@@ -221,6 +254,11 @@ where
         return Err(
             "--watch runs as a daemon: it does not combine with --dry-run, --check or --reload-keepalived"
                 .into(),
+        );
+    }
+    if a.dataplane == Dataplane::Nftables && a.ipvs {
+        return Err(
+            "--ipvs programs IPVS, --dataplane nftables replaces it: give one of them".into(),
         );
     }
     Ok(Parsed::Run(Box::new(a)))
@@ -266,5 +304,15 @@ mod tests {
         assert!(parse(["--watch", "--dry-run"]).is_err());
         assert!(parse(["--watch=1"]).is_err());
         assert!(parse(["--state-file="]).is_err());
+        let Parsed::Run(a) = parse(["--dataplane=nftables", "--dnat-table", "t"]).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (a.dataplane, a.dnat_table.as_str()),
+            (Dataplane::Nftables, "t")
+        );
+        assert!(parse(["--dataplane", "iptables"]).is_err());
+        assert!(parse(["--dataplane", "nftables", "--ipvs"]).is_err());
+        assert!(parse(["--dataplane", "ipvs", "--ipvs"]).is_ok());
     }
 }

@@ -9,8 +9,11 @@
 //! changed, or "no changes". Configuration errors name file and line and
 //! change nothing. See `--help`.
 //!
+//! With `--dataplane nftables` the same services are an nf_tables DNAT
+//! table instead of IPVS (`clusterip::svc::Dataplane`).
+//!
 //! With `--watch` it stays: the configuration's health checks keep IPVS
-//! in line, SIGHUP or a changed file reloads, SIGTERM/SIGINT stops
+//! (or the DNAT table) in line, SIGHUP or a changed file reloads, SIGTERM/SIGINT stops
 //! (`clusterip::agent`).
 //!
 //! The argument parser is `cli.rs`; the plan and its application are
@@ -62,6 +65,8 @@ fn run(a: &cli::Args) -> Result<(), Box<dyn std::error::Error>> {
         } else {
             Graceful::All
         },
+        dataplane: a.dataplane,
+        dnat_table: a.dnat_table.clone(),
     };
     if a.watch {
         return watch(a, opts);
