@@ -36,18 +36,25 @@ fn signals_become_control_messages() {
                 .unwrap();
             assert_eq!(got, want, "signal {sig}");
         }
-        // Several at once are all delivered, in order.
+        // Several at once: standard signals do not queue, so the kernel may
+        // merge those still pending into one (seen in CI); at least one
+        // reload arrives, and never more than were sent.
         for _ in 0..3 {
             // SAFETY: as above.
             assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
         }
-        for _ in 0..3 {
-            let got = tokio::time::timeout(Duration::from_secs(5), rx.recv())
-                .await
-                .unwrap()
-                .unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .expect("no reload within 5 s of three SIGHUPs")
+            .unwrap();
+        assert_eq!(got, Control::Reload);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mut more = 0;
+        while let Ok(got) = rx.try_recv() {
             assert_eq!(got, Control::Reload);
+            more += 1;
         }
+        assert!(more <= 2, "{} reloads for 3 signals", more + 1);
         drop(rx);
         // The forwarder ends once the receiver is gone (at the next signal).
         // SAFETY: as above.
