@@ -302,6 +302,110 @@ impl Error {
     }
 }
 
+/// A message or attribute that could not be decoded: why, and the object
+/// or attribute it was about when the decoder knew it.
+///
+/// The `parse`/`decode` functions of every crate built on the engine return
+/// it; the handles turn it into [`Error::Decode`] with the operation's
+/// context ([`DecodeError::into_error`]). It is this project's own type, so
+/// a new netlink-packet-core release does not change these signatures.
+///
+/// ```
+/// use nl_engine::DecodeError;
+/// let e = DecodeError::new("expected 4 bytes, got 3").in_object("service port");
+/// assert_eq!(e.to_string(), "service port: expected 4 bytes, got 3");
+/// assert_eq!(e.reason(), "expected 4 bytes, got 3");
+/// let e = e.into_error("list services");
+/// assert!(matches!(e, nl_engine::Error::Decode { .. }));
+/// assert!(e.to_string().starts_with("list services: undecodable reply"), "{e}");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{reason}", object.as_deref().map(|o| format!("{o}: ")).unwrap_or_default())]
+pub struct DecodeError {
+    object: Option<String>,
+    reason: String,
+}
+
+impl DecodeError {
+    /// A decoding failure for `reason`, not yet tied to an object.
+    pub fn new(reason: impl Into<String>) -> Self {
+        DecodeError {
+            object: None,
+            reason: reason.into(),
+        }
+    }
+
+    /// Names the object or attribute being decoded (an outer one goes
+    /// before an inner one already named: `service: destination`).
+    pub fn in_object(mut self, object: impl Into<String>) -> Self {
+        let object = object.into();
+        self.object = Some(match self.object.take() {
+            Some(inner) => format!("{object}: {inner}"),
+            None => object,
+        });
+        self
+    }
+
+    /// Why decoding failed.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    /// The object or attribute being decoded, when known.
+    pub fn object(&self) -> Option<&str> {
+        self.object.as_deref()
+    }
+
+    /// The [`Error::Decode`] of the operation `context` (the object named
+    /// by this error, if any, stays in its reason).
+    pub fn into_error(self, context: impl Into<String>) -> Error {
+        Error::Decode {
+            context: context.into(),
+            reason: self.to_string(),
+        }
+    }
+}
+
+impl From<String> for DecodeError {
+    fn from(reason: String) -> Self {
+        DecodeError::new(reason)
+    }
+}
+
+impl From<&str> for DecodeError {
+    fn from(reason: &str) -> Self {
+        DecodeError::new(reason)
+    }
+}
+
+/// For `?` inside decoders that use netlink-packet-core's parsers.
+impl From<netlink_packet_core::DecodeError> for DecodeError {
+    fn from(e: netlink_packet_core::DecodeError) -> Self {
+        DecodeError::new(e.to_string())
+    }
+}
+
+/// For the netlink-packet-core trait impls (`ParseableParametrized`,
+/// `Parseable`) that must return that crate's error.
+impl From<DecodeError> for netlink_packet_core::DecodeError {
+    fn from(e: DecodeError) -> Self {
+        netlink_packet_core::DecodeError::from(e.to_string())
+    }
+}
+
+/// `?` on a decoder inside an operation: an [`Error::Decode`] whose context
+/// is the object the decoder named (or `decode` when it named none). Prefer
+/// [`DecodeError::into_error`] with the operation's context.
+impl From<DecodeError> for Error {
+    fn from(e: DecodeError) -> Self {
+        let context = e.object.clone().unwrap_or_else(|| "decode".to_owned());
+        Error::Decode {
+            context,
+            reason: e.reason,
+        }
+    }
+}
+
 /// `?` on a `std::io` call: an [`Error::Io`] whose context is only `I/O
 /// error`. Prefer [`Error::io`] where the object is known, so the error
 /// names it.

@@ -1,12 +1,12 @@
 //! Generic netlink: resolving a family's id through the controller.
 
 use netlink_packet_core::{
-    DecodeError, NetlinkDeserializable, NetlinkHeader, NetlinkMessage, NetlinkPayload,
-    NetlinkSerializable, NlasIterator,
+    NetlinkDeserializable, NetlinkHeader, NetlinkMessage, NetlinkPayload, NetlinkSerializable,
 };
 
 use crate::conn::Connection;
-use crate::error::{Error, Result};
+use crate::error::{DecodeError, Error, Result};
+use crate::wire::{Attrs, append_attr};
 
 /// What the generic netlink controller says about a family.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,31 +110,22 @@ pub struct CtrlMessage {
     pub max_attr: Option<u32>,
 }
 
-/// Appends one attribute (header, value, padding).
-fn put_attr(out: &mut Vec<u8>, kind: u16, value: &[u8]) {
-    let len = u16::try_from(4 + value.len()).unwrap_or(u16::MAX);
-    out.extend_from_slice(&len.to_ne_bytes());
-    out.extend_from_slice(&kind.to_ne_bytes());
-    out.extend_from_slice(value);
-    out.resize(out.len().next_multiple_of(4), 0);
-}
-
 impl CtrlMessage {
     fn to_bytes(&self) -> Vec<u8> {
         let mut b = vec![self.cmd, CTRL_VERSION, 0, 0];
         if let Some(id) = self.family_id {
-            put_attr(&mut b, CTRL_ATTR_FAMILY_ID, &id.to_ne_bytes());
+            append_attr(&mut b, CTRL_ATTR_FAMILY_ID, &id.to_ne_bytes());
         }
         if let Some(name) = &self.family_name {
             let mut v = name.as_bytes().to_vec();
             v.push(0);
-            put_attr(&mut b, CTRL_ATTR_FAMILY_NAME, &v);
+            append_attr(&mut b, CTRL_ATTR_FAMILY_NAME, &v);
         }
         if let Some(v) = self.version {
-            put_attr(&mut b, CTRL_ATTR_VERSION, &v.to_ne_bytes());
+            append_attr(&mut b, CTRL_ATTR_VERSION, &v.to_ne_bytes());
         }
         if let Some(m) = self.max_attr {
-            put_attr(&mut b, CTRL_ATTR_MAXATTR, &m.to_ne_bytes());
+            append_attr(&mut b, CTRL_ATTR_MAXATTR, &m.to_ne_bytes());
         }
         b
     }
@@ -172,9 +163,9 @@ impl NetlinkDeserializable for CtrlMessage {
             cmd,
             ..CtrlMessage::default()
         };
-        for nla in NlasIterator::new(attrs) {
-            let nla = nla?;
-            let v = nla.value();
+        for nla in Attrs::new(attrs) {
+            let nla = nla.map_err(|e| DecodeError::new(e).in_object("controller message"))?;
+            let v = nla.value;
             let bad =
                 |what: &str| DecodeError::from(format!("controller {what} of {} bytes", v.len()));
             match nla.kind() {
@@ -225,14 +216,14 @@ mod tests {
     #[test]
     fn malformed_policy_nest_is_skipped() {
         let mut p = vec![1, 2, 0, 0];
-        put_attr(&mut p, CTRL_ATTR_FAMILY_ID, &0x1cu16.to_ne_bytes());
+        append_attr(&mut p, CTRL_ATTR_FAMILY_ID, &0x1cu16.to_ne_bytes());
         // POLICY nest holding an attribute of claimed length 0x6000.
-        put_attr(&mut p, 8 | 0x8000, &[0x00, 0x60, 1, 0, 0, 0, 0, 0]);
+        append_attr(&mut p, 8 | 0x8000, &[0x00, 0x60, 1, 0, 0, 0, 0, 0]);
         let m = CtrlMessage::deserialize(&NetlinkHeader::default(), &p).unwrap();
         assert_eq!(m.family_id, Some(0x1c));
         // A short family id is an error, not a panic.
         let mut p = vec![1, 2, 0, 0];
-        put_attr(&mut p, CTRL_ATTR_FAMILY_ID, &[1]);
+        append_attr(&mut p, CTRL_ATTR_FAMILY_ID, &[1]);
         assert!(CtrlMessage::deserialize(&NetlinkHeader::default(), &p).is_err());
         assert!(CtrlMessage::deserialize(&NetlinkHeader::default(), &[1]).is_err());
     }

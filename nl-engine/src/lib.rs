@@ -28,6 +28,24 @@
 //! let family = nl_engine::genl::resolve_family(&conn, "IPVS").await?;
 //! # let _ = family; Ok(()) }
 //! ```
+//!
+//! # Interoperability and semver
+//!
+//! The engine and the family crates speak netlink with their own types:
+//! [`Error`] and [`DecodeError`] for failures, [`RawAttr`] for attributes
+//! they do not interpret, [`wire`] for reading and writing attributes. The
+//! `parse`/`decode` functions of the family crates return [`DecodeError`],
+//! and their `unknown` fields and `Other` variants hold [`RawAttr`]s.
+//!
+//! Their message and attribute types also implement the traits of
+//! netlink-packet-core 0.9 (`NetlinkSerializable`, `NetlinkDeserializable`,
+//! `Nla`, `Emitable`, `ParseableParametrized`) and netlink-packet-generic
+//! 0.5 (`GenlFamily`), on purpose: that is how users who hold their own
+//! netlink-proto connection send and receive them. Those trait impls are
+//! the only place these crates tie their public API to netlink-packet-core
+//! (a new major version of it changes them, and only them); name the
+//! matching versions through the re-exports [`netlink_packet_core`] and
+//! [`netlink_packet_generic`] rather than depending on them separately.
 #![cfg_attr(
     not(test),
     deny(
@@ -38,6 +56,7 @@
     )
 )]
 
+mod attr;
 pub mod blocking;
 mod conn;
 mod error;
@@ -46,15 +65,18 @@ mod netns;
 pub mod nfnl;
 pub mod wire;
 
+pub use attr::RawAttr;
 pub use conn::{
     Acks, BatchOptions, BatchResults, Config, Connection, Encoded, Notification, Outgoing, Packing,
     Protocol, Stats, Subscription,
 };
-pub use error::{Error, KernelError, Result};
+pub use error::{DecodeError, Error, KernelError, Result};
 pub use netns::Netns;
 
-/// The message crates this engine speaks, re-exported so users need not
-/// depend on matching versions themselves.
+/// The message crates this engine speaks (netlink-packet-core 0.9,
+/// netlink-packet-generic 0.5), re-exported so users of the trait impls
+/// (see "Interoperability and semver" above) need not depend on matching
+/// versions themselves.
 pub use netlink_packet_core;
 pub use netlink_packet_generic;
 

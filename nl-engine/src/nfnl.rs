@@ -3,7 +3,7 @@
 //!
 //! Numbers from `include/uapi/linux/netfilter/nfnetlink.h`.
 
-use netlink_packet_core::DecodeError;
+use crate::error::DecodeError;
 
 /// `NFNETLINK_V0`
 pub const NFNETLINK_V0: u8 = 0;
