@@ -5,30 +5,8 @@
 use nl_engine::wire::{self, Attr, Attrs};
 
 /// An attribute this crate does not model (or could not decode), kept as
-/// received: its whole type field (flags included) and its value. Emitted
-/// again unchanged.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct RawAttr {
-    /// The type field, `NLA_F_NESTED`/`NLA_F_NET_BYTEORDER` included.
-    pub kind: u16,
-    /// The value, without header or padding.
-    pub value: Vec<u8>,
-}
-
-impl RawAttr {
-    /// The attribute as received.
-    pub fn from_attr(a: &Attr<'_>) -> Self {
-        RawAttr {
-            kind: a.raw_type,
-            value: a.value.to_vec(),
-        }
-    }
-
-    /// Appends it to `buf`.
-    pub fn append_to(&self, buf: &mut Vec<u8>) {
-        wire::append_attr(buf, self.kind, &self.value);
-    }
-}
+/// received and emitted again unchanged: the engine's one type for them.
+pub use nl_engine::RawAttr;
 
 /// A decoding failure: what was wrong, as text (the engine wraps it in
 /// `Error::Decode` with the operation's context).
@@ -70,16 +48,4 @@ pub(crate) fn be64(v: &[u8], what: &str) -> DecodeResult<u64> {
 /// Appends a nest (`NLA_F_NESTED` set) whose content `f` appends.
 pub(crate) fn nest(buf: &mut Vec<u8>, kind: u16, f: impl FnOnce(&mut Vec<u8>)) {
     wire::append_nla(buf, kind | wire::NLA_F_NESTED, f);
-}
-
-impl std::fmt::Display for RawAttr {
-    /// `attr 0x8012 (3 bytes: 0a0b0c)`: the type field in hex (flags
-    /// included), then the value in hex.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "attr {:#x} ({} bytes: ", self.kind, self.value.len())?;
-        for b in &self.value {
-            write!(f, "{b:02x}")?;
-        }
-        f.write_str(")")
-    }
 }

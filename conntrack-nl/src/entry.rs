@@ -661,10 +661,10 @@ mod tests {
             flags_orig: Some(TcpFlags { flags: 1, mask: 2 }),
             flags_reply: Some(TcpFlags { flags: 3, mask: 4 }),
         }));
-        e.other.push(RawAttr {
-            kind: 0x8000 | CTA_SYNPROXY,
-            value: vec![8, 0, 1, 0, 0, 0, 0, 0],
-        });
+        e.other.push(RawAttr::new(
+            0x8000 | CTA_SYNPROXY,
+            vec![8, 0, 1, 0, 0, 0, 0, 0],
+        ));
         e
     }
 

@@ -4,7 +4,8 @@
 
 use std::fmt;
 
-use netlink_packet_core::{DecodeError, NetlinkDeserializable, NetlinkHeader, NetlinkSerializable};
+use netlink_packet_core::{NetlinkDeserializable, NetlinkHeader, NetlinkSerializable};
+use nl_engine::DecodeError;
 use nl_engine::nfnl::{NFGENMSG_LEN, NfGenMsg, message_type};
 
 use crate::constants::*;

@@ -42,10 +42,7 @@ fn offline() {
     assert_eq!(ProtoInfo::Sctp(sctp(4)).to_string(), "ESTABLISHED");
     assert_eq!(sctp(3).to_string(), "COOKIE_ECHOED");
     assert_eq!(sctp(42).to_string(), "state 42");
-    let raw = RawAttr {
-        kind: 0x8012,
-        value: vec![10, 11, 12],
-    };
+    let raw = RawAttr::new(0x8012, vec![10, 11, 12]);
     assert_eq!(raw.to_string(), "attr 0x8012 (3 bytes: 0a0b0c)");
     assert_eq!(
         ProtoInfo::Other(raw).to_string(),

@@ -284,7 +284,7 @@ fn get_and_its_reply() {
     assert_eq!(e.zone, None);
     // CTA_SYNPROXY, which this crate does not model, is kept
     assert_eq!(e.other.len(), 1);
-    assert_eq!(e.other[0].kind & 0x3fff, CTA_SYNPROXY);
+    assert_eq!(e.other[0].attr_type(), CTA_SYNPROXY);
 }
 
 #[test]

@@ -863,10 +863,10 @@ fn kernel_refusals_carry_the_extended_ack() {
     let (_ns, h) = setup();
     let t = Tuple::new(ip("10.0.0.1"), ip("10.0.0.2"), L4::udp(1, 2));
     let mut e = Entry::new(t);
-    e.other.push(RawAttr {
-        kind: conntrack_nl::constants::CTA_TIMEOUT,
-        value: vec![0, 0, 1],
-    });
+    e.other.push(RawAttr::new(
+        conntrack_nl::constants::CTA_TIMEOUT,
+        vec![0, 0, 1],
+    ));
     let err = block_on(h.create(&e)).unwrap_err();
     assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
     let ke = err.kernel_error().unwrap();

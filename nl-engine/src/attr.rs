@@ -21,7 +21,7 @@ use crate::wire::{self, Attr, Attrs, NLA_F_NESTED, NLA_F_NET_BYTEORDER};
 /// a.append_to(&mut b);
 /// assert_eq!(b, [6, 0, 0x07, 0x80, 1, 2, 0, 0]);
 /// assert_eq!(RawAttr::parse_all(&b).unwrap(), vec![a.clone()]);
-/// assert_eq!(a.to_string(), "attribute 7 (nested) of 2 bytes: 01 02");
+/// assert_eq!(a.to_string(), "attr 0x8007 (2 bytes: 0102)");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RawAttr {
@@ -99,21 +99,14 @@ impl From<Attr<'_>> for RawAttr {
 }
 
 impl fmt::Display for RawAttr {
-    /// `attribute 7 (nested) of 2 bytes: 01 02`, the value in hex.
+    /// `attr 0x8012 (3 bytes: 0a0b0c)`: the type field in hex (flags
+    /// included), then the value in hex.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "attribute {}", self.attr_type())?;
-        match (self.is_nested(), self.is_net_byteorder()) {
-            (true, true) => f.write_str(" (nested, network byte order)")?,
-            (true, false) => f.write_str(" (nested)")?,
-            (false, true) => f.write_str(" (network byte order)")?,
-            (false, false) => {}
-        }
-        write!(f, " of {} bytes", self.value.len())?;
-        for (i, b) in self.value.iter().enumerate() {
-            f.write_str(if i == 0 { ": " } else { " " })?;
+        write!(f, "attr {:#x} ({} bytes: ", self.kind, self.value.len())?;
+        for b in &self.value {
             write!(f, "{b:02x}")?;
         }
-        Ok(())
+        f.write_str(")")
     }
 }
 
