@@ -1,19 +1,15 @@
 //! Attribute writing and reading shared by every object module.
 //!
 //! Emitting is done by a small writer so that the attribute order matches
-//! what `nft` sends byte for byte (see the golden tests); reading goes
-//! through netlink-packet-core's [`NlasIterator`].
+//! what `nft` sends byte for byte (see the golden tests); both go through
+//! the engine's [`nl_engine::wire`].
 
-use netlink_packet_core::{DecodeError, NLA_F_NESTED, NlaBuffer, NlasIterator};
+use nl_engine::DecodeError;
+use nl_engine::wire::{self, Attrs, NLA_F_NESTED};
 
-/// An attribute this crate does not interpret, kept to be re-emitted as is.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct RawAttr {
-    /// The attribute type including its flag bits (`NLA_F_NESTED`, ...).
-    pub kind: u16,
-    /// The value bytes.
-    pub value: Vec<u8>,
-}
+/// An attribute this crate does not interpret, kept to be re-emitted as is:
+/// the engine's one type for them.
+pub use nl_engine::RawAttr;
 
 /// Appends netlink attributes to a buffer.
 #[derive(Debug, Default, Clone)]
@@ -27,15 +23,7 @@ impl Writer {
     }
 
     pub(crate) fn bytes(&mut self, kind: u16, value: &[u8]) -> &mut Self {
-        let len = 4 + value.len();
-        // Attribute lengths are 16-bit; longer values are refused by the
-        // callers' size checks, this only keeps the arithmetic honest.
-        let l = u16::try_from(len).unwrap_or(u16::MAX);
-        self.buf.extend_from_slice(&l.to_ne_bytes());
-        self.buf.extend_from_slice(&kind.to_ne_bytes());
-        self.buf.extend_from_slice(value);
-        let pad = (4 - len % 4) % 4;
-        self.buf.extend(std::iter::repeat_n(0u8, pad));
+        wire::append_attr(&mut self.buf, kind, value);
         self
     }
 
@@ -64,7 +52,7 @@ impl Writer {
 
     pub(crate) fn raw(&mut self, attrs: &[RawAttr]) -> &mut Self {
         for a in attrs {
-            self.bytes(a.kind, &a.value);
+            a.append_to(&mut self.buf);
         }
         self
     }
@@ -76,23 +64,14 @@ impl Writer {
 
 /// Iterates over the attributes in `buf`: (type without flags, full type, value).
 pub(crate) fn iter(buf: &[u8]) -> impl Iterator<Item = Result<(u16, u16, &[u8]), DecodeError>> {
-    NlasIterator::new(buf).map(|r| {
-        r.map(|nla: NlaBuffer<&[u8]>| {
-            let kind = nla.kind();
-            let len = usize::from(nla.length());
-            let b: &[u8] = nla.into_inner();
-            let full = match b {
-                [_, _, lo, hi, ..] => u16::from_ne_bytes([*lo, *hi]),
-                _ => kind,
-            };
-            let value: &[u8] = b.get(4..len.min(b.len())).unwrap_or(&[]);
-            (kind, full, value)
-        })
+    Attrs::new(buf).map(|r| {
+        r.map(|a| (a.kind(), a.raw_type, a.value))
+            .map_err(DecodeError::new)
     })
 }
 
 pub(crate) fn err(what: impl Into<String>) -> DecodeError {
-    DecodeError::from(what.into())
+    DecodeError::new(what)
 }
 
 pub(crate) fn get_u32(v: &[u8], what: &str) -> Result<u32, DecodeError> {

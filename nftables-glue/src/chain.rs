@@ -7,7 +7,7 @@
 //! hooks, `NF_DROP`/`NF_ACCEPT`).
 
 use bitflags::bitflags;
-use netlink_packet_core::DecodeError;
+use nl_engine::DecodeError;
 
 use crate::attr::{RawAttr, Writer, get_str, get_u32, get_u64, iter};
 use crate::msg::{Command, NftMessage};
@@ -345,10 +345,7 @@ impl Chain {
                     }
                     hook = Some(h);
                 }
-                _ => c.unknown.push(RawAttr {
-                    kind: full,
-                    value: v.to_vec(),
-                }),
+                _ => c.unknown.push(RawAttr::new(full, v.to_vec())),
             }
         }
         if let Some((num, prio, dev)) = hook {

@@ -14,7 +14,7 @@
 use std::net::IpAddr;
 
 use bitflags::bitflags;
-use netlink_packet_core::DecodeError;
+use nl_engine::DecodeError;
 
 use crate::attr::{Writer, get_str, get_u32, iter};
 

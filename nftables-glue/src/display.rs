@@ -8,7 +8,6 @@
 
 use std::fmt;
 
-use crate::attr::RawAttr;
 use crate::chain::{BaseChain, ChainFlags, ChainType, Hook, Policy, Priority};
 use crate::expr::Verdict;
 use crate::msg::{Command, NftMessage};
@@ -285,18 +284,6 @@ impl fmt::Display for NftMessage {
             self.header.family,
             self.attrs.len()
         )
-    }
-}
-
-impl fmt::Display for RawAttr {
-    /// `attr 0x8012 (3 bytes: 0a0b0c)`: the type field in hex (flags
-    /// included), then the value in hex.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "attr {:#x} ({} bytes: ", self.kind, self.value.len())?;
-        for b in &self.value {
-            write!(f, "{b:02x}")?;
-        }
-        f.write_str(")")
     }
 }
 

@@ -18,7 +18,7 @@
 //! `include/uapi/linux/netfilter/nf_conntrack_common.h` (state bits).
 
 use bitflags::bitflags;
-use netlink_packet_core::DecodeError;
+use nl_engine::DecodeError;
 
 use crate::attr::{Writer, err, get_str, get_u32, get_u64, iter};
 use crate::compat::Match;

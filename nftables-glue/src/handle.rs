@@ -44,11 +44,8 @@ fn unsupported(ctx: &str) -> Error {
     }
 }
 
-fn decode<T>(ctx: &str, r: std::result::Result<T, netlink_packet_core::DecodeError>) -> Result<T> {
-    r.map_err(|e| Error::Decode {
-        context: ctx.to_string(),
-        reason: e.to_string(),
-    })
+fn decode<T>(ctx: &str, r: std::result::Result<T, nl_engine::DecodeError>) -> Result<T> {
+    r.map_err(|e| e.into_error(ctx))
 }
 
 impl NftHandle {

@@ -41,7 +41,7 @@ pub struct Generation {
 }
 
 impl Generation {
-    fn parse(msg: &NftMessage) -> std::result::Result<Self, netlink_packet_core::DecodeError> {
+    fn parse(msg: &NftMessage) -> std::result::Result<Self, nl_engine::DecodeError> {
         let mut g = Generation {
             id: 0,
             pid: None,
@@ -91,7 +91,7 @@ pub enum NftEvent {
 
 impl NftEvent {
     /// Decodes a notification.
-    pub fn parse(msg: NftMessage) -> std::result::Result<Self, netlink_packet_core::DecodeError> {
+    pub fn parse(msg: NftMessage) -> std::result::Result<Self, nl_engine::DecodeError> {
         Ok(match msg.command {
             Command::NewTable => NftEvent::NewTable(Table::parse(&msg)?),
             Command::DelTable => NftEvent::DelTable(Table::parse(&msg)?),

@@ -5,9 +5,9 @@
 //! (`enum nf_tables_msg_types`) and `nfnetlink.h` (batch messages).
 
 use netlink_packet_core::{
-    DecodeError, NetlinkDeserializable, NetlinkHeader, NetlinkMessage, NetlinkPayload,
-    NetlinkSerializable,
+    NetlinkDeserializable, NetlinkHeader, NetlinkMessage, NetlinkPayload, NetlinkSerializable,
 };
+use nl_engine::DecodeError;
 use nl_engine::nfnl::{
     NFGENMSG_LEN, NFNL_MSG_BATCH_BEGIN, NFNL_MSG_BATCH_END, NFNL_SUBSYS_NFTABLES, NfGenMsg,
     message_type,

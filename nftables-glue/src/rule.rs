@@ -7,7 +7,7 @@
 //! (`struct nftnl_udata`: type byte, length byte, value), type 0
 //! (`NFTNL_UDATA_RULE_COMMENT`), a NUL-terminated string.
 
-use netlink_packet_core::DecodeError;
+use nl_engine::DecodeError;
 
 use crate::attr::{RawAttr, Writer, get_str, get_u32, get_u64, iter};
 use crate::expr::Expr;
@@ -226,10 +226,7 @@ impl Rule {
                     }
                     r.compat = Some(c);
                 }
-                _ => r.unknown.push(RawAttr {
-                    kind: full,
-                    value: v.to_vec(),
-                }),
+                _ => r.unknown.push(RawAttr::new(full, v.to_vec())),
             }
         }
         Ok(r)

@@ -16,7 +16,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use bitflags::bitflags;
-use netlink_packet_core::DecodeError;
+use nl_engine::DecodeError;
 
 use crate::attr::{RawAttr, Writer, get_str, get_u32, get_u64, iter};
 use crate::expr::{Data, Verdict};
@@ -492,10 +492,7 @@ impl Set {
                 }
                 NFTA_SET_USERDATA => s.userdata = Some(v.to_vec()),
                 NFTA_SET_HANDLE => s.handle = Some(get_u64(v, "set handle")?),
-                _ => s.unknown.push(RawAttr {
-                    kind: full,
-                    value: v.to_vec(),
-                }),
+                _ => s.unknown.push(RawAttr::new(full, v.to_vec())),
             }
         }
         if let (Some(t), Some(l)) = (dt, dl) {
@@ -636,10 +633,7 @@ impl SetElement {
                     el.expiration = Some(Duration::from_millis(get_u64(v, "expiration")?))
                 }
                 NFTA_SET_ELEM_USERDATA => el.userdata = Some(v.to_vec()),
-                _ => el.unknown.push(RawAttr {
-                    kind: full,
-                    value: v.to_vec(),
-                }),
+                _ => el.unknown.push(RawAttr::new(full, v.to_vec())),
             }
         }
         Ok(el)

@@ -5,7 +5,7 @@
 //! `include/uapi/linux/netfilter.h` (`NFPROTO_*`).
 
 use bitflags::bitflags;
-use netlink_packet_core::DecodeError;
+use nl_engine::DecodeError;
 
 use crate::attr::{RawAttr, Writer, get_str, get_u32, get_u64, iter};
 use crate::msg::{Command, NftMessage};
@@ -193,10 +193,7 @@ impl Table {
                 NFTA_TABLE_HANDLE => t.handle = Some(get_u64(v, "table handle")?),
                 NFTA_TABLE_USERDATA => t.userdata = Some(v.to_vec()),
                 NFTA_TABLE_OWNER => t.owner = Some(get_u32(v, "table owner")?),
-                _ => t.unknown.push(RawAttr {
-                    kind: full,
-                    value: v.to_vec(),
-                }),
+                _ => t.unknown.push(RawAttr::new(full, v.to_vec())),
             }
         }
         Ok(t)

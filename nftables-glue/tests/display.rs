@@ -79,10 +79,7 @@ fn offline() {
         NftMessage::batch(Command::BatchBegin).to_string(),
         "batch begin family 0 (0 bytes of attributes)"
     );
-    let raw = RawAttr {
-        kind: 0x8012,
-        value: vec![1, 2],
-    };
+    let raw = RawAttr::new(0x8012, vec![1, 2]);
     assert_eq!(raw.to_string(), "attr 0x8012 (2 bytes: 0102)");
     let mut tx = Transaction::new();
     tx.add_table(&t).delete_table(&t);
