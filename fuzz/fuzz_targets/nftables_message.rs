@@ -25,7 +25,7 @@ use nl_engine::wire::Messages;
 fn check<T: PartialEq + std::fmt::Debug + Clone>(
     m: &NftMessage,
     new: Command,
-    parse: fn(&NftMessage) -> Result<T, netlink_packet_core::DecodeError>,
+    parse: fn(&NftMessage) -> Result<T, nl_engine::DecodeError>,
     to_message: fn(&T, Command) -> NftMessage,
     read_back: fn(&mut T),
 ) -> Option<T> {

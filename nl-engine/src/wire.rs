@@ -124,6 +124,77 @@ pub fn append_typed<T: Nla>(buf: &mut Vec<u8>, a: &T) {
     });
 }
 
+/// Writes one attribute at the start of `buf`: its header, the value that
+/// `value` writes into the `value_len` bytes it is given, then zero
+/// padding to 4 bytes. Returns the attribute's padded length, which is
+/// what the caller sized `buf` with; writes nothing when `buf` is shorter.
+///
+/// This is the writer for buffers sized in advance (netlink-packet-core's
+/// `Emitable::emit`); [`append_nla`] is the one for growing buffers.
+///
+/// ```
+/// use nl_engine::wire::{append_attr, put_nla};
+/// let mut b = [0xff; 12];
+/// assert_eq!(put_nla(&mut b, 3, 5, |v| v.copy_from_slice(&[1, 2, 3, 4, 5])), 12);
+/// let mut a = Vec::new();
+/// append_attr(&mut a, 3, &[1, 2, 3, 4, 5]);
+/// assert_eq!(b[..], a[..]);
+/// ```
+pub fn put_nla(
+    buf: &mut [u8],
+    kind: u16,
+    value_len: usize,
+    value: impl FnOnce(&mut [u8]),
+) -> usize {
+    let len = 4usize.saturating_add(value_len);
+    let padded = align4(len);
+    if let Some(attr) = buf.get_mut(..padded) {
+        let [l0, l1] = u16::try_from(len).unwrap_or(u16::MAX).to_ne_bytes();
+        let [k0, k1] = kind.to_ne_bytes();
+        put_at(attr, 0, &[l0, l1, k0, k1]);
+        if let Some(v) = attr.get_mut(4..len) {
+            value(v);
+        }
+        if let Some(pad) = attr.get_mut(len..) {
+            pad.fill(0);
+        }
+    }
+    padded
+}
+
+/// Writes typed attributes (any [`Nla`]) one after another into `buf`,
+/// sized with [`typed_len`], with [`put_nla`]: each with its full type
+/// field as [`Nla::kind`] gives it, flags included (the `Emitable` of
+/// netlink-packet-core 0.9 drops `NLA_F_NET_BYTEORDER` when
+/// `NLA_F_NESTED` is set too, so an unknown attribute carrying both would
+/// not be re-emitted as it was received).
+///
+/// ```
+/// use nl_engine::RawAttr;
+/// use nl_engine::wire::{emit_typed, typed_len};
+/// let attrs = [RawAttr::new(0xc007, vec![1, 2]), RawAttr::new(1, vec![])];
+/// let mut b = vec![0; typed_len(&attrs)];
+/// emit_typed(&mut b, &attrs);
+/// assert_eq!(b, [6, 0, 0x07, 0xc0, 1, 2, 0, 0, 4, 0, 1, 0]);
+/// ```
+pub fn emit_typed<T: Nla>(buf: &mut [u8], attrs: &[T]) {
+    let mut off = 0usize;
+    for a in attrs {
+        let Some(rest) = buf.get_mut(off..) else {
+            return;
+        };
+        off = off.saturating_add(put_nla(rest, a.kind(), a.value_len(), |v| a.emit_value(v)));
+    }
+}
+
+/// The bytes [`emit_typed`] writes for `attrs`: headers, values, padding.
+pub fn typed_len<T: Nla>(attrs: &[T]) -> usize {
+    attrs
+        .iter()
+        .map(|a| align4(4usize.saturating_add(a.value_len())))
+        .sum()
+}
+
 /// `NLA_F_NET_BYTEORDER`
 pub const NLA_F_NET_BYTEORDER: u16 = 0x4000;
 
