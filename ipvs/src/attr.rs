@@ -1,11 +1,12 @@
 //! Small helpers shared by the attribute codecs of every object.
 
-use netlink_packet_core::{DecodeError, DefaultNla, Emitable, Nla, NlaBuffer, NlasIterator};
+use netlink_packet_core::Nla;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::consts::{AF_INET, AF_INET6};
 use nl_engine::wire::{Attr, Attrs};
 pub(crate) use nl_engine::wire::{append_nla, append_typed};
+use nl_engine::{DecodeError, RawAttr};
 
 /// Copies `bytes` into the start of `buffer` (which the caller sized with
 /// `value_len`); never panics on a size mismatch.
@@ -17,22 +18,10 @@ pub(crate) fn put(buffer: &mut [u8], bytes: &[u8]) {
 }
 
 /// Emits attributes one after another into `buffer` (sized with their
-/// `buffer_len`), each with its full type field: netlink-packet-core 0.9's
-/// `Emitable` drops `NLA_F_NET_BYTEORDER` when `NLA_F_NESTED` is set too, so
-/// an unknown attribute carrying both flags would not be re-emitted as it
-/// was received (found by fuzzing).
+/// `buffer_len`), each with its full type field (see
+/// [`nl_engine::wire::emit_typed`]; found by fuzzing).
 pub(crate) fn emit_all<T: Nla>(buffer: &mut [u8], attrs: &[T]) {
-    let mut off = 0;
-    for a in attrs {
-        let len = a.buffer_len();
-        if let Some(b) = buffer.get_mut(off..off + len) {
-            a.emit(b);
-            if let Some(t) = b.get_mut(2..4) {
-                t.copy_from_slice(&a.kind().to_ne_bytes());
-            }
-        }
-        off += len;
-    }
+    nl_engine::wire::emit_typed(buffer, attrs);
 }
 
 /// Appends an attribute whose value is `value` (the direct encoders of
@@ -61,19 +50,18 @@ pub(crate) fn append_addr(buf: &mut Vec<u8>, kind: u16, addr: &IpAddr) {
 /// Parses every attribute of `buf` with `f`.
 pub(crate) fn parse_all<T>(
     buf: &[u8],
-    mut f: impl FnMut(&NlaBuffer<&[u8]>) -> Result<T, DecodeError>,
+    mut f: impl FnMut(&Attr<'_>) -> Result<T, DecodeError>,
 ) -> Result<Vec<T>, DecodeError> {
     let mut out = Vec::new();
-    for nla in NlasIterator::new(buf) {
-        let nla = nla?;
-        out.push(f(&nla)?);
+    for a in each(buf) {
+        out.push(f(&a?)?);
     }
     Ok(out)
 }
 
 /// An unknown attribute, kept whole (flags included) to be re-emitted.
-pub(crate) fn unknown(buf: &NlaBuffer<&[u8]>) -> Result<DefaultNla, DecodeError> {
-    <DefaultNla as netlink_packet_core::Parseable<NlaBuffer<&[u8]>>>::parse(buf)
+pub(crate) fn unknown(a: &Attr<'_>) -> RawAttr {
+    RawAttr::from_attr(a)
 }
 
 /// An address as IPVS carries it: always the 16 bytes of a
@@ -158,20 +146,14 @@ pub(crate) fn str_of<'a>(value: &'a [u8], what: &str) -> Result<&'a str, DecodeE
 
 /// The attributes of a nest, straight from the bytes (the direct decoders).
 pub(crate) fn each(nest: &[u8]) -> impl Iterator<Item = Result<Attr<'_>, DecodeError>> {
-    Attrs::new(nest).map(|a| a.map_err(DecodeError::from))
-}
-
-/// An unknown attribute read by [`each`], kept whole (flags included) to
-/// be re-emitted, as [`unknown`] keeps it.
-pub(crate) fn unknown_raw(a: &Attr<'_>) -> DefaultNla {
-    DefaultNla::new(a.raw_type, a.value.to_vec())
+    Attrs::new(nest).map(|a| a.map_err(DecodeError::new))
 }
 
 /// Typed attributes emitted back to the bytes they came from (the typed
 /// `from_attrs` constructors decode those bytes with the one decoder each
 /// object has, which reads the kernel's bytes directly).
 pub(crate) fn to_bytes<T: Nla>(attrs: &[T]) -> Vec<u8> {
-    let mut buf = vec![0u8; attrs.buffer_len()];
+    let mut buf = vec![0u8; nl_engine::wire::typed_len(attrs)];
     emit_all(&mut buf, attrs);
     buf
 }

@@ -5,7 +5,9 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use netlink_packet_core::{DecodeError, DefaultNla, Nla, NlaBuffer};
+use netlink_packet_core::Nla;
+use nl_engine::wire::Attr;
+use nl_engine::{DecodeError, RawAttr};
 
 use crate::attr;
 use crate::consts::*;
@@ -75,7 +77,7 @@ pub enum DaemonAttr {
     /// `IPVS_DAEMON_ATTR_MCAST_TTL` (u8)
     McastTtl(u8),
     /// Any other attribute, kept as received.
-    Other(DefaultNla),
+    Other(RawAttr),
 }
 
 impl Nla for DaemonAttr {
@@ -119,8 +121,8 @@ impl Nla for DaemonAttr {
 
 impl DaemonAttr {
     /// Parses one attribute of a daemon nest.
-    pub fn parse(buf: &NlaBuffer<&[u8]>) -> std::result::Result<Self, DecodeError> {
-        let v = buf.value();
+    pub fn parse(buf: &Attr<'_>) -> std::result::Result<Self, DecodeError> {
+        let v = buf.value;
         Ok(match buf.kind() {
             IPVS_DAEMON_ATTR_STATE => DaemonAttr::State(attr::u32_ne(v, "daemon state")?),
             IPVS_DAEMON_ATTR_MCAST_IFN => DaemonAttr::McastIfn(attr::string(v, "interface")?),
@@ -128,15 +130,15 @@ impl DaemonAttr {
             IPVS_DAEMON_ATTR_SYNC_MAXLEN => DaemonAttr::SyncMaxLen(attr::u16_ne(v, "maxlen")?),
             IPVS_DAEMON_ATTR_MCAST_GROUP => match <[u8; 4]>::try_from(v) {
                 Ok(b) => DaemonAttr::McastGroup(Ipv4Addr::from(b)),
-                Err(_) => DaemonAttr::Other(attr::unknown(buf)?),
+                Err(_) => DaemonAttr::Other(attr::unknown(buf)),
             },
             IPVS_DAEMON_ATTR_MCAST_GROUP6 => match <[u8; 16]>::try_from(v) {
                 Ok(b) => DaemonAttr::McastGroup6(Ipv6Addr::from(b)),
-                Err(_) => DaemonAttr::Other(attr::unknown(buf)?),
+                Err(_) => DaemonAttr::Other(attr::unknown(buf)),
             },
             IPVS_DAEMON_ATTR_MCAST_PORT => DaemonAttr::McastPort(attr::u16_ne(v, "mcast port")?),
             IPVS_DAEMON_ATTR_MCAST_TTL => DaemonAttr::McastTtl(attr::u8_ne(v, "mcast ttl")?),
-            _ => DaemonAttr::Other(attr::unknown(buf)?),
+            _ => DaemonAttr::Other(attr::unknown(buf)),
         })
     }
 
@@ -180,7 +182,7 @@ pub struct SyncDaemon {
     /// Multicast TTL (`--mcast-ttl`).
     pub ttl: Option<u8>,
     /// Attributes this crate does not know, re-emitted as they came.
-    pub unknown: Vec<DefaultNla>,
+    pub unknown: Vec<RawAttr>,
 }
 
 impl SyncDaemon {

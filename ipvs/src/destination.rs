@@ -3,7 +3,9 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use netlink_packet_core::{DecodeError, DefaultNla, Emitable, Nla, NlaBuffer};
+use netlink_packet_core::{Emitable, Nla};
+use nl_engine::wire::Attr;
+use nl_engine::{DecodeError, RawAttr};
 
 use crate::attr;
 use crate::consts::*;
@@ -179,7 +181,7 @@ pub enum DestAttr {
     /// `IPVS_DEST_ATTR_TUN_FLAGS` (u16)
     TunFlags(u16),
     /// Any other attribute, kept as received.
-    Other(DefaultNla),
+    Other(RawAttr),
 }
 
 impl Nla for DestAttr {
@@ -235,8 +237,8 @@ impl Nla for DestAttr {
 
 impl DestAttr {
     /// Parses one attribute of a destination nest.
-    pub fn parse(buf: &NlaBuffer<&[u8]>) -> Result<Self, DecodeError> {
-        let v = buf.value();
+    pub fn parse(buf: &Attr<'_>) -> Result<Self, DecodeError> {
+        let v = buf.value;
         let u32v = |what| attr::u32_ne(v, what);
         Ok(match buf.kind() {
             IPVS_DEST_ATTR_ADDR if v.len() == 4 || v.len() == 16 => DestAttr::Addr(v.to_vec()),
@@ -254,7 +256,7 @@ impl DestAttr {
             IPVS_DEST_ATTR_TUN_TYPE => DestAttr::TunType(attr::u8_ne(v, "tunnel type")?),
             IPVS_DEST_ATTR_TUN_PORT => DestAttr::TunPort(attr::u16_be(v, "tunnel port")?),
             IPVS_DEST_ATTR_TUN_FLAGS => DestAttr::TunFlags(attr::u16_ne(v, "tunnel flags")?),
-            _ => DestAttr::Other(attr::unknown(buf)?),
+            _ => DestAttr::Other(attr::unknown(buf)),
         })
     }
 
@@ -317,7 +319,7 @@ pub struct Destination {
     /// bulk plans and desired states are made of.
     pub stats: Option<Box<Stats>>,
     /// Attributes this crate does not know, re-emitted as they came.
-    pub unknown: Vec<DefaultNla>,
+    pub unknown: Vec<RawAttr>,
 }
 
 impl Destination {
@@ -503,7 +505,7 @@ impl Destination {
                     d.tunnel_flags =
                         TunnelFlags::from_bits_retain(attr::u16_ne(v, "tunnel flags")?);
                 }
-                _ => d.unknown.push(attr::unknown_raw(&a)),
+                _ => d.unknown.push(attr::unknown(&a)),
             }
         }
         let addr = addr.ok_or("destination without address")?;

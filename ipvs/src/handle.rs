@@ -984,7 +984,7 @@ mod tests {
     use super::*;
     use crate::destination::{TunnelFlags, TunnelType, Weight};
     use crate::service::Scheduler;
-    use netlink_packet_core::DefaultNla;
+    use nl_engine::RawAttr;
 
     /// The service-dump rule, driven by scripted reads (deterministic; the
     /// kernel race it answers is shown in the guest test
@@ -1105,7 +1105,7 @@ mod tests {
             .persistent(Duration::from_secs(300))
             .one_packet();
         svc.pe_name = Some("sip".into());
-        svc.unknown.push(DefaultNla::new(0x3f, vec![1, 2, 3]));
+        svc.unknown.push(RawAttr::new(0x3f, vec![1, 2, 3]));
         let svc6 = Service::udp("[2001:db8::1]:53".parse().unwrap());
         let fw = Service::fwmark6(7).scheduler(Scheduler::Other("xyz".into()));
         let mut d = Destination::new("192.168.1.2".parse().unwrap(), 8080)
@@ -1113,7 +1113,7 @@ mod tests {
             .weight(Weight(7));
         d.upper_threshold = 100;
         d.lower_threshold = 10;
-        d.unknown.push(DefaultNla::new(0x30, vec![9]));
+        d.unknown.push(RawAttr::new(0x30, vec![9]));
         let d6 = Destination::new("2001:db8::2".parse().unwrap(), 53).tunnel(
             TunnelType::Gue,
             6080,

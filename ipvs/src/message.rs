@@ -1,10 +1,10 @@
 //! IPVS generic netlink messages: a command and its top-level attributes
 //! (`IPVS_CMD_*`, `IPVS_CMD_ATTR_*`, `IPVS_INFO_ATTR_*`).
 
-use netlink_packet_core::{
-    DecodeError, DefaultNla, Emitable, NLA_F_NESTED, Nla, NlaBuffer, ParseableParametrized,
-};
+use netlink_packet_core::{Emitable, NLA_F_NESTED, Nla, ParseableParametrized};
 use netlink_packet_generic::{GenlFamily, GenlHeader};
+use nl_engine::wire::Attr;
+use nl_engine::{DecodeError, RawAttr};
 
 use crate::attr;
 use crate::consts::*;
@@ -157,7 +157,7 @@ pub enum IpvsAttr {
     /// `IPVS_INFO_ATTR_CONN_TAB_SIZE` (only in `SetInfo` replies)
     InfoConnTabSize(u32),
     /// Any other attribute, kept as received.
-    Other(DefaultNla),
+    Other(RawAttr),
 }
 
 impl Nla for IpvsAttr {
@@ -205,15 +205,15 @@ impl Nla for IpvsAttr {
 impl IpvsAttr {
     /// Parses one top-level attribute of a message of command `cmd` (the
     /// numbers of `GetInfo` replies overlap the others).
-    pub fn parse(buf: &NlaBuffer<&[u8]>, cmd: IpvsCmd) -> Result<Self, DecodeError> {
-        let v = buf.value();
+    pub fn parse(buf: &Attr<'_>, cmd: IpvsCmd) -> Result<Self, DecodeError> {
+        let v = buf.value;
         if cmd == IpvsCmd::SetInfo {
             return Ok(match buf.kind() {
                 IPVS_INFO_ATTR_VERSION => IpvsAttr::InfoVersion(attr::u32_ne(v, "version")?),
                 IPVS_INFO_ATTR_CONN_TAB_SIZE => {
                     IpvsAttr::InfoConnTabSize(attr::u32_ne(v, "conn table size")?)
                 }
-                _ => IpvsAttr::Other(attr::unknown(buf)?),
+                _ => IpvsAttr::Other(attr::unknown(buf)),
             });
         }
         Ok(match buf.kind() {
@@ -225,7 +225,7 @@ impl IpvsAttr {
                 IpvsAttr::TimeoutTcpFin(attr::u32_ne(v, "tcpfin timeout")?)
             }
             IPVS_CMD_ATTR_TIMEOUT_UDP => IpvsAttr::TimeoutUdp(attr::u32_ne(v, "udp timeout")?),
-            _ => IpvsAttr::Other(attr::unknown(buf)?),
+            _ => IpvsAttr::Other(attr::unknown(buf)),
         })
     }
 }
@@ -263,7 +263,7 @@ impl GenlFamily for IpvsMessage {
 
 impl Emitable for IpvsMessage {
     fn buffer_len(&self) -> usize {
-        self.attrs.as_slice().buffer_len()
+        nl_engine::wire::typed_len(&self.attrs)
     }
     fn emit(&self, buffer: &mut [u8]) {
         attr::emit_all(buffer, &self.attrs)
@@ -271,7 +271,10 @@ impl Emitable for IpvsMessage {
 }
 
 impl ParseableParametrized<[u8], GenlHeader> for IpvsMessage {
-    fn parse_with_param(buf: &[u8], header: GenlHeader) -> Result<Self, DecodeError> {
+    fn parse_with_param(
+        buf: &[u8],
+        header: GenlHeader,
+    ) -> Result<Self, netlink_packet_core::DecodeError> {
         let cmd = IpvsCmd::from(header.cmd);
         let attrs = attr::parse_all(buf, |nla| IpvsAttr::parse(nla, cmd))?;
         Ok(IpvsMessage { cmd, attrs })
@@ -451,8 +454,8 @@ mod tests {
         let msg = IpvsMessage::new(
             IpvsCmd::SetConfig,
             vec![
-                IpvsAttr::Other(DefaultNla::new(kind, vec![1, 2, 3, 4])),
-                IpvsAttr::Service(vec![ServiceAttr::Other(DefaultNla::new(kind, vec![5]))]),
+                IpvsAttr::Other(RawAttr::new(kind, vec![1, 2, 3, 4])),
+                IpvsAttr::Service(vec![ServiceAttr::Other(RawAttr::new(kind, vec![5]))]),
             ],
         );
         let mut buf = vec![0; msg.buffer_len()];

@@ -6,7 +6,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::str::FromStr;
 use std::time::Duration;
 
-use netlink_packet_core::{DecodeError, DefaultNla, Nla, NlaBuffer};
+use netlink_packet_core::Nla;
+use nl_engine::wire::Attr;
+use nl_engine::{DecodeError, RawAttr};
 
 use crate::attr;
 use crate::consts::*;
@@ -448,7 +450,7 @@ pub enum ServiceAttr {
     /// `IPVS_SVC_ATTR_STATS64`
     Stats64(Vec<StatsAttr>),
     /// Any other attribute, kept as received.
-    Other(DefaultNla),
+    Other(RawAttr),
 }
 
 impl Nla for ServiceAttr {
@@ -509,8 +511,8 @@ use netlink_packet_core::Emitable;
 
 impl ServiceAttr {
     /// Parses one attribute of a service nest.
-    pub fn parse(buf: &NlaBuffer<&[u8]>) -> std::result::Result<Self, DecodeError> {
-        let v = buf.value();
+    pub fn parse(buf: &Attr<'_>) -> std::result::Result<Self, DecodeError> {
+        let v = buf.value;
         Ok(match buf.kind() {
             IPVS_SVC_ATTR_AF => ServiceAttr::Af(attr::u16_ne(v, "service af")?),
             IPVS_SVC_ATTR_PROTOCOL => ServiceAttr::Protocol(attr::u16_ne(v, "service protocol")?),
@@ -523,17 +525,17 @@ impl ServiceAttr {
                     flags: attr::u32_ne(flags, "service flags")?,
                     mask: attr::u32_ne(mask, "service flags mask")?,
                 },
-                _ => ServiceAttr::Other(attr::unknown(buf)?),
+                _ => ServiceAttr::Other(attr::unknown(buf)),
             },
             IPVS_SVC_ATTR_TIMEOUT => ServiceAttr::Timeout(attr::u32_ne(v, "service timeout")?),
             IPVS_SVC_ATTR_NETMASK => match <[u8; 4]>::try_from(v) {
                 Ok(mask) => ServiceAttr::Netmask(mask),
-                Err(_) => ServiceAttr::Other(attr::unknown(buf)?),
+                Err(_) => ServiceAttr::Other(attr::unknown(buf)),
             },
             IPVS_SVC_ATTR_STATS => ServiceAttr::Stats(StatsAttr::parse_nest(v)?),
             IPVS_SVC_ATTR_PE_NAME => ServiceAttr::PeName(attr::string(v, "pe name")?),
             IPVS_SVC_ATTR_STATS64 => ServiceAttr::Stats64(StatsAttr::parse_nest(v)?),
-            _ => ServiceAttr::Other(attr::unknown(buf)?),
+            _ => ServiceAttr::Other(attr::unknown(buf)),
         })
     }
 
@@ -585,7 +587,7 @@ pub struct Service {
     /// plans and desired states are made of.
     pub stats: Option<Box<Stats>>,
     /// Attributes this crate does not know, re-emitted as they came.
-    pub unknown: Vec<DefaultNla>,
+    pub unknown: Vec<RawAttr>,
 }
 
 impl Service {
@@ -797,7 +799,7 @@ impl Service {
                 IPVS_SVC_ATTR_STATS => s32 = Some(Stats::decode(v, StatsWidth::Bits32)?),
                 IPVS_SVC_ATTR_PE_NAME => pe = Some(attr::string(v, "pe name")?),
                 IPVS_SVC_ATTR_STATS64 => s64 = Some(Stats::decode(v, StatsWidth::Bits64)?),
-                _ => unknown.push(attr::unknown_raw(&a)),
+                _ => unknown.push(attr::unknown(&a)),
             }
         }
         let af = af.ok_or("service without address family")?;

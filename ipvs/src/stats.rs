@@ -1,7 +1,9 @@
 //! Traffic statistics of a service or destination (`IPVS_*_ATTR_STATS` and
 //! `IPVS_*_ATTR_STATS64`).
 
-use netlink_packet_core::{DecodeError, DefaultNla, Nla, NlaBuffer};
+use netlink_packet_core::Nla;
+use nl_engine::wire::Attr;
+use nl_engine::{DecodeError, RawAttr};
 
 use crate::attr;
 use crate::consts::*;
@@ -18,7 +20,7 @@ pub enum StatsAttr {
     /// `IPVS_STATS_ATTR_PAD` (alignment filler for 64-bit values).
     Pad,
     /// Anything else.
-    Other(DefaultNla),
+    Other(RawAttr),
 }
 
 impl Nla for StatsAttr {
@@ -48,8 +50,8 @@ impl Nla for StatsAttr {
 }
 
 impl StatsAttr {
-    pub(crate) fn parse(buf: &NlaBuffer<&[u8]>) -> Result<Self, DecodeError> {
-        let v = buf.value();
+    pub(crate) fn parse(buf: &Attr<'_>) -> Result<Self, DecodeError> {
+        let v = buf.value;
         let k = buf.kind();
         Ok(match (k, v.len()) {
             (IPVS_STATS_ATTR_PAD, 0) => StatsAttr::Pad,
@@ -59,7 +61,7 @@ impl StatsAttr {
             (IPVS_STATS_ATTR_CONNS..=IPVS_STATS_ATTR_OUTBPS, 8) => {
                 StatsAttr::U64(k, attr::u64_ne(v, "stats counter")?)
             }
-            _ => StatsAttr::Other(attr::unknown(buf)?),
+            _ => StatsAttr::Other(attr::unknown(buf)),
         })
     }
 
