@@ -99,6 +99,8 @@ pub use nl_engine as netlink;
 pub use nl_engine::Error;
 /// `Result` with [`Error`].
 pub use nl_engine::{Netns, Result};
+/// The error of every `parse`/`decode` function of this crate.
+pub use nl_engine::DecodeError;
 
 /// The README's code examples, compiled as doc tests so they stay true.
 #[cfg(doctest)]

@@ -13,23 +13,18 @@
 //! number back in host order, so it is encoded in host order (the flag is
 //! still set, as the `ipset` tool does).
 //! Anything this crate does not know, or cannot decode, is kept as
-//! [`DefaultNla`] and emitted again unchanged.
+//! [`RawAttr`] and emitted again unchanged.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use netlink_packet_core::{
-    DecodeError, DefaultNla, Emitable, NLA_F_NESTED, NLA_F_NET_BYTEORDER, NLA_HEADER_SIZE,
-    NLA_TYPE_MASK, Nla, NlaBuffer, NlasIterator, Parseable,
-};
+use netlink_packet_core::Nla;
+use nl_engine::wire::{self, Attr, Attrs, NLA_F_NESTED, NLA_F_NET_BYTEORDER};
+use nl_engine::{DecodeError, RawAttr};
 
 use crate::constants::*;
 use crate::types::{CadtFlags, CmdFlags, Family, Timeout};
 
 const NBO: u16 = NLA_F_NET_BYTEORDER;
-
-fn nla_align(n: usize) -> usize {
-    (n + 3) & !3
-}
 
 /// Writes a NUL-terminated string (the caller sized `buf` as `len + 1`).
 fn emit_str(buf: &mut [u8], s: &str) {
@@ -51,20 +46,20 @@ fn emit_be(buf: &mut [u8], bytes: &[u8]) {
 fn parse_str(v: &[u8]) -> Result<String, DecodeError> {
     let end = v.iter().position(|&b| b == 0).unwrap_or(v.len());
     let s = v.get(..end).unwrap_or_default();
-    String::from_utf8(s.to_vec()).map_err(|e| DecodeError::from(e.to_string()))
+    String::from_utf8(s.to_vec()).map_err(|e| DecodeError::new(e.to_string()))
 }
 
 fn be16(v: &[u8]) -> Result<u16, DecodeError> {
     let b: [u8; 2] = v
         .try_into()
-        .map_err(|_| DecodeError::from("expected a 2-byte value"))?;
+        .map_err(|_| DecodeError::new("expected a 2-byte value"))?;
     Ok(u16::from_be_bytes(b))
 }
 
 fn be32(v: &[u8]) -> Result<u32, DecodeError> {
     let b: [u8; 4] = v
         .try_into()
-        .map_err(|_| DecodeError::from("expected a 4-byte value"))?;
+        .map_err(|_| DecodeError::new("expected a 4-byte value"))?;
     Ok(u32::from_be_bytes(b))
 }
 
@@ -72,36 +67,38 @@ fn be32(v: &[u8]) -> Result<u32, DecodeError> {
 fn ne32(v: &[u8]) -> Result<u32, DecodeError> {
     let b: [u8; 4] = v
         .try_into()
-        .map_err(|_| DecodeError::from("expected a 4-byte value"))?;
+        .map_err(|_| DecodeError::new("expected a 4-byte value"))?;
     Ok(u32::from_ne_bytes(b))
 }
 
 fn be64(v: &[u8]) -> Result<u64, DecodeError> {
     let b: [u8; 8] = v
         .try_into()
-        .map_err(|_| DecodeError::from("expected an 8-byte value"))?;
+        .map_err(|_| DecodeError::new("expected an 8-byte value"))?;
     Ok(u64::from_be_bytes(b))
 }
 
 fn one(v: &[u8]) -> Result<u8, DecodeError> {
     match v {
         [b] => Ok(*b),
-        _ => Err(DecodeError::from("expected a 1-byte value")),
+        _ => Err(DecodeError::new("expected a 1-byte value")),
     }
 }
 
-fn raw(buf: &NlaBuffer<&[u8]>) -> Result<DefaultNla, DecodeError> {
-    DefaultNla::parse(buf)
+/// The attributes of `v`, malformed ones an error.
+fn each(v: &[u8]) -> impl Iterator<Item = Result<Attr<'_>, DecodeError>> {
+    Attrs::new(v).map(|a| a.map_err(DecodeError::new))
 }
 
 /// An address nest (`IPSET_ATTR_IP` and friends) holding
 /// `IPSET_ATTR_IPADDR_IPV4` or `IPSET_ATTR_IPADDR_IPV6`.
 fn ip_nest_len(ip: &IpAddr) -> usize {
-    NLA_HEADER_SIZE
-        + match ip {
+    wire::align4(
+        4 + match ip {
             IpAddr::V4(_) => 4,
             IpAddr::V6(_) => 16,
-        }
+        },
+    )
 }
 
 fn emit_ip_nest(buf: &mut [u8], ip: &IpAddr) {
@@ -116,39 +113,31 @@ fn emit_ip_nest(buf: &mut [u8], ip: &IpAddr) {
             (IPSET_ATTR_IPADDR_IPV6, &v6)
         }
     };
-    let len = (NLA_HEADER_SIZE + bytes.len()) as u16;
-    if let Some((header, value)) = buf.split_first_chunk_mut::<4>() {
-        if let Some(dst) = value.get_mut(..bytes.len()) {
-            let (len_field, kind_field) = header.split_at_mut(2);
-            len_field.copy_from_slice(&len.to_ne_bytes());
-            kind_field.copy_from_slice(&(kind | NBO).to_ne_bytes());
-            dst.copy_from_slice(bytes);
-        }
-    }
+    wire::put_nla(buf, kind | NBO, bytes.len(), |v| v.copy_from_slice(bytes));
 }
 
 fn parse_ip_nest(v: &[u8]) -> Result<IpAddr, DecodeError> {
-    for nla in NlasIterator::new(v) {
+    for nla in each(v) {
         let nla = nla?;
-        match nla.kind() & NLA_TYPE_MASK {
+        match nla.kind() {
             IPSET_ATTR_IPADDR_IPV4 => {
                 let b: [u8; 4] = nla
-                    .value()
+                    .value
                     .try_into()
-                    .map_err(|_| DecodeError::from("IPv4 address of wrong length"))?;
+                    .map_err(|_| DecodeError::new("IPv4 address of wrong length"))?;
                 return Ok(IpAddr::V4(Ipv4Addr::from(b)));
             }
             IPSET_ATTR_IPADDR_IPV6 => {
                 let b: [u8; 16] = nla
-                    .value()
+                    .value
                     .try_into()
-                    .map_err(|_| DecodeError::from("IPv6 address of wrong length"))?;
+                    .map_err(|_| DecodeError::new("IPv6 address of wrong length"))?;
                 return Ok(IpAddr::V6(Ipv6Addr::from(b)));
             }
             _ => {}
         }
     }
-    Err(DecodeError::from("address nest without an address"))
+    Err(DecodeError::new("address nest without an address"))
 }
 
 /// An attribute of element data (`IPSET_ATTR_DATA` inside add, del, test
@@ -215,7 +204,7 @@ pub enum ElementAttr {
     /// `IPSET_ATTR_SKBQUEUE`
     SkbQueue(u16),
     /// Anything else, kept verbatim.
-    Other(DefaultNla),
+    Other(RawAttr),
 }
 
 impl Nla for ElementAttr {
@@ -295,11 +284,11 @@ impl Nla for ElementAttr {
 impl ElementAttr {
     /// Decodes one element attribute; anything unknown or malformed is kept
     /// as [`ElementAttr::Other`].
-    pub fn parse(buf: &NlaBuffer<&[u8]>) -> Result<Self, DecodeError> {
-        let v = buf.value();
+    pub fn parse(buf: &Attr<'_>) -> Result<Self, DecodeError> {
+        let v = buf.value;
         let typed = (|| -> Result<Option<Self>, DecodeError> {
             use ElementAttr::*;
-            Ok(Some(match buf.kind() & NLA_TYPE_MASK {
+            Ok(Some(match buf.kind() {
                 IPSET_ATTR_IP => Ip(parse_ip_nest(v)?),
                 IPSET_ATTR_IP_TO => IpTo(parse_ip_nest(v)?),
                 IPSET_ATTR_CIDR => Cidr(one(v)?),
@@ -314,7 +303,7 @@ impl ElementAttr {
                 IPSET_ATTR_MARK => Mark(be32(v)?),
                 IPSET_ATTR_ETHER => Ether(
                     v.try_into()
-                        .map_err(|_| DecodeError::from("ether of wrong length"))?,
+                        .map_err(|_| DecodeError::new("ether of wrong length"))?,
                 ),
                 IPSET_ATTR_NAME => Name(parse_str(v)?),
                 IPSET_ATTR_NAMEREF => NameRef(parse_str(v)?),
@@ -345,15 +334,13 @@ impl ElementAttr {
         })();
         match typed {
             Ok(Some(a)) => Ok(a),
-            _ => Ok(ElementAttr::Other(raw(buf)?)),
+            _ => Ok(ElementAttr::Other(RawAttr::from_attr(buf))),
         }
     }
 
     /// Decodes the attributes of one element's `DATA` nest.
     pub fn parse_all(v: &[u8]) -> Result<Vec<Self>, DecodeError> {
-        NlasIterator::new(v)
-            .map(|n| ElementAttr::parse(&n?))
-            .collect()
+        each(v).map(|n| ElementAttr::parse(&n?)).collect()
     }
 }
 
@@ -403,7 +390,7 @@ pub enum CreateAttr {
     /// `IPSET_ATTR_MEMSIZE`: memory used, bytes (replies only).
     MemSize(u32),
     /// Anything else, kept verbatim.
-    Other(DefaultNla),
+    Other(RawAttr),
 }
 
 impl Nla for CreateAttr {
@@ -464,11 +451,11 @@ impl Nla for CreateAttr {
 impl CreateAttr {
     /// Decodes one create-data attribute; anything unknown or malformed is
     /// kept as [`CreateAttr::Other`].
-    pub fn parse(buf: &NlaBuffer<&[u8]>) -> Result<Self, DecodeError> {
-        let v = buf.value();
+    pub fn parse(buf: &Attr<'_>) -> Result<Self, DecodeError> {
+        let v = buf.value;
         let typed = (|| -> Result<Option<Self>, DecodeError> {
             use CreateAttr::*;
-            Ok(Some(match buf.kind() & NLA_TYPE_MASK {
+            Ok(Some(match buf.kind() {
                 IPSET_ATTR_IP => Ip(parse_ip_nest(v)?),
                 IPSET_ATTR_IP_TO => IpTo(parse_ip_nest(v)?),
                 IPSET_ATTR_CIDR => Cidr(one(v)?),
@@ -495,15 +482,13 @@ impl CreateAttr {
         })();
         match typed {
             Ok(Some(a)) => Ok(a),
-            _ => Ok(CreateAttr::Other(raw(buf)?)),
+            _ => Ok(CreateAttr::Other(RawAttr::from_attr(buf))),
         }
     }
 
     /// Decodes the attributes of a create-data nest.
     pub fn parse_all(v: &[u8]) -> Result<Vec<Self>, DecodeError> {
-        NlasIterator::new(v)
-            .map(|n| CreateAttr::parse(&n?))
-            .collect()
+        each(v).map(|n| CreateAttr::parse(&n?)).collect()
     }
 }
 
@@ -543,38 +528,24 @@ pub enum IpsetAttr {
     /// `IPSET_ATTR_INDEX`: the kernel's index of the set.
     Index(u16),
     /// Anything else, kept verbatim.
-    Other(DefaultNla),
+    Other(RawAttr),
 }
 
 fn nest_len<T: Nla>(v: &[T]) -> usize {
-    v.iter()
-        .map(|a| nla_align(a.value_len()) + NLA_HEADER_SIZE)
-        .sum()
+    wire::typed_len(v)
 }
 
-/// Emits attributes one after another, each with its full type field:
-/// netlink-packet-core 0.9's `Emitable` for `Nla` drops
-/// `NLA_F_NET_BYTEORDER` when `NLA_F_NESTED` is set too (`set_nested_flag`
-/// rewrites the type from the masked kind), so an unknown attribute carrying
-/// both flags would not be re-emitted as it was received.
+/// Emits attributes one after another, each with its full type field
+/// (see [`wire::emit_typed`]: an unknown attribute carrying both
+/// `NLA_F_NESTED` and `NLA_F_NET_BYTEORDER` is re-emitted as received).
 pub(crate) fn emit_nest<T: Nla>(buf: &mut [u8], v: &[T]) {
-    let mut off = 0;
-    for a in v {
-        let l = nla_align(a.value_len()) + NLA_HEADER_SIZE;
-        if let Some(b) = buf.get_mut(off..off + l) {
-            a.emit(b);
-            if let Some(t) = b.get_mut(2..4) {
-                t.copy_from_slice(&a.kind().to_ne_bytes());
-            }
-        }
-        off += l;
-    }
+    wire::emit_typed(buf, v);
 }
 
 /// The length of one element's `DATA` nest inside an `ADT` nest, header
 /// included.
 pub fn element_nest_len(e: &[ElementAttr]) -> usize {
-    NLA_HEADER_SIZE + nest_len(e)
+    4 + nest_len(e)
 }
 
 impl Nla for IpsetAttr {
@@ -626,11 +597,11 @@ impl Nla for IpsetAttr {
             Adt(v) => {
                 let mut off = 0;
                 for e in v {
-                    let l = element_nest_len(e);
-                    if let Some(b) = buf.get_mut(off..off + l) {
-                        IpsetAttr::ElementData(e.clone()).emit(b);
+                    if let Some(b) = buf.get_mut(off..) {
+                        off += wire::put_nla(b, IPSET_ATTR_DATA | NLA_F_NESTED, nest_len(e), |b| {
+                            emit_nest(b, e)
+                        });
                     }
-                    off += l;
                 }
             }
             Other(n) => n.emit_value(buf),
@@ -641,11 +612,11 @@ impl Nla for IpsetAttr {
 impl IpsetAttr {
     /// Decodes one command-level attribute of a message of command `cmd`
     /// (the command decides what numbers 3, 7 and 10 mean).
-    pub fn parse(buf: &NlaBuffer<&[u8]>, cmd: u8) -> Result<Self, DecodeError> {
-        let v = buf.value();
+    pub fn parse(buf: &Attr<'_>, cmd: u8) -> Result<Self, DecodeError> {
+        let v = buf.value;
         let typed = (|| -> Result<Option<Self>, DecodeError> {
             use IpsetAttr::*;
-            Ok(Some(match buf.kind() & NLA_TYPE_MASK {
+            Ok(Some(match buf.kind() {
                 IPSET_ATTR_PROTOCOL => Protocol(one(v)?),
                 IPSET_ATTR_SETNAME => SetName(parse_str(v)?),
                 IPSET_ATTR_TYPENAME if matches!(cmd, IPSET_CMD_RENAME | IPSET_CMD_SWAP) => {
@@ -663,12 +634,12 @@ impl IpsetAttr {
                 IPSET_ATTR_DATA => CreateData(CreateAttr::parse_all(v)?),
                 IPSET_ATTR_ADT => {
                     let mut out = Vec::new();
-                    for n in NlasIterator::new(v) {
+                    for n in each(v) {
                         let n = n?;
-                        if n.kind() & NLA_TYPE_MASK != IPSET_ATTR_DATA {
+                        if n.kind() != IPSET_ATTR_DATA {
                             return Ok(None);
                         }
-                        out.push(ElementAttr::parse_all(n.value())?);
+                        out.push(ElementAttr::parse_all(n.value)?);
                     }
                     Adt(out)
                 }
@@ -681,7 +652,7 @@ impl IpsetAttr {
         })();
         match typed {
             Ok(Some(a)) => Ok(a),
-            _ => Ok(IpsetAttr::Other(raw(buf)?)),
+            _ => Ok(IpsetAttr::Other(RawAttr::from_attr(buf))),
         }
     }
 }
@@ -689,6 +660,7 @@ impl IpsetAttr {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use netlink_packet_core::Emitable;
 
     fn emit<T: Nla>(a: &T) -> Vec<u8> {
         let mut b = vec![0; a.buffer_len()];
@@ -722,11 +694,11 @@ mod tests {
             ElementAttr::SkbMark { mark: 1, mask: 2 },
             ElementAttr::SkbPrio { major: 1, minor: 2 },
             ElementAttr::SkbQueue(3),
-            ElementAttr::Other(DefaultNla::new(30 | NBO, vec![1, 2, 3])),
+            ElementAttr::Other(RawAttr::new(30 | NBO, vec![1, 2, 3])),
         ];
         for a in all {
             let b = emit(&a);
-            let back = ElementAttr::parse(&NlaBuffer::new_checked(&b[..]).unwrap()).unwrap();
+            let back = ElementAttr::parse(&Attrs::new(&b).next().unwrap().unwrap()).unwrap();
             assert_eq!(back, a);
         }
     }
@@ -749,11 +721,11 @@ mod tests {
             CreateAttr::MarkMask(0xff),
             CreateAttr::Ip("10.0.0.0".parse().unwrap()),
             CreateAttr::Port(1),
-            CreateAttr::Other(DefaultNla::new(12 | NBO, vec![0, 0, 0, 1])),
+            CreateAttr::Other(RawAttr::new(12 | NBO, vec![0, 0, 0, 1])),
         ];
         for a in all {
             let b = emit(&a);
-            let back = CreateAttr::parse(&NlaBuffer::new_checked(&b[..]).unwrap()).unwrap();
+            let back = CreateAttr::parse(&Attrs::new(&b).next().unwrap().unwrap()).unwrap();
             assert_eq!(back, a);
         }
     }
@@ -764,12 +736,12 @@ mod tests {
     #[test]
     fn unknown_attrs_keep_both_flags() {
         let kind = 0x3f06 | NLA_F_NESTED | NBO;
-        let el = IpsetAttr::ElementData(vec![ElementAttr::Other(DefaultNla::new(kind, vec![1]))]);
+        let el = IpsetAttr::ElementData(vec![ElementAttr::Other(RawAttr::new(kind, vec![1]))]);
         let b = emit(&el);
         assert_eq!(u16::from_ne_bytes([b[6], b[7]]), kind);
         let msg = crate::IpsetMessage::new(
             crate::Command::Add,
-            vec![el, IpsetAttr::Other(DefaultNla::new(kind, vec![2]))],
+            vec![el, IpsetAttr::Other(RawAttr::new(kind, vec![2]))],
         );
         let back = crate::IpsetMessage::from_bytes(0x609, &msg.to_bytes()).unwrap();
         assert_eq!(back, msg);
@@ -779,13 +751,13 @@ mod tests {
     fn malformed_values_are_kept_raw() {
         // A port of 3 bytes: kept as Other, re-emitted unchanged.
         let b = [7u8, 0, 4, 0x40, 1, 2, 3, 0];
-        let a = ElementAttr::parse(&NlaBuffer::new_checked(&b[..]).unwrap()).unwrap();
+        let a = ElementAttr::parse(&Attrs::new(&b).next().unwrap().unwrap()).unwrap();
         assert!(matches!(a, ElementAttr::Other(_)), "{a:?}");
         assert_eq!(emit(&a), b);
         // Numbers 24-26 differ between the two sets.
         let b = [8u8, 0, 24, 0x40, 0, 0, 0, 5];
-        let e = ElementAttr::parse(&NlaBuffer::new_checked(&b[..]).unwrap()).unwrap();
-        let c = CreateAttr::parse(&NlaBuffer::new_checked(&b[..]).unwrap()).unwrap();
+        let e = ElementAttr::parse(&Attrs::new(&b).next().unwrap().unwrap()).unwrap();
+        let c = CreateAttr::parse(&Attrs::new(&b).next().unwrap().unwrap()).unwrap();
         assert!(matches!(e, ElementAttr::Other(_)), "{e:?}"); // bytes need 8
         assert_eq!(c, CreateAttr::Elements(5));
     }

@@ -19,9 +19,7 @@
 
 use std::collections::VecDeque;
 
-use netlink_packet_core::{
-    NLA_F_NESTED, NLA_TYPE_MASK, NLM_F_ACK, NLM_F_EXCL, NLM_F_REQUEST, NlasIterator,
-};
+use netlink_packet_core::{NLA_F_NESTED, NLM_F_ACK, NLM_F_EXCL, NLM_F_REQUEST};
 use nl_engine::{Acks, BatchOptions, Error, KernelError, Outgoing, Packing, Result, wire};
 
 use crate::attr::{ElementAttr, IpsetAttr};
@@ -120,7 +118,7 @@ impl Default for BulkOptions {
 /// Room for nlmsghdr, nfgenmsg, protocol, set name, top-level line number
 /// and the ADT nest header.
 fn fixed_overhead(set: &str) -> usize {
-    16 + 4 + 8 + (4 + set.len() + 1).next_multiple_of(4) + 8 + 4
+    16 + 4 + 8 + wire::align4(4 + set.len() + 1) + 8 + 4
 }
 
 /// Length of `nlmsghdr` plus `nfgenmsg`, where a request's attributes start.
@@ -132,10 +130,10 @@ const ATTRS_OFFSET: usize = 16 + 4;
 fn echoed_lineno(echo: &[u8]) -> Option<u32> {
     let len = u32::from_ne_bytes(echo.get(..4)?.try_into().ok()?) as usize;
     let attrs = echo.get(ATTRS_OFFSET..len.min(echo.len()))?;
-    NlasIterator::new(attrs)
+    wire::Attrs::new(attrs)
         .map_while(|r| r.ok())
-        .filter(|nla| nla.kind() & NLA_TYPE_MASK == IPSET_ATTR_LINENO)
-        .find_map(|nla| <[u8; 4]>::try_from(nla.value()).ok())
+        .filter(|nla| nla.kind() == IPSET_ATTR_LINENO)
+        .find_map(|nla| <[u8; 4]>::try_from(nla.value).ok())
         .map(u32::from_ne_bytes)
 }
 
@@ -609,7 +607,8 @@ mod tests {
         use crate::attr::ElementAttr as A;
         use crate::entry::{Entry, IpPortEntry};
         use crate::types::{CadtFlags, IpProto, Timeout};
-        use netlink_packet_core::{DefaultNla, Emitable};
+        use netlink_packet_core::Emitable;
+        use nl_engine::RawAttr;
         let typed = |attrs: Vec<A>, line: u32| {
             let mut a = attrs;
             a.push(A::LineNo(line));
@@ -637,7 +636,7 @@ mod tests {
             A::Iface("eth0".into()),
             A::Mark(9),
             A::CadtFlags(CadtFlags::from_bits_retain(1)),
-            A::Other(DefaultNla::new(30, vec![1, 2, 3])),
+            A::Other(RawAttr::new(30, vec![1, 2, 3])),
         ]);
         for (i, e) in [full, v6].iter().enumerate() {
             let mut b = Vec::new();

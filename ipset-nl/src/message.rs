@@ -3,10 +3,10 @@
 
 use std::fmt;
 
-use netlink_packet_core::{
-    DecodeError, Emitable, NetlinkDeserializable, NetlinkHeader, NetlinkSerializable, NlasIterator,
-};
+use netlink_packet_core::{NetlinkDeserializable, NetlinkHeader, NetlinkSerializable};
+use nl_engine::DecodeError;
 use nl_engine::nfnl::{NFGENMSG_LEN, NFNL_SUBSYS_IPSET, NfGenMsg, message_type};
+use nl_engine::wire::{self, Attrs};
 
 use crate::attr::IpsetAttr;
 use crate::constants::*;
@@ -161,15 +161,15 @@ impl IpsetMessage {
     /// Decodes a payload of netlink message type `message_type`.
     pub fn from_bytes(message_type: u16, payload: &[u8]) -> Result<Self, DecodeError> {
         if (message_type >> 8) as u8 != NFNL_SUBSYS_IPSET {
-            return Err(DecodeError::from(format!(
+            return Err(DecodeError::new(format!(
                 "message type {message_type:#x} is not of the ipset subsystem"
             )));
         }
         let cmd = message_type as u8;
         let header = NfGenMsg::parse(payload)?;
         let rest = payload.get(NFGENMSG_LEN..).unwrap_or_default();
-        let attrs = NlasIterator::new(rest)
-            .map(|n| IpsetAttr::parse(&n?, cmd))
+        let attrs = Attrs::new(rest)
+            .map(|n| IpsetAttr::parse(&n.map_err(DecodeError::new)?, cmd))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(IpsetMessage {
             command: Command::from(cmd),
@@ -193,7 +193,7 @@ impl NetlinkSerializable for IpsetMessage {
     }
 
     fn buffer_len(&self) -> usize {
-        NFGENMSG_LEN + self.attrs.as_slice().buffer_len()
+        NFGENMSG_LEN + wire::typed_len(&self.attrs)
     }
 
     fn serialize(&self, buffer: &mut [u8]) {

@@ -116,6 +116,8 @@ pub use msg::{Command, NftMessage};
 /// handle's `with_connection`, namespaces, batches.
 pub use nl_engine as netlink;
 pub use nl_engine::{Error, Netns, Result};
+/// The error of every `parse`/`decode` function of this crate.
+pub use nl_engine::DecodeError;
 pub use rule::{Rule, RuleCompat, USERDATA_MAXLEN};
 pub use service::{Member, Membership, ServiceNat};
 pub use set::{
