@@ -1460,10 +1460,7 @@ impl Setup {
             return Ok(false);
         }
         let tx = nat.create_transaction(index)?;
-        let decode = |e: nl_engine::netlink_packet_core::DecodeError| Error::Decode {
-            context: "service NAT chains".into(),
-            reason: e.to_string(),
-        };
+        let decode = |e: nl_engine::DecodeError| e.into_error("service NAT chains");
         let mut want_chains = Vec::new();
         let mut want_rules = Vec::new();
         for c in tx.changes() {
