@@ -95,12 +95,12 @@ pub use tuple::{Family, L4, Proto, Tuple};
 /// [`Connection`](netlink::Connection) for
 /// [`ConntrackHandle::with_connection`], namespaces, batches.
 pub use nl_engine as netlink;
+/// The error of every `parse`/`decode` function of this crate.
+pub use nl_engine::DecodeError;
 /// The one error type of this project's crates.
 pub use nl_engine::Error;
 /// `Result` with [`Error`].
 pub use nl_engine::{Netns, Result};
-/// The error of every `parse`/`decode` function of this crate.
-pub use nl_engine::DecodeError;
 
 /// The README's code examples, compiled as doc tests so they stay true.
 #[cfg(doctest)]

@@ -123,15 +123,15 @@ pub use types::{CadtFlags, CmdFlags, Family, IpProto, SetType, Timeout};
 /// [`Connection`](netlink::Connection) and [`Config`](netlink::Config) for a
 /// handle's `with_connection`, namespaces, batches.
 pub use nl_engine as netlink;
-/// The one error type of this project's crates.
-pub use nl_engine::Error;
-/// `Result` with [`Error`].
-pub use nl_engine::{Netns, Result};
 /// The error of every `parse`/`decode` function of this crate.
 pub use nl_engine::DecodeError;
+/// The one error type of this project's crates.
+pub use nl_engine::Error;
 /// An attribute this crate does not interpret, kept as received (the
 /// `Other` variants and `unknown` fields).
 pub use nl_engine::RawAttr;
+/// `Result` with [`Error`].
+pub use nl_engine::{Netns, Result};
 
 /// The README's code example, compiled as a doc test so it stays true.
 #[cfg(doctest)]

@@ -124,12 +124,12 @@ pub use stats::{Stats, StatsWidth};
 /// [`Connection`](netlink::Connection) and [`Config`](netlink::Config) for a
 /// handle's `with_connection`, namespaces, batches.
 pub use nl_engine as netlink;
-pub use nl_engine::{BatchResults, Error, KernelError, Netns, Result};
 /// The error of every `parse`/`decode` function of this crate.
 pub use nl_engine::DecodeError;
 /// An attribute this crate does not interpret, kept as received (the
 /// `Other` variants and `unknown` fields).
 pub use nl_engine::RawAttr;
+pub use nl_engine::{BatchResults, Error, KernelError, Netns, Result};
 
 /// The README's code example, compiled as a doc test so it stays true.
 #[cfg(doctest)]

@@ -115,9 +115,9 @@ pub use msg::{Command, NftMessage};
 /// [`Connection`](netlink::Connection) and [`Config`](netlink::Config) for a
 /// handle's `with_connection`, namespaces, batches.
 pub use nl_engine as netlink;
-pub use nl_engine::{Error, Netns, Result};
 /// The error of every `parse`/`decode` function of this crate.
 pub use nl_engine::DecodeError;
+pub use nl_engine::{Error, Netns, Result};
 pub use rule::{Rule, RuleCompat, USERDATA_MAXLEN};
 pub use service::{Member, Membership, ServiceNat};
 pub use set::{
