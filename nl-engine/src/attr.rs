@@ -156,11 +156,8 @@ mod tests {
         assert_eq!(n, b[..8]);
         assert_eq!(Nla::kind(&attrs[1]), 0x8004);
         assert!(attrs[1].is_nested() && !attrs[1].is_net_byteorder());
-        assert_eq!(
-            attrs[0].to_string(),
-            "attribute 3 (network byte order) of 4 bytes: 00 00 00 09"
-        );
-        assert_eq!(attrs[2].to_string(), "attribute 5 of 0 bytes");
+        assert_eq!(attrs[0].to_string(), "attr 0x4003 (4 bytes: 00000009)");
+        assert_eq!(attrs[2].to_string(), "attr 0x5 (0 bytes: )");
     }
 
     #[test]
