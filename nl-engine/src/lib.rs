@@ -41,11 +41,15 @@
 //! netlink-packet-core 0.9 (`NetlinkSerializable`, `NetlinkDeserializable`,
 //! `Nla`, `Emitable`, `ParseableParametrized`) and netlink-packet-generic
 //! 0.5 (`GenlFamily`), on purpose: that is how users who hold their own
-//! netlink-proto connection send and receive them. Those trait impls are
-//! the only place these crates tie their public API to netlink-packet-core
-//! (a new major version of it changes them, and only them); name the
-//! matching versions through the re-exports [`netlink_packet_core`] and
-//! [`netlink_packet_generic`] rather than depending on them separately.
+//! netlink-proto connection send and receive them. For the same users the
+//! request builders (`ipset_nl::request`, `conntrack_nl::request`,
+//! `NftMessage::into_netlink`, `Transaction::to_netlink`) return its
+//! `NetlinkMessage`, and [`wire::RawMessage`] and [`Notification`] carry
+//! its `NetlinkHeader`. That interop surface is the only place these
+//! crates tie their public API to netlink-packet-core (a new major version
+//! of it changes it, and only it); name the matching versions through the
+//! re-exports [`netlink_packet_core`] and [`netlink_packet_generic`] rather
+//! than depending on them separately.
 #![cfg_attr(
     not(test),
     deny(

@@ -108,10 +108,10 @@ pub fn append_nla(buf: &mut Vec<u8>, kind: u16, value: impl FnOnce(&mut Vec<u8>)
 /// attributes they have no direct encoder for.
 ///
 /// ```
-/// use netlink_packet_core::DefaultNla;
+/// use nl_engine::RawAttr;
 /// use nl_engine::wire::append_typed;
 /// let mut b = Vec::new();
-/// append_typed(&mut b, &DefaultNla::new(0xc007, vec![1, 2]));
+/// append_typed(&mut b, &RawAttr::new(0xc007, vec![1, 2]));
 /// assert_eq!(b, [6, 0, 0x07, 0xc0, 1, 2, 0, 0]);
 /// ```
 pub fn append_typed<T: Nla>(buf: &mut Vec<u8>, a: &T) {
