@@ -456,7 +456,7 @@ impl Destination {
     /// attributes). A known attribute of an unexpected size is an error or
     /// kept as unknown exactly as [`DestAttr::parse`] decides.
     pub fn decode(nest: &[u8], service_family: Option<Family>) -> Result<Self, DecodeError> {
-        Destination::decode_with(nest, service_family, true)
+        Destination::decode_with(nest, service_family, true).map_err(|e| e.in_object("destination"))
     }
 
     /// [`decode`](Self::decode), statistics skipped unread when `stats` is

@@ -757,7 +757,7 @@ impl Service {
     /// A known attribute of an unexpected size is kept as unknown, as
     /// [`ServiceAttr::parse`] does.
     pub fn decode(nest: &[u8]) -> std::result::Result<Self, DecodeError> {
-        Service::decode_with(nest, true)
+        Service::decode_with(nest, true).map_err(|e| e.in_object("service"))
     }
 
     /// [`decode`](Self::decode), statistics skipped unread when `stats` is
@@ -974,5 +974,18 @@ mod tests {
         assert_eq!(s.key.family(), Family::Ipv6);
         assert_eq!(s.netmask, Netmask::host(Family::Ipv6));
         assert_eq!(Service::from_attrs(&s.to_attrs()).unwrap(), s);
+    }
+
+    /// A malformed nest is a `DecodeError` naming the object, which
+    /// becomes an `Error::Decode` with the operation's context.
+    #[test]
+    fn decode_errors_name_the_service() {
+        // an attribute claiming 9 bytes where 4 are left
+        let e = Service::decode(&[9, 0, 1, 0]).unwrap_err();
+        assert_eq!(e.object(), Some("service"));
+        assert!(e.reason().contains("out of bounds"), "{e}");
+        let e = e.into_error("list services");
+        assert!(matches!(e, Error::Decode { .. }), "{e:?}");
+        assert!(e.to_string().contains("service: attribute length 9"), "{e}");
     }
 }
