@@ -2,7 +2,7 @@
 //! IPVS: its constructors fail with the same `Unsupported` error as the
 //! async handle's, from a plain `#[test]` with no runtime, in a throwaway
 //! network namespace. (With IPVS, the blocking handle is exercised by the
-//! guest tests, `tests/guest.rs`.)
+//! guest tests, `guest-tests/tests/guest_ipvs.rs` in the repository.)
 
 use ipvs_nl::blocking::IpvsHandle;
 use ipvs_nl::netlink::{Connection, Protocol};
