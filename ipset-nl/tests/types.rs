@@ -20,13 +20,7 @@ use ipset_nl::{
     NetEntry, Netns, PortEntry, SetElement, SetType, TypedEntry,
 };
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-        .block_on(f)
-}
+use clusterip_test_support::block_on;
 
 fn setup() -> (Netns, IpsetHandle) {
     let ns = Netns::new_anonymous().expect("new network namespace (run as root)");

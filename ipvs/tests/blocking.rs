@@ -8,13 +8,7 @@ use ipvs_nl::blocking::IpvsHandle;
 use ipvs_nl::netlink::{Connection, Protocol};
 use ipvs_nl::{Error, Netns};
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-        .block_on(f)
-}
+use clusterip_test_support::block_on;
 
 /// `Unsupported` without IPVS, word for word the async handle's error.
 #[test]

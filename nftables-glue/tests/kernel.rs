@@ -11,13 +11,7 @@ use std::time::Duration;
 use nftables_glue::*;
 use nl_engine::Netns;
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
-}
+use clusterip_test_support::block_on;
 
 fn tool(ns: &Netns, args: &[&str]) -> String {
     let out = Command::new("nsenter")
