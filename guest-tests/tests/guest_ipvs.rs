@@ -233,8 +233,7 @@ fn crate_writes_ipvsadm_reads() {
 fn ipvsadm_writes_crate_reads() {
     require_guest();
     let (ns, h) = setup();
-    let out = Command::new("nsenter")
-        .arg(format!("--net={}", ns.proc_path()))
+    let out = clusterip_test_support::nsenter(ns.proc_path())
         .args(["ipvsadm", "-R"])
         .stdin(std::process::Stdio::piped())
         .spawn()

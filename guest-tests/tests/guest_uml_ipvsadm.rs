@@ -118,8 +118,7 @@ fn run(ns: &Netns, tool: Tool, args: &[&str], stdin: Option<&str>) -> Out {
 
 fn fresh_ns() -> Netns {
     let ns = Netns::new_anonymous().expect("new network namespace");
-    let st = Command::new("nsenter")
-        .arg(format!("--net={}", ns.proc_path()))
+    let st = clusterip_test_support::nsenter(ns.proc_path())
         .args(["ip", "link", "set", "lo", "up"])
         .status()
         .expect("ip link set lo up");

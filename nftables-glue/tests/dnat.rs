@@ -8,7 +8,6 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -19,17 +18,7 @@ use nl_engine::Netns;
 use clusterip_test_support::block_on;
 
 fn tool(ns: &Netns, args: &[&str]) -> String {
-    let out = Command::new("nsenter")
-        .arg(format!("--net={}", ns.proc_path()))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    clusterip_test_support::sh(ns.proc_path(), args)
 }
 
 fn ruleset(ns: &Netns) -> String {

@@ -3,7 +3,6 @@
 //! arrive as typed events, transaction by transaction, each closed by its
 //! generation; nothing from another namespace.
 
-use std::process::Command;
 use std::time::Duration;
 
 use nftables_glue::*;
@@ -12,17 +11,9 @@ use nl_engine::Netns;
 use clusterip_test_support::block_on;
 
 fn nft_cmd(ns: &Netns, args: &[&str]) {
-    let out = Command::new("nsenter")
-        .arg(format!("--net={}", ns.proc_path()))
-        .arg("nft")
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut v = vec!["nft"];
+    v.extend_from_slice(args);
+    clusterip_test_support::sh(ns.proc_path(), &v);
 }
 
 /// The events of one transaction: up to and including its generation.

@@ -112,8 +112,14 @@ pub fn wire(client: &str, node: &str, b1: &str, b2: &str, a: &Addrs) {
         client,
         &format!("{} route add default via {}", a.ip, a.node_client_side),
     );
-    ip(b1, &format!("{} route add default via {}", a.ip, a.node_b1_side));
-    ip(b2, &format!("{} route add default via {}", a.ip, a.node_b2_side));
+    ip(
+        b1,
+        &format!("{} route add default via {}", a.ip, a.node_b1_side),
+    );
+    ip(
+        b2,
+        &format!("{} route add default via {}", a.ip, a.node_b2_side),
+    );
 }
 
 /// A TCP server in a namespace answering every connection with its name,
