@@ -58,10 +58,10 @@ fn bindirs() -> &'static (PathBuf, PathBuf) {
         let o = base.join("ours");
         std::fs::create_dir_all(&r).unwrap();
         std::fs::create_dir_all(&o).unwrap();
-        let reference = ["/usr/sbin/ipvsadm", "/sbin/ipvsadm"]
-            .into_iter()
-            .find(|p| Path::new(p).exists())
-            .expect("Debian's ipvsadm is not installed");
+        let reference = clusterip_test_support::require_tool(
+            "ipvsadm",
+            &["/usr/sbin/ipvsadm", "/sbin/ipvsadm"],
+        );
         let _ = std::fs::remove_file(r.join("ipvsadm"));
         let _ = std::fs::remove_file(o.join("ipvsadm"));
         std::os::unix::fs::symlink(reference, r.join("ipvsadm")).unwrap();
