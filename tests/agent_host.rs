@@ -5,7 +5,7 @@
 //! in a namespace without IPVS, and the UDP conntrack cleanup against real
 //! conntrack entries in a throwaway namespace (made and listed by the real
 //! `conntrack` tool). The daemon itself, with IPVS, runs in the guest
-//! scenario (tests/guest_svc_setup.rs, step `watch`).
+//! scenario (guest-tests/tests/guest_svc_setup.rs, step `watch`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

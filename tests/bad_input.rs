@@ -4,7 +4,7 @@
 //! checks that run before any kernel call, and `svc-setup`'s command line.
 //! Each case: a clear error naming the bad value, and no change where the
 //! reference tool makes none. IPVS bad input on a kernel with IPVS (the
-//! `ipvsadm` example included) is in `tests/guest_uml_faults.rs`.
+//! `ipvsadm` example included) is in `guest-tests/tests/guest_uml_faults.rs`.
 
 use clusterip::ipset::{CreateSet, IpsetHandle};
 use clusterip::netlink::{Error, Netns};

@@ -1,7 +1,7 @@
 //! ipvs-nl's `Display` of services, snapshot entries and operations held
 //! to the `ipvsadm` example's listing formatter (`examples/ipvsadm/
 //! format.rs`), whose `-Ln` and `-Sn` output is byte-identical to ipvsadm
-//! 1.31's (tests/ipvsadm_cli.rs, tests/guest_uml_ipvsadm.rs). No kernel.
+//! 1.31's (tests/ipvsadm_cli.rs, guest-tests/tests/guest_uml_ipvsadm.rs). No kernel.
 
 #[path = "../examples/ipvsadm/cli.rs"]
 #[allow(dead_code)]

@@ -4,7 +4,7 @@
 //! command lines (it must never panic), the restore tokenizer, and the
 //! listing formatter (`format.rs`) against text captured from ipvsadm.
 //! The differential suite against the real ipvsadm is
-//! `tests/guest_uml_ipvsadm.rs`.
+//! `guest-tests/tests/guest_uml_ipvsadm.rs`.
 
 #[path = "../examples/ipvsadm/cli.rs"]
 #[allow(dead_code)]

@@ -24,18 +24,16 @@
 //! interface beforehand as a veth (svc-setup uses an existing interface of
 //! that name as it is); the guest scenario has the real dummy interface.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use clusterip::netlink::Netns;
 use clusterip::nftables::{Membership, NftHandle};
 
 mod common;
+use clusterip_test_support::dnat::{Server, V4, ask, wire};
 use common::{block_on, data, example, sh};
 
 /// A namespace with `lo` up and the `svc` interface (a veth, up).
@@ -416,69 +414,9 @@ fn switching_from_the_ipvs_data_path_removes_its_chains_and_sets() {
 
 // ---------------------------------------------------------------- traffic
 
-/// A TCP server in `ns` answering every connection with `name`, until
-/// dropped (then its port refuses connections).
-struct Server {
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Server {
-    fn start(ns: &Netns, addr: SocketAddr, name: &'static str) -> Server {
-        let l = ns.run(move || TcpListener::bind(addr)).unwrap().unwrap();
-        l.set_nonblocking(true).unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let s = stop.clone();
-        let thread = std::thread::spawn(move || {
-            while !s.load(Ordering::Relaxed) {
-                match l.accept() {
-                    Ok((mut c, _)) => {
-                        c.set_nonblocking(false).unwrap();
-                        let _ = c.write_all(name.as_bytes());
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
-                }
-            }
-        });
-        Server {
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// Connects from `ns` to `to`: what the server said.
-fn ask(ns: &Netns, to: SocketAddr) -> String {
-    ns.run(move || {
-        let mut s = TcpStream::connect_timeout(&to, Duration::from_secs(5))
-            .unwrap_or_else(|e| panic!("connect {to}: {e}"));
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).unwrap();
-        out
-    })
-    .unwrap()
-}
-
 fn alternating(answers: &[String]) -> bool {
     answers.iter().all(|a| a == "backend-1" || a == "backend-2")
         && answers.windows(2).all(|w| w[0] != w[1])
-}
-
-fn ip(ns: &Netns, args: &str) {
-    let v: Vec<&str> = std::iter::once("ip")
-        .chain(args.split_whitespace())
-        .collect();
-    sh(ns, &v);
 }
 
 /// client -- node -- backend-1 / backend-2 (veth pairs, IPv4); the node
@@ -497,29 +435,13 @@ fn topology() -> Topology {
         b1: common::netns_with_lo(),
         b2: common::netns_with_lo(),
     };
-    let link = |ns: &Netns, dev: &str, peer: &str| {
-        ip(
-            ns,
-            &format!(
-                "link add {dev} type veth peer name {peer} netns {}",
-                t.node.proc_path()
-            ),
-        );
-        ip(ns, &format!("link set {dev} up"));
-        ip(&t.node, &format!("link set {peer} up"));
-    };
-    link(&t.client, "c0", "nc0");
-    link(&t.b1, "b0", "nb1");
-    link(&t.b2, "b0", "nb2");
-    ip(&t.client, "addr add 10.101.1.2/24 dev c0");
-    ip(&t.node, "addr add 10.101.1.1/24 dev nc0");
-    ip(&t.node, "addr add 10.101.2.1/24 dev nb1");
-    ip(&t.node, "addr add 10.101.3.1/24 dev nb2");
-    ip(&t.b1, "addr add 10.101.2.2/24 dev b0");
-    ip(&t.b2, "addr add 10.101.3.2/24 dev b0");
-    ip(&t.client, "route add default via 10.101.1.1");
-    ip(&t.b1, "route add default via 10.101.2.1");
-    ip(&t.b2, "route add default via 10.101.3.1");
+    wire(
+        &t.client.proc_path(),
+        &t.node.proc_path(),
+        &t.b1.proc_path(),
+        &t.b2.proc_path(),
+        &V4,
+    );
     t
 }
 
@@ -541,8 +463,16 @@ fn web_config(dir: &Path) -> PathBuf {
 fn round_robin_through_the_vip_set_up_by_svc_setup() {
     let t = topology();
     let vip: SocketAddr = VIP.parse().unwrap();
-    let _s1 = Server::start(&t.b1, "10.101.2.2:8080".parse().unwrap(), "backend-1");
-    let _s2 = Server::start(&t.b2, "10.101.3.2:8080".parse().unwrap(), "backend-2");
+    let _s1 = Server::start(
+        t.b1.proc_path(),
+        "10.101.2.2:8080".parse().unwrap(),
+        "backend-1",
+    );
+    let _s2 = Server::start(
+        t.b2.proc_path(),
+        "10.101.3.2:8080".parse().unwrap(),
+        "backend-2",
+    );
     // Without the setup, the VIP is nobody's (and the node does not
     // forward).
     let refused = t
@@ -573,11 +503,11 @@ fn round_robin_through_the_vip_set_up_by_svc_setup() {
     );
 
     // From the client: strictly alternating, both backends.
-    let answers: Vec<String> = (0..6).map(|_| ask(&t.client, vip)).collect();
+    let answers: Vec<String> = (0..6).map(|_| ask(t.client.proc_path(), vip)).collect();
     assert!(alternating(&answers), "{answers:?}");
     // From the node itself (the VIP is local on svc; the output hook
     // DNATs), alternating too.
-    let own: Vec<String> = (0..4).map(|_| ask(&t.node, vip)).collect();
+    let own: Vec<String> = (0..4).map(|_| ask(t.node.proc_path(), vip)).collect();
     assert!(alternating(&own), "{own:?}");
     // The backends saw the node's address (masqueraded), not the client's:
     // conntrack in the node shows the reply coming back to 10.101.x.1.
@@ -669,8 +599,16 @@ impl Drop for Agent {
 fn watch_follows_health_and_repairs_drift() {
     let t = topology();
     let vip: SocketAddr = VIP.parse().unwrap();
-    let _s1 = Server::start(&t.b1, "10.101.2.2:8080".parse().unwrap(), "backend-1");
-    let s2 = Server::start(&t.b2, "10.101.3.2:8080".parse().unwrap(), "backend-2");
+    let _s1 = Server::start(
+        t.b1.proc_path(),
+        "10.101.2.2:8080".parse().unwrap(),
+        "backend-1",
+    );
+    let s2 = Server::start(
+        t.b2.proc_path(),
+        "10.101.3.2:8080".parse().unwrap(),
+        "backend-2",
+    );
     let d = tmpdir("watch");
     let conf = web_config(&d);
     let agent = Agent::start(&t.node, &conf, &d);
@@ -679,7 +617,7 @@ fn watch_follows_health_and_repairs_drift() {
         text.contains("changed: nftables: service TCP 10.96.7.7:80 -> 10.101.2.2:8080 (weight 1), 10.101.3.2:8080 (weight 1)"),
         "{text}"
     );
-    let answers: Vec<String> = (0..4).map(|_| ask(&t.client, vip)).collect();
+    let answers: Vec<String> = (0..4).map(|_| ask(t.client.proc_path(), vip)).collect();
     assert!(alternating(&answers), "{answers:?}");
 
     // backend-2's server stops: out of the table within the check's
@@ -701,19 +639,23 @@ fn watch_follows_health_and_repairs_drift() {
     let table = sh(&t.node, &["nft", "list", "table", "inet", "zgz-dnat"]);
     assert!(!table.contains("10.101.3.2"), "{table}");
     assert!(table.contains("numgen inc mod 1"), "{table}");
-    let answers: Vec<String> = (0..4).map(|_| ask(&t.client, vip)).collect();
+    let answers: Vec<String> = (0..4).map(|_| ask(t.client.proc_path(), vip)).collect();
     assert_eq!(answers, ["backend-1"; 4], "after {took:?}");
 
     // It listens again: back in, alternation again.
     let from = agent.lines();
-    let _s2 = Server::start(&t.b2, "10.101.3.2:8080".parse().unwrap(), "backend-2");
+    let _s2 = Server::start(
+        t.b2.proc_path(),
+        "10.101.3.2:8080".parse().unwrap(),
+        "backend-2",
+    );
     agent.wait_for(
         "changed: nftables: service TCP 10.96.7.7:80 -> 10.101.2.2:8080 (weight 1), 10.101.3.2:8080 (weight 1)",
         from,
         Duration::from_secs(8),
     );
     assert!(agent.text().contains("is up"));
-    let answers: Vec<String> = (0..4).map(|_| ask(&t.client, vip)).collect();
+    let answers: Vec<String> = (0..4).map(|_| ask(t.client.proc_path(), vip)).collect();
     assert!(alternating(&answers), "{answers:?}");
 
     // Someone flushes the service chain (connections to the VIP would
@@ -738,7 +680,7 @@ fn watch_follows_health_and_repairs_drift() {
         from,
         Duration::from_secs(5),
     );
-    let answers: Vec<String> = (0..4).map(|_| ask(&t.client, vip)).collect();
+    let answers: Vec<String> = (0..4).map(|_| ask(t.client.proc_path(), vip)).collect();
     assert!(alternating(&answers), "{answers:?}");
 
     // Someone deletes the service's map element: put back.
@@ -761,7 +703,7 @@ fn watch_follows_health_and_repairs_drift() {
         from,
         Duration::from_secs(5),
     );
-    let answers: Vec<String> = (0..2).map(|_| ask(&t.client, vip)).collect();
+    let answers: Vec<String> = (0..2).map(|_| ask(t.client.proc_path(), vip)).collect();
     assert!(alternating(&answers), "{answers:?}");
     // A change elsewhere is no drift of ours.
     let from = agent.lines();

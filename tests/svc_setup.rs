@@ -10,7 +10,7 @@
 //!   with an error naming the ip_vs module, before any change.
 //!
 //! The rest (the real changes, idempotence, the scenario) needs IPVS and
-//! runs in a guest: tests/guest_svc_setup.rs.
+//! runs in a guest: guest-tests/tests/guest_svc_setup.rs.
 //!
 //! The example binary is built by the test itself (`cargo build --example
 //! svc-setup`), so this test never runs a stale binary.

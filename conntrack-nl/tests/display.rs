@@ -1,8 +1,6 @@
 //! `Display` of the model types in the `conntrack` tool's words, offline,
 //! and once against the tool itself (in a throwaway network namespace).
 
-use std::process::Command as Proc;
-
 use conntrack_nl::{
     Command, ConntrackHandle, Counters, CtMessage, DeleteReport, Entry, L4, Netns, Proto,
     ProtoInfo, RawAttr, SctpInfo, Status, TcpFlags, TcpInfo, TcpState,
@@ -78,8 +76,7 @@ fn offline() {
 fn words_match_the_conntrack_tool() {
     let ns = Netns::new_anonymous().expect("new network namespace (run as root)");
     let run = |args: &[&str]| {
-        let o = Proc::new("nsenter")
-            .arg(format!("--net={}", ns.proc_path()))
+        let o = clusterip_test_support::nsenter(ns.proc_path())
             .arg("conntrack")
             .args(args)
             .output()

@@ -7,7 +7,6 @@
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::process::Command as Proc;
 use std::time::Duration;
 
 use conntrack_nl::{
@@ -15,13 +14,7 @@ use conntrack_nl::{
     Tuple, request,
 };
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-        .block_on(f)
-}
+use clusterip_test_support::block_on;
 
 fn setup() -> (Netns, ConntrackHandle) {
     let ns = Netns::new_anonymous().expect("new network namespace (run as root)");
@@ -31,16 +24,7 @@ fn setup() -> (Netns, ConntrackHandle) {
 
 /// Runs a program in the namespace; returns (success, stdout, stderr).
 fn run(ns: &Netns, args: &[&str]) -> (bool, String, String) {
-    let o = Proc::new("nsenter")
-        .arg(format!("--net={}", ns.proc_path()))
-        .args(args)
-        .output()
-        .expect("run nsenter");
-    (
-        o.status.success(),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+    clusterip_test_support::run(ns.proc_path(), args, None)
 }
 
 /// Runs the real conntrack tool in the namespace and asserts it succeeded.
@@ -684,8 +668,7 @@ fn kernel_created_entries_of_a_removed_udp_backend() {
         }
     }";
     let (ok, out, err) = {
-        let mut c = Proc::new("nsenter")
-            .arg(format!("--net={}", node.proc_path()))
+        let mut c = clusterip_test_support::nsenter(node.proc_path())
             .args(["nft", "-f", "-"])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())

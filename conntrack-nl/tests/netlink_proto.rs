@@ -4,75 +4,17 @@
 //! this machine's kernel, in a throwaway network namespace. The real
 //! `conntrack` tool checks what was created, and what it creates we list.
 
-use std::process::Command as Proc;
-
-use conntrack_nl::netlink::netlink_packet_core::{
-    NLM_F_ACK, NLM_F_DUMP, NetlinkMessage, NetlinkPayload,
-};
+use clusterip_test_support::netlink::{NETLINK_NETFILTER, connect, errno, exchange};
+use conntrack_nl::netlink::netlink_packet_core::{NLM_F_ACK, NLM_F_DUMP, NetlinkPayload};
 use conntrack_nl::{CtMessage, Entry, L4, Netns, Tuple, request};
-use futures_util::StreamExt;
 use netlink_proto::ConnectionHandle;
-use netlink_proto::sys::{SocketAddr, protocols::NETLINK_NETFILTER};
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-        .block_on(f)
-}
-
-/// A netlink-proto connection whose socket lives in `ns`: the socket is
-/// created on a thread that entered the namespace (inside this runtime, so
-/// that tokio registers it), the connection is spawned here. ACKs are
-/// forwarded so that a request's success is seen, not assumed.
-fn connect(ns: &Netns) -> ConnectionHandle<CtMessage> {
-    let rt = tokio::runtime::Handle::current();
-    let (mut conn, handle, _unsolicited) = ns
-        .run(move || {
-            let _guard = rt.enter();
-            netlink_proto::new_connection::<CtMessage>(NETLINK_NETFILTER)
-        })
-        .expect("enter the namespace")
-        .expect("netlink-proto connection");
-    conn.set_forward_ack(true);
-    tokio::spawn(conn);
-    handle
-}
-
-/// Sends `msg` and collects every reply (entries, then the ACK or error,
-/// or the end of a dump).
-async fn exchange(
-    h: &ConnectionHandle<CtMessage>,
-    msg: NetlinkMessage<CtMessage>,
-) -> Vec<NetlinkMessage<CtMessage>> {
-    h.request(msg, SocketAddr::new(0, 0))
-        .expect("send")
-        .collect()
-        .await
-}
-
-/// The errno of the ACK or error that ends `replies` (0: success).
-fn errno(replies: &[NetlinkMessage<CtMessage>]) -> i32 {
-    match replies.last().map(|m| &m.payload) {
-        Some(NetlinkPayload::Error(e)) => e.code.map_or(0, |c| -c.get()),
-        other => panic!("no ACK at the end of {replies:?}: {other:?}"),
-    }
-}
+use clusterip_test_support::block_on;
 
 fn conntrack(ns: &Netns, args: &[&str]) -> String {
-    let o = Proc::new("nsenter")
-        .arg(format!("--net={}", ns.proc_path()))
-        .arg("conntrack")
-        .args(args)
-        .output()
-        .expect("run nsenter conntrack");
-    assert!(
-        o.status.success(),
-        "conntrack {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
+    let mut v = vec!["conntrack"];
+    v.extend_from_slice(args);
+    clusterip_test_support::sh(ns.proc_path(), &v)
 }
 
 /// Every entry of a dump sent over netlink-proto, decoded with
@@ -101,7 +43,7 @@ fn create_list_get_delete_over_netlink_proto() {
         L4::udp(5000, 53),
     );
     block_on(async {
-        let h = connect(&ns);
+        let h = connect(ns.proc_path(), NETLINK_NETFILTER);
         assert!(list(&h).await.is_empty(), "fresh namespace, empty table");
 
         // Create, with an ACK asked for.

@@ -5,7 +5,6 @@
 //! the cross-checks.
 
 use std::collections::BTreeSet;
-use std::process::Command;
 
 use ipset_nl::blocking::IpsetHandle;
 use ipset_nl::netlink::{Config, Connection, Protocol};
@@ -13,15 +12,9 @@ use ipset_nl::{BulkOptions, CreateSet, Error, IpPortEntry, IpProto, Netns, SetTy
 
 /// Runs the real ipset in `ns`; returns (success, stdout + stderr).
 fn ipset(ns: &Netns, args: &[&str]) -> (bool, String) {
-    let o = Command::new("nsenter")
-        .arg(format!("--net={}", ns.proc_path()))
-        .arg("ipset")
-        .args(args)
-        .output()
-        .expect("run nsenter ipset");
-    let mut text = String::from_utf8_lossy(&o.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&o.stderr));
-    (o.status.success(), text)
+    let mut v = vec!["ipset"];
+    v.extend_from_slice(args);
+    clusterip_test_support::tool(ns.proc_path(), &v)
 }
 
 /// The member lines of `ipset list NAME` (after `Members:`).

@@ -2,8 +2,6 @@
 //! against `ipset save` itself for sets of many types (in a throwaway
 //! network namespace): our listing, displayed, is the tool's save output.
 
-use std::process::Command as Proc;
-
 use ipset_nl::{
     BulkReport, CadtFlags, CreateSet, ElementAttr, Entry, Family, IpsetHandle, Netns, Outcome,
     ProtocolVersion, SetCounts, SetIndex, SetType, Timeout, TypeRevisions,
@@ -85,8 +83,7 @@ fn offline() {
 fn sets_display_as_ipset_save_writes_them() {
     let ns = Netns::new_anonymous().expect("new network namespace (run as root)");
     let ipset = |args: &str| {
-        let o = Proc::new("nsenter")
-            .arg(format!("--net={}", ns.proc_path()))
+        let o = clusterip_test_support::nsenter(ns.proc_path())
             .arg("ipset")
             .args(args.split_whitespace())
             .output()

@@ -3,22 +3,14 @@
 //! behind, the host's namespace is never touched). The real `ipset` tool
 //! runs inside the same namespace for the cross-checks.
 
-use std::io::Write;
 use std::net::IpAddr;
-use std::process::{Command as Proc, Stdio};
 
 use ipset_nl::{
     BulkOptions, CreateSet, ElementAttr, Entry, Error, Family, IpPortEntry, IpProto, IpsetErrno,
     IpsetHandle, ListDetail, Netns, Outcome, SetType,
 };
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-        .block_on(f)
-}
+use clusterip_test_support::block_on;
 
 fn setup() -> (Netns, IpsetHandle) {
     let ns = Netns::new_anonymous().expect("new network namespace (run as root)");
@@ -28,25 +20,9 @@ fn setup() -> (Netns, IpsetHandle) {
 
 /// Runs the real ipset in the namespace; returns (success, stdout, stderr).
 fn ipset(ns: &Netns, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
-    let mut c = Proc::new("nsenter")
-        .arg(format!("--net={}", ns.proc_path()))
-        .arg("ipset")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run nsenter ipset");
-    if let Some(s) = stdin {
-        c.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
-    }
-    drop(c.stdin.take());
-    let o = c.wait_with_output().unwrap();
-    (
-        o.status.success(),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+    let mut v = vec!["ipset"];
+    v.extend_from_slice(args);
+    clusterip_test_support::run(ns.proc_path(), &v, stdin)
 }
 
 fn ip(s: &str) -> IpAddr {

@@ -4,89 +4,19 @@
 //! machine's kernel, in a throwaway network namespace. The real `ipset`
 //! tool checks what was created, and what it creates we list.
 
-use std::process::Command as Proc;
-
-use futures_util::StreamExt;
-use ipset_nl::netlink::netlink_packet_core::{NetlinkMessage, NetlinkPayload};
+use clusterip_test_support::netlink::{NETLINK_NETFILTER, connect, errno, exchange, inner};
 use ipset_nl::{
     Command, CreateSet, IpPortEntry, IpProto, IpSet, IpsetAttr, IpsetMessage, ListDetail, Netns,
     SetType, request,
 };
 use netlink_proto::ConnectionHandle;
-use netlink_proto::sys::{SocketAddr, protocols::NETLINK_NETFILTER};
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-        .block_on(f)
-}
-
-/// A netlink-proto connection whose socket lives in `ns`: the socket is
-/// created on a thread that entered the namespace (inside this runtime, so
-/// that tokio registers it), the connection is spawned here. ACKs are
-/// forwarded so that a request's success is seen, not assumed.
-fn connect(ns: &Netns) -> ConnectionHandle<IpsetMessage> {
-    let rt = tokio::runtime::Handle::current();
-    let (mut conn, handle, _unsolicited) = ns
-        .run(move || {
-            let _guard = rt.enter();
-            netlink_proto::new_connection::<IpsetMessage>(NETLINK_NETFILTER)
-        })
-        .expect("enter the namespace")
-        .expect("netlink-proto connection");
-    conn.set_forward_ack(true);
-    tokio::spawn(conn);
-    handle
-}
-
-/// Sends `msg` and collects every reply (then the ACK or error, or the end
-/// of a dump).
-async fn exchange(
-    h: &ConnectionHandle<IpsetMessage>,
-    msg: NetlinkMessage<IpsetMessage>,
-) -> Vec<NetlinkMessage<IpsetMessage>> {
-    h.request(msg, SocketAddr::new(0, 0))
-        .expect("send")
-        .collect()
-        .await
-}
-
-/// The errno of the ACK or error that ends `replies` (0: success).
-fn errno(replies: &[NetlinkMessage<IpsetMessage>]) -> i32 {
-    match replies.last().map(|m| &m.payload) {
-        Some(NetlinkPayload::Error(e)) => e.code.map_or(0, |c| -c.get()),
-        other => panic!("no ACK at the end of {replies:?}: {other:?}"),
-    }
-}
-
-/// The messages (not ACK, not end of dump) among `replies`.
-fn inner(replies: Vec<NetlinkMessage<IpsetMessage>>) -> Vec<IpsetMessage> {
-    replies
-        .into_iter()
-        .filter_map(|m| match m.payload {
-            NetlinkPayload::InnerMessage(i) => Some(i),
-            NetlinkPayload::Error(e) if e.code.is_none() => None,
-            NetlinkPayload::Done(_) => None,
-            other => panic!("unexpected reply: {other:?}"),
-        })
-        .collect()
-}
+use clusterip_test_support::block_on;
 
 fn ipset(ns: &Netns, args: &[&str]) -> String {
-    let o = Proc::new("nsenter")
-        .arg(format!("--net={}", ns.proc_path()))
-        .arg("ipset")
-        .args(args)
-        .output()
-        .expect("run nsenter ipset");
-    assert!(
-        o.status.success(),
-        "ipset {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
+    let mut v = vec!["ipset"];
+    v.extend_from_slice(args);
+    clusterip_test_support::sh(ns.proc_path(), &v)
 }
 
 /// Every set of a `LIST` dump sent over netlink-proto, folded with
@@ -104,7 +34,7 @@ async fn list(h: &ConnectionHandle<IpsetMessage>, protocol: u8) -> Vec<IpSet> {
 fn create_add_list_destroy_over_netlink_proto() {
     let ns = Netns::new_anonymous().expect("new network namespace (run as root)");
     block_on(async {
-        let h = connect(&ns);
+        let h = connect(ns.proc_path(), NETLINK_NETFILTER);
 
         // Protocol negotiation and the type's revisions, as the handle does.
         let replies = exchange(&h, request::protocol(7)).await;

@@ -2,19 +2,13 @@
 //! IPVS: its constructors fail with the same `Unsupported` error as the
 //! async handle's, from a plain `#[test]` with no runtime, in a throwaway
 //! network namespace. (With IPVS, the blocking handle is exercised by the
-//! guest tests, `tests/guest.rs`.)
+//! guest tests, `guest-tests/tests/guest_ipvs.rs` in the repository.)
 
 use ipvs_nl::blocking::IpvsHandle;
 use ipvs_nl::netlink::{Connection, Protocol};
 use ipvs_nl::{Error, Netns};
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-        .block_on(f)
-}
+use clusterip_test_support::block_on;
 
 /// `Unsupported` without IPVS, word for word the async handle's error.
 #[test]

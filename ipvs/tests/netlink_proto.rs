@@ -10,72 +10,14 @@
 //! `GenlMessage<IpvsMessage>` carried to the kernel and its error answer
 //! decoded.
 
-use std::process::Command as Proc;
-
-use futures_util::StreamExt;
-use ipvs_nl::netlink::netlink_packet_core::{
-    NLM_F_ACK, NLM_F_REQUEST, NetlinkDeserializable, NetlinkHeader, NetlinkMessage, NetlinkPayload,
-    NetlinkSerializable,
-};
+use clusterip_test_support::block_on;
+use clusterip_test_support::netlink::{NETLINK_GENERIC, acked, connect, errno, exchange};
+use ipvs_nl::netlink::netlink_packet_core::NetlinkPayload;
 use ipvs_nl::netlink::netlink_packet_generic::GenlMessage;
 use ipvs_nl::netlink::netlink_packet_generic::ctrl::nlas::GenlCtrlAttrs;
 use ipvs_nl::netlink::netlink_packet_generic::ctrl::{GenlCtrl, GenlCtrlCmd};
 use ipvs_nl::{IpvsCmd, IpvsMessage, Netns};
 use netlink_proto::ConnectionHandle;
-use netlink_proto::sys::{SocketAddr, protocols::NETLINK_GENERIC};
-
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-        .block_on(f)
-}
-
-/// A netlink-proto connection for messages `T` whose socket lives in `ns`:
-/// created on a thread that entered the namespace (inside this runtime, so
-/// that tokio registers it), spawned here. ACKs are forwarded so that a
-/// request's success is seen, not assumed.
-fn connect<T>(ns: &Netns) -> ConnectionHandle<T>
-where
-    T: std::fmt::Debug + NetlinkSerializable + NetlinkDeserializable + Unpin + Send + 'static,
-{
-    let rt = tokio::runtime::Handle::current();
-    let (mut conn, handle, _unsolicited) = ns
-        .run(move || {
-            let _guard = rt.enter();
-            netlink_proto::new_connection::<T>(NETLINK_GENERIC)
-        })
-        .expect("enter the namespace")
-        .expect("netlink-proto connection");
-    conn.set_forward_ack(true);
-    tokio::spawn(conn);
-    handle
-}
-
-/// Sends `payload` with `NLM_F_REQUEST | NLM_F_ACK` and collects every
-/// reply, the ACK or error last.
-async fn exchange<T>(h: &ConnectionHandle<T>, payload: T) -> Vec<NetlinkMessage<T>>
-where
-    T: std::fmt::Debug + NetlinkSerializable + NetlinkDeserializable,
-{
-    let mut header = NetlinkHeader::default();
-    header.flags = NLM_F_REQUEST | NLM_F_ACK;
-    let mut msg = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(payload));
-    msg.finalize();
-    h.request(msg, SocketAddr::new(0, 0))
-        .expect("send")
-        .collect()
-        .await
-}
-
-/// The errno of the ACK or error that ends `replies` (0: success).
-fn errno<T: std::fmt::Debug>(replies: &[NetlinkMessage<T>]) -> i32 {
-    match replies.last().map(|m| &m.payload) {
-        Some(NetlinkPayload::Error(e)) => e.code.map_or(0, |c| -c.get()),
-        other => panic!("no ACK at the end of {replies:?}: {other:?}"),
-    }
-}
 
 /// `CTRL_CMD_GETFAMILY` for `name` over netlink-proto, with
 /// netlink-packet-generic's controller message: the family id, or the
@@ -83,10 +25,10 @@ fn errno<T: std::fmt::Debug>(replies: &[NetlinkMessage<T>]) -> i32 {
 async fn resolve(h: &ConnectionHandle<GenlMessage<GenlCtrl>>, name: &str) -> Result<u16, i32> {
     let replies = exchange(
         h,
-        GenlMessage::from_payload(GenlCtrl {
+        acked(GenlMessage::from_payload(GenlCtrl {
             cmd: GenlCtrlCmd::GetFamily,
             nlas: vec![GenlCtrlAttrs::FamilyName(name.to_owned())],
-        }),
+        })),
     )
     .await;
     match errno(&replies) {
@@ -108,8 +50,7 @@ async fn resolve(h: &ConnectionHandle<GenlMessage<GenlCtrl>>, name: &str) -> Res
 /// iproute2's view: `genl ctrl get name NAME` in `ns`, its `ID: 0x..`, or
 /// `None` when it finds no such family.
 fn genl_id(ns: &Netns, name: &str) -> Option<u16> {
-    let o = Proc::new("nsenter")
-        .arg(format!("--net={}", ns.proc_path()))
+    let o = clusterip_test_support::nsenter(ns.proc_path())
         .args(["genl", "ctrl", "get", "name", name])
         .output()
         .expect("run nsenter genl");
@@ -129,7 +70,7 @@ fn genl_id(ns: &Netns, name: &str) -> Option<u16> {
 fn resolve_families_over_netlink_proto() {
     let ns = Netns::new_anonymous().expect("new network namespace (run as root)");
     block_on(async {
-        let h = connect::<GenlMessage<GenlCtrl>>(&ns);
+        let h = connect::<GenlMessage<GenlCtrl>>(ns.proc_path(), NETLINK_GENERIC);
 
         // The controller itself: always there.
         let nlctrl = resolve(&h, "nlctrl").await;
@@ -162,8 +103,8 @@ fn resolve_families_over_netlink_proto() {
 fn ipvs_message_in_a_genl_message_reaches_the_kernel() {
     let ns = Netns::new_anonymous().expect("new network namespace (run as root)");
     block_on(async {
-        let ctrl = connect::<GenlMessage<GenlCtrl>>(&ns);
-        let h = connect::<GenlMessage<IpvsMessage>>(&ns);
+        let ctrl = connect::<GenlMessage<GenlCtrl>>(ns.proc_path(), NETLINK_GENERIC);
+        let h = connect::<GenlMessage<IpvsMessage>>(ns.proc_path(), NETLINK_GENERIC);
 
         // As a user with IPVS does: resolve the family, set its id, send.
         let mut msg = GenlMessage::from_payload(IpvsMessage::get_info());
@@ -179,7 +120,7 @@ fn ipvs_message_in_a_genl_message_reaches_the_kernel() {
             }
         };
         msg.set_resolved_family_id(family);
-        let replies = exchange(&h, msg).await;
+        let replies = exchange(&h, acked(msg)).await;
         assert_eq!(errno(&replies), expect, "{replies:?}");
         if expect == 0 {
             // Where IPVS exists, its GET_INFO answer decodes.

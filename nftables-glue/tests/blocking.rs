@@ -3,7 +3,6 @@
 //! network namespace (the host's namespace is never touched). `nft` runs
 //! inside the namespace with `nsenter` for the cross-checks.
 
-use std::process::Command;
 use std::time::Duration;
 
 use nftables_glue::blocking::NftHandle;
@@ -15,18 +14,9 @@ use nftables_glue::{
 
 /// Runs `nft` in `ns`; panics with its output on failure.
 fn nft(ns: &Netns, args: &[&str]) -> String {
-    let out = Command::new("nsenter")
-        .arg(format!("--net={}", ns.proc_path()))
-        .arg("nft")
-        .args(args)
-        .output()
-        .expect("run nsenter nft");
-    assert!(
-        out.status.success(),
-        "nft {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    let mut v = vec!["nft"];
+    v.extend_from_slice(args);
+    clusterip_test_support::sh(ns.proc_path(), &v)
 }
 
 /// The non-empty lines of `text`, trimmed.

@@ -2,8 +2,6 @@
 //! `nft list` itself (in a throwaway network namespace): base chains the
 //! tool creates, read back, display as the tool lists them.
 
-use std::process::Command as Proc;
-
 use nftables_glue::{
     BaseChain, ChainFlags, ChainType, Command, DataType, ElementFlags, Family, Hook, KeyType,
     Netns, NftHandle, NftMessage, Policy, Priority, RawAttr, Set, SetFlags, Table, TableFlags,
@@ -94,8 +92,7 @@ fn offline() {
 fn base_chains_display_as_nft_lists_them() {
     let ns = Netns::new_anonymous().expect("new network namespace (run as root)");
     let nft = |args: &[&str]| {
-        let o = Proc::new("nsenter")
-            .arg(format!("--net={}", ns.proc_path()))
+        let o = clusterip_test_support::nsenter(ns.proc_path())
             .arg("nft")
             .args(args)
             .output()

@@ -6,36 +6,18 @@
 //! round robin, randomly or by weight, an endpoint taken out (weight 0,
 //! removed), IPv4 and IPv6.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use nftables_glue::*;
 use nl_engine::Netns;
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
-}
+use clusterip_test_support::dnat::{Addrs, Server, V4, V6, ask, ip, wire};
+
+use clusterip_test_support::block_on;
 
 fn tool(ns: &Netns, args: &[&str]) -> String {
-    let out = Command::new("nsenter")
-        .arg(format!("--net={}", ns.proc_path()))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    clusterip_test_support::sh(ns.proc_path(), args)
 }
 
 fn ruleset(ns: &Netns) -> String {
@@ -332,175 +314,34 @@ fn inet_table_serves_both_families() {
 
 // ---------------------------------------------------------------- traffic
 
-fn ip(ns: &Netns, args: &str) {
-    let v: Vec<&str> = std::iter::once("ip")
-        .chain(args.split_whitespace())
-        .collect();
-    tool(ns, &v);
-}
-
-/// A TCP server in `ns` answering every connection with `name`, until
-/// dropped.
-struct Server {
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Server {
-    fn start(ns: &Netns, addr: SocketAddr, name: &'static str) -> Server {
-        let l = ns.run(move || TcpListener::bind(addr)).unwrap().unwrap();
-        l.set_nonblocking(true).unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let s = stop.clone();
-        let thread = std::thread::spawn(move || {
-            while !s.load(Ordering::Relaxed) {
-                match l.accept() {
-                    Ok((mut c, _)) => {
-                        c.set_nonblocking(false).unwrap();
-                        let _ = c.write_all(name.as_bytes());
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
-                }
-            }
-        });
-        Server {
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// Connects from `ns` to `to` and returns what the server said.
-fn ask(ns: &Netns, to: SocketAddr) -> String {
-    ns.run(move || {
-        let mut s = TcpStream::connect_timeout(&to, Duration::from_secs(5))
-            .unwrap_or_else(|e| panic!("connect {to}: {e}"));
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).unwrap();
-        out
-    })
-    .unwrap()
-}
-
-struct Addrs {
-    family: Family,
-    ip: &'static str,
-    prefix: u8,
-    nodad: &'static str,
-    forwarding: &'static str,
-    client: &'static str,
-    node_client_side: &'static str,
-    node_b1_side: &'static str,
-    b1: &'static str,
-    node_b2_side: &'static str,
-    b2: &'static str,
-    vip: &'static str,
-}
-
-const V4: Addrs = Addrs {
-    family: Family::Ipv4,
-    ip: "-4",
-    prefix: 24,
-    nodad: "",
-    forwarding: "/proc/sys/net/ipv4/ip_forward",
-    client: "10.101.1.2",
-    node_client_side: "10.101.1.1",
-    node_b1_side: "10.101.2.1",
-    b1: "10.101.2.2",
-    node_b2_side: "10.101.3.1",
-    b2: "10.101.3.2",
-    vip: "10.96.7.7",
-};
-
-const V6: Addrs = Addrs {
-    family: Family::Ipv6,
-    ip: "-6",
-    prefix: 64,
-    nodad: " nodad",
-    forwarding: "/proc/sys/net/ipv6/conf/all/forwarding",
-    client: "fd00:101:1::2",
-    node_client_side: "fd00:101:1::1",
-    node_b1_side: "fd00:101:2::1",
-    b1: "fd00:101:2::2",
-    node_b2_side: "fd00:101:3::1",
-    b2: "fd00:101:3::2",
-    vip: "fd00:96::7",
-};
-
 fn sock(ip: &str, port: u16) -> SocketAddr {
     SocketAddr::new(ip.parse().unwrap(), port)
 }
 
 /// client -- node -- backend-1 / backend-2 (veth pairs); the node holds
 /// the table and forwards. Each backend answers its own name on port 8080.
-fn balances_connections(a: &Addrs) {
+fn balances_connections(family: Family, a: &Addrs) {
     let client = Netns::new_anonymous().unwrap();
     let node = Netns::new_anonymous().unwrap();
     let b1 = Netns::new_anonymous().unwrap();
     let b2 = Netns::new_anonymous().unwrap();
     for ns in [&client, &node, &b1, &b2] {
-        ip(ns, "link set lo up");
+        ip(ns.proc_path(), "link set lo up");
     }
-    let link = |ns: &Netns, dev: &str, peer: &str| {
-        ip(
-            ns,
-            &format!(
-                "link add {dev} type veth peer name {peer} netns {}",
-                node.proc_path()
-            ),
-        );
-        ip(ns, &format!("link set {dev} up"));
-        ip(&node, &format!("link set {peer} up"));
-    };
-    link(&client, "c0", "nc0");
-    link(&b1, "b0", "nb1");
-    link(&b2, "b0", "nb2");
-    let addr = |ns: &Netns, a_: &str, dev: &str| {
-        ip(
-            ns,
-            &format!("{} addr add {a_}/{} dev {dev}{}", a.ip, a.prefix, a.nodad),
-        );
-    };
-    addr(&client, a.client, "c0");
-    addr(&node, a.node_client_side, "nc0");
-    addr(&node, a.node_b1_side, "nb1");
-    addr(&node, a.node_b2_side, "nb2");
-    addr(&b1, a.b1, "b0");
-    addr(&b2, a.b2, "b0");
-    ip(
-        &client,
-        &format!("{} route add default via {}", a.ip, a.node_client_side),
-    );
-    ip(
-        &b1,
-        &format!("{} route add default via {}", a.ip, a.node_b1_side),
-    );
-    ip(
-        &b2,
-        &format!("{} route add default via {}", a.ip, a.node_b2_side),
-    );
+    let (client_p, node_p) = (client.proc_path(), node.proc_path());
+    wire(&client_p, &node_p, &b1.proc_path(), &b2.proc_path(), a);
     // The node's own connections need a route for the VIP before DNAT
     // (the output hook runs after the routing decision): any will do.
-    ip(&node, &format!("{} route add default via {}", a.ip, a.b1));
+    ip(&node_p, &format!("{} route add default via {}", a.ip, a.b1));
     node.run(|| std::fs::write(a.forwarding, "1"))
         .unwrap()
         .unwrap();
 
-    let _s1 = Server::start(&b1, sock(a.b1, 8080), "backend-1");
-    let _s2 = Server::start(&b2, sock(a.b2, 8080), "backend-2");
+    let _s1 = Server::start(b1.proc_path(), sock(a.b1, 8080), "backend-1");
+    let _s2 = Server::start(b2.proc_path(), sock(a.b2, 8080), "backend-2");
     // The backends answer directly.
-    assert_eq!(ask(&client, sock(a.b1, 8080)), "backend-1");
-    assert_eq!(ask(&client, sock(a.b2, 8080)), "backend-2");
+    assert_eq!(ask(&client_p, sock(a.b1, 8080)), "backend-1");
+    assert_eq!(ask(&client_p, sock(a.b2, 8080)), "backend-2");
 
     let nft = NftHandle::in_netns(&node).unwrap();
     let vip = sock(a.vip, 80);
@@ -508,26 +349,26 @@ fn balances_connections(a: &Addrs) {
         vip,
         vec![sock(a.b1, 8080), sock(a.b2, 8080)],
     )]);
-    dp.family = a.family;
+    dp.family = family;
     assert!(block_on(dp.ensure(&nft)).unwrap());
     assert!(!block_on(dp.ensure(&nft)).unwrap());
 
     // Round robin: strictly alternating, both backends.
-    let answers: Vec<String> = (0..8).map(|_| ask(&client, vip)).collect();
+    let answers: Vec<String> = (0..8).map(|_| ask(&client_p, vip)).collect();
     for w in answers.windows(2) {
         assert_ne!(w[0], w[1], "not alternating: {answers:?}");
     }
     assert!(answers.iter().any(|x| x == "backend-1"), "{answers:?}");
     assert!(answers.iter().any(|x| x == "backend-2"), "{answers:?}");
     // From the node itself (the output hook) too.
-    let own: Vec<String> = (0..2).map(|_| ask(&node, vip)).collect();
+    let own: Vec<String> = (0..2).map(|_| ask(&node_p, vip)).collect();
     assert_ne!(own[0], own[1], "{own:?}");
 
     // Random: both backends within 24 connections (all on one: 2^-23).
     dp.balance = Balance::Random;
     assert!(block_on(dp.ensure(&nft)).unwrap());
     assert!(ruleset(&node).contains("numgen random mod 2 vmap"));
-    let answers: Vec<String> = (0..24).map(|_| ask(&client, vip)).collect();
+    let answers: Vec<String> = (0..24).map(|_| ask(&client_p, vip)).collect();
     assert!(answers.iter().any(|x| x == "backend-1"), "{answers:?}");
     assert!(answers.iter().any(|x| x == "backend-2"), "{answers:?}");
 
@@ -536,7 +377,7 @@ fn balances_connections(a: &Addrs) {
     dp.services[0].endpoints[0].weight = 2;
     assert!(block_on(dp.ensure(&nft)).unwrap());
     assert!(ruleset(&node).contains("numgen inc mod 3 vmap"));
-    let answers: Vec<String> = (0..6).map(|_| ask(&client, vip)).collect();
+    let answers: Vec<String> = (0..6).map(|_| ask(&client_p, vip)).collect();
     let ones = answers.iter().filter(|x| *x == "backend-1").count();
     assert_eq!(ones, 4, "{answers:?}");
     for w in answers.windows(2) {
@@ -546,7 +387,7 @@ fn balances_connections(a: &Addrs) {
     // Weight 0: no new connections to backend 2.
     dp.services[0].endpoints[1].weight = 0;
     assert!(block_on(dp.ensure(&nft)).unwrap());
-    let answers: Vec<String> = (0..4).map(|_| ask(&client, vip)).collect();
+    let answers: Vec<String> = (0..4).map(|_| ask(&client_p, vip)).collect();
     assert_eq!(answers, ["backend-1"; 4]);
 
     // Back to equal weights, then endpoint 2 removed: everything to
@@ -554,11 +395,11 @@ fn balances_connections(a: &Addrs) {
     dp.services[0].endpoints[0].weight = 1;
     dp.services[0].endpoints[1].weight = 1;
     assert!(block_on(dp.ensure(&nft)).unwrap());
-    let answers: Vec<String> = (0..2).map(|_| ask(&client, vip)).collect();
+    let answers: Vec<String> = (0..2).map(|_| ask(&client_p, vip)).collect();
     assert_ne!(answers[0], answers[1]);
     dp.services[0].endpoints.pop();
     assert!(block_on(dp.ensure(&nft)).unwrap());
-    let answers: Vec<String> = (0..4).map(|_| ask(&client, vip)).collect();
+    let answers: Vec<String> = (0..4).map(|_| ask(&client_p, vip)).collect();
     assert_eq!(answers, ["backend-1"; 4]);
 
     // No endpoint: refused at once (ICMP port unreachable, not a timeout).
@@ -576,10 +417,10 @@ fn balances_connections(a: &Addrs) {
 
 #[test]
 fn balances_connections_ipv4() {
-    balances_connections(&V4);
+    balances_connections(Family::Ipv4, &V4);
 }
 
 #[test]
 fn balances_connections_ipv6() {
-    balances_connections(&V6);
+    balances_connections(Family::Ipv6, &V6);
 }

@@ -4,31 +4,13 @@
 //! `nft -f`, and the rules and maps `nft -f` made decode to the very typed
 //! values this crate sends.
 
-use std::process::Command;
-
 use nftables_glue::*;
 use nl_engine::Netns;
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
-}
+use clusterip_test_support::block_on;
 
 fn tool(ns: &Netns, args: &[&str]) -> String {
-    let out = Command::new("nsenter")
-        .arg(format!("--net={}", ns.proc_path()))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    clusterip_test_support::sh(ns.proc_path(), args)
 }
 
 fn nft_file(ns: &Netns, text: &str, tag: &str) {

@@ -5,32 +5,15 @@
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
-use std::process::Command;
 use std::time::Duration;
 
 use nftables_glue::*;
 use nl_engine::Netns;
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
-}
+use clusterip_test_support::block_on;
 
 fn tool(ns: &Netns, args: &[&str]) -> String {
-    let out = Command::new("nsenter")
-        .arg(format!("--net={}", ns.proc_path()))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    clusterip_test_support::sh(ns.proc_path(), args)
 }
 
 /// The kernel drops a deleted rule's reference to an ipset after the
@@ -38,8 +21,7 @@ fn tool(ns: &Netns, args: &[&str]) -> String {
 /// still find it in use for a moment.
 fn destroy_ipset(ns: &Netns, name: &str) {
     for _ in 0..50 {
-        let st = Command::new("nsenter")
-            .arg(format!("--net={}", ns.proc_path()))
+        let st = clusterip_test_support::nsenter(ns.proc_path())
             .args(["ipset", "destroy", name])
             .output()
             .unwrap();
@@ -239,8 +221,7 @@ fn service_nat_ipset_membership_ensure_idempotent_teardown() {
         e => panic!("{e:?}"),
     }
     // The ipset is now referenced by the rule: ipset refuses to destroy it.
-    let st = Command::new("nsenter")
-        .arg(format!("--net={}", ns.proc_path()))
+    let st = clusterip_test_support::nsenter(ns.proc_path())
         .args(["ipset", "destroy", "ZGZ-CLUSTER-IP"])
         .output()
         .unwrap();

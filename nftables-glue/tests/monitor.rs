@@ -3,32 +3,17 @@
 //! arrive as typed events, transaction by transaction, each closed by its
 //! generation; nothing from another namespace.
 
-use std::process::Command;
 use std::time::Duration;
 
 use nftables_glue::*;
 use nl_engine::Netns;
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
-}
+use clusterip_test_support::block_on;
 
 fn nft_cmd(ns: &Netns, args: &[&str]) {
-    let out = Command::new("nsenter")
-        .arg(format!("--net={}", ns.proc_path()))
-        .arg("nft")
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut v = vec!["nft"];
+    v.extend_from_slice(args);
+    clusterip_test_support::sh(ns.proc_path(), &v);
 }
 
 /// The events of one transaction: up to and including its generation.

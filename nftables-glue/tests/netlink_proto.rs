@@ -6,10 +6,9 @@
 //! in a throwaway network namespace. The real `nft` tool checks what was
 //! committed, and what it adds we list.
 
-use std::process::Command as Proc;
-
+use clusterip_test_support::netlink::{NETLINK_NETFILTER, connect};
 use futures_util::StreamExt;
-use netlink_proto::sys::{SocketAddr, protocols::NETLINK_NETFILTER};
+use netlink_proto::sys::SocketAddr;
 use netlink_proto::{ConnectionHandle, ReplyExpectation};
 use nftables_glue::netlink::netlink_packet_core::{NLM_F_DUMP, NetlinkMessage, NetlinkPayload};
 use nftables_glue::{
@@ -17,31 +16,7 @@ use nftables_glue::{
     Transaction, Verdict,
 };
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-        .block_on(f)
-}
-
-/// A netlink-proto connection whose socket lives in `ns`: the socket is
-/// created on a thread that entered the namespace (inside this runtime, so
-/// that tokio registers it), the connection is spawned here. ACKs are
-/// forwarded so that a change's success is seen, not assumed.
-fn connect(ns: &Netns) -> ConnectionHandle<NftMessage> {
-    let rt = tokio::runtime::Handle::current();
-    let (mut conn, handle, _unsolicited) = ns
-        .run(move || {
-            let _guard = rt.enter();
-            netlink_proto::new_connection::<NftMessage>(NETLINK_NETFILTER)
-        })
-        .expect("enter the namespace")
-        .expect("netlink-proto connection");
-    conn.set_forward_ack(true);
-    tokio::spawn(conn);
-    handle
-}
+use clusterip_test_support::block_on;
 
 /// Sends `tx` as one nfnetlink batch and returns the errno of each change
 /// (0: applied). The batch delimiters carry no `NLM_F_ACK` and get no
@@ -89,18 +64,9 @@ async fn dump(h: &ConnectionHandle<NftMessage>, command: Command) -> Vec<NftMess
 }
 
 fn nft(ns: &Netns, args: &[&str]) -> String {
-    let o = Proc::new("nsenter")
-        .arg(format!("--net={}", ns.proc_path()))
-        .arg("nft")
-        .args(args)
-        .output()
-        .expect("run nsenter nft");
-    assert!(
-        o.status.success(),
-        "nft {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
+    let mut v = vec!["nft"];
+    v.extend_from_slice(args);
+    clusterip_test_support::sh(ns.proc_path(), &v)
 }
 
 #[test]
@@ -108,7 +74,7 @@ fn batch_and_dumps_over_netlink_proto() {
     let ns = Netns::new_anonymous().expect("new network namespace (run as root)");
     let table = Table::new(Family::Ipv4, "np");
     block_on(async {
-        let h = connect(&ns);
+        let h = connect(ns.proc_path(), NETLINK_NETFILTER);
 
         let mut tx = Transaction::new();
         tx.create_table(&table)

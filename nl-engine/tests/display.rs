@@ -1,8 +1,6 @@
 //! `Display` of the engine's public types; a resolved generic netlink
 //! family against iproute2's `genl` (in a throwaway network namespace).
 
-use std::process::Command as Proc;
-
 use nl_engine::nfnl::NfGenMsg;
 use nl_engine::{Connection, Netns, Protocol, Stats};
 
@@ -43,8 +41,7 @@ fn family_as_genl_shows_it() {
                 .unwrap()
         });
     let shown = family.to_string();
-    let o = Proc::new("nsenter")
-        .arg(format!("--net={}", ns.proc_path()))
+    let o = clusterip_test_support::nsenter(ns.proc_path())
         .args(["genl", "ctrl", "get", "name", "nlctrl"])
         .output()
         .expect("run nsenter genl");

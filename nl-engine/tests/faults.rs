@@ -13,13 +13,7 @@ use netlink_packet_generic::ctrl::{GenlCtrl, GenlCtrlCmd};
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_USERSOCK};
 use nl_engine::{Acks, BatchOptions, Config, Connection, Error, Netns, Packing, Protocol};
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
-}
+use clusterip_test_support::block_on;
 
 type Ctrl = GenlMessage<GenlCtrl>;
 

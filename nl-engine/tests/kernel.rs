@@ -10,13 +10,7 @@ use netlink_packet_generic::ctrl::nlas::GenlCtrlAttrs;
 use netlink_packet_generic::ctrl::{GenlCtrl, GenlCtrlCmd};
 use nl_engine::{Acks, BatchOptions, Connection, Error, Netns, Packing, Protocol};
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-        .block_on(f)
-}
+use clusterip_test_support::block_on;
 
 fn get_family(name: &str) -> NetlinkMessage<GenlMessage<GenlCtrl>> {
     let msg = GenlMessage::from_payload(GenlCtrl {

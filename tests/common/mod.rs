@@ -1,7 +1,10 @@
 //! Helpers shared by the umbrella package's integration tests
-//! (`tests/*.rs`, each of which declares `mod common;`). Cargo builds only
-//! the files directly in `tests/` as test targets, so this module is no
-//! test of its own.
+//! (`tests/*.rs`, each of which declares `mod common;`) and the guest
+//! tests (`guest-tests/tests/*.rs`, `#[path]` to this file). Cargo builds
+//! only the files directly in `tests/` as test targets, so this module is
+//! no test of its own. What needs no `clusterip` type is in the
+//! `clusterip-test-support` crate (`test-support/`); the helpers here that
+//! take a [`Netns`] hand its path to that crate's.
 //!
 //! - [`block_on`]: a current-thread Tokio runtime (never `#[tokio::test]`:
 //!   the "macros" feature is not allowed in this workspace).
@@ -23,7 +26,6 @@
 #![allow(dead_code)]
 
 use std::ffi::OsStr;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, OnceLock};
@@ -31,57 +33,30 @@ use std::sync::{Mutex, OnceLock};
 use clusterip::ipvs::IpvsHandle;
 use clusterip::netlink::Netns;
 
-/// Runs `f` to completion on a fresh current-thread Tokio runtime with
-/// every driver (I/O, time) enabled, as the netlink handles need.
-pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-        .block_on(f)
-}
+pub use clusterip_test_support::{block_on, merged, require_guest};
 
 /// A `Command` for `nsenter --net=PATH` into `ns`; add the program and its
 /// arguments.
 pub fn nsenter(ns: &Netns) -> Command {
-    let mut c = Command::new("nsenter");
-    c.arg(format!("--net={}", ns.proc_path()));
-    c
+    clusterip_test_support::nsenter(ns.proc_path())
 }
 
 /// Runs `args` (a program and its arguments) in `ns`, asserts that it
 /// succeeded (the message shows its output) and returns its stdout.
 pub fn sh(ns: &Netns, args: &[&str]) -> String {
-    let out = nsenter(ns).args(args).output().expect("run nsenter");
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    clusterip_test_support::sh(ns.proc_path(), args)
 }
 
 /// Runs `args` (a program and its arguments) in `ns`, success or not:
 /// (success, stdout followed by stderr).
 pub fn tool(ns: &Netns, args: &[&str]) -> (bool, String) {
-    let out = nsenter(ns).args(args).output().unwrap();
-    (out.status.success(), merged(&out))
+    clusterip_test_support::tool(ns.proc_path(), args)
 }
 
 /// Runs `prog args` in `ns` with `stdin` written to its standard input
 /// (then closed) and returns its output.
 pub fn run_in(ns: &Netns, prog: impl AsRef<OsStr>, args: &[&str], stdin: &str) -> Output {
-    let mut c = nsenter(ns)
-        .arg(prog)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("nsenter");
-    c.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    c.wait_with_output().unwrap()
+    clusterip_test_support::run_in(ns.proc_path(), prog, args, stdin)
 }
 
 /// [`run_in`], as (success, stdout followed by stderr).
@@ -95,30 +70,11 @@ pub fn run_in_merged(
     (out.status.success(), merged(&out))
 }
 
-/// A process's stdout followed by its stderr, as text.
-pub fn merged(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
-}
-
 /// A fresh throwaway network namespace (root needed) with `lo` up.
 pub fn netns_with_lo() -> Netns {
     let ns = Netns::new_anonymous().expect("new network namespace (root needed)");
     sh(&ns, &["ip", "link", "set", "lo", "up"]);
     ns
-}
-
-/// Panics unless this process runs in a guest kernel that `tools/guest`
-/// booted (its command line carries `clusterip_rig=1`, which no host's
-/// does). Guest tests call it first: they load kernel modules, and the
-/// scenario builds bridges and namespaces in the root namespace of the
-/// kernel it runs on, which must never be a host's.
-pub fn require_guest() {
-    let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
-    assert!(
-        cmdline.split_whitespace().any(|w| w == "clusterip_rig=1"),
-        "this test runs only inside a guest kernel started by tools/guest \
-         (tools/test runs it there); refusing to run on this machine's own kernel"
-    );
 }
 
 /// [`netns_with_lo`] and an IPVS handle in it; fails when the kernel has no
@@ -167,7 +123,7 @@ pub fn example(name: &str) -> PathBuf {
     let mut c = Command::new(cargo);
     c.args(["build", "--example", name])
         .arg("--manifest-path")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+        .arg(clusterip_test_support::workspace_root().join("Cargo.toml"))
         .arg("--message-format=json-render-diagnostics")
         .stderr(Stdio::inherit());
     if !cfg!(debug_assertions) {
@@ -259,7 +215,7 @@ pub fn compare_bad_input<S: PartialEq>(
 /// A file of the seeds' keepalived configurations
 /// (`tests/data/keepalived/<p>`).
 pub fn data(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    clusterip_test_support::workspace_root()
         .join("tests/data/keepalived")
         .join(p)
 }

@@ -1,8 +1,8 @@
 //! The `ipvsadm` example (`examples/ipvsadm/`) against Debian's ipvsadm 1.31,
 //! in a guest kernel with IPVS (user-mode-linux: `tools/test` runs every
 //! `guest_uml*` test there; by hand:
-//! `cargo test --all-features --test guest_uml_ipvsadm --no-run` (which also
-//! builds the example), then
+//! `cargo test --workspace --all-features --no-run` (which also builds the
+//! example), then
 //! `tools/guest --kernel uml -- target/debug/deps/guest_uml_ipvsadm-HASH --test-threads=1`).
 //!
 //! Differential: every case runs both tools against identical state, each in
@@ -15,8 +15,6 @@
 //!
 //! A missing IPVS, ipvsadm or example binary fails the tests.
 
-#![cfg(feature = "guest-tests")]
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -24,6 +22,7 @@ use std::sync::OnceLock;
 
 use nl_engine::Netns;
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 use common::settled;
 
@@ -43,7 +42,7 @@ fn ours() -> &'static Path {
             .join("examples/ipvsadm");
         assert!(
             p.exists(),
-            "{} missing: build it (cargo test --all-features --no-run builds examples)",
+            "{} missing: build it (cargo test --workspace --all-features --no-run builds examples)",
             p.display()
         );
         p
@@ -59,10 +58,10 @@ fn bindirs() -> &'static (PathBuf, PathBuf) {
         let o = base.join("ours");
         std::fs::create_dir_all(&r).unwrap();
         std::fs::create_dir_all(&o).unwrap();
-        let reference = ["/usr/sbin/ipvsadm", "/sbin/ipvsadm"]
-            .into_iter()
-            .find(|p| Path::new(p).exists())
-            .expect("Debian's ipvsadm is not installed");
+        let reference = clusterip_test_support::require_tool(
+            "ipvsadm",
+            &["/usr/sbin/ipvsadm", "/sbin/ipvsadm"],
+        );
         let _ = std::fs::remove_file(r.join("ipvsadm"));
         let _ = std::fs::remove_file(o.join("ipvsadm"));
         std::os::unix::fs::symlink(reference, r.join("ipvsadm")).unwrap();
@@ -119,8 +118,7 @@ fn run(ns: &Netns, tool: Tool, args: &[&str], stdin: Option<&str>) -> Out {
 
 fn fresh_ns() -> Netns {
     let ns = Netns::new_anonymous().expect("new network namespace");
-    let st = Command::new("nsenter")
-        .arg(format!("--net={}", ns.proc_path()))
+    let st = clusterip_test_support::nsenter(ns.proc_path())
         .args(["ip", "link", "set", "lo", "up"])
         .status()
         .expect("ip link set lo up");

@@ -1,9 +1,10 @@
 //! IPVS against a real kernel: run inside the guest (`tools/guest`), never
-//! on a host without IPVS. Built only with `--features guest-tests`:
+//! on a host without IPVS. Built only with the `guest` feature of this
+//! package (clusterip-guest-tests):
 //!
 //! ```text
-//! cargo test -p ipvs-nl --features guest-tests --no-run
-//! tools/guest -- target/.../guest-HASH --test-threads=2
+//! cargo test -p clusterip-guest-tests --features guest --test guest_ipvs --no-run
+//! tools/guest -- target/.../guest_ipvs-HASH --test-threads=2
 //! ```
 //!
 //! Every test makes its own network namespace (brought up `lo` first), so
@@ -16,28 +17,11 @@ use std::time::Duration;
 
 use ipvs_nl::*;
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-        .block_on(f)
-}
+use clusterip_test_support::{block_on, require_guest};
 
 /// Runs a reference tool inside `ns`; panics with its output on failure.
 fn sh(ns: &Netns, args: &[&str]) -> String {
-    let out = Command::new("nsenter")
-        .arg(format!("--net={}", ns.proc_path()))
-        .args(args)
-        .output()
-        .expect("run nsenter");
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    clusterip_test_support::sh(ns.proc_path(), args)
 }
 
 /// `ipvsadm` in `ns`. A listing is read until two reads agree: IPVS resumes
@@ -75,18 +59,6 @@ fn load_module(name: &str) {
     if let Ok(dir) = std::env::var("CLUSTERIP_RIG_MODDIR") {
         let _ = Command::new("modprobe").args(["-d", &dir, name]).status();
     }
-}
-
-/// Panics unless this runs in a guest kernel booted by `tools/guest` (its
-/// command line carries `clusterip_rig=1`): these tests load kernel
-/// modules, which they must never do to a host.
-fn require_guest() {
-    let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
-    assert!(
-        cmdline.split_whitespace().any(|w| w == "clusterip_rig=1"),
-        "this test runs only inside a guest kernel started by tools/guest; \
-         refusing to run on this machine's own kernel"
-    );
 }
 
 /// A fresh namespace with `lo` up, and a handle on it (fails without IPVS,
@@ -261,8 +233,7 @@ fn crate_writes_ipvsadm_reads() {
 fn ipvsadm_writes_crate_reads() {
     require_guest();
     let (ns, h) = setup();
-    let out = Command::new("nsenter")
-        .arg(format!("--net={}", ns.proc_path()))
+    let out = clusterip_test_support::nsenter(ns.proc_path())
         .args(["ipvsadm", "-R"])
         .stdin(std::process::Stdio::piped())
         .spawn()

@@ -1,11 +1,11 @@
 //! The seeds' scenario end to end, and svc-setup's idempotence, in a guest
 //! kernel with IPVS (QEMU: nf_tables, dummy, veth and bridge are needed).
-//! Built with `--features guest-tests`; `tools/test` runs it with
-//! `tools/guest --kernel qemu`. By hand:
+//! Built with the `guest` feature of this package (clusterip-guest-tests);
+//! `tools/test` runs it with `tools/guest --kernel qemu`. By hand:
 //!
 //! ```sh
 //! cargo build --example svc-setup --example ipvsadm
-//! cargo test --features guest-tests --test guest_svc_setup --no-run
+//! cargo test -p clusterip-guest-tests --features guest --test guest_svc_setup --no-run
 //! tools/guest --kernel qemu -- target/debug/deps/guest_svc_setup-HASH
 //! ```
 //!
@@ -48,13 +48,14 @@
 //! guest's file system is read-only, so it cannot be built here. A missing
 //! binary or a missing kernel feature fails the test.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use clusterip::keepalived::Config;
 use clusterip::netlink::Netns;
 use clusterip::svc::{Desired, Options, Setup, Step};
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 use common::sh;
 
@@ -71,7 +72,7 @@ fn step(name: &str) -> String {
     // The scenario builds its topology in the root namespace of the kernel
     // it runs on: only ever a guest's.
     common::require_guest();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/scenario");
+    let script = clusterip_test_support::workspace_root().join("tools/scenario");
     let o = Command::new("bash")
         .arg(&script)
         .arg(name)

@@ -1,9 +1,10 @@
 //! The declarative sync engine (`clusterip::sync`) against a real IPVS:
 //! run inside the user-mode-linux guest (`tools/guest --kernel uml`),
-//! never on a host without IPVS. Built only with `--features guest-tests`:
+//! never on a host without IPVS. Built only with the `guest` feature of
+//! this package (clusterip-guest-tests):
 //!
 //! ```text
-//! cargo test --features guest-tests --test guest_uml_sync --no-run
+//! cargo test -p clusterip-guest-tests --features guest --test guest_uml_sync --no-run
 //! tools/guest --kernel uml -- target/.../guest_uml_sync-HASH --test-threads=1
 //! ```
 //!
@@ -19,6 +20,7 @@ use clusterip::ipvs::{
 use clusterip::netlink::Netns;
 use clusterip::sync::{Change, DesiredState, Graceful, Ownership, SyncOptions, Syncer, plan};
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 use common::{block_on, netns_with_ipvs, sh};
 

@@ -1,9 +1,10 @@
 //! Fault tests that need a kernel with IPVS (issue 9): run inside the
 //! user-mode-linux guest, never on a host without IPVS. Built only with
-//! `--features guest-tests`:
+//! the `guest` feature of this package (clusterip-guest-tests):
 //!
 //! ```text
-//! cargo test --features guest-tests --test guest_uml_faults --no-run
+//! cargo build --example ipvsadm
+//! cargo test -p clusterip-guest-tests --features guest --test guest_uml_faults --no-run
 //! tools/guest --kernel uml -- target/.../guest_uml_faults-HASH --test-threads=1
 //! ```
 //!
@@ -19,6 +20,7 @@ use clusterip::ipvs::{Destination, IpvsHandle, Operation, Scheduler, Service};
 use clusterip::netlink::{Config, Connection, Error, Netns, Protocol};
 use clusterip::sync::{Graceful, Syncer, plan};
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 use common::{block_on, netns_with_ipvs, sh};
 

@@ -9,6 +9,7 @@ use nftables_glue::{
     Chain, Expr, Family, Match, NftHandle, Rule, RuleCompat, Table, Transaction, Verdict,
 };
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 use common::block_on;
 
