@@ -9,6 +9,7 @@
 
 mod batch;
 mod dump;
+mod reactor;
 mod socket;
 mod subscribe;
 
@@ -16,14 +17,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::sync::Mutex;
-
 use crate::error::{Error, Result};
 use crate::netns::Netns;
 
 pub use batch::{Acks, BatchOptions, BatchResults, Encoded, Outgoing, Packing};
 pub use subscribe::{Notification, Subscription};
 
+use reactor::Mutex;
 use socket::{Inner, Sock, open_socket};
 
 /// The netlink protocol (bus) a connection talks on.

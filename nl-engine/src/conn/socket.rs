@@ -6,18 +6,17 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
 
-use netlink_sys::{Socket, SocketAddr};
-use tokio::io::unix::AsyncFd;
-
+use super::reactor::{self, Interest, ReactorId, Registered};
 use super::{Config, Protocol, Shared};
 use crate::error::{Error, Result};
 use crate::netns::Netns;
+use netlink_sys::{Socket, SocketAddr};
 
 pub(super) enum Sock {
     Closed,
     Raw(Socket),
     /// Registered with the reactor of the runtime with this id.
-    Async(AsyncFd<Socket>, tokio::runtime::Id),
+    Async(Registered, ReactorId),
 }
 
 pub(super) struct Inner {
@@ -69,30 +68,6 @@ pub(super) fn open_socket(
     })?
 }
 
-/// The id of the Tokio runtime we are running in; an error outside one.
-pub(super) fn current_runtime(context: &str) -> Result<tokio::runtime::Id> {
-    tokio::runtime::Handle::try_current()
-        .map(|h| h.id())
-        .map_err(|_| {
-            Error::io(
-                context,
-                io::Error::other(
-                    "netlink operations must run inside a Tokio runtime with I/O and time enabled",
-                ),
-            )
-        })
-}
-
-/// Registers the socket with the current Tokio reactor; an error (not a
-/// panic) outside a runtime.
-pub(super) fn register(sock: Socket, context: &str) -> Result<AsyncFd<Socket>> {
-    current_runtime(context)?;
-    // SAFETY: `Socket` owns its descriptor, returns that same descriptor from
-    // every `as_raw_fd` call, and closes it only when dropped, which happens
-    // only after the `AsyncFd` that owns it is dropped.
-    unsafe { AsyncFd::register(sock) }.map_err(|e| Error::io(context, io::Error::from(e)))
-}
-
 /// Outcome of one non-blocking or bounded receive.
 pub(super) enum Recv {
     Got(usize),
@@ -117,13 +92,13 @@ impl Inner {
         config: &Config,
         context: &str,
     ) -> Result<()> {
-        let runtime = current_runtime(context)?;
+        let runtime = reactor::current(context)?;
         let sock = match std::mem::replace(&mut self.sock, Sock::Closed) {
             Sock::Async(a, id) if id == runtime => {
                 self.sock = Sock::Async(a, id);
                 return Ok(());
             }
-            Sock::Async(a, _) => a.into_inner(),
+            Sock::Async(a, _) => a.into_inner(context)?,
             Sock::Raw(s) => s,
             Sock::Closed => {
                 let s = open_socket(shared.protocol, &shared.netns, shared.peer, config)
@@ -135,7 +110,7 @@ impl Inner {
                 s
             }
         };
-        self.sock = Sock::Async(register(sock, context)?, runtime);
+        self.sock = Sock::Async(reactor::register(sock, runtime, context)?, runtime);
         Ok(())
     }
 
@@ -163,15 +138,16 @@ impl Inner {
                     ));
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    match tokio::time::timeout(config.timeout, sock.writable()).await {
-                        Err(_) => {
+                    match sock.ready(Interest::Write, Some(config.timeout)).await {
+                        Ok(false) => {
                             return Err(Error::Timeout {
                                 context: context.to_string(),
                                 after: config.timeout,
                             });
                         }
-                        Ok(Ok(mut g)) => g.clear_ready(),
-                        Ok(Err(e)) => return Err(Error::io(context, e)),
+                        // the send above is retried first in any case
+                        Ok(true) => {}
+                        Err(e) => return Err(Error::io(context, e)),
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -219,17 +195,16 @@ impl Inner {
                     if !wait {
                         return Ok(Recv::WouldBlock);
                     }
-                    match tokio::time::timeout(config.timeout, sock.readable()).await {
-                        Err(_) => {
+                    match sock.ready(Interest::Read, Some(config.timeout)).await {
+                        Ok(false) => {
                             return Err(Error::Timeout {
                                 context: context.to_string(),
                                 after: config.timeout,
                             });
                         }
-                        // Readiness is cleared so the next wait really waits;
-                        // the recv above is retried first in any case.
-                        Ok(Ok(mut g)) => g.clear_ready(),
-                        Ok(Err(e)) => return Err(Error::io(context, e)),
+                        // the recv above is retried first in any case
+                        Ok(true) => {}
+                        Err(e) => return Err(Error::io(context, e)),
                     }
                 }
                 Err(e) => return Err(Error::io(context, e)),

@@ -5,7 +5,8 @@ use std::io;
 
 use netlink_packet_core::{NetlinkDeserializable, NetlinkHeader};
 
-use super::socket::{Sock, current_runtime, open_socket, register};
+use super::reactor::{self, Interest};
+use super::socket::{Sock, open_socket};
 use super::{Config, Connection, Protocol};
 use crate::error::{Error, Result};
 use crate::netns::Netns;
@@ -128,11 +129,14 @@ impl Subscription {
             if let Some(n) = self.pending.pop_front() {
                 return Ok(n);
             }
-            let runtime = current_runtime(context)?;
+            let runtime = reactor::current(context)?;
             let sock = match std::mem::replace(&mut self.sock, Sock::Closed) {
                 Sock::Async(a, id) if id == runtime => Sock::Async(a, id),
-                Sock::Async(a, _) => Sock::Async(register(a.into_inner(), context)?, runtime),
-                Sock::Raw(s) => Sock::Async(register(s, context)?, runtime),
+                Sock::Async(a, _) => Sock::Async(
+                    reactor::register(a.into_inner(context)?, runtime, context)?,
+                    runtime,
+                ),
+                Sock::Raw(s) => Sock::Async(reactor::register(s, runtime, context)?, runtime),
                 Sock::Closed => {
                     return Err(Error::io(context, io::Error::other("socket not open")));
                 }
@@ -158,9 +162,8 @@ impl Subscription {
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    match sock.readable().await {
-                        Ok(mut g) => g.clear_ready(),
-                        Err(e) => return Err(Error::io(context, e)),
+                    if let Err(e) = sock.ready(Interest::Read, None).await {
+                        return Err(Error::io(context, e));
                     }
                     continue;
                 }
