@@ -13,6 +13,8 @@
 //!   mark), then every delete in one batch with a result per entry;
 //!   [`ConntrackHandle::delete_udp_to_backend`] for the removal of a UDP
 //!   backend behind a VIP.
+//! - [`blocking::ConntrackHandle`]: the same methods, blocking, for
+//!   programs without an async runtime.
 //!
 //! ```no_run
 //! use conntrack_nl::ConntrackHandle;
@@ -76,6 +78,7 @@
 )]
 
 mod attr;
+pub mod blocking;
 pub mod constants;
 mod entry;
 mod filter;
