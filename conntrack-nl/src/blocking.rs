@@ -2,7 +2,7 @@
 //! (command-line tools, CNI plugins cleaning up after a removed backend).
 //!
 //! It owns the async [`crate::ConntrackHandle`] and a
-//! [`Runtime`](nl_engine::blocking::Runtime) (a private current-thread
+//! [`Runtime`] (a private current-thread
 //! Tokio runtime with the `tokio` feature, async-io's `block_on` with
 //! `smol` alone); each method runs the async method of the same name and
 //! arguments to completion on the calling thread. With the `tokio` feature,

@@ -15,7 +15,7 @@
 //!
 //! With the `tokio` feature, a blocking call made on a thread where a Tokio
 //! runtime is current
-//! ([`tokio::runtime::Handle::try_current`] finds one: inside an async task,
+//! (`tokio::runtime::Handle::try_current` finds one: inside an async task,
 //! inside another runtime's `block_on`, under a runtime's `enter` guard, on
 //! a `spawn_blocking` thread) is refused with an [`Error::Io`] naming the
 //! handle and the method, never a panic: blocking there would stall the

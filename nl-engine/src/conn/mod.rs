@@ -122,8 +122,9 @@ struct Shared {
 /// reopened on the next operation, so a late reply can never be mistaken for
 /// the answer to a later request.
 ///
-/// The operations need a Tokio runtime with I/O and time enabled
-/// (`Builder::enable_all`).
+/// With the `tokio` feature the operations run inside a Tokio runtime with
+/// I/O and time enabled (`Builder::enable_all`); with `smol`, under any
+/// executor (see [Choosing the runtime](crate#choosing-the-runtime)).
 ///
 /// ```no_run
 /// use nl_engine::{Connection, Netns, Protocol};

@@ -119,8 +119,8 @@ impl Subscription {
     }
 
     /// The next notification, waiting as long as it takes (bound the wait
-    /// with `tokio::time::timeout` if needed; dropping the future loses
-    /// nothing). [`Error::Overrun`] when the kernel had to drop
+    /// with `tokio::time::timeout` or a race with `async_io::Timer` if
+    /// needed; dropping the future loses nothing). [`Error::Overrun`] when the kernel had to drop
     /// notifications since the last call (the socket stays usable);
     /// [`Error::Decode`] for a malformed datagram.
     pub async fn recv(&mut self) -> Result<Notification> {
