@@ -248,9 +248,12 @@ impl ConntrackHandle {
             packing: Packing::MaxDatagram(self.conn.config().max_datagram),
             acks: Acks::LastPerDatagram,
         };
-        let msgs = entries
-            .iter()
-            .map(|e| request::delete(&e.orig, e.zone, e.id));
+        // a fn, not a closure: a closure's lifetime here would make the
+        // future not `Send` (rustc's higher-ranked lifetime limitation)
+        fn delete_request(e: &Entry) -> NetlinkMessage<CtMessage> {
+            request::delete(&e.orig, e.zone, e.id)
+        }
+        let msgs = entries.iter().map(delete_request);
         let results = self
             .conn
             .batch_iter(context, msgs, options)

@@ -13,6 +13,8 @@
 //!   mark), then every delete in one batch with a result per entry;
 //!   [`ConntrackHandle::delete_udp_to_backend`] for the removal of a UDP
 //!   backend behind a VIP.
+//! - [`blocking::ConntrackHandle`]: the same methods, blocking, for
+//!   programs without an async runtime.
 //!
 //! ```no_run
 //! use conntrack_nl::ConntrackHandle;
@@ -25,6 +27,15 @@
 //! println!("{n} entries deleted");
 //! # Ok(()) }
 //! ```
+//!
+//! # Runtime
+//!
+//! The async handles run under Tokio (the default feature `tokio`) or any
+//! executor with the feature `smol` (async-io's reactor and timer: smol,
+//! async-std, ...); both may be on, Tokio being used where a Tokio runtime
+//! is current. With `default-features = false, features = ["smol"]` no
+//! Tokio is built. See nl-engine's
+//! [Choosing the runtime](nl_engine#choosing-the-runtime).
 //!
 //! # Bring your own connection
 //!
@@ -76,6 +87,7 @@
 )]
 
 mod attr;
+pub mod blocking;
 pub mod constants;
 mod entry;
 mod filter;

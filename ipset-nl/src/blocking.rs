@@ -1,10 +1,12 @@
-//! A blocking [`IpsetHandle`], for programs without a Tokio runtime
+//! A blocking [`IpsetHandle`], for programs without an async runtime
 //! (command-line tools, CNI plugins).
 //!
-//! It owns a private current-thread Tokio runtime and the async
-//! [`crate::IpsetHandle`]; each method runs the async method of the same
-//! name and arguments to completion on the calling thread. Called on a
-//! thread where a Tokio runtime is current (inside an async task, under
+//! It owns the async [`crate::IpsetHandle`] and a
+//! [`Runtime`] (a private current-thread
+//! Tokio runtime with the `tokio` feature, async-io's `block_on` with
+//! `smol` alone); each method runs the async method of the same name and
+//! arguments to completion on the calling thread. With the `tokio`
+//! feature, called on a thread where a Tokio runtime is current (inside an async task, under
 //! another runtime's `block_on` or `enter`, on a `spawn_blocking` thread),
 //! every method and constructor fails with [`Error::Io`](crate::Error::Io)
 //! instead of blocking that runtime; use the async handle there.

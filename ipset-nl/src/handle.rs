@@ -1,11 +1,10 @@
 //! [`IpsetHandle`]: every ipset command, async, in one network namespace.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use netlink_packet_core::NetlinkMessage;
 use nl_engine::{Connection, Error, Netns, Protocol, Result};
-use tokio::sync::OnceCell;
 
 use crate::attr::IpsetAttr;
 use crate::constants::*;
@@ -52,7 +51,9 @@ pub enum ListDetail {
 #[derive(Debug, Clone)]
 pub struct IpsetHandle {
     pub(crate) conn: Connection,
-    proto: Arc<OnceCell<u8>>,
+    // any runtime: no async once-cell (two first calls at once may both
+    // ask; they get the same answer)
+    proto: Arc<OnceLock<u8>>,
 }
 
 fn check_name(name: &str) -> Result<()> {
@@ -84,7 +85,7 @@ impl IpsetHandle {
         conn.expect_protocol(Protocol::Netfilter, "an ipset handle")?;
         Ok(IpsetHandle {
             conn,
-            proto: Arc::new(OnceCell::new()),
+            proto: Arc::new(OnceLock::new()),
         })
     }
 
@@ -143,29 +144,26 @@ impl IpsetHandle {
     /// The protocol version used on this handle: 7, or 6 with a kernel that
     /// only speaks 6. Negotiated once.
     pub async fn protocol(&self) -> Result<u8> {
-        self.proto
-            .get_or_try_init(|| async {
-                let v = match self.kernel_protocol(IPSET_PROTOCOL).await {
-                    Ok(v) => v.version,
-                    // Kernels speaking only 6 refuse a request of 7.
-                    Err(e) if e.errno() == Some(IPSET_ERR_PROTOCOL) => {
-                        self.kernel_protocol(IPSET_PROTOCOL_MIN).await?.version
-                    }
-                    Err(e) => return Err(e),
-                };
-                if v < IPSET_PROTOCOL_MIN {
-                    return Err(Error::Unsupported {
-                        context: "ipset protocol".into(),
-                        what: format!(
-                            "ipset protocol {IPSET_PROTOCOL_MIN} or later (kernel speaks {v})"
-                        ),
-                        hint: "use a kernel from 2.6.39 or later".into(),
-                    });
-                }
-                Ok(v.min(IPSET_PROTOCOL))
-            })
-            .await
-            .copied()
+        if let Some(v) = self.proto.get() {
+            return Ok(*v);
+        }
+        let v = match self.kernel_protocol(IPSET_PROTOCOL).await {
+            Ok(v) => v.version,
+            // Kernels speaking only 6 refuse a request of 7.
+            Err(e) if e.errno() == Some(IPSET_ERR_PROTOCOL) => {
+                self.kernel_protocol(IPSET_PROTOCOL_MIN).await?.version
+            }
+            Err(e) => return Err(e),
+        };
+        if v < IPSET_PROTOCOL_MIN {
+            return Err(Error::Unsupported {
+                context: "ipset protocol".into(),
+                what: format!("ipset protocol {IPSET_PROTOCOL_MIN} or later (kernel speaks {v})"),
+                hint: "use a kernel from 2.6.39 or later".into(),
+            });
+        }
+        let v = v.min(IPSET_PROTOCOL);
+        Ok(*self.proto.get_or_init(|| v))
     }
 
     /// The revisions of `set_type` for `family` the kernel supports

@@ -36,6 +36,30 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Runtime
+//!
+//! The async handles run under Tokio (the default feature `tokio`) or any
+//! executor with the feature `smol` (async-io's reactor and timer: smol,
+//! async-std, ...); both may be on, Tokio being used where a Tokio runtime
+//! is current. With `default-features = false, features = ["smol"]` no
+//! Tokio is built. See nl-engine's
+//! [Choosing the runtime](nl_engine#choosing-the-runtime).
+//!
+//! ```no_run
+//! // ipset-nl = { version = "0.1", default-features = false, features = ["smol"] }
+//! use ipset_nl::{IpPortEntry, IpProto, IpsetHandle};
+//! fn main() -> ipset_nl::Result<()> {
+//!     let ipset = IpsetHandle::new()?;
+//!     // `smol::block_on` is this function
+//!     async_io::block_on(async {
+//!         let web = IpPortEntry::new("10.0.0.1".parse().unwrap(), IpProto::Tcp, 80);
+//!         ipset.add("svc", &web, true).await?;
+//!         println!("{} sets", ipset.list_names().await?.len());
+//!         Ok(())
+//!     })
+//! }
+//! ```
+//!
 //! # Bring your own connection
 //!
 //! [`IpsetMessage`] implements netlink-packet-core's `NetlinkSerializable`

@@ -34,6 +34,15 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Runtime
+//!
+//! The async handles run under Tokio (the default feature `tokio`) or any
+//! executor with the feature `smol` (async-io's reactor and timer: smol,
+//! async-std, ...); both may be on, Tokio being used where a Tokio runtime
+//! is current. With `default-features = false, features = ["smol"]` no
+//! Tokio is built. See nl-engine's
+//! [Choosing the runtime](nl_engine#choosing-the-runtime).
+//!
 //! # Bring your own connection
 //!
 //! [`IpvsMessage`] implements netlink-packet-generic's `GenlFamily` (with

@@ -2,14 +2,20 @@
 //!
 //! Each crate's `blocking` module (`ipvs_nl::blocking::IpvsHandle`,
 //! `ipset_nl::blocking::IpsetHandle`, `nftables_glue::blocking::NftHandle`)
-//! wraps its async handle together with a [`Runtime`]: a private
-//! current-thread Tokio runtime (I/O and time enabled) that every blocking
+//! wraps its async handle together with a [`Runtime`] that every blocking
 //! method runs the async method's future on, to completion, on the calling
 //! thread. That suits short-lived programs (command-line tools, CNI plugins)
 //! that have no runtime of their own.
 //!
-//! A blocking call made on a thread where a Tokio runtime is current
-//! ([`tokio::runtime::Handle::try_current`] finds one: inside an async task,
+//! With the `tokio` feature (the default, alone or with `smol`) the
+//! [`Runtime`] is a private current-thread Tokio runtime (I/O and time
+//! enabled). With `smol` alone it is async-io's `block_on`, which drives
+//! async-io's reactor on the calling thread: no runtime and no thread is
+//! started, and no Tokio is in the build.
+//!
+//! With the `tokio` feature, a blocking call made on a thread where a Tokio
+//! runtime is current
+//! (`tokio::runtime::Handle::try_current` finds one: inside an async task,
 //! inside another runtime's `block_on`, under a runtime's `enter` guard, on
 //! a `spawn_blocking` thread) is refused with an [`Error::Io`] naming the
 //! handle and the method, never a panic: blocking there would stall the
@@ -26,12 +32,18 @@
 //! ```
 
 use std::future::Future;
+#[cfg(feature = "tokio")]
 use std::io;
 
-use crate::{Error, Result};
+// Without Tokio, `Error` is named by the docs only.
+#[cfg_attr(not(feature = "tokio"), allow(unused_imports))]
+use crate::Error;
+use crate::Result;
 
-/// The private current-thread Tokio runtime (I/O and time enabled) of a
-/// blocking handle.
+/// What a blocking handle runs its futures on: a private current-thread
+/// Tokio runtime (I/O and time enabled) with the `tokio` feature,
+/// async-io's `block_on` with `smol` alone (see the [module](self)
+/// documentation).
 ///
 /// Calls from several threads share it (one drives the kernel sockets at a
 /// time, the others wait their turn); for parallel requests, use one
@@ -42,6 +54,7 @@ use crate::{Error, Result};
 #[derive(Debug)]
 pub struct Runtime {
     // `None` only while being dropped.
+    #[cfg(feature = "tokio")]
     rt: Option<tokio::runtime::Runtime>,
     blocking: &'static str,
     async_handle: &'static str,
@@ -49,6 +62,7 @@ pub struct Runtime {
 
 /// The error for a blocking call made where a Tokio runtime is current.
 /// `method`: the method called, `None` for a constructor.
+#[cfg(feature = "tokio")]
 fn inside_runtime(blocking: &str, async_handle: &str, method: Option<&str>) -> Error {
     let context = match method {
         Some(m) => format!("{blocking}::{m}"),
@@ -64,6 +78,7 @@ fn inside_runtime(blocking: &str, async_handle: &str, method: Option<&str>) -> E
 }
 
 /// True on a thread where a Tokio runtime is current.
+#[cfg(feature = "tokio")]
 fn in_runtime() -> bool {
     tokio::runtime::Handle::try_current().is_ok()
 }
@@ -73,9 +88,11 @@ impl Runtime {
     /// async handle `async_handle` (both as errors name them, e.g.
     /// `"ipset_nl::blocking::IpsetHandle"` and `"ipset_nl::IpsetHandle"`).
     ///
-    /// Fails with [`Error::Io`] inside a Tokio runtime (see the
-    /// [module](self) documentation) or when the runtime cannot be started
-    /// (no file descriptors or memory left).
+    /// With the `tokio` feature, fails with [`Error::Io`] inside a Tokio
+    /// runtime (see the [module](self) documentation) or when the runtime
+    /// cannot be started (no file descriptors or memory left). With `smol`
+    /// alone it cannot fail.
+    #[cfg(feature = "tokio")]
     pub fn new(blocking: &'static str, async_handle: &'static str) -> Result<Self> {
         if in_runtime() {
             return Err(inside_runtime(blocking, async_handle, None));
@@ -99,13 +116,14 @@ impl Runtime {
     /// Runs `fut` to completion on this thread and returns its result;
     /// `method` names the call in errors.
     ///
-    /// Fails with [`Error::Io`], without polling `fut`, on a thread where a
-    /// Tokio runtime is current.
+    /// With the `tokio` feature, fails with [`Error::Io`], without polling
+    /// `fut`, on a thread where a Tokio runtime is current.
     pub fn block_on<T>(&self, method: &str, fut: impl Future<Output = Result<T>>) -> Result<T> {
         self.run(method, fut)?
     }
 
     /// [`block_on`](Self::block_on) for a future of any output.
+    #[cfg(feature = "tokio")]
     pub fn run<F: Future>(&self, method: &str, fut: F) -> Result<F::Output> {
         if in_runtime() {
             return Err(inside_runtime(
@@ -125,6 +143,28 @@ impl Runtime {
     }
 }
 
+#[cfg(not(feature = "tokio"))]
+impl Runtime {
+    /// Names the blocking handle `blocking`, which wraps the async handle
+    /// `async_handle` (both as errors name them, e.g.
+    /// `"ipset_nl::blocking::IpsetHandle"` and `"ipset_nl::IpsetHandle"`).
+    /// With `smol` alone nothing is started and it cannot fail.
+    pub fn new(blocking: &'static str, async_handle: &'static str) -> Result<Self> {
+        Ok(Runtime {
+            blocking,
+            async_handle,
+        })
+    }
+
+    /// [`block_on`](Self::block_on) for a future of any output: async-io's
+    /// `block_on` on the calling thread (never an error with `smol` alone).
+    pub fn run<F: Future>(&self, method: &str, fut: F) -> Result<F::Output> {
+        let _ = (method, self.blocking, self.async_handle);
+        Ok(async_io::block_on(fut))
+    }
+}
+
+#[cfg(feature = "tokio")]
 impl Drop for Runtime {
     fn drop(&mut self) {
         // Tokio panics when a runtime is dropped where blocking is not
@@ -273,6 +313,7 @@ mod tests {
         assert!(matches!(e, Error::InvalidInput { .. }), "{e:?}");
     }
 
+    #[cfg(feature = "tokio")]
     #[test]
     fn refuses_inside_a_runtime_without_panicking() {
         let rt = Runtime::new("test::Blocking", "test::Async").unwrap();

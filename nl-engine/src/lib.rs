@@ -11,8 +11,48 @@
 //!   message's result matched back to it by sequence number (IPVS bulk
 //!   changes, ipset bulk changes, nf_tables transactions).
 //!
-//! The crates' blocking handles (for programs without a Tokio runtime) are
-//! built on [`blocking::Runtime`], a private current-thread runtime.
+//! The crates' blocking handles (for programs without an async runtime)
+//! are built on [`blocking::Runtime`].
+//!
+//! # Choosing the runtime
+//!
+//! The engine is runtime-independent except for one small internal part
+//! (register a socket with a reactor, wait until it is readable or
+//! writable with a timeout), chosen with cargo features; every family crate
+//! (`ipvs-nl`, `ipset-nl`, `nftables-glue`, `conntrack-nl`, `lb-sync`)
+//! forwards the same two features:
+//!
+//! - `tokio` (the default): Tokio's reactor and timer. Operations must run
+//!   inside a Tokio runtime with I/O and time enabled (`Builder::enable_all`);
+//!   a connection used from another runtime than before is registered again
+//!   there. The blocking handles run a private current-thread Tokio runtime.
+//! - `smol`: async-io's reactor and timer (the ones under smol and
+//!   async-std), which serve any executor (`smol::block_on`,
+//!   `async_executor`, `futures::executor`, ...). The blocking handles use
+//!   async-io's `block_on`. With `default-features = false, features =
+//!   ["smol"]`, Tokio is not in the build at all.
+//!
+//! Both may be on together (for example when two crates of one program
+//! ask for different ones): Tokio is then used where a Tokio runtime is
+//! current, async-io everywhere else. At least one is needed: a build with
+//! neither fails with a `compile_error!` naming them. Every future of the
+//! engine and of the family crates is `Send` under either.
+//!
+//! ```no_run
+//! // Cargo.toml: nl-engine = { version = "0.1", default-features = false, features = ["smol"] }
+//! use nl_engine::{Connection, Netns, Protocol};
+//!
+//! fn main() -> nl_engine::Result<()> {
+//!     let ns = Netns::current();
+//!     // `smol::block_on` is this function
+//!     async_io::block_on(async {
+//!         let conn = Connection::open(Protocol::Generic, &ns)?;
+//!         let ctrl = nl_engine::genl::resolve_family(&conn, "nlctrl").await?;
+//!         println!("{} is generic netlink family {}", ctrl.name, ctrl.id);
+//!         Ok(())
+//!     })
+//! }
+//! ```
 //!
 //! Every wait for the kernel is bounded by a timeout; the kernel's
 //! extended-ACK message is carried in every [`Error`]; overruns and

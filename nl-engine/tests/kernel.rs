@@ -207,6 +207,8 @@ fn sockets_live_in_their_namespace() {
     );
 }
 
+/// Tokio alone: outside a Tokio runtime there is no reactor to use.
+#[cfg(not(feature = "smol"))]
 #[test]
 fn no_runtime_is_an_error_not_a_panic() {
     let ns = Netns::new_anonymous().unwrap();
@@ -215,6 +217,19 @@ fn no_runtime_is_an_error_not_a_panic() {
     let fut = nl_engine::genl::resolve_family(&conn, "nlctrl");
     let out = futures_lite_block_on(fut);
     assert!(matches!(out, Err(Error::Io { .. })), "{out:?}");
+}
+
+/// With `smol`, outside a Tokio runtime async-io's reactor is used: a
+/// future polled by hand, with no executor at all, still completes.
+#[cfg(feature = "smol")]
+#[test]
+fn no_tokio_runtime_uses_async_io() {
+    let ns = Netns::new_anonymous().unwrap();
+    let conn = Connection::open(Protocol::Generic, &ns).unwrap();
+    let fut = nl_engine::genl::resolve_family(&conn, "nlctrl");
+    let ctrl = futures_lite_block_on(fut).unwrap();
+    // the generic netlink controller is family 0x10 (GENL_ID_CTRL)
+    assert_eq!(ctrl.id, 0x10);
 }
 
 fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {

@@ -1,0 +1,416 @@
+//! Batches: many requests packed into large datagrams, each message's
+//! result matched back to it ([`Connection::batch`],
+//! [`Connection::batch_iter`]).
+
+use std::sync::atomic::Ordering;
+
+use netlink_packet_core::{NLM_F_ACK, NLM_F_REQUEST, NetlinkMessage, NetlinkSerializable};
+
+use super::socket::{Inner, Recv, Sock};
+use super::{Config, Connection, Shared};
+use crate::error::{Error, KernelError, Result};
+use crate::wire::{self, Messages, NLMSG_ERROR, NLMSG_OVERRUN, align4};
+
+/// A message a batch can send: a typed [`NetlinkMessage`], one already
+/// encoded ([`Encoded`]), or a family crate's own fast encoder (see
+/// [`wire::append_nla`](crate::wire::append_nla)).
+///
+/// The batch appends each message to the datagram it is filling and then
+/// sets the header's length, sequence number and the request/ACK flags
+/// itself, so an implementation only writes its bytes.
+pub trait Outgoing {
+    /// Appends the whole message, 16-byte header first, to `buf`. The
+    /// header's length and sequence number are overwritten by the batch;
+    /// its flags are kept apart from `NLM_F_REQUEST` / `NLM_F_ACK`, which
+    /// the batch sets as its [`Acks`] policy says.
+    fn append_to(&mut self, buf: &mut Vec<u8>);
+}
+
+impl<I: NetlinkSerializable> Outgoing for NetlinkMessage<I> {
+    fn append_to(&mut self, buf: &mut Vec<u8>) {
+        self.finalize();
+        let off = buf.len();
+        buf.resize(off + self.buffer_len(), 0);
+        if let Some(dst) = buf.get_mut(off..) {
+            self.serialize(dst);
+        }
+    }
+}
+
+/// One netlink message already encoded: header and payload. The header's
+/// length field is set from the byte count when sent; flags and sequence
+/// number are managed by the batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encoded(pub Vec<u8>);
+
+impl Outgoing for Encoded {
+    fn append_to(&mut self, buf: &mut Vec<u8>) {
+        buf.extend_from_slice(&self.0);
+    }
+}
+
+impl<T: Outgoing + ?Sized> Outgoing for &mut T {
+    fn append_to(&mut self, buf: &mut Vec<u8>) {
+        (**self).append_to(buf)
+    }
+}
+
+/// How a batch's messages are put into datagrams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Packing {
+    /// As many messages per datagram as fit in this many bytes (at least one
+    /// message per datagram however large it is).
+    MaxDatagram(usize),
+    /// Every message in one datagram (nfnetlink transactions need this: the
+    /// batch begin and end must arrive together).
+    Single,
+}
+
+/// Which messages of a batch ask the kernel for an acknowledgement.
+///
+/// The kernel reports every failing message whether or not it asked for an
+/// ACK, and it answers a datagram's messages in order, so an ACK on the last
+/// message of each datagram is enough to know the whole datagram was done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acks {
+    /// Only the last message of each datagram (fewest replies, fewest system calls).
+    LastPerDatagram,
+    /// Every message.
+    Every,
+    /// Exactly the messages whose header already carries `NLM_F_ACK`
+    /// (nf_tables batches: commands yes, batch begin/end no).
+    AsFlagged,
+}
+
+/// How a batch is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchOptions {
+    /// Datagram packing.
+    pub packing: Packing,
+    /// ACK policy.
+    pub acks: Acks,
+}
+
+impl Default for BatchOptions {
+    fn default() -> Self {
+        BatchOptions {
+            packing: Packing::MaxDatagram(Config::default().max_datagram),
+            acks: Acks::LastPerDatagram,
+        }
+    }
+}
+
+/// What became of each message (or operation) of a batch, in the order
+/// they were given. Most succeed, so only the failures are stored: memory
+/// grows with the failures, not with the batch. `E` is the engine's
+/// [`KernelError`] as [`Connection::batch_iter`] returns it; the family
+/// crates map it to their own classified [`Error`](crate::Error).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchResults<E = KernelError> {
+    len: usize,
+    /// (index, failure), in index order.
+    errors: Vec<(usize, E)>,
+}
+
+impl<E> Default for BatchResults<E> {
+    fn default() -> Self {
+        BatchResults {
+            len: 0,
+            errors: Vec::new(),
+        }
+    }
+}
+
+impl<E> BatchResults<E> {
+    /// Results of `len` items of which `errors` (index, failure) failed;
+    /// indexes past `len` are dropped and the rest sorted.
+    pub fn new(len: usize, mut errors: Vec<(usize, E)>) -> Self {
+        errors.retain(|(i, _)| *i < len);
+        errors.sort_by_key(|(i, _)| *i);
+        BatchResults { len, errors }
+    }
+
+    /// How many items the batch had.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when the batch had no item.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// True when none failed.
+    pub fn all_ok(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    /// The failures: index in the batch and the error, in index order.
+    pub fn errors(&self) -> &[(usize, E)] {
+        &self.errors
+    }
+
+    /// The failures, owned (see [`errors`](Self::errors)).
+    pub fn into_errors(self) -> Vec<(usize, E)> {
+        self.errors
+    }
+
+    /// The result of item `index`; `None` past the end.
+    pub fn get(&self, index: usize) -> Option<std::result::Result<(), &E>> {
+        if index >= self.len {
+            return None;
+        }
+        match self.errors.binary_search_by_key(&index, |(i, _)| *i) {
+            Ok(at) => Some(Err(&self.errors.get(at)?.1)),
+            Err(_) => Some(Ok(())),
+        }
+    }
+
+    /// The same results with every failure converted by `f` (given the
+    /// failing item's index).
+    pub fn map_errors<F>(self, mut f: impl FnMut(usize, E) -> F) -> BatchResults<F> {
+        BatchResults {
+            len: self.len,
+            errors: self.errors.into_iter().map(|(i, e)| (i, f(i, e))).collect(),
+        }
+    }
+
+    /// One result per item, in order.
+    pub fn into_vec(self) -> Vec<std::result::Result<(), E>> {
+        let mut out: Vec<std::result::Result<(), E>> = (0..self.len).map(|_| Ok(())).collect();
+        for (i, e) in self.errors {
+            if let Some(slot) = out.get_mut(i) {
+                *slot = Err(e);
+            }
+        }
+        out
+    }
+}
+
+impl Connection {
+    /// Sends many requests packed into as few datagrams as `options` allow
+    /// and returns each message's result, in order.
+    ///
+    /// The outer `Result` fails only when the exchange itself failed
+    /// (timeout, overrun, I/O); kernel refusals of single messages are in
+    /// the returned vector, one entry per message. With
+    /// [`Acks::AsFlagged`], a message that asked for no ACK and got no error
+    /// counts as `Ok`.
+    pub async fn batch<M>(
+        &self,
+        context: &str,
+        msgs: Vec<M>,
+        options: BatchOptions,
+    ) -> Result<Vec<Result<(), KernelError>>>
+    where
+        M: Outgoing,
+    {
+        Ok(self.batch_iter(context, msgs, options).await?.into_vec())
+    }
+
+    /// [`batch`](Self::batch) over messages made one at a time: each is
+    /// encoded straight into the datagram being filled and dropped, so
+    /// however many there are, only one datagram's worth of bytes (and one
+    /// message) is in memory at a time. The results count the messages in
+    /// the order the iterator yielded them; only refusals take memory.
+    pub async fn batch_iter<T>(
+        &self,
+        context: &str,
+        msgs: T,
+        options: BatchOptions,
+    ) -> Result<BatchResults>
+    where
+        T: IntoIterator,
+        T::Item: Outgoing,
+    {
+        let mut inner = self.inner.lock().await;
+        let res = inner
+            .batch(
+                &self.shared,
+                &self.config,
+                context,
+                msgs.into_iter(),
+                options,
+            )
+            .await;
+        if let Err(e) = &res {
+            if e.poisons_socket() {
+                inner.sock = Sock::Closed;
+            }
+        }
+        res
+    }
+}
+
+impl Inner {
+    pub(super) async fn batch<T>(
+        &mut self,
+        shared: &Shared,
+        config: &Config,
+        context: &str,
+        mut msgs: T,
+        options: BatchOptions,
+    ) -> Result<BatchResults>
+    where
+        T: Iterator,
+        T::Item: Outgoing,
+    {
+        self.ensure_async(shared, config, context)?;
+        // The datagram buffer at its full size at once: grown by doubling
+        // it would be copied (and its pages touched) several times over.
+        if let Packing::MaxDatagram(max) = options.packing {
+            self.sbuf.reserve(max.saturating_add(wire::NLMSG_HDRLEN));
+        }
+        let mut results = BatchResults::default();
+        // A message that did not fit the previous datagram (appended again
+        // to the next one).
+        let mut held: Option<T::Item> = None;
+        // Per message of the current datagram: asked for an ACK, answered.
+        let mut flagged: Vec<bool> = Vec::new();
+        let mut answered: Vec<bool> = Vec::new();
+        loop {
+            let start = results.len;
+            let first_seq = self.seq.wrapping_add(1);
+            self.sbuf.clear();
+            flagged.clear();
+            let mut last_off = 0usize;
+            loop {
+                let Some(mut m) = held.take().or_else(|| msgs.next()) else {
+                    break;
+                };
+                let off = align4(self.sbuf.len());
+                self.sbuf.resize(off, 0);
+                m.append_to(&mut self.sbuf);
+                if self.sbuf.len() < off + wire::NLMSG_HDRLEN {
+                    self.sbuf.resize(off + wire::NLMSG_HDRLEN, 0);
+                }
+                let len = self.sbuf.len() - off;
+                if let Packing::MaxDatagram(max) = options.packing {
+                    if off > 0 && off + len > max {
+                        self.sbuf.truncate(off);
+                        held = Some(m);
+                        break;
+                    }
+                }
+                let mut flags = wire::u16_at(&self.sbuf, off + 6).unwrap_or(0) | NLM_F_REQUEST;
+                match options.acks {
+                    Acks::Every => flags |= NLM_F_ACK,
+                    Acks::LastPerDatagram => flags &= !NLM_F_ACK,
+                    Acks::AsFlagged => {}
+                }
+                let seq = self.next_seq();
+                let len32 = u32::try_from(len).unwrap_or(u32::MAX);
+                wire::put_at(&mut self.sbuf, off, &len32.to_ne_bytes());
+                wire::put_at(&mut self.sbuf, off + 6, &flags.to_ne_bytes());
+                wire::put_at(&mut self.sbuf, off + 8, &seq.to_ne_bytes());
+                last_off = off;
+                flagged.push(flags & NLM_F_ACK != 0);
+                results.len += 1;
+            }
+            let count = results.len - start;
+            if count == 0 {
+                break;
+            }
+            if options.acks == Acks::LastPerDatagram {
+                // Ask the ACK of the datagram's last message only.
+                if let Some(flags) = wire::u16_at(&self.sbuf, last_off + 6) {
+                    let flags = (flags | NLM_F_ACK).to_ne_bytes();
+                    if let Some(f) = self.sbuf.get_mut(last_off + 6..last_off + 8) {
+                        f.copy_from_slice(&flags);
+                    }
+                }
+                if let Some(l) = flagged.last_mut() {
+                    *l = true;
+                }
+            }
+            answered.clear();
+            answered.resize(count, false);
+            let mut pending = flagged.iter().filter(|f| **f).count();
+            self.send(shared, config, context, None).await?;
+            shared
+                .counters
+                .messages_sent
+                .fetch_add(count as u64, Ordering::Relaxed);
+
+            // The kernel handles a datagram inside the send call and queues
+            // its answers in order, so they are all readable now.
+            let mut unasked_error = false;
+            while pending > 0 {
+                let wait = !unasked_error;
+                let n = match self.recv(shared, config, context, wait).await? {
+                    Recv::Got(n) => n,
+                    // An error on a message that asked no ACK (say a failed
+                    // batch begin) and nothing more queued: the kernel skipped
+                    // the rest and will not answer it.
+                    Recv::WouldBlock => break,
+                };
+                for m in Messages::new(self.rbuf.get(..n).unwrap_or_default()) {
+                    let m = m.map_err(|reason| Error::Decode {
+                        context: context.to_string(),
+                        reason,
+                    })?;
+                    let rel = m.header.sequence_number.wrapping_sub(first_seq) as usize;
+                    if rel >= count {
+                        continue; // not ours
+                    }
+                    match m.header.message_type {
+                        NLMSG_ERROR => {
+                            let r = wire::parse_error(&m).map_err(|reason| Error::Decode {
+                                context: context.to_string(),
+                                reason,
+                            })?;
+                            let is_err = r.is_err();
+                            let asked = flagged.get(rel).copied().unwrap_or(false);
+                            if let Some(a) = answered.get_mut(rel) {
+                                if !*a {
+                                    *a = true;
+                                    if let Err(ke) = r {
+                                        results.errors.push((start + rel, ke));
+                                    }
+                                    if asked {
+                                        pending -= 1;
+                                    } else if is_err {
+                                        unasked_error = true;
+                                    }
+                                }
+                            }
+                        }
+                        NLMSG_OVERRUN => {
+                            return Err(Error::Overrun {
+                                context: context.to_string(),
+                            });
+                        }
+                        _ => {} // data echoed back (NLM_F_ECHO) is not collected
+                    }
+                }
+            }
+        }
+        // The kernel answers in order; sorted all the same, as `get` relies on it.
+        results.errors.sort_by_key(|(i, _)| *i);
+        Ok(results)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_results_are_sparse_and_ordered() {
+        let r: BatchResults<&str> = BatchResults::new(5, vec![(3, "c"), (1, "a"), (9, "gone")]);
+        assert_eq!(r.len(), 5);
+        assert!(!r.all_ok());
+        assert_eq!(r.errors(), &[(1, "a"), (3, "c")]);
+        assert_eq!(r.get(0), Some(Ok(())));
+        assert_eq!(r.get(1), Some(Err(&"a")));
+        assert_eq!(r.get(5), None);
+        let m = r.clone().map_errors(|i, e| format!("{i}{e}"));
+        assert_eq!(m.errors(), &[(1, "1a".to_string()), (3, "3c".to_string())]);
+        assert_eq!(
+            r.into_vec(),
+            vec![Ok(()), Err("a"), Ok(()), Err("c"), Ok(())]
+        );
+        let empty: BatchResults = BatchResults::default();
+        assert!(empty.is_empty() && empty.all_ok());
+    }
+}

@@ -1,0 +1,278 @@
+//! [`Connection`]: one netlink socket in one network namespace, with request,
+//! dump and batch operations, each bounded by a timeout; and
+//! [`Subscription`]: a socket joined to multicast groups, receiving the
+//! kernel's unsolicited notifications.
+//!
+//! Split by responsibility: the socket and its reactor (`socket`), single
+//! requests and dumps (`dump`), batches (`batch`) and multicast
+//! subscriptions (`subscribe`).
+
+mod batch;
+mod dump;
+mod reactor;
+mod socket;
+mod subscribe;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::netns::Netns;
+
+pub use batch::{Acks, BatchOptions, BatchResults, Encoded, Outgoing, Packing};
+pub use subscribe::{Notification, Subscription};
+
+use reactor::Mutex;
+use socket::{Inner, Sock, open_socket};
+
+/// The netlink protocol (bus) a connection talks on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Protocol {
+    /// `NETLINK_ROUTE`: links, addresses, routes.
+    Route,
+    /// `NETLINK_GENERIC`: generic netlink families such as IPVS.
+    Generic,
+    /// `NETLINK_NETFILTER`: nfnetlink (ipset, nf_tables, ...).
+    Netfilter,
+    /// Any other protocol number.
+    Other(i32),
+}
+
+impl Protocol {
+    fn number(self) -> isize {
+        match self {
+            Protocol::Route => netlink_sys::protocols::NETLINK_ROUTE,
+            Protocol::Generic => netlink_sys::protocols::NETLINK_GENERIC,
+            Protocol::Netfilter => netlink_sys::protocols::NETLINK_NETFILTER,
+            Protocol::Other(n) => n as isize,
+        }
+    }
+}
+
+/// Tunables of a [`Connection`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// The longest any single wait for the kernel may last (sending, or
+    /// receiving the next reply datagram). Default 30 s: generous because
+    /// emulated guest kernels are slow; nothing ever waits longer.
+    pub timeout: Duration,
+    /// The largest datagram [`Packing::MaxDatagram`] batches are packed into
+    /// by default. Default 64 KiB.
+    pub max_datagram: usize,
+    /// How many times a dump interrupted by concurrent changes
+    /// (`NLM_F_DUMP_INTR`) is restarted before [`Error::DumpInterrupted`].
+    /// Default 3.
+    pub dump_retries: u32,
+    /// Socket receive buffer size asked of the kernel (`SO_RCVBUFFORCE`,
+    /// falling back to `SO_RCVBUF`, which the kernel caps). Default 4 MiB.
+    pub recv_buffer: usize,
+    /// Socket send buffer size, which bounds the largest datagram
+    /// (`SO_SNDBUFFORCE`, falling back to `SO_SNDBUF`). Default 4 MiB.
+    pub send_buffer: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            timeout: Duration::from_secs(30),
+            max_datagram: 64 * 1024,
+            dump_retries: 3,
+            recv_buffer: 4 * 1024 * 1024,
+            send_buffer: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// Counters of what a connection did, for benchmarks and diagnostics.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    /// Datagrams sent (one `send` system call each).
+    pub datagrams_sent: u64,
+    /// Messages sent.
+    pub messages_sent: u64,
+    /// `recv` system calls made (including ones that found nothing).
+    pub recv_calls: u64,
+    /// Sockets opened (a socket is reopened after a timeout or overrun).
+    pub sockets_opened: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    datagrams_sent: AtomicU64,
+    messages_sent: AtomicU64,
+    recv_calls: AtomicU64,
+    sockets_opened: AtomicU64,
+}
+
+struct Shared {
+    protocol: Protocol,
+    netns: Netns,
+    peer: u32,
+    counters: Counters,
+}
+
+/// A netlink socket in one network namespace, shared by clones.
+///
+/// Operations on one connection run one at a time (clones share the socket
+/// and queue behind each other); open several connections to run requests in
+/// parallel. Every wait for the kernel is bounded by [`Config::timeout`].
+/// After a timeout, an overrun or an I/O error the socket is closed and
+/// reopened on the next operation, so a late reply can never be mistaken for
+/// the answer to a later request.
+///
+/// With the `tokio` feature the operations run inside a Tokio runtime with
+/// I/O and time enabled (`Builder::enable_all`); with `smol`, under any
+/// executor (see [Choosing the runtime](crate#choosing-the-runtime)).
+///
+/// ```no_run
+/// use nl_engine::{Connection, Netns, Protocol};
+/// # async fn f() -> nl_engine::Result<()> {
+/// let conn = Connection::open(Protocol::Generic, &Netns::current())?;
+/// let ipvs = nl_engine::genl::resolve_family(&conn, "IPVS").await?;
+/// println!("IPVS is generic netlink family {}", ipvs.id);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Connection {
+    inner: Arc<Mutex<Inner>>,
+    shared: Arc<Shared>,
+    config: Config,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("protocol", &self.shared.protocol)
+            .field("netns", &self.shared.netns)
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl Connection {
+    /// Opens a socket of `protocol` in `netns`, with the default [`Config`].
+    ///
+    /// Fails with [`Error::Io`] if the socket cannot be created (for example
+    /// the namespace path is not a network namespace).
+    pub fn open(protocol: Protocol, netns: &Netns) -> Result<Self> {
+        Self::open_with(protocol, netns, Config::default())
+    }
+
+    /// Opens a socket with explicit tunables.
+    pub fn open_with(protocol: Protocol, netns: &Netns, config: Config) -> Result<Self> {
+        Self::open_to_peer(protocol, netns, 0, config)
+    }
+
+    /// Opens a socket whose requests go to the netlink port `peer` instead
+    /// of the kernel (port 0): a user-space netlink server, or, in tests, a
+    /// peer that never answers.
+    pub fn open_to_peer(
+        protocol: Protocol,
+        netns: &Netns,
+        peer: u32,
+        config: Config,
+    ) -> Result<Self> {
+        let sock = open_socket(protocol, netns, peer, &config)
+            .map_err(|e| Error::io(format!("open netlink socket ({protocol:?})"), e))?;
+        let shared = Arc::new(Shared {
+            protocol,
+            netns: netns.clone(),
+            peer,
+            counters: Counters::default(),
+        });
+        shared
+            .counters
+            .sockets_opened
+            .fetch_add(1, Ordering::Relaxed);
+        Ok(Connection {
+            inner: Arc::new(Mutex::new(Inner {
+                sock: Sock::Raw(sock),
+                seq: 0,
+                rbuf: vec![0; 256 * 1024],
+                sbuf: Vec::new(),
+            })),
+            shared,
+            config,
+        })
+    }
+
+    /// This connection with another timeout (the socket stays shared).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.config.timeout = timeout;
+        self
+    }
+
+    /// This connection with other tunables (the socket stays shared;
+    /// the buffer sizes apply when a socket is next opened).
+    pub fn with_config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The tunables in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The namespace this connection's sockets live in.
+    pub fn netns(&self) -> &Netns {
+        &self.shared.netns
+    }
+
+    /// The protocol of this connection.
+    pub fn protocol(&self) -> Protocol {
+        self.shared.protocol
+    }
+
+    /// Checks that this connection talks `protocol`, for a handle built over
+    /// a connection its caller opened: [`Error::InvalidInput`] naming
+    /// `handle` otherwise.
+    pub fn expect_protocol(&self, protocol: Protocol, handle: &str) -> Result<()> {
+        if self.protocol() == protocol {
+            return Ok(());
+        }
+        Err(Error::invalid_input(
+            format!("the connection given to {handle}"),
+            format!(
+                "it talks {:?} netlink; {handle} needs {protocol:?}",
+                self.protocol()
+            ),
+        ))
+    }
+
+    /// What this connection (and its clones) did so far.
+    pub fn stats(&self) -> Stats {
+        let c = &self.shared.counters;
+        Stats {
+            datagrams_sent: c.datagrams_sent.load(Ordering::Relaxed),
+            messages_sent: c.messages_sent.load(Ordering::Relaxed),
+            recv_calls: c.recv_calls.load(Ordering::Relaxed),
+            sockets_opened: c.sockets_opened.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl std::fmt::Display for Protocol {
+    /// The `NETLINK_*` name (`NETLINK_GENERIC`), or `netlink protocol N`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Protocol::Route => f.write_str("NETLINK_ROUTE"),
+            Protocol::Generic => f.write_str("NETLINK_GENERIC"),
+            Protocol::Netfilter => f.write_str("NETLINK_NETFILTER"),
+            Protocol::Other(n) => write!(f, "netlink protocol {n}"),
+        }
+    }
+}
+
+impl std::fmt::Display for Stats {
+    /// `3 datagrams, 120 messages sent; 5 recv calls; 1 socket opened`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} datagrams, {} messages sent; {} recv calls; {} sockets opened",
+            self.datagrams_sent, self.messages_sent, self.recv_calls, self.sockets_opened
+        )
+    }
+}
