@@ -107,7 +107,6 @@ mod error;
 pub mod genl;
 mod netns;
 pub mod nfnl;
-mod prefault;
 pub mod wire;
 
 pub use attr::RawAttr;

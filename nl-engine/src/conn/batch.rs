@@ -260,9 +260,6 @@ impl Inner {
         // it would be copied (and its pages touched) several times over.
         if let Packing::MaxDatagram(max) = options.packing {
             self.sbuf.reserve(max.saturating_add(wire::NLMSG_HDRLEN));
-            // and its pages mapped in one system call rather than one
-            // page fault per 4 KiB as the encoder reaches them
-            crate::prefault::spare_capacity(&mut self.sbuf);
         }
         let mut results = BatchResults::default();
         // A message that did not fit the previous datagram (appended again
