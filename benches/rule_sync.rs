@@ -38,6 +38,7 @@ use std::fs::File;
 use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use clusterip::ipset::{BulkOptions, CreateSet, Element, IpPortEntry, IpProto, IpsetHandle};
@@ -558,9 +559,9 @@ fn exec(imp: &str, case: &str, n: usize, dgram: usize, file: Option<&str>) -> Re
             let ops = one_change_ops(n);
             rt.block_on(async {
                 let h = ipvs().await?;
-                let t = Instant::now();
+                let t = op_start();
                 let r = h.apply(&ops).await?;
-                let el = t.elapsed();
+                let el = op_end(t);
                 if !r.all_ok() {
                     return Err(format!("refused: {:?}", r.errors()).into());
                 }
@@ -576,9 +577,9 @@ fn exec(imp: &str, case: &str, n: usize, dgram: usize, file: Option<&str>) -> Re
             rt.block_on(async {
                 let h = ipvs().await?;
                 let s = Syncer::ipvs_only(h);
-                let t = Instant::now();
+                let t = op_start();
                 let r = s.sync_services(&want).await?;
-                let el = t.elapsed();
+                let el = op_end(t);
                 if !r.is_converged() {
                     return Err(format!("not converged: {:?}", r.failed.first()).into());
                 }
@@ -589,13 +590,13 @@ fn exec(imp: &str, case: &str, n: usize, dgram: usize, file: Option<&str>) -> Re
         // counters); stats: the same with every statistics block decoded
         ("ours" | "stats", "4") => rt.block_on(async {
             let h = ipvs().await?;
-            let t = Instant::now();
+            let t = op_start();
             let s = if imp == "ours" {
                 h.config_snapshot().await?
             } else {
                 h.snapshot().await?
             };
-            let el = t.elapsed();
+            let el = op_end(t);
             if s.len() != n {
                 return Err(format!("read {} services, expected {n}", s.len()).into());
             }
@@ -605,9 +606,9 @@ fn exec(imp: &str, case: &str, n: usize, dgram: usize, file: Option<&str>) -> Re
             let es = elems(0);
             rt.block_on(async {
                 let h = ipset()?;
-                let t = Instant::now();
+                let t = op_start();
                 let r = h.add_many(SET, &es, BulkOptions::default()).await?;
-                let el = t.elapsed();
+                let el = op_end(t);
                 if !r.all_applied() {
                     return Err("add refused".into());
                 }
@@ -618,9 +619,9 @@ fn exec(imp: &str, case: &str, n: usize, dgram: usize, file: Option<&str>) -> Re
             let es = elems(IPSET_N / 2);
             rt.block_on(async {
                 let h = ipset()?;
-                let t = Instant::now();
+                let t = op_start();
                 let r = h.replace(&CreateSet::hash_ip_port(SET), &es).await?;
-                Res::Ok((t.elapsed(), r.applied()))
+                Res::Ok((op_end(t), r.applied()))
             })?
         }
         ("floor", "1" | "3" | "6" | "5a" | "5b") => {
@@ -633,9 +634,9 @@ fn exec(imp: &str, case: &str, n: usize, dgram: usize, file: Option<&str>) -> Re
                 netlink_sys::protocols::NETLINK_GENERIC
             };
             let mut raw = Raw::open(proto)?;
-            let t = Instant::now();
+            let t = op_start();
             let errors = raw.send_all(&dg)?;
-            let el = t.elapsed();
+            let el = op_end(t);
             if errors > 0 {
                 return Err(format!("{errors} errors").into());
             }
@@ -652,10 +653,10 @@ fn exec(imp: &str, case: &str, n: usize, dgram: usize, file: Option<&str>) -> Re
             let mut pipe = (0..clusterip::ipvs::DEFAULT_PIPELINE)
                 .map(|_| Raw::open(proto))
                 .collect::<Res<Vec<_>>>()?;
-            let t = Instant::now();
+            let t = op_start();
             let got = raw.dump(svc_req)?;
             let d = Raw::dump_pipelined(&mut pipe, dest_reqs)?;
-            let el = t.elapsed();
+            let el = op_end(t);
             if got != n || d != 4 * n {
                 return Err(format!("read {got} services, {d} destinations").into());
             }
@@ -673,8 +674,40 @@ fn exec(imp: &str, case: &str, n: usize, dgram: usize, file: Option<&str>) -> Re
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok())
         })
         .unwrap_or(-1);
-    println!("{} {changes} {hwm}", ns.as_nanos());
+    let op_faults = FAULTS_AT_END.load(Ordering::Relaxed) - FAULTS_AT_START.load(Ordering::Relaxed);
+    println!("{} {changes} {hwm} {op_faults}", ns.as_nanos());
     Ok(())
+}
+
+/// Minor page faults of this process when the measured operation began
+/// and when it ended.
+static FAULTS_AT_START: AtomicI64 = AtomicI64::new(0);
+static FAULTS_AT_END: AtomicI64 = AtomicI64::new(0);
+
+/// Starts the clock of the measured operation (and notes the page faults
+/// so far).
+fn op_start() -> Instant {
+    FAULTS_AT_START.store(faults_so_far().0, Ordering::Relaxed);
+    Instant::now()
+}
+
+/// Stops the clock of the measured operation started at `t` (and notes the
+/// page faults so far).
+fn op_end(t: Instant) -> Duration {
+    let el = t.elapsed();
+    FAULTS_AT_END.store(faults_so_far().0, Ordering::Relaxed);
+    el
+}
+
+/// This process's page faults so far (minor, major), from getrusage.
+fn faults_so_far() -> (i64, i64) {
+    // SAFETY: getrusage writes one rusage into the zeroed struct we own.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: RUSAGE_SELF and a valid pointer to our rusage.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+        return (-1, -1);
+    }
+    (ru.ru_minflt, ru.ru_majflt)
 }
 
 // ------------------------------------------------------------------- run
@@ -688,6 +721,8 @@ struct Measure {
     maxrss_kib: i64,
     /// Page faults (minor and major), from `wait4`'s rusage.
     faults: i64,
+    /// Minor page faults inside the operation (ours and floor report them).
+    op_faults: Option<i64>,
 }
 
 fn tv(t: libc::timeval) -> Duration {
@@ -743,6 +778,7 @@ fn measure(cmd: &mut Command, input: Option<&str>) -> Res<Measure> {
         .next()
         .and_then(|s| s.parse::<i64>().ok())
         .filter(|v| *v > 0);
+    let op_faults = it.next().and_then(|s| s.parse::<i64>().ok());
     Ok(Measure {
         wall,
         op,
@@ -751,6 +787,7 @@ fn measure(cmd: &mut Command, input: Option<&str>) -> Res<Measure> {
         sys: tv(ru.ru_stime),
         maxrss_kib: own_hwm.unwrap_or(ru.ru_maxrss),
         faults: ru.ru_minflt + ru.ru_majflt,
+        op_faults,
     })
 }
 
@@ -814,7 +851,7 @@ struct Runner {
 impl Runner {
     fn emit(&self, case: &str, n: usize, imp: &str, m: &Measure, sc: Option<u64>) {
         println!(
-            "R\t{case}\t{n}\t{imp}\t{:.6}\t{}\t{}\t{:.6}\t{:.6}\t{}\t{}\t{}",
+            "R\t{case}\t{n}\t{imp}\t{:.6}\t{}\t{}\t{:.6}\t{:.6}\t{}\t{}\t{}\t{}",
             m.wall.as_secs_f64(),
             m.op.map(|d| format!("{:.6}", d.as_secs_f64()))
                 .unwrap_or("-".into()),
@@ -824,6 +861,7 @@ impl Runner {
             m.maxrss_kib,
             sc.map(|c| c.to_string()).unwrap_or("-".into()),
             m.faults,
+            m.op_faults.map(|c| c.to_string()).unwrap_or("-".into()),
         );
         let _ = std::io::stdout().flush();
     }
@@ -1281,6 +1319,7 @@ struct Cell {
     sys: Vec<f64>,
     rss: Vec<f64>,
     faults: Vec<f64>,
+    op_faults: Vec<f64>,
     changes: Option<u64>,
     syscalls: Option<u64>,
 }
@@ -1363,6 +1402,9 @@ fn render(args: &[String]) -> Res<()> {
                     if let Some(Ok(f)) = c.get(11).map(|f| f.parse()) {
                         e.faults.push(f);
                     }
+                    if let Some(Ok(f)) = c.get(12).map(|f| f.parse()) {
+                        e.op_faults.push(f);
+                    }
                 }
                 Some(&"D") if c.len() >= 5 => {
                     sweeps
@@ -1402,9 +1444,9 @@ fn render(args: &[String]) -> Res<()> {
     let mut md = String::new();
     writeln!(
         md,
-        "| case | N | implementation | median wall (s) | ours ÷ this | operation (s) | syscalls | ours ÷ this (syscalls) | user CPU (s) | sys CPU (s) | peak RSS (MiB) | page faults |"
+        "| case | N | implementation | median wall (s) | ours ÷ this | operation (s) | syscalls | ours ÷ this (syscalls) | user CPU (s) | sys CPU (s) | peak RSS (MiB) | page faults | page faults in the operation |"
     )?;
-    writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|")?;
+    writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|---|")?;
     let ns: std::collections::BTreeSet<usize> = cells.keys().map(|k| k.1).collect();
     let get = |c: &str, n: usize, i: &str| cells.get(&(c.to_string(), n, i.to_string()));
     let mut groups = Vec::new();
@@ -1434,7 +1476,7 @@ fn render(args: &[String]) -> Res<()> {
                 };
                 writeln!(
                     md,
-                    "| {case} {title} | {n} | {label} | {w:.3} | {:.2} | {} | {} | {sc_ratio} | {:.3} | {:.3} | {:.1} | {} |",
+                    "| {case} {title} | {n} | {label} | {w:.3} | {:.2} | {} | {} | {sc_ratio} | {:.3} | {:.3} | {:.1} | {} | {} |",
                     ow / w,
                     if c.op.is_empty() {
                         "-".to_string()
@@ -1449,6 +1491,11 @@ fn render(args: &[String]) -> Res<()> {
                         "-".to_string()
                     } else {
                         format!("{:.0}", median(&c.faults))
+                    },
+                    if c.op_faults.is_empty() {
+                        "-".to_string()
+                    } else {
+                        format!("{:.0}", median(&c.op_faults))
                     },
                 )?;
                 bars.push((label, w));
@@ -1465,6 +1512,12 @@ fn render(args: &[String]) -> Res<()> {
         get(c, n, i)
             .filter(|x| !x.op.is_empty())
             .map(|x| median(&x.op))
+    };
+    let op_faults = |c: &str, n: usize, i: &str| {
+        get(c, n, i)
+            .filter(|x| !x.op_faults.is_empty())
+            .map(|x| format!("{:.0}", median(&x.op_faults)))
+            .unwrap_or_else(|| "-".to_string())
     };
     // The floor is a lower bound or it is wrong: checked on every row.
     let mut floor_wrong = Vec::new();
@@ -1498,10 +1551,12 @@ fn render(args: &[String]) -> Res<()> {
             {
                 writeln!(
                     checks,
-                    "- Case 1, N={n}: the operation (input in memory to state in the kernel), ours {oo:.3} s vs raw floor {fo:.3} s = {:.3}x (target ≤ 1.1x): {}; wall time beside it: ours {ow:.3} s, floor {f:.3} s = {:.3}x",
+                    "- Case 1, N={n}: the operation (input in memory to state in the kernel), ours {oo:.3} s vs raw floor {fo:.3} s = {:.3}x (target ≤ 1.1x): {}; wall time beside it: ours {ow:.3} s, floor {f:.3} s = {:.3}x; page faults in the operation: ours {}, floor {}",
                     oo / fo,
                     verdict(oo <= 1.1 * fo),
-                    ow / f
+                    ow / f,
+                    op_faults("1", n, "ours"),
+                    op_faults("1", n, "floor"),
                 )?;
             }
             // the sync (issue 8), then this project's ipvsadm -R on the
@@ -1649,7 +1704,7 @@ fn render(args: &[String]) -> Res<()> {
         writeln!(doc, "# Rule-sync benchmark\n")?;
         writeln!(
             doc,
-            "Produced by `tools/bench` (source: `benches/rule_sync.rs`); every number below comes from that one run. Times are medians of the runs, which are interleaved (run 1 of every implementation of a case, then run 2, ...) so that the shared host speeding up or slowing down during a case weighs on all implementations alike; wall time is the whole process (spawn to exit), so process start-up and reading or building its input count for every implementation alike; \"operation\" is the time the process itself measured from its input in memory to the kernel holding the result (ours: read, plan, encode, send; floor: send only). System calls: one extra run under `strace -f -c`. Peak RSS: the process's own `VmHWM` for ours and the floor, `wait4`'s `ru_maxrss` for the tools (an upper bound: it includes the runner's size at exec). Page faults: the process's minor and major faults (`wait4`); under user-mode-linux each costs tens of microseconds, so they weigh on wall time there.\n"
+            "Produced by `tools/bench` (source: `benches/rule_sync.rs`); every number below comes from that one run. Times are medians of the runs, which are interleaved (run 1 of every implementation of a case, then run 2, ...) so that the shared host speeding up or slowing down during a case weighs on all implementations alike; wall time is the whole process (spawn to exit), so process start-up and reading or building its input count for every implementation alike; \"operation\" is the time the process itself measured from its input in memory to the kernel holding the result (ours: read, plan, encode, send; floor: send only). System calls: one extra run under `strace -f -c`. Peak RSS: the process's own `VmHWM` for ours and the floor, `wait4`'s `ru_maxrss` for the tools (an upper bound: it includes the runner's size at exec). Page faults: the process's minor and major faults (`wait4`); under user-mode-linux each costs tens of microseconds, so they weigh on wall time there. Page faults in the operation: the minor faults between the start and the end of the operation's clock (ours and floor; `getrusage`): the floor's input was faulted in before its clock started, ours encodes into memory it maps during the operation.\n"
         )?;
         writeln!(doc, "## Machine\n\n{machine}\n")?;
         writeln!(doc, "Runs: {}.\n", run_counts.join("; "))?;
