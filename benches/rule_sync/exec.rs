@@ -1,0 +1,184 @@
+//! One measured operation (`rule_sync exec`), in a child process.
+
+use super::*;
+
+/// A connection in the current namespace whose batches are packed into
+/// datagrams of up to `dgram` bytes (0: the engine's default).
+pub(crate) fn connection(proto: clusterip::netlink::Protocol, dgram: usize) -> Res<Connection> {
+    let mut config = clusterip::netlink::Config::default();
+    if dgram > 0 {
+        config.max_datagram = dgram;
+    }
+    Ok(Connection::open_with(proto, &Netns::current(), config)?)
+}
+
+/// One measured operation; prints "op_ns changes".
+pub(crate) fn exec(imp: &str, case: &str, n: usize, dgram: usize, file: Option<&str>) -> Res<()> {
+    let rt = rt();
+    let ipvs = || async {
+        let conn = connection(clusterip::netlink::Protocol::Generic, dgram)?;
+        Res::<IpvsHandle>::Ok(IpvsHandle::with_connection(conn).await?)
+    };
+    let ipset = || -> Res<IpsetHandle> {
+        Ok(IpsetHandle::with_connection(connection(
+            clusterip::netlink::Protocol::Netfilter,
+            dgram,
+        )?)?)
+    };
+    let (ns, changes) = match (imp, case) {
+        // case 6, the change a daemon that knows it sends: those operations
+        // only, no read
+        ("incr", "6") => {
+            let ops = one_change_ops(n);
+            rt.block_on(async {
+                let h = ipvs().await?;
+                let t = op_start();
+                let r = h.apply(&ops).await?;
+                let el = op_end(t);
+                if !r.all_ok() {
+                    return Err(format!("refused: {:?}", r.errors()).into());
+                }
+                Res::Ok((el, r.len()))
+            })?
+        }
+        ("ours", "1" | "2" | "3" | "6") => {
+            let want = match case {
+                "3" => changed(n),
+                "6" => one_changed(n),
+                _ => state(n),
+            };
+            rt.block_on(async {
+                let h = ipvs().await?;
+                let s = Syncer::ipvs_only(h);
+                let t = op_start();
+                let r = s.sync_services(&want).await?;
+                let el = op_end(t);
+                if !r.is_converged() {
+                    return Err(format!("not converged: {:?}", r.failed.first()).into());
+                }
+                Res::Ok((el, r.changes()))
+            })?
+        }
+        // ours: what `ipvsadm -S` reads (configuration and connection
+        // counters); stats: the same with every statistics block decoded
+        ("ours" | "stats", "4") => rt.block_on(async {
+            let h = ipvs().await?;
+            let t = op_start();
+            let s = if imp == "ours" {
+                h.config_snapshot().await?
+            } else {
+                h.snapshot().await?
+            };
+            let el = op_end(t);
+            if s.len() != n {
+                return Err(format!("read {} services, expected {n}", s.len()).into());
+            }
+            Res::Ok((el, 0))
+        })?,
+        ("ours", "5a") => {
+            let es = elems(0);
+            rt.block_on(async {
+                let h = ipset()?;
+                let t = op_start();
+                let r = h.add_many(SET, &es, BulkOptions::default()).await?;
+                let el = op_end(t);
+                if !r.all_applied() {
+                    return Err("add refused".into());
+                }
+                Res::Ok((el, r.applied()))
+            })?
+        }
+        ("ours", "5b") => {
+            let es = elems(IPSET_N / 2);
+            rt.block_on(async {
+                let h = ipset()?;
+                let t = op_start();
+                let r = h.replace(&CreateSet::hash_ip_port(SET), &es).await?;
+                Res::Ok((op_end(t), r.applied()))
+            })?
+        }
+        ("floor", "1" | "3" | "6" | "5a" | "5b") => {
+            // The input, encoded and packed by the runner, read whole
+            // before the clock starts.
+            let dg = Records::read(file.ok_or("floor needs its input file")?)?;
+            let proto = if case.starts_with('5') {
+                netlink_sys::protocols::NETLINK_NETFILTER
+            } else {
+                netlink_sys::protocols::NETLINK_GENERIC
+            };
+            let mut raw = Raw::open(proto)?;
+            let t = op_start();
+            let errors = raw.send_all(&dg)?;
+            let el = op_end(t);
+            if errors > 0 {
+                return Err(format!("{errors} errors").into());
+            }
+            (el, dg.len())
+        }
+        ("floor", "2" | "4") => {
+            // the service dump, then the N destination dumps over as many
+            // sockets as our reader pipelines them over
+            let reqs = Records::read(file.ok_or("floor needs its input file")?)?;
+            let all: Vec<&[u8]> = reqs.iter().map(|(r, _)| r).collect();
+            let (svc_req, dest_reqs) = all.split_first().ok_or("no requests")?;
+            let proto = netlink_sys::protocols::NETLINK_GENERIC;
+            let mut raw = Raw::open(proto)?;
+            let mut pipe = (0..clusterip::ipvs::DEFAULT_PIPELINE)
+                .map(|_| Raw::open(proto))
+                .collect::<Res<Vec<_>>>()?;
+            let t = op_start();
+            let got = raw.dump(svc_req)?;
+            let d = Raw::dump_pipelined(&mut pipe, dest_reqs)?;
+            let el = op_end(t);
+            if got != n || d != 4 * n {
+                return Err(format!("read {got} services, {d} destinations").into());
+            }
+            (el, 0)
+        }
+        _ => return Err(format!("unknown exec {imp} {case}").into()),
+    };
+    // Our own peak RSS: wait4's ru_maxrss would include the runner's, which
+    // Linux records at exec.
+    let hwm = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok())
+        })
+        .unwrap_or(-1);
+    let op_faults = FAULTS_AT_END.load(Ordering::Relaxed) - FAULTS_AT_START.load(Ordering::Relaxed);
+    println!("{} {changes} {hwm} {op_faults}", ns.as_nanos());
+    Ok(())
+}
+
+/// Minor page faults of this process when the measured operation began
+/// and when it ended.
+pub(crate) static FAULTS_AT_START: AtomicI64 = AtomicI64::new(0);
+pub(crate) static FAULTS_AT_END: AtomicI64 = AtomicI64::new(0);
+
+/// Starts the clock of the measured operation (and notes the page faults
+/// so far).
+pub(crate) fn op_start() -> Instant {
+    FAULTS_AT_START.store(faults_so_far().0, Ordering::Relaxed);
+    Instant::now()
+}
+
+/// Stops the clock of the measured operation started at `t` (and notes the
+/// page faults so far).
+pub(crate) fn op_end(t: Instant) -> Duration {
+    let el = t.elapsed();
+    FAULTS_AT_END.store(faults_so_far().0, Ordering::Relaxed);
+    el
+}
+
+/// This process's page faults so far (minor, major), from getrusage.
+pub(crate) fn faults_so_far() -> (i64, i64) {
+    // SAFETY: getrusage writes one rusage into the zeroed struct we own.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: RUSAGE_SELF and a valid pointer to our rusage.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+        return (-1, -1);
+    }
+    (ru.ru_minflt, ru.ru_majflt)
+}
