@@ -564,14 +564,7 @@ fn bulk_add_del_test_report_each_element() {
         let mut batch = many(20_010)[20_003..].to_vec(); // 7 fresh
         batch.insert(3, elems[0].clone()); // exists
         let r = h
-            .add_many(
-                "big",
-                &batch,
-                BulkOptions {
-                    stop_on_error: true,
-                    ..Default::default()
-                },
-            )
+            .add_many("big", &batch, BulkOptions::new().stop_on_error(true))
             .await
             .unwrap();
         assert!(matches!(
@@ -588,14 +581,7 @@ fn bulk_add_del_test_report_each_element() {
         }
         // -exist: everything applied.
         let r = h
-            .add_many(
-                "big",
-                &batch,
-                BulkOptions {
-                    exist: true,
-                    ..Default::default()
-                },
-            )
+            .add_many("big", &batch, BulkOptions::new().exist(true))
             .await
             .unwrap();
         assert!(r.all_applied());

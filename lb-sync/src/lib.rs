@@ -946,10 +946,7 @@ impl Syncer {
 }
 
 fn bulk_options() -> BulkOptions {
-    BulkOptions {
-        exist: true,
-        ..BulkOptions::default()
-    }
+    BulkOptions::new().exist(true)
 }
 
 /// The members of the desired set's set as the kernel holds them (`None`
@@ -990,6 +987,12 @@ fn collect<E: SetElement>(rep: &mut SetReport<E>, elems: &[E], outcomes: Vec<Out
             Outcome::NotAttempted => rep.failures.push((
                 e.clone(),
                 Error::invalid_input(format!("element {e}"), "not attempted"),
+            )),
+            // An outcome a newer ipset-nl may add (`Outcome` is
+            // non_exhaustive): not known to be applied, so a failure.
+            _ => rep.failures.push((
+                e.clone(),
+                Error::invalid_input(format!("element {e}"), "outcome unknown"),
             )),
         }
     }
