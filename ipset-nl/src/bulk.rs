@@ -307,10 +307,10 @@ impl IpsetHandle {
             .batch(
                 &ctx,
                 msgs,
-                BatchOptions {
-                    packing: Packing::MaxDatagram(self.conn.config().max_datagram),
-                    acks: Acks::Every,
-                },
+                BatchOptions::new(
+                    Packing::MaxDatagram(self.conn.config().max_datagram),
+                    Acks::Every,
+                ),
             )
             .await?;
         let datagrams = (self.conn.stats().datagrams_sent - before) as usize;
@@ -386,10 +386,7 @@ impl IpsetHandle {
         );
         let mut head_bytes = vec![0; head.buffer_len()];
         head.serialize(&mut head_bytes);
-        let batch_opts = BatchOptions {
-            packing: Packing::MaxDatagram(opts.max_datagram),
-            acks: Acks::Every,
-        };
+        let batch_opts = BatchOptions::new(Packing::MaxDatagram(opts.max_datagram), Acks::Every);
         let describe = |i: usize| {
             let what = elems.get(i).map(|e| e.describe()).unwrap_or_default();
             format!("{cmd} element {i} ({what}) in set {set}")

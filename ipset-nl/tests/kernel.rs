@@ -807,10 +807,7 @@ add lset hip
 fn handle_over_a_given_connection() {
     use ipset_nl::netlink::{Config, Connection, Protocol};
     let ns = Netns::new_anonymous().expect("new network namespace (run as root)");
-    let config = Config {
-        timeout: std::time::Duration::from_secs(3),
-        ..Config::default()
-    };
+    let config = Config::new().with_timeout(std::time::Duration::from_secs(3));
     let conn = Connection::open_with(Protocol::Netfilter, &ns, config).unwrap();
     let h = IpsetHandle::with_connection(conn).unwrap();
     assert_eq!(
