@@ -318,6 +318,18 @@ impl ServiceDnat {
     }
 
     /// This table family ([`Family::Ipv4`], [`Family::Ipv6`] or [`Family::Inet`]).
+    ///
+    /// ```
+    /// use nftables_glue::Family;
+    /// use nftables_glue::dnat::{Balance, DnatService, ServiceDnat};
+    /// let web = DnatService::tcp("10.96.0.10:80".parse().unwrap(), vec!["10.0.2.2:8080".parse().unwrap()]);
+    /// let dp = ServiceDnat::new(vec![web])
+    ///     .with_family(Family::Inet)
+    ///     .with_table("lb")
+    ///     .with_mark(0x8000)
+    ///     .with_balance(Balance::Random);
+    /// assert_eq!((dp.table.as_str(), dp.mark), ("lb", 0x8000));
+    /// ```
     pub fn with_family(mut self, family: Family) -> Self {
         self.family = family;
         self

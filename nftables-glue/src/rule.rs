@@ -97,6 +97,20 @@ impl Rule {
     }
 
     /// This rule with its kernel handle (to replace or delete it).
+    ///
+    /// ```
+    /// use nftables_glue::{Expr, Family, Rule, RuleCompat, Verdict};
+    /// // nft replace rule ip nat PREROUTING handle 7 accept
+    /// let r = Rule::new(Family::Ipv4, "nat", "PREROUTING")
+    ///     .with_handle(7)
+    ///     .with_exprs(vec![Expr::verdict(Verdict::Accept)]);
+    /// assert_eq!(r.handle, Some(7));
+    /// // nft add rule ip nat PREROUTING position 7 ... (iptables-nft's compat)
+    /// let r = Rule::new(Family::Ipv4, "nat", "PREROUTING")
+    ///     .with_position(7)
+    ///     .with_compat(RuleCompat::default());
+    /// assert_eq!(r.position, Some(7));
+    /// ```
     pub fn with_handle(mut self, handle: u64) -> Self {
         self.handle = Some(handle);
         self

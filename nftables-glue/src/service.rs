@@ -149,6 +149,16 @@ impl ServiceNat {
     }
 
     /// This table family ([`Family::Ipv4`] or [`Family::Ipv6`]).
+    ///
+    /// ```
+    /// use nftables_glue::{Family, Membership, ServiceNat};
+    /// let nat = ServiceNat::new(Membership::Ipset { name: "ZGZ-CLUSTER-IP".into() })
+    ///     .with_family(Family::Ipv6)
+    ///     .with_prefix("SVC")
+    ///     .with_mark(0x4000, 0x4000)
+    ///     .with_fully_random(true);
+    /// assert_eq!(nat.services_chain(), "SVC");
+    /// ```
     pub fn with_family(mut self, family: Family) -> Self {
         self.family = family;
         self

@@ -585,6 +585,16 @@ impl SetElement {
     }
 
     /// This element as an interval ending at `key_end`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use nftables_glue::SetElement;
+    /// // 10.0.0.0-10.0.0.255 timeout 60s
+    /// let e = SetElement::new(vec![10, 0, 0, 0])
+    ///     .with_key_end(vec![10, 0, 0, 255])
+    ///     .with_timeout(Duration::from_secs(60));
+    /// assert_eq!(e.key_end.as_deref(), Some(&[10, 0, 0, 255][..]));
+    /// ```
     pub fn with_key_end(mut self, key_end: Vec<u8>) -> Self {
         self.key_end = Some(key_end);
         self
