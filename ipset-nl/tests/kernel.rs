@@ -8,8 +8,8 @@ use std::net::IpAddr;
 use std::process::{Command as Proc, Stdio};
 
 use ipset_nl::{
-    BulkOptions, CreateSet, ElementAttr, Entry, Error, Family, IpPortEntry, IpProto, IpsetErrno,
-    IpsetHandle, ListDetail, Netns, Outcome, SetType,
+    BulkOptions, CreateSet, ElementAttr, Entry, Error, Family, IpEntry, IpPortEntry, IpProto,
+    IpSet, IpsetErrno, IpsetHandle, ListDetail, Netns, Outcome, SetCounts, SetHeader, SetType,
 };
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
@@ -823,4 +823,43 @@ fn handle_over_a_given_connection() {
     let e = IpsetHandle::with_connection(generic).unwrap_err();
     assert!(matches!(e, Error::InvalidInput { .. }), "{e:?}");
     assert!(e.to_string().contains("ipset handle"), "{e}");
+}
+
+/// The constructors a user outside the crate has (the model types are
+/// `#[non_exhaustive]`) build exactly what the kernel lists and reports.
+#[test]
+fn listing_and_header_equal_what_the_constructors_build() {
+    let (_ns, h) = setup();
+    block_on(async {
+        let spec = CreateSet::hash_ip("built").options(|o| o.hashsize(1024).maxelem(65536));
+        h.create(&spec, false).await.unwrap();
+        h.add("built", &IpEntry::new(ip("10.0.0.1")), false)
+            .await
+            .unwrap();
+        let header = h.header("built").await.unwrap();
+        // The header reply carries no index.
+        assert_eq!(
+            header,
+            SetHeader::new("built", SetType::HashIp, header.revision, Family::Inet)
+        );
+        let listed = h.list(Some("built")).await.unwrap().remove(0);
+        // What the kernel picks itself: the hash seed, bucket size and
+        // memory use; everything else is what the commands said.
+        let o = &listed.options;
+        let (initval, memsize) = (o.initval.unwrap(), listed.counts.memsize.unwrap());
+        // The first set of a fresh namespace has index 0.
+        let mut want = IpSet::new("built", SetType::HashIp)
+            .revision(header.revision)
+            .index(0)
+            .options(|o| o.hashsize(1024).maxelem(65536).initval(initval))
+            .counts(
+                SetCounts::default()
+                    .elements(1)
+                    .references(0)
+                    .memsize(memsize),
+            )
+            .member(&IpEntry::new(ip("10.0.0.1")));
+        want.options.bucketsize = o.bucketsize;
+        assert_eq!(listed, want);
+    });
 }
