@@ -782,11 +782,11 @@ impl Agent {
         setup_opts.graceful = Graceful::Off;
         let setup = Setup::new(&opts.netns, setup_opts).await?;
         let syncer = setup.ipvs().map(|h| {
-            Syncer::ipvs_only(h.clone()).with_options(SyncOptions {
-                ownership: Ownership::All,
-                graceful: Graceful::Off,
-                ..Default::default()
-            })
+            Syncer::ipvs_only(h.clone()).with_options(
+                SyncOptions::new()
+                    .ownership(Ownership::All)
+                    .graceful(Graceful::Off),
+            )
         });
         let conntrack = ConntrackHandle::in_netns(&opts.netns)?;
         // Subscribed before the first sync: no change made after it is

@@ -1590,11 +1590,11 @@ impl Setup {
         }
         if let Some(ipvs) = &self.ipvs_other {
             // The other data path's IPVS services, all deleted.
-            let syncer = Syncer::ipvs_only(ipvs.clone()).with_options(SyncOptions {
-                ownership: Ownership::All,
-                graceful: Graceful::Off,
-                ..Default::default()
-            });
+            let syncer = Syncer::ipvs_only(ipvs.clone()).with_options(
+                SyncOptions::new()
+                    .ownership(Ownership::All)
+                    .graceful(Graceful::Off),
+            );
             let report = syncer.sync_services(&[]).await?;
             done.extend(ipvs_steps(&report, &[]).into_iter().map(|(_, s)| s));
             if let Some((op, e)) = report.failed.into_iter().next() {
@@ -1602,11 +1602,11 @@ impl Setup {
             }
         }
         if let Some(ipvs) = &self.ipvs {
-            let syncer = Syncer::ipvs_only(ipvs.clone()).with_options(SyncOptions {
-                ownership: Ownership::All,
-                graceful: o.graceful,
-                ..Default::default()
-            });
+            let syncer = Syncer::ipvs_only(ipvs.clone()).with_options(
+                SyncOptions::new()
+                    .ownership(Ownership::All)
+                    .graceful(o.graceful),
+            );
             let services = d.ipvs_services();
             let report = syncer.sync_services(&services).await?;
             let by_key: HashMap<ServiceKey, &(Service, Vec<Destination>)> =

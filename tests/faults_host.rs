@@ -90,10 +90,7 @@ fn ipset_dump_larger_than_receive_buffer_is_complete() {
         .collect();
     block_on(h.add_many("big", &members, BulkOptions::default())).unwrap();
 
-    let tiny = Config {
-        recv_buffer: 1,
-        ..Config::default()
-    };
+    let tiny = Config::new().with_recv_buffer(1);
     let conn = Connection::open_with(Protocol::Netfilter, &ns, tiny).unwrap();
     let proto = block_on(h.protocol()).unwrap();
     let req = clusterip::ipset::request::list(

@@ -58,10 +58,7 @@ fn setup() -> (Netns, Syncer) {
 }
 
 fn desired(name: &str, m: Vec<IpPortEntry>) -> DesiredState {
-    DesiredState {
-        sets: vec![DesiredSet::new(CreateSet::hash_ip_port(name), m)],
-        ..Default::default()
-    }
+    DesiredState::new().with_sets(vec![DesiredSet::new(CreateSet::hash_ip_port(name), m)])
 }
 
 #[test]
@@ -125,10 +122,7 @@ fn interrupted_sync_converges() {
 #[test]
 fn replace_strategy_swaps_atomically() {
     let (ns, s) = setup();
-    let s = s.with_options(SyncOptions {
-        sets: SetStrategy::Replace,
-        ..Default::default()
-    });
+    let s = s.with_options(SyncOptions::new().sets(SetStrategy::Replace));
     block_on(s.sync(&desired("svc", members(0..500)))).unwrap();
     let m2 = members(250..900);
     let r = block_on(s.sync(&desired("svc", m2.clone()))).unwrap();
@@ -272,10 +266,7 @@ fn hash_net_nomatch_flips_and_foreign_members_go() {
 #[test]
 fn mixed_types_in_one_call_and_replace() {
     let (ns, s) = setup();
-    let s = s.with_options(SyncOptions {
-        sets: SetStrategy::Replace,
-        ..Default::default()
-    });
+    let s = s.with_options(SyncOptions::new().sets(SetStrategy::Replace));
     let sets = |k: u32| -> Vec<DesiredSet<TypedEntry>> {
         vec![
             DesiredSet::new(

@@ -244,10 +244,10 @@ impl ConntrackHandle {
     /// into as few datagrams as fit, each result matched back to its entry;
     /// `context` names the operation in an error of the exchange itself.
     pub async fn delete_entries(&self, entries: &[Entry], context: &str) -> Result<DeleteReport> {
-        let options = BatchOptions {
-            packing: Packing::MaxDatagram(self.conn.config().max_datagram),
-            acks: Acks::LastPerDatagram,
-        };
+        let options = BatchOptions::new(
+            Packing::MaxDatagram(self.conn.config().max_datagram),
+            Acks::LastPerDatagram,
+        );
         // a fn, not a closure: a closure's lifetime here would make the
         // future not `Send` (rustc's higher-ranked lifetime limitation)
         fn delete_request(e: &Entry) -> NetlinkMessage<CtMessage> {

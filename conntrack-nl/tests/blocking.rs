@@ -211,10 +211,7 @@ fn blocking_handle_across_threads_and_inside_a_runtime() {
 #[test]
 fn blocking_handle_over_a_given_connection() {
     let ns = Netns::new_anonymous().expect("new network namespace (run as root)");
-    let config = Config {
-        timeout: std::time::Duration::from_secs(3),
-        ..Config::default()
-    };
+    let config = Config::new().with_timeout(std::time::Duration::from_secs(3));
     let conn = Connection::open_with(Protocol::Netfilter, &ns, config).unwrap();
     let h = ConntrackHandle::with_connection(conn).unwrap();
     assert_eq!(h.connection().config().timeout.as_secs(), 3);

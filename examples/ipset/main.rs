@@ -117,6 +117,9 @@ fn element_text(s: &IpSet, m: &Entry, protos: &Protocols) -> Option<String> {
         TypedEntry::Ip(e) => e.ip.to_string(),
         TypedEntry::Net(e) => net(e.ip, e.cidr),
         TypedEntry::Port(e) => e.port.to_string(),
+        // A type a newer ipset-nl models (`TypedEntry` is non_exhaustive):
+        // printed from its attributes like any other type.
+        _ => return None,
     })
 }
 
@@ -391,11 +394,7 @@ async fn flush_adds(
             .add_many(
                 &set,
                 &elems,
-                BulkOptions {
-                    exist,
-                    stop_on_error: true,
-                    ..Default::default()
-                },
+                BulkOptions::new().exist(exist).stop_on_error(true),
             )
             .await?;
         if let Some((i, e)) = r.failures().first() {

@@ -798,10 +798,7 @@ fn handle_over_a_given_connection() {
     require_guest();
     use ipvs_nl::netlink::{Config, Connection, Protocol as Bus};
     let ns = Netns::new_anonymous().expect("new network namespace (root needed)");
-    let config = Config {
-        timeout: Duration::from_secs(3),
-        ..Config::default()
-    };
+    let config = Config::new().with_timeout(Duration::from_secs(3));
     let conn = Connection::open_with(Bus::Generic, &ns, config).unwrap();
     let h = block_on(IpvsHandle::with_connection(conn)).expect("IPVS in the guest");
     assert_eq!(h.connection().config().timeout, Duration::from_secs(3));

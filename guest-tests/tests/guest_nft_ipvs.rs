@@ -4,7 +4,7 @@
 
 use clusterip::link::LinkHandle;
 use clusterip::netlink::Netns;
-use nftables_glue::compat::{XtIpvsFields, XtIpvsMatch};
+use nftables_glue::compat::XtIpvsMatch;
 use nftables_glue::{
     Chain, Expr, Family, Match, NftHandle, Rule, RuleCompat, Table, Transaction, Verdict,
 };
@@ -17,17 +17,12 @@ use common::block_on;
 fn xt_ipvs_match_in_a_kernel_with_ipvs() {
     common::require_guest();
     let ns = Netns::new_anonymous().unwrap();
-    let ipvs = XtIpvsMatch {
-        vaddr: Some("10.200.3.2".parse().unwrap()),
-        vmask_prefix: 32,
-        vport: 80,
-        l4proto: 6,
-        fields: XtIpvsFields::IPVS_PROPERTY
-            | XtIpvsFields::PROTO
-            | XtIpvsFields::VADDR
-            | XtIpvsFields::VPORT,
-        ..Default::default()
-    };
+    // -m ipvs --ipvs --vaddr 10.200.3.2/32 --vport 80 --vproto tcp
+    let ipvs = XtIpvsMatch::new()
+        .with_ipvs()
+        .with_vaddr("10.200.3.2".parse().unwrap(), 32)
+        .with_vport(80)
+        .with_vproto(6);
     let mut rule = Rule::new(Family::Ipv4, "nat", "ZGZ-SERVICES").with_exprs(vec![
         Expr::Match(Match::Ipvs(ipvs.clone())),
         Expr::counter(),

@@ -135,10 +135,7 @@ fn ipvs_dump_larger_than_receive_buffer_is_complete() {
         .collect();
     let res = block_on(h.apply(&ops)).unwrap();
     assert!(res.all_ok(), "{:?}", res.errors());
-    let tiny = Config {
-        recv_buffer: 1,
-        ..Config::default()
-    };
+    let tiny = Config::new().with_recv_buffer(1);
     let conn = Connection::open_with(Protocol::Generic, &ns, tiny).unwrap();
     let small = block_on(IpvsHandle::with_connection(conn)).unwrap();
     let got = block_on(small.services()).unwrap();

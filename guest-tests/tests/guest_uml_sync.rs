@@ -72,10 +72,7 @@ fn from_empty_then_noop_resync_sends_no_change() {
     let (ns, h) = netns_with_ipvs();
     let want = state(300, 80);
     let s = syncer(&h);
-    let desired = DesiredState {
-        services: want.clone(),
-        ..Default::default()
-    };
+    let desired = DesiredState::new().with_services(want.clone());
     let before = h.connection().stats();
     let r = block_on(s.sync(&desired)).unwrap();
     let after = h.connection().stats();
@@ -220,10 +217,7 @@ fn graceful_termination_with_live_udp_connections() {
     assert_holds(&ns, &one);
 
     // Graceful::Off deletes a busy destination at once
-    let s2 = Syncer::ipvs_only(h.clone()).with_options(SyncOptions {
-        graceful: Graceful::Off,
-        ..Default::default()
-    });
+    let s2 = Syncer::ipvs_only(h.clone()).with_options(SyncOptions::new().graceful(Graceful::Off));
     ns.run(|| {
         let c = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
         c.send_to(b"hello", "10.0.0.1:9999").unwrap();
@@ -268,10 +262,7 @@ fn concurrent_syncers_converge() {
         std::thread::spawn(move || {
             block_on(async {
                 let h = IpvsHandle::in_netns(&ns).await.unwrap();
-                let s = Syncer::ipvs_only(h).with_options(SyncOptions {
-                    ownership: o,
-                    ..Default::default()
-                });
+                let s = Syncer::ipvs_only(h).with_options(SyncOptions::new().ownership(o));
                 s.sync_services(&w).await.unwrap()
             })
         })
@@ -315,10 +306,8 @@ fn listed_ownership_leaves_foreign_services_alone() {
     common::require_guest();
     let (ns, h) = netns_with_ipvs();
     sh(&ns, &["ipvsadm", "-A", "-t", "10.9.9.9:80", "-s", "rr"]);
-    let s = Syncer::ipvs_only(h.clone()).with_options(SyncOptions {
-        ownership: Ownership::Listed,
-        ..Default::default()
-    });
+    let s =
+        Syncer::ipvs_only(h.clone()).with_options(SyncOptions::new().ownership(Ownership::Listed));
     let want = state(3, 80);
     assert!(block_on(s.sync_services(&want)).unwrap().is_converged());
     // dropping everything deletes only what this syncer was given

@@ -33,6 +33,7 @@ use crate::set::CreateSet;
 
 /// What happened to one element of a bulk operation.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Outcome {
     /// The kernel applied it (for test: the element is in the set).
     Applied,
@@ -47,6 +48,7 @@ pub enum Outcome {
 
 /// The per-element result of a bulk operation, in the order given.
 #[derive(Debug, Default)]
+#[non_exhaustive]
 pub struct BulkReport {
     /// One outcome per element.
     pub outcomes: Vec<Outcome>,
@@ -57,6 +59,21 @@ pub struct BulkReport {
 }
 
 impl BulkReport {
+    /// A report of these outcomes, sent in `messages` messages and
+    /// `datagrams` datagrams.
+    ///
+    /// ```
+    /// use ipset_nl::{BulkReport, Outcome};
+    /// let r = BulkReport::new(vec![Outcome::Applied, Outcome::NotAttempted], 1, 1);
+    /// assert_eq!((r.applied(), r.not_attempted()), (1, vec![1]));
+    /// ```
+    pub fn new(outcomes: Vec<Outcome>, messages: usize, datagrams: usize) -> Self {
+        BulkReport {
+            outcomes,
+            messages,
+            datagrams,
+        }
+    }
     /// True when every element was applied.
     pub fn all_applied(&self) -> bool {
         self.outcomes.iter().all(|o| matches!(o, Outcome::Applied))
@@ -91,6 +108,7 @@ impl BulkReport {
 
 /// How a bulk operation runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BulkOptions {
     /// `-exist`: adding an element already there, or deleting one that is
     /// not, is not an error.
@@ -102,6 +120,41 @@ pub struct BulkOptions {
     pub max_message: usize,
     /// The largest datagram (bytes).
     pub max_datagram: usize,
+}
+
+impl BulkOptions {
+    /// The defaults: stop at nothing, no `-exist`, the largest messages.
+    ///
+    /// ```
+    /// use ipset_nl::BulkOptions;
+    /// // ipset restore -exist
+    /// let o = BulkOptions::new().exist(true).stop_on_error(true);
+    /// assert!(o.exist && o.stop_on_error);
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// `-exist`: adding an element already there, or deleting one that is
+    /// not, is not an error.
+    pub fn exist(mut self, exist: bool) -> Self {
+        self.exist = exist;
+        self
+    }
+    /// Stop at the first failing element, like `ipset restore`.
+    pub fn stop_on_error(mut self, stop: bool) -> Self {
+        self.stop_on_error = stop;
+        self
+    }
+    /// The largest message, bytes (at most 65535 are used).
+    pub fn max_message(mut self, bytes: usize) -> Self {
+        self.max_message = bytes;
+        self
+    }
+    /// The largest datagram, bytes.
+    pub fn max_datagram(mut self, bytes: usize) -> Self {
+        self.max_datagram = bytes;
+        self
+    }
 }
 
 impl Default for BulkOptions {
@@ -252,10 +305,10 @@ impl IpsetHandle {
             .batch(
                 &ctx,
                 msgs,
-                BatchOptions {
-                    packing: Packing::MaxDatagram(self.conn.config().max_datagram),
-                    acks: Acks::Every,
-                },
+                BatchOptions::new(
+                    Packing::MaxDatagram(self.conn.config().max_datagram),
+                    Acks::Every,
+                ),
             )
             .await?;
         let datagrams = (self.conn.stats().datagrams_sent - before) as usize;
@@ -331,10 +384,7 @@ impl IpsetHandle {
         );
         let mut head_bytes = vec![0; head.buffer_len()];
         head.serialize(&mut head_bytes);
-        let batch_opts = BatchOptions {
-            packing: Packing::MaxDatagram(opts.max_datagram),
-            acks: Acks::Every,
-        };
+        let batch_opts = BatchOptions::new(Packing::MaxDatagram(opts.max_datagram), Acks::Every);
         let describe = |i: usize| {
             let what = elems.get(i).map(|e| e.describe()).unwrap_or_default();
             format!("{cmd} element {i} ({what}) in set {set}")

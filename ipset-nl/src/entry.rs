@@ -45,6 +45,7 @@ pub trait Element {
 /// assert_eq!(e.ip(), Some("192.0.2.1".parse().unwrap()));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct Entry {
     /// The attributes of the element's `DATA` nest.
     pub attrs: Vec<ElementAttr>,
@@ -114,6 +115,7 @@ impl Element for Entry {
 /// assert_eq!(ping.to_string(), "2001:db8::1,icmpv6:128/0");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct IpPortEntry {
     /// The address (first address of a range).
     pub ip: IpAddr,

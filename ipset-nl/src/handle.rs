@@ -20,6 +20,7 @@ use crate::types::{Family, SetType};
 
 /// What to list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum ListDetail {
     /// Headers and members (`ipset list`).
     #[default]

@@ -31,7 +31,7 @@
 //!     .iter()
 //!     .map(|ip| IpPortEntry::new(ip.parse().unwrap(), IpProto::Tcp, 8080))
 //!     .collect();
-//! let report = ipset.add_many("svc", &backends, BulkOptions { exist: true, ..Default::default() }).await?;
+//! let report = ipset.add_many("svc", &backends, BulkOptions::new().exist(true)).await?;
 //! assert!(report.all_applied());
 //! # Ok(()) }
 //! ```

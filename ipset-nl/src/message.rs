@@ -13,6 +13,7 @@ use crate::constants::*;
 
 /// An ipset command (`enum ipset_cmd`, the low byte of the message type).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Command {
     /// `IPSET_CMD_PROTOCOL`: protocol version negotiation.
     Protocol,
@@ -132,6 +133,7 @@ impl fmt::Display for Command {
 /// assert_eq!(IpsetMessage::from_bytes(0x604, &bytes).unwrap(), msg);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct IpsetMessage {
     /// The command.
     pub command: Command,

@@ -22,6 +22,7 @@ pub const HASH_IP_PORT_MAX_REVISION: u8 = 7;
 /// assert_eq!(o.min_hash_ip_port_revision(), 2);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct CreateOptions {
     /// Default element timeout; makes a set with timeouts.
     pub timeout: Option<Timeout>,
@@ -93,6 +94,22 @@ impl CreateOptions {
     /// The ports of a `bitmap:port` set, `from` to `to` included.
     pub fn port_range(mut self, from: u16, to: u16) -> Self {
         self.port_range = Some((from, to));
+        self
+    }
+    /// Netmask (hash:ip, bitmap:ip): addresses are stored as this prefix.
+    pub fn netmask(mut self, prefix: u8) -> Self {
+        self.netmask = Some(prefix);
+        self
+    }
+    /// Create flags as they are (the typed setters above set single bits).
+    pub fn flags(mut self, flags: CadtFlags) -> Self {
+        self.flags = flags;
+        self
+    }
+    /// Another create attribute, sent after the typed ones (`list:set`
+    /// size, markmask, bitmap ranges, ...).
+    pub fn other(mut self, attr: CreateAttr) -> Self {
+        self.other.push(attr);
         self
     }
 
@@ -204,7 +221,14 @@ impl CreateOptions {
 }
 
 /// What the kernel counts about a set (list and save replies).
+///
+/// ```
+/// use ipset_nl::SetCounts;
+/// let c = SetCounts::default().elements(3).references(1);
+/// assert_eq!((c.elements, c.references, c.memsize), (Some(3), Some(1), None));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct SetCounts {
     /// Number of entries.
     pub elements: Option<u32>,
@@ -212,6 +236,24 @@ pub struct SetCounts {
     pub references: Option<u32>,
     /// Memory used, bytes.
     pub memsize: Option<u32>,
+}
+
+impl SetCounts {
+    /// `Number of entries: N`
+    pub fn elements(mut self, n: u32) -> Self {
+        self.elements = Some(n);
+        self
+    }
+    /// `References: N`
+    pub fn references(mut self, n: u32) -> Self {
+        self.references = Some(n);
+        self
+    }
+    /// `Size in memory: N`
+    pub fn memsize(mut self, bytes: u32) -> Self {
+        self.memsize = Some(bytes);
+        self
+    }
 }
 
 /// A set to create.
@@ -224,6 +266,7 @@ pub struct SetCounts {
 /// assert_eq!(spec.name, "svc-v6");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CreateSet {
     /// Set name (at most 31 bytes).
     pub name: String,
@@ -317,6 +360,7 @@ impl CreateSet {
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct IpSet {
     /// Set name.
     pub name: String,
@@ -351,6 +395,60 @@ impl IpSet {
             members: Vec::new(),
             other: Vec::new(),
         }
+    }
+
+    /// A set as `ipset create NAME TYPE` makes it (family inet, revision
+    /// 0, no options, no members); the builders below add the rest, as
+    /// the kernel would list it.
+    ///
+    /// ```
+    /// use ipset_nl::{Family, IpPortEntry, IpProto, IpSet, SetCounts, SetType};
+    /// // ipset create svc hash:ip,port family inet6 timeout 600; ipset add svc ...
+    /// let set = IpSet::new("svc", SetType::HashIpPort)
+    ///     .family(Family::Inet6)
+    ///     .revision(7)
+    ///     .options(|o| o.timeout(600))
+    ///     .counts(SetCounts::default().elements(1))
+    ///     .member(&IpPortEntry::new("2001:db8::1".parse().unwrap(), IpProto::Tcp, 80));
+    /// assert_eq!(set.ip_port_members().unwrap()[0].port, 80);
+    /// assert_eq!(set.to_create().options.timeout.map(|t| t.0), Some(600));
+    /// ```
+    pub fn new(name: impl Into<String>, set_type: SetType) -> Self {
+        IpSet {
+            set_type,
+            family: Family::Inet,
+            ..IpSet::empty(name.into())
+        }
+    }
+    /// Sets the family.
+    pub fn family(mut self, family: Family) -> Self {
+        self.family = family;
+        self
+    }
+    /// Sets the type revision.
+    pub fn revision(mut self, revision: u8) -> Self {
+        self.revision = revision;
+        self
+    }
+    /// Sets the kernel's index of the set.
+    pub fn index(mut self, index: u16) -> Self {
+        self.index = Some(index);
+        self
+    }
+    /// Edits the creation options.
+    pub fn options(mut self, f: impl FnOnce(CreateOptions) -> CreateOptions) -> Self {
+        self.options = f(self.options);
+        self
+    }
+    /// Sets the counts.
+    pub fn counts(mut self, counts: SetCounts) -> Self {
+        self.counts = counts;
+        self
+    }
+    /// Adds a member (as its attributes, the way the kernel lists it).
+    pub fn member(mut self, e: &(impl crate::entry::Element + ?Sized)) -> Self {
+        self.members.push(Entry::new(e.to_attrs()));
+        self
     }
 
     /// Folds list or save reply messages into sets (a large set comes in
@@ -430,6 +528,7 @@ impl IpSet {
 
 /// A set's header as the header command returns it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SetHeader {
     /// Set name.
     pub name: String,
@@ -441,6 +540,30 @@ pub struct SetHeader {
     pub family: Family,
     /// The kernel's index of the set.
     pub index: Option<u16>,
+}
+
+impl SetHeader {
+    /// The header of set `name` (no index, as protocol 6 reports it).
+    ///
+    /// ```
+    /// use ipset_nl::{Family, SetHeader, SetType};
+    /// let h = SetHeader::new("svc", SetType::HashIp, 6, Family::Inet).index(0);
+    /// assert_eq!(h.index, Some(0));
+    /// ```
+    pub fn new(name: impl Into<String>, set_type: SetType, revision: u8, family: Family) -> Self {
+        SetHeader {
+            name: name.into(),
+            set_type,
+            revision,
+            family,
+            index: None,
+        }
+    }
+    /// Sets the kernel's index of the set.
+    pub fn index(mut self, index: u16) -> Self {
+        self.index = Some(index);
+        self
+    }
 }
 
 /// The protocol versions the kernel speaks.

@@ -33,6 +33,7 @@ use crate::types::{CadtFlags, IpProto, SetType, Timeout};
 /// assert_eq!(x.to_string(), " timeout 5 comment \"web\"");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct Extensions {
     /// Per-element timeout in seconds (sets with timeouts).
     pub timeout: Option<Timeout>,
@@ -59,6 +60,27 @@ impl Extensions {
     /// With a comment.
     pub fn with_comment(mut self, c: impl Into<String>) -> Self {
         self.comment = Some(c.into());
+        self
+    }
+    /// With packet and byte counters.
+    pub fn with_counters(mut self, packets: u64, bytes: u64) -> Self {
+        self.packets = Some(packets);
+        self.bytes = Some(bytes);
+        self
+    }
+    /// With an skbinfo mark and mask.
+    pub fn with_skbmark(mut self, mark: u32, mask: u32) -> Self {
+        self.skbmark = Some((mark, mask));
+        self
+    }
+    /// With an skbinfo priority `major:minor`.
+    pub fn with_skbprio(mut self, major: u16, minor: u16) -> Self {
+        self.skbprio = Some((major, minor));
+        self
+    }
+    /// With an skbinfo queue.
+    pub fn with_skbqueue(mut self, queue: u16) -> Self {
+        self.skbqueue = Some(queue);
         self
     }
 
@@ -445,6 +467,11 @@ macro_rules! extension_builders {
                 self.ext.skbqueue = Some(queue);
                 self
             }
+            /// All the extensions at once.
+            pub fn extensions(mut self, ext: Extensions) -> Self {
+                self.ext = ext;
+                self
+            }
         }
     };
 }
@@ -463,6 +490,7 @@ macro_rules! extension_builders {
 /// assert_eq!("10.0.0.1 timeout 5".parse::<IpEntry>().unwrap(), e);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct IpEntry {
     /// The address (first address of a range).
     pub ip: IpAddr,
@@ -601,6 +629,7 @@ impl SetElement for IpEntry {
 /// assert_eq!(host.cidr, 32);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct NetEntry {
     /// The network address (first address of a range).
     pub ip: IpAddr,
@@ -788,6 +817,7 @@ impl SetElement for NetEntry {
 /// assert_eq!(e.to_string().parse::<IpPortIpEntry>().unwrap(), e);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct IpPortIpEntry {
     /// The first address (first of a range).
     pub ip: IpAddr,
@@ -825,6 +855,21 @@ impl IpPortIpEntry {
             ext: Extensions::default(),
             other: Vec::new(),
         }
+    }
+    /// Up to and including address `to` (IPv4).
+    pub fn ip_to(mut self, to: IpAddr) -> Self {
+        self.ip_to = Some(to);
+        self
+    }
+    /// The network `ip/cidr` of first addresses (IPv4).
+    pub fn cidr(mut self, cidr: u8) -> Self {
+        self.cidr = Some(cidr);
+        self
+    }
+    /// Up to and including port `to`.
+    pub fn port_to(mut self, to: u16) -> Self {
+        self.port_to = Some(to);
+        self
     }
     /// Reads an element from its attributes.
     pub fn from_attrs(attrs: &[ElementAttr]) -> Result<Self, Error> {
@@ -983,6 +1028,7 @@ impl SetElement for IpPortIpEntry {
 /// assert_eq!("10.0.0.1,udp:53,10.1.0.0/16".parse::<IpPortNetEntry>().unwrap(), e);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct IpPortNetEntry {
     /// The address (first of a range).
     pub ip: IpAddr,
@@ -1033,6 +1079,27 @@ impl IpPortNetEntry {
     /// Marks the element `nomatch`.
     pub fn nomatch(mut self) -> Self {
         self.nomatch = true;
+        self
+    }
+    /// Up to and including address `to` (IPv4).
+    pub fn ip_to(mut self, to: IpAddr) -> Self {
+        self.ip_to = Some(to);
+        self
+    }
+    /// The network `ip/cidr` of first addresses (IPv4).
+    pub fn cidr(mut self, cidr: u8) -> Self {
+        self.cidr = Some(cidr);
+        self
+    }
+    /// Up to and including port `to`.
+    pub fn port_to(mut self, to: u16) -> Self {
+        self.port_to = Some(to);
+        self
+    }
+    /// Up to and including network address `to` (IPv4; then `cidr2` is
+    /// unused).
+    pub fn ip2_to(mut self, to: IpAddr) -> Self {
+        self.ip2_to = Some(to);
         self
     }
     /// Reads an element from its attributes.
@@ -1190,6 +1257,7 @@ impl SetElement for IpPortNetEntry {
 /// assert_eq!("80-82 comment \"web\"".parse::<PortEntry>().unwrap(), e);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PortEntry {
     /// The port (first of a range).
     pub port: u16,
@@ -1322,6 +1390,7 @@ impl SetElement for PortEntry {
 /// assert_eq!(format!("{e:#}"), "10.0.0.0/8 nomatch");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TypedEntry {
     /// `hash:ip,port`
     IpPort(IpPortEntry),
@@ -1339,6 +1408,7 @@ pub enum TypedEntry {
 
 /// [`TypedEntry`]'s identity in its set: its type's key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum TypedKey {
     /// `hash:ip,port`
     IpPort(<IpPortEntry as SetElement>::Key),

@@ -8,6 +8,7 @@ use nl_engine::Error;
 
 /// The address family of a set (`IPSET_ATTR_FAMILY`, `NFPROTO_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum Family {
     /// `NFPROTO_UNSPEC` (0): sets without addresses (`list:set`, `hash:mac`).
     Unspec,
@@ -71,6 +72,7 @@ impl FromStr for Family {
 
 /// A layer-4 protocol of a `hash:ip,port` element (`IPSET_ATTR_PROTO`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum IpProto {
     /// ICMP (1): the "port" is `type << 8 | code`.
     Icmp,
@@ -169,6 +171,7 @@ impl FromStr for IpProto {
 
 /// A set type (`IPSET_ATTR_TYPENAME`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum SetType {
     /// `hash:ip,port`: the type this crate models completely.
     HashIpPort,

@@ -53,11 +53,7 @@ fn offline() {
         TypeRevisions { max: 7, min: 0 }.to_string(),
         "revisions 0-7"
     );
-    let c = SetCounts {
-        elements: Some(1),
-        references: Some(0),
-        memsize: Some(512),
-    };
+    let c = SetCounts::default().elements(1).references(0).memsize(512);
     assert_eq!(
         c.to_string(),
         "Size in memory: 512 References: 0 Number of entries: 1"
@@ -67,11 +63,7 @@ fn offline() {
         family: Some(Family::Inet),
     };
     assert_eq!(i.to_string(), "index 3 family inet");
-    let r = BulkReport {
-        outcomes: vec![Outcome::Applied, Outcome::NotAttempted],
-        messages: 1,
-        datagrams: 1,
-    };
+    let r = BulkReport::new(vec![Outcome::Applied, Outcome::NotAttempted], 1, 1);
     assert_eq!(
         r.to_string(),
         "1 of 2 elements applied, 0 failed, 1 not attempted (1 messages, 1 datagrams)"

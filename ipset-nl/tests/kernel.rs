@@ -6,8 +6,8 @@
 use std::net::IpAddr;
 
 use ipset_nl::{
-    BulkOptions, CreateSet, ElementAttr, Entry, Error, Family, IpPortEntry, IpProto, IpsetErrno,
-    IpsetHandle, ListDetail, Netns, Outcome, SetType,
+    BulkOptions, CreateSet, ElementAttr, Entry, Error, Family, IpEntry, IpPortEntry, IpProto,
+    IpSet, IpsetErrno, IpsetHandle, ListDetail, Netns, Outcome, SetCounts, SetHeader, SetType,
 };
 
 use clusterip_test_support::block_on;
@@ -540,14 +540,7 @@ fn bulk_add_del_test_report_each_element() {
         let mut batch = many(20_010)[20_003..].to_vec(); // 7 fresh
         batch.insert(3, elems[0].clone()); // exists
         let r = h
-            .add_many(
-                "big",
-                &batch,
-                BulkOptions {
-                    stop_on_error: true,
-                    ..Default::default()
-                },
-            )
+            .add_many("big", &batch, BulkOptions::new().stop_on_error(true))
             .await
             .unwrap();
         assert!(matches!(
@@ -564,14 +557,7 @@ fn bulk_add_del_test_report_each_element() {
         }
         // -exist: everything applied.
         let r = h
-            .add_many(
-                "big",
-                &batch,
-                BulkOptions {
-                    exist: true,
-                    ..Default::default()
-                },
-            )
+            .add_many("big", &batch, BulkOptions::new().exist(true))
             .await
             .unwrap();
         assert!(r.all_applied());
@@ -797,10 +783,7 @@ add lset hip
 fn handle_over_a_given_connection() {
     use ipset_nl::netlink::{Config, Connection, Protocol};
     let ns = Netns::new_anonymous().expect("new network namespace (run as root)");
-    let config = Config {
-        timeout: std::time::Duration::from_secs(3),
-        ..Config::default()
-    };
+    let config = Config::new().with_timeout(std::time::Duration::from_secs(3));
     let conn = Connection::open_with(Protocol::Netfilter, &ns, config).unwrap();
     let h = IpsetHandle::with_connection(conn).unwrap();
     assert_eq!(
@@ -816,4 +799,43 @@ fn handle_over_a_given_connection() {
     let e = IpsetHandle::with_connection(generic).unwrap_err();
     assert!(matches!(e, Error::InvalidInput { .. }), "{e:?}");
     assert!(e.to_string().contains("ipset handle"), "{e}");
+}
+
+/// The constructors a user outside the crate has (the model types are
+/// `#[non_exhaustive]`) build exactly what the kernel lists and reports.
+#[test]
+fn listing_and_header_equal_what_the_constructors_build() {
+    let (_ns, h) = setup();
+    block_on(async {
+        let spec = CreateSet::hash_ip("built").options(|o| o.hashsize(1024).maxelem(65536));
+        h.create(&spec, false).await.unwrap();
+        h.add("built", &IpEntry::new(ip("10.0.0.1")), false)
+            .await
+            .unwrap();
+        let header = h.header("built").await.unwrap();
+        // The header reply carries no index.
+        assert_eq!(
+            header,
+            SetHeader::new("built", SetType::HashIp, header.revision, Family::Inet)
+        );
+        let listed = h.list(Some("built")).await.unwrap().remove(0);
+        // What the kernel picks itself: the hash seed, bucket size and
+        // memory use; everything else is what the commands said.
+        let o = &listed.options;
+        let (initval, memsize) = (o.initval.unwrap(), listed.counts.memsize.unwrap());
+        // The first set of a fresh namespace has index 0.
+        let mut want = IpSet::new("built", SetType::HashIp)
+            .revision(header.revision)
+            .index(0)
+            .options(|o| o.hashsize(1024).maxelem(65536).initval(initval))
+            .counts(
+                SetCounts::default()
+                    .elements(1)
+                    .references(0)
+                    .memsize(memsize),
+            )
+            .member(&IpEntry::new(ip("10.0.0.1")));
+        want.options.bucketsize = o.bucketsize;
+        assert_eq!(listed, want);
+    });
 }

@@ -680,10 +680,10 @@ impl IpvsHandle {
     pub async fn apply<O: AsOperation>(&self, ops: &[O]) -> Result<BatchResults<Error>> {
         self.apply_with(
             ops,
-            BatchOptions {
-                packing: Packing::MaxDatagram(self.conn.config().max_datagram),
-                acks: Acks::LastPerDatagram,
-            },
+            BatchOptions::new(
+                Packing::MaxDatagram(self.conn.config().max_datagram),
+                Acks::LastPerDatagram,
+            ),
         )
         .await
     }

@@ -49,13 +49,12 @@
 //!     Destination::new("10.244.1.5".parse().unwrap(), 8080).masquerade(),
 //!     Destination::new("10.244.2.7".parse().unwrap(), 8080).masquerade(),
 //! ];
-//! let desired = DesiredState {
-//!     services: vec![(web, backends)],
-//!     sets: vec![DesiredSet::new(
+//! let desired = DesiredState::new()
+//!     .with_service(web, backends)
+//!     .with_set(DesiredSet::new(
 //!         CreateSet::hash_ip_port("cluster-ips"),
 //!         vec![IpPortEntry::new("10.96.0.10".parse().unwrap(), IpProto::Tcp, 80)],
-//!     )],
-//! };
+//!     ));
 //! let report = syncer.sync(&desired).await?;
 //! println!("{} changes, {} refused", report.changes(), report.failed.len());
 //! // Nothing to do the second time.
@@ -139,10 +138,11 @@ pub use report::{Change, Changes, ChangesIter, SetReport, SyncReport};
 /// use lb_sync::DesiredState;
 /// let s = Service::udp("10.96.0.53:53".parse().unwrap());
 /// let d = Destination::new("10.244.0.3".parse().unwrap(), 53).masquerade();
-/// let state = DesiredState { services: vec![(s, vec![d])], ..Default::default() };
+/// let state = DesiredState::new().with_service(s, vec![d]);
 /// assert_eq!(state.services.len(), 1);
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DesiredState {
     /// Services and their destinations. Only the configuration fields
     /// count (scheduler, flags, persistence timeout and netmask,
@@ -187,11 +187,39 @@ pub struct DesiredState {
 /// assert_eq!(set.members.len(), 1);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DesiredSet<E = IpPortEntry> {
     /// The set's name, type and creation options.
     pub spec: CreateSet,
     /// Its members.
     pub members: Vec<E>,
+}
+
+impl DesiredState {
+    /// Nothing: no service, no set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// This state with one more service and its destinations.
+    pub fn with_service(mut self, service: Service, destinations: Vec<Destination>) -> Self {
+        self.services.push((service, destinations));
+        self
+    }
+    /// This state with these services (replacing any given before).
+    pub fn with_services(mut self, services: Vec<(Service, Vec<Destination>)>) -> Self {
+        self.services = services;
+        self
+    }
+    /// This state with one more set.
+    pub fn with_set(mut self, set: DesiredSet) -> Self {
+        self.sets.push(set);
+        self
+    }
+    /// This state with these sets (replacing any given before).
+    pub fn with_sets(mut self, sets: Vec<DesiredSet>) -> Self {
+        self.sets = sets;
+        self
+    }
 }
 
 impl<E> DesiredSet<E> {
@@ -219,6 +247,7 @@ impl<E> DesiredSet<E> {
 /// assert!(!mine.owns(&ServiceKey::fwmark(1), false));
 /// ```
 #[derive(Clone, Default)]
+#[non_exhaustive]
 pub enum Ownership {
     /// Every service of the namespace: whatever is not desired is deleted
     /// (like `ipvsadm -C` followed by a restore, minus the disruption).
@@ -261,6 +290,7 @@ impl fmt::Debug for Ownership {
 
 /// How destinations that leave the desired state are removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Graceful {
     /// Every protocol: a destination with active or inactive connections is
     /// set to weight 0 and deleted by a later sync once it has none.
@@ -291,6 +321,7 @@ impl Graceful {
 
 /// How sets are brought to their desired members.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum SetStrategy {
     /// Add the missing members and delete the extra ones (bulk messages);
     /// members that stay are never touched.
@@ -305,10 +336,11 @@ pub enum SetStrategy {
 ///
 /// ```
 /// use lb_sync::{Graceful, Ownership, SyncOptions};
-/// let o = SyncOptions { ownership: Ownership::Listed, graceful: Graceful::Off, ..Default::default() };
+/// let o = SyncOptions::new().ownership(Ownership::Listed).graceful(Graceful::Off);
 /// assert_eq!(o.max_rounds, 3);
 /// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct SyncOptions {
     /// Which services may be deleted.
     pub ownership: Ownership,
@@ -320,6 +352,34 @@ pub struct SyncOptions {
     /// round in which the kernel refused a change (the state moved under
     /// us), the state is read again and the rest planned anew. At least 1.
     pub max_rounds: u32,
+}
+
+impl SyncOptions {
+    /// The defaults: own every service, graceful for every protocol,
+    /// incremental sets, 3 rounds.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Which services may be deleted.
+    pub fn ownership(mut self, ownership: Ownership) -> Self {
+        self.ownership = ownership;
+        self
+    }
+    /// Graceful termination of destinations.
+    pub fn graceful(mut self, graceful: Graceful) -> Self {
+        self.graceful = graceful;
+        self
+    }
+    /// How sets are updated.
+    pub fn sets(mut self, sets: SetStrategy) -> Self {
+        self.sets = sets;
+        self
+    }
+    /// At most this many read-plan-apply rounds per sync (at least 1).
+    pub fn max_rounds(mut self, rounds: u32) -> Self {
+        self.max_rounds = rounds;
+        self
+    }
 }
 
 impl Default for SyncOptions {
@@ -338,6 +398,7 @@ impl Default for SyncOptions {
 /// The changes that bring `current` to `desired`: what [`Syncer::sync`]
 /// sends in one round, computed without touching the kernel.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Plan {
     /// The operations, in the order to apply them (a service is added
     /// before its destinations).
@@ -572,6 +633,7 @@ fn plan_refs<'a>(
 /// assert!(SetPlan::default().is_empty());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SetPlan<E = IpPortEntry> {
     /// The set does not exist: create it, then add every desired member
     /// (all in [`SetPlan::add`]).
@@ -671,11 +733,11 @@ pub async fn read_set(ipset: &IpsetHandle, name: &str) -> Result<Option<IpSet>> 
 /// use lb_sync::ipset::IpsetHandle;
 /// use lb_sync::{DesiredState, Graceful, Ownership, SyncOptions, Syncer};
 /// # async fn f() -> lb_sync::netlink::Result<()> {
-/// let syncer = Syncer::new(IpvsHandle::new().await?, IpsetHandle::new()?).with_options(SyncOptions {
-///     ownership: Ownership::Listed,
-///     graceful: Graceful::ConnectionOriented,
-///     ..Default::default()
-/// });
+/// let syncer = Syncer::new(IpvsHandle::new().await?, IpsetHandle::new()?).with_options(
+///     SyncOptions::new()
+///         .ownership(Ownership::Listed)
+///         .graceful(Graceful::ConnectionOriented),
+/// );
 /// let svc = Service::tcp("10.96.0.1:443".parse().unwrap());
 /// let mut state = DesiredState::default();
 /// state.services.push((svc, vec![Destination::new("192.168.1.10".parse().unwrap(), 6443).masquerade()]));
@@ -956,10 +1018,7 @@ impl Syncer {
 }
 
 fn bulk_options() -> BulkOptions {
-    BulkOptions {
-        exist: true,
-        ..BulkOptions::default()
-    }
+    BulkOptions::new().exist(true)
 }
 
 /// The members of the desired set's set as the kernel holds them (`None`
@@ -1000,6 +1059,12 @@ fn collect<E: SetElement>(rep: &mut SetReport<E>, elems: &[E], outcomes: Vec<Out
             Outcome::NotAttempted => rep.failures.push((
                 e.clone(),
                 Error::invalid_input(format!("element {e}"), "not attempted"),
+            )),
+            // An outcome a newer ipset-nl may add (`Outcome` is
+            // non_exhaustive): not known to be applied, so a failure.
+            _ => rep.failures.push((
+                e.clone(),
+                Error::invalid_input(format!("element {e}"), "outcome unknown"),
             )),
         }
     }

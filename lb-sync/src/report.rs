@@ -261,6 +261,7 @@ impl ExactSizeIterator for ChangesIter<'_> {}
 /// assert!(r.is_noop() && r.is_converged());
 /// ```
 #[derive(Debug, Default)]
+#[non_exhaustive]
 pub struct SyncReport {
     /// IPVS changes the kernel applied, in the order sent.
     pub applied: Changes,
@@ -306,6 +307,7 @@ impl SyncReport {
 
 /// What one sync did to one set.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct SetReport<E = IpPortEntry> {
     /// The set's name.
     pub name: String,

@@ -29,6 +29,7 @@ const NFTA_HOOK_DEV: u16 = 3;
 
 /// A netfilter hook (`enum nf_inet_hooks`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Hook {
     /// `NF_INET_PRE_ROUTING` (0)
     Prerouting,
@@ -93,6 +94,7 @@ impl Priority {
 
 /// A base chain's default verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Policy {
     /// `NF_DROP` (0)
     Drop,
@@ -121,6 +123,7 @@ impl Policy {
 
 /// A base chain's type.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ChainType {
     /// `filter`
     Filter,
@@ -167,6 +170,7 @@ bitflags! {
 
 /// What makes a chain a base chain.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct BaseChain {
     /// Chain type.
     pub chain_type: ChainType,
@@ -180,6 +184,37 @@ pub struct BaseChain {
     pub device: Option<String>,
 }
 
+impl BaseChain {
+    /// `type TYPE hook HOOK priority PRIORITY; policy accept;`
+    ///
+    /// ```
+    /// use nftables_glue::{BaseChain, ChainType, Hook, Policy, Priority};
+    /// let b = BaseChain::new(ChainType::Filter, Hook::Ingress, Priority(-155))
+    ///     .with_device("eth0")
+    ///     .with_policy(Policy::Drop);
+    /// assert_eq!(b.to_string(), "type filter hook ingress device \"eth0\" priority mangle - 5; policy drop;");
+    /// ```
+    pub fn new(chain_type: ChainType, hook: Hook, priority: Priority) -> Self {
+        BaseChain {
+            chain_type,
+            hook,
+            priority,
+            policy: Policy::Accept,
+            device: None,
+        }
+    }
+    /// `policy POLICY;`
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+    /// `device NAME` (netdev family, ingress hooks).
+    pub fn with_device(mut self, device: impl Into<String>) -> Self {
+        self.device = Some(device.into());
+        self
+    }
+}
+
 /// An nf_tables chain.
 ///
 /// ```
@@ -189,6 +224,7 @@ pub struct BaseChain {
 /// assert!(pre.base.is_some() && svc.base.is_none());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Chain {
     /// Family of its table.
     pub family: Family,
@@ -235,15 +271,33 @@ impl Chain {
         hook: Hook,
         priority: Priority,
     ) -> Self {
-        let mut c = Chain::regular(family, table, name);
-        c.base = Some(BaseChain {
-            chain_type,
-            hook,
-            priority,
-            policy: Policy::Accept,
-            device: None,
-        });
-        c
+        Chain::regular(family, table, name).with_base(BaseChain::new(chain_type, hook, priority))
+    }
+
+    /// This chain as a base chain of `base` (or another base chain).
+    ///
+    /// ```
+    /// use nftables_glue::{BaseChain, Chain, ChainType, Family, Hook, Priority};
+    /// // nft add chain netdev t in '{ type filter hook ingress device "eth0" priority 0; }'
+    /// let c = Chain::regular(Family::Netdev, "t", "in")
+    ///     .with_base(BaseChain::new(ChainType::Filter, Hook::Ingress, Priority(0)).with_device("eth0"));
+    /// assert_eq!(c.base.unwrap().device.as_deref(), Some("eth0"));
+    /// ```
+    pub fn with_base(mut self, base: BaseChain) -> Self {
+        self.base = Some(base);
+        self
+    }
+
+    /// This chain with a kernel handle (to delete it by handle).
+    pub fn with_handle(mut self, handle: u64) -> Self {
+        self.handle = Some(handle);
+        self
+    }
+
+    /// This chain with opaque user data.
+    pub fn with_userdata(mut self, userdata: Vec<u8>) -> Self {
+        self.userdata = Some(userdata);
+        self
     }
 
     /// This chain with another policy (base chains only).

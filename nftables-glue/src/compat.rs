@@ -30,6 +30,7 @@ const fn xt_align(n: usize) -> usize {
 /// Which address/port of the packet one dimension of an ipset is matched
 /// against (`src`/`dst` of `--match-set NAME dst,dst`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Direction {
     /// `src`
     Src,
@@ -39,6 +40,7 @@ pub enum Direction {
 
 /// An ipset counter condition (`struct ip_set_counter_match`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum CounterCondition {
     /// `IPSET_COUNTER_NONE` (0): no condition.
     None,
@@ -104,6 +106,7 @@ bitflags! {
 /// assert_eq!(m.encode().len(), 48);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct XtSetMatch {
     /// Structure revision: 1 (`xt_set_info_match_v1`) or 4 (`_v4`, what
     /// iptables 1.8 sends).
@@ -134,6 +137,32 @@ impl XtSetMatch {
             bytes: CounterCondition::None,
             flags: XtSetFlags::empty(),
         }
+    }
+
+    /// `! --match-set`.
+    pub fn with_invert(mut self) -> Self {
+        self.invert = true;
+        self
+    }
+    /// Another structure revision (1 or 4).
+    pub fn with_revision(mut self, revision: u32) -> Self {
+        self.revision = revision;
+        self
+    }
+    /// `--packets-eq`/`-lt`/`-gt N` (revision 4).
+    pub fn with_packets(mut self, c: CounterCondition) -> Self {
+        self.packets = c;
+        self
+    }
+    /// `--bytes-eq`/`-lt`/`-gt N` (revision 4).
+    pub fn with_bytes(mut self, c: CounterCondition) -> Self {
+        self.bytes = c;
+        self
+    }
+    /// Match flags (`--return-nomatch`, `! --update-counters`, ...; revision 4).
+    pub fn with_flags(mut self, flags: XtSetFlags) -> Self {
+        self.flags |= flags;
+        self
     }
 
     fn info_flags(&self) -> u8 {
@@ -230,15 +259,16 @@ bitflags! {
 /// ```
 /// use nftables_glue::compat::{XtIpvsFields, XtIpvsMatch};
 /// // -m ipvs --ipvs --vaddr 10.200.3.2/32 --vport 80 --vproto tcp
-/// let mut m = XtIpvsMatch::default();
-/// m.vaddr = "10.200.3.2".parse().ok();
-/// m.vmask_prefix = 32;
-/// m.vport = 80;
-/// m.l4proto = 6;
-/// m.fields = XtIpvsFields::IPVS_PROPERTY | XtIpvsFields::PROTO | XtIpvsFields::VADDR | XtIpvsFields::VPORT;
+/// let m = XtIpvsMatch::new()
+///     .with_ipvs()
+///     .with_vaddr("10.200.3.2".parse().unwrap(), 32)
+///     .with_vport(80)
+///     .with_vproto(6);
+/// assert_eq!(m.fields, XtIpvsFields::IPVS_PROPERTY | XtIpvsFields::PROTO | XtIpvsFields::VADDR | XtIpvsFields::VPORT);
 /// assert_eq!(m.encode().len(), 40);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub struct XtIpvsMatch {
     /// Virtual address (`--vaddr`).
     pub vaddr: Option<IpAddr>,
@@ -259,6 +289,52 @@ pub struct XtIpvsMatch {
 }
 
 impl XtIpvsMatch {
+    /// `-m ipvs` with no condition yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// `--ipvs`: the packet belongs to an IPVS connection.
+    pub fn with_ipvs(mut self) -> Self {
+        self.fields |= XtIpvsFields::IPVS_PROPERTY;
+        self
+    }
+    /// `--vaddr ADDR/PREFIX`.
+    pub fn with_vaddr(mut self, addr: IpAddr, prefix: u8) -> Self {
+        self.vaddr = Some(addr);
+        self.vmask_prefix = prefix;
+        self.fields |= XtIpvsFields::VADDR;
+        self
+    }
+    /// `--vport PORT`.
+    pub fn with_vport(mut self, port: u16) -> Self {
+        self.vport = port;
+        self.fields |= XtIpvsFields::VPORT;
+        self
+    }
+    /// `--vproto PROTO` (an IP protocol number).
+    pub fn with_vproto(mut self, proto: u8) -> Self {
+        self.l4proto = proto;
+        self.fields |= XtIpvsFields::PROTO;
+        self
+    }
+    /// `--vmethod` (`IP_VS_CONN_F_*` forwarding method bits).
+    pub fn with_vmethod(mut self, method: u8) -> Self {
+        self.fwd_method = method;
+        self.fields |= XtIpvsFields::METHOD;
+        self
+    }
+    /// `--vportctl PORT`.
+    pub fn with_vportctl(mut self, port: u16) -> Self {
+        self.vportctl = port;
+        self.fields |= XtIpvsFields::VPORTCTL;
+        self
+    }
+    /// `! ` before these conditions (they must be set too).
+    pub fn with_invert(mut self, fields: XtIpvsFields) -> Self {
+        self.invert |= fields;
+        self
+    }
+
     fn addr16(a: Option<IpAddr>) -> [u8; 16] {
         let mut b = [0u8; 16];
         match a {
@@ -330,6 +406,7 @@ impl XtIpvsMatch {
 
 /// An `nft_compat` match expression.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Match {
     /// `set` (ipset membership).
     Set(XtSetMatch),

@@ -60,6 +60,7 @@ use crate::transaction::Transaction;
 
 /// How a service chooses the endpoint of a new connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum Balance {
     /// `numgen inc`: each endpoint in turn (IPVS's `rr`), the default.
     #[default]
@@ -85,6 +86,7 @@ impl Balance {
 /// assert_eq!(e.weight, 1);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub struct Endpoint {
     /// Address and port to DNAT to.
     pub addr: SocketAddr,
@@ -115,6 +117,7 @@ pub const MAX_WEIGHT_SUM: u32 = 4096;
 
 /// One service: a virtual address, protocol and port, and its endpoints.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct DnatService {
     /// The service (virtual) address.
     pub vip: IpAddr,
@@ -265,6 +268,7 @@ fn hash(s: &str) -> u32 {
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ServiceDnat {
     /// Table family: [`Family::Ipv4`] (default), [`Family::Ipv6`] or
     /// [`Family::Inet`] (both).
@@ -311,6 +315,39 @@ impl ServiceDnat {
             balance: Balance::RoundRobin,
             services,
         }
+    }
+
+    /// This table family ([`Family::Ipv4`], [`Family::Ipv6`] or [`Family::Inet`]).
+    ///
+    /// ```
+    /// use nftables_glue::Family;
+    /// use nftables_glue::dnat::{Balance, DnatService, ServiceDnat};
+    /// let web = DnatService::tcp("10.96.0.10:80".parse().unwrap(), vec!["10.0.2.2:8080".parse().unwrap()]);
+    /// let dp = ServiceDnat::new(vec![web])
+    ///     .with_family(Family::Inet)
+    ///     .with_table("lb")
+    ///     .with_mark(0x8000)
+    ///     .with_balance(Balance::Random);
+    /// assert_eq!((dp.table.as_str(), dp.mark), ("lb", 0x8000));
+    /// ```
+    pub fn with_family(mut self, family: Family) -> Self {
+        self.family = family;
+        self
+    }
+    /// This table name.
+    pub fn with_table(mut self, table: impl Into<String>) -> Self {
+        self.table = table.into();
+        self
+    }
+    /// This mark bit on service traffic (to masquerade it).
+    pub fn with_mark(mut self, mark: u32) -> Self {
+        self.mark = mark;
+        self
+    }
+    /// This endpoint selection.
+    pub fn with_balance(mut self, balance: Balance) -> Self {
+        self.balance = balance;
+        self
     }
 
     /// The name of the verdict map for services of this address family

@@ -68,6 +68,7 @@ impl Register {
 
 /// A verdict (`enum nft_verdicts` and `NF_DROP`/`NF_ACCEPT`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Verdict {
     /// `NF_DROP` (0)
     Drop,
@@ -135,6 +136,7 @@ impl Verdict {
 /// Data carried by `immediate`, `cmp`, `bitwise` and set elements
 /// (`NFTA_DATA_VALUE` or `NFTA_DATA_VERDICT`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Data {
     /// Plain bytes, in the order they are compared with packet data.
     Value(Vec<u8>),
@@ -191,6 +193,7 @@ impl Data {
 
 /// Where `payload` reads from (`enum nft_payload_bases`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum PayloadBase {
     /// `NFT_PAYLOAD_LL_HEADER` (0)
     LinkLayer,
@@ -227,6 +230,7 @@ impl PayloadBase {
 
 /// `payload`: load packet bytes into a register.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct Payload {
     /// Destination register.
     pub dreg: Register,
@@ -239,6 +243,21 @@ pub struct Payload {
 }
 
 impl Payload {
+    /// `len` bytes at `offset` from the start of `base` into `dreg`
+    /// (`@nh,96,32` is `Payload::new(Register::R1, PayloadBase::Network, 12, 4)`).
+    ///
+    /// ```
+    /// use nftables_glue::{Payload, PayloadBase, Register};
+    /// assert_eq!(Payload::new(Register::R1, PayloadBase::Network, 12, 4), Payload::ipv4_saddr(Register::R1));
+    /// ```
+    pub fn new(dreg: Register, base: PayloadBase, offset: u32, len: u32) -> Self {
+        Payload {
+            dreg,
+            base,
+            offset,
+            len,
+        }
+    }
     /// `ip saddr`
     pub fn ipv4_saddr(dreg: Register) -> Self {
         Payload {
@@ -297,6 +316,7 @@ impl Payload {
 
 /// A `meta` key (`enum nft_meta_keys`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum MetaKey {
     /// `NFT_META_LEN` (0)
     Len,
@@ -357,6 +377,7 @@ impl MetaKey {
 
 /// `meta`: load packet metadata, or set it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Meta {
     /// Load `key` into `dreg`.
     Load {
@@ -376,6 +397,7 @@ pub enum Meta {
 
 /// A comparison (`enum nft_cmp_ops`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum CmpOp {
     /// `NFT_CMP_EQ` (0)
     Eq,
@@ -420,6 +442,7 @@ impl CmpOp {
 
 /// `cmp`: compare a register with data; the rule stops when it fails.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct Cmp {
     /// Register compared.
     pub sreg: Register,
@@ -429,8 +452,22 @@ pub struct Cmp {
     pub data: Vec<u8>,
 }
 
+impl Cmp {
+    /// `sreg OP data`.
+    ///
+    /// ```
+    /// use nftables_glue::{Cmp, CmpOp, Expr, Register};
+    /// let c = Cmp::new(Register::R1, CmpOp::Eq, vec![6]);
+    /// assert_eq!(Expr::Cmp(c), Expr::cmp_eq(Register::R1, vec![6]));
+    /// ```
+    pub fn new(sreg: Register, op: CmpOp, data: Vec<u8>) -> Self {
+        Cmp { sreg, op, data }
+    }
+}
+
 /// `bitwise` (mask-and-xor form): `dreg = (sreg & mask) ^ xor`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct Bitwise {
     /// Source register.
     pub sreg: Register,
@@ -444,8 +481,29 @@ pub struct Bitwise {
     pub xor: Vec<u8>,
 }
 
+impl Bitwise {
+    /// `dreg = (sreg & mask) ^ xor`, on as many bytes as `mask` has (`xor`
+    /// must be as long).
+    ///
+    /// ```
+    /// use nftables_glue::{Bitwise, Expr, Register};
+    /// let b = Bitwise::new(Register::R1, Register::R1, 0xff00u32.to_ne_bytes().to_vec(), vec![0; 4]);
+    /// assert_eq!(Expr::Bitwise(b), Expr::bitwise_u32(Register::R1, 0xff00, 0));
+    /// ```
+    pub fn new(sreg: Register, dreg: Register, mask: Vec<u8>, xor: Vec<u8>) -> Self {
+        Bitwise {
+            sreg,
+            dreg,
+            len: u32::try_from(mask.len()).unwrap_or(u32::MAX),
+            mask,
+            xor,
+        }
+    }
+}
+
 /// `immediate`: load data (or set the verdict).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct Immediate {
     /// Destination register ([`Register::VERDICT`] for verdicts).
     pub dreg: Register,
@@ -453,8 +511,23 @@ pub struct Immediate {
     pub data: Data,
 }
 
+impl Immediate {
+    /// `data` into `dreg` ([`Register::VERDICT`] with [`Data::Verdict`]
+    /// for a verdict).
+    ///
+    /// ```
+    /// use nftables_glue::{Data, Expr, Immediate, Register};
+    /// let i = Immediate::new(Register::R1, Data::Value(vec![10, 0, 0, 1]));
+    /// assert_eq!(Expr::Immediate(i), Expr::immediate(Register::R1, vec![10, 0, 0, 1]));
+    /// ```
+    pub fn new(dreg: Register, data: Data) -> Self {
+        Immediate { dreg, data }
+    }
+}
+
 /// `lookup`: is the register's content an element of a set?
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct Lookup {
     /// Set name.
     pub set: String,
@@ -468,6 +541,45 @@ pub struct Lookup {
     pub invert: bool,
 }
 
+impl Lookup {
+    /// `sreg @set`: the rule goes on when the key in `sreg` is an element.
+    ///
+    /// ```
+    /// use nftables_glue::{Expr, Lookup, Register};
+    /// // ip daddr != @blocked
+    /// let l = Lookup::new("blocked", Register::R1).inverted();
+    /// assert!(l.invert);
+    /// // ... vmap @m
+    /// let v = Lookup::new("m", Register::R1).with_dreg(Register::VERDICT);
+    /// assert_eq!(Expr::Lookup(v), Expr::vmap("m", Register::R1));
+    /// ```
+    pub fn new(set: impl Into<String>, sreg: Register) -> Self {
+        Lookup {
+            set: set.into(),
+            set_id: None,
+            sreg,
+            dreg: None,
+            invert: false,
+        }
+    }
+    /// A map lookup: the element's value into `dreg`.
+    pub fn with_dreg(mut self, dreg: Register) -> Self {
+        self.dreg = Some(dreg);
+        self
+    }
+    /// The set by its transaction id too (a set created in the same
+    /// transaction).
+    pub fn with_set_id(mut self, id: u32) -> Self {
+        self.set_id = Some(id);
+        self
+    }
+    /// Match when the key is absent (`!= @set`).
+    pub fn inverted(mut self) -> Self {
+        self.invert = true;
+        self
+    }
+}
+
 /// `counter`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Counter {
@@ -479,6 +591,7 @@ pub struct Counter {
 
 /// A conntrack key (`enum nft_ct_keys`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum CtKey {
     /// `NFT_CT_STATE` (0)
     State,
@@ -535,6 +648,7 @@ bitflags! {
 
 /// `ct`: load a conntrack key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct Ct {
     /// What to load.
     pub key: CtKey,
@@ -542,6 +656,32 @@ pub struct Ct {
     pub dreg: Register,
     /// Direction (original 0, reply 1) for directional keys.
     pub direction: Option<u8>,
+}
+
+impl Ct {
+    /// `ct KEY` into `dreg`.
+    ///
+    /// ```
+    /// use nftables_glue::{Ct, CtKey, Register};
+    /// // ct state
+    /// let c = Ct::new(CtKey::State, Register::R1);
+    /// assert_eq!(c.direction, None);
+    /// // ct original proto-dst (key 12, directional)
+    /// let d = Ct::new(CtKey::Other(12), Register::R1).with_direction(0);
+    /// assert_eq!(d.direction, Some(0));
+    /// ```
+    pub fn new(key: CtKey, dreg: Register) -> Self {
+        Ct {
+            key,
+            dreg,
+            direction: None,
+        }
+    }
+    /// The direction of a directional key (original 0, reply 1).
+    pub fn with_direction(mut self, direction: u8) -> Self {
+        self.direction = Some(direction);
+        self
+    }
 }
 
 bitflags! {
@@ -564,6 +704,7 @@ bitflags! {
 
 /// `masq`: masquerade (source NAT to the outgoing interface's address).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub struct Masq {
     /// Flags (`fully-random`, `random`, `persistent`).
     pub flags: NatFlags,
@@ -573,9 +714,30 @@ pub struct Masq {
     pub proto_max: Option<Register>,
 }
 
+impl Masq {
+    /// `masquerade` without flags or ports.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Adds flags (`random`, `persistent`, `fully-random`).
+    pub fn with_flags(mut self, flags: NatFlags) -> Self {
+        self.flags |= flags;
+        self
+    }
+    /// `to :PORT-PORT`: the port range in these registers (adds
+    /// [`NatFlags::PROTO_SPECIFIED`], as the kernel lists it).
+    pub fn with_proto_range(mut self, min: Register, max: Register) -> Self {
+        self.proto_min = Some(min);
+        self.proto_max = Some(max);
+        self.flags |= NatFlags::PROTO_SPECIFIED;
+        self
+    }
+}
+
 /// `redir`: redirect to the local machine (the incoming interface's
 /// primary address), optionally to a port range.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub struct Redir {
     /// Flags (`random`, `persistent`, ...; the kernel adds
     /// [`NatFlags::PROTO_SPECIFIED`] when a port register is given).
@@ -586,8 +748,29 @@ pub struct Redir {
     pub proto_max: Option<Register>,
 }
 
+impl Redir {
+    /// `redirect` without flags or ports.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Adds flags (`random`, `persistent`, `fully-random`).
+    pub fn with_flags(mut self, flags: NatFlags) -> Self {
+        self.flags |= flags;
+        self
+    }
+    /// `to :PORT-PORT`: the port range in these registers (adds
+    /// [`NatFlags::PROTO_SPECIFIED`], as the kernel lists it).
+    pub fn with_proto_range(mut self, min: Register, max: Register) -> Self {
+        self.proto_min = Some(min);
+        self.proto_max = Some(max);
+        self.flags |= NatFlags::PROTO_SPECIFIED;
+        self
+    }
+}
+
 /// The kind of `nat` (`enum nft_nat_types`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum NatType {
     /// `NFT_NAT_SNAT` (0)
     Snat,
@@ -631,6 +814,7 @@ impl NatType {
 /// assert_eq!(n.flags, NatFlags::MAP_IPS | NatFlags::PROTO_SPECIFIED);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct Nat {
     /// snat or dnat.
     pub nat_type: NatType,
@@ -649,6 +833,51 @@ pub struct Nat {
 }
 
 impl Nat {
+    /// `snat`/`dnat` of `family` addresses, without registers or flags
+    /// yet (the builders below add them).
+    ///
+    /// ```
+    /// use nftables_glue::{Family, Nat, NatFlags, NatType, Register};
+    /// // dnat ip to <reg 1>-<reg 2>:<reg 3>-<reg 4> random
+    /// let n = Nat::new(NatType::Dnat, Family::Ipv4)
+    ///     .with_addr_range(Register::R1, Register::R2)
+    ///     .with_proto_range(Register::R3, Register::R4)
+    ///     .with_flags(NatFlags::RANDOM);
+    /// assert_eq!(n.flags, NatFlags::MAP_IPS | NatFlags::PROTO_SPECIFIED | NatFlags::RANDOM);
+    /// ```
+    pub fn new(nat_type: NatType, family: Family) -> Self {
+        Nat {
+            nat_type,
+            family,
+            addr_min: None,
+            addr_max: None,
+            proto_min: None,
+            proto_max: None,
+            flags: NatFlags::empty(),
+        }
+    }
+    /// `to ADDR-ADDR`: the address range in these registers (adds
+    /// [`NatFlags::MAP_IPS`]).
+    pub fn with_addr_range(mut self, min: Register, max: Register) -> Self {
+        self.addr_min = Some(min);
+        self.addr_max = Some(max);
+        self.flags |= NatFlags::MAP_IPS;
+        self
+    }
+    /// `:PORT-PORT`: the port range in these registers (adds
+    /// [`NatFlags::PROTO_SPECIFIED`]).
+    pub fn with_proto_range(mut self, min: Register, max: Register) -> Self {
+        self.proto_min = Some(min);
+        self.proto_max = Some(max);
+        self.flags |= NatFlags::PROTO_SPECIFIED;
+        self
+    }
+    /// Adds flags (`random`, `persistent`, `fully-random`).
+    pub fn with_flags(mut self, flags: NatFlags) -> Self {
+        self.flags |= flags;
+        self
+    }
+
     fn to_one(nat_type: NatType, family: Family, addr: Register, port: Option<Register>) -> Self {
         let mut flags = NatFlags::MAP_IPS;
         if port.is_some() {
@@ -679,6 +908,7 @@ impl Nat {
 
 /// How `numgen` makes its numbers (`enum nft_ng_types`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum NumgenType {
     /// `NFT_NG_INCREMENTAL` (0): `inc`, a counter shared by every packet
     /// through the expression (round robin).
@@ -711,10 +941,12 @@ impl NumgenType {
 ///
 /// ```
 /// use nftables_glue::{Numgen, NumgenType, Register};
-/// let ng = Numgen { kind: NumgenType::Incremental, modulus: 2, offset: 0, dreg: Register::R1 };
-/// # let _ = ng;
+/// // numgen inc mod 2 offset 1
+/// let ng = Numgen::new(NumgenType::Incremental, 2, Register::R1).with_offset(1);
+/// assert_eq!((ng.modulus, ng.offset), (2, 1));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct Numgen {
     /// `inc` or `random`.
     pub kind: NumgenType,
@@ -726,8 +958,26 @@ pub struct Numgen {
     pub dreg: Register,
 }
 
+impl Numgen {
+    /// `numgen inc|random mod MODULUS` into `dreg` (offset 0).
+    pub fn new(kind: NumgenType, modulus: u32, dreg: Register) -> Self {
+        Numgen {
+            kind,
+            modulus,
+            offset: 0,
+            dreg,
+        }
+    }
+    /// `offset N`.
+    pub fn with_offset(mut self, offset: u32) -> Self {
+        self.offset = offset;
+        self
+    }
+}
+
 /// What `fib` looks up (`enum nft_fib_result`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum FibResult {
     /// `NFT_FIB_RESULT_OIF` (1): output interface index (`oif`).
     Oif,
@@ -784,6 +1034,7 @@ pub const RTN_LOCAL: u32 = 2;
 
 /// `fib`: a routing lookup (`fib daddr type`, `fib saddr . iif oif`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct Fib {
     /// What to look up.
     pub result: FibResult,
@@ -793,8 +1044,27 @@ pub struct Fib {
     pub dreg: Register,
 }
 
+impl Fib {
+    /// `fib KEYS RESULT` into `dreg`.
+    ///
+    /// ```
+    /// use nftables_glue::{Fib, FibFlags, FibResult, Register};
+    /// // fib daddr type
+    /// let f = Fib::new(FibResult::AddrType, FibFlags::DADDR, Register::R1);
+    /// assert_eq!(f.result, FibResult::AddrType);
+    /// ```
+    pub fn new(result: FibResult, flags: FibFlags, dreg: Register) -> Self {
+        Fib {
+            result,
+            flags,
+            dreg,
+        }
+    }
+}
+
 /// ICMPv4/v6-independent reject codes (`enum nft_reject_inet_code`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum IcmpxCode {
     /// `NFT_REJECT_ICMPX_NO_ROUTE` (0)
     NoRoute,
@@ -831,6 +1101,7 @@ impl IcmpxCode {
 
 /// `reject` (`enum nft_reject_types` with its code).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Reject {
     /// `NFT_REJECT_ICMP_UNREACH` (0): an ICMP (ip) or ICMPv6 (ip6)
     /// destination-unreachable with this code (`reject with icmp
@@ -848,6 +1119,7 @@ pub enum Reject {
 /// `objref`: use a stateful object (counter, quota, ct helper, ...) by
 /// name, or the one a map yields.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Objref {
     /// `NFTA_OBJREF_IMM_TYPE` and `_IMM_NAME`: a named object.
     Immediate {
@@ -890,6 +1162,7 @@ pub struct RawExpr {
 /// assert_eq!(exprs[2].name(), "immediate");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Expr {
     /// `payload`
     Payload(Payload),

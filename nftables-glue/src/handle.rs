@@ -90,10 +90,7 @@ impl NftHandle {
             .batch(
                 "nf_tables transaction",
                 tx.to_netlink(),
-                BatchOptions {
-                    packing: Packing::Single,
-                    acks: Acks::AsFlagged,
-                },
+                BatchOptions::new(Packing::Single, Acks::AsFlagged),
             )
             .await?;
         let n = tx.len();

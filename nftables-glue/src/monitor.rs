@@ -31,6 +31,7 @@ const NFTA_GEN_PROC_NAME: u16 = 3;
 
 /// The end of a committed transaction (`NFT_MSG_NEWGEN`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct Generation {
     /// The ruleset generation now in force.
     pub id: u32,
@@ -41,6 +42,27 @@ pub struct Generation {
 }
 
 impl Generation {
+    /// Generation `id`, committer unknown.
+    ///
+    /// ```
+    /// use nftables_glue::Generation;
+    /// let g = Generation::new(7).with_process(4242, "nft");
+    /// assert_eq!(g.process.as_deref(), Some("nft"));
+    /// ```
+    pub fn new(id: u32) -> Self {
+        Generation {
+            id,
+            pid: None,
+            process: None,
+        }
+    }
+    /// Committed by process `pid` named `name`.
+    pub fn with_process(mut self, pid: u32, name: impl Into<String>) -> Self {
+        self.pid = Some(pid);
+        self.process = Some(name.into());
+        self
+    }
+
     fn parse(msg: &NftMessage) -> std::result::Result<Self, nl_engine::DecodeError> {
         let mut g = Generation {
             id: 0,
@@ -62,6 +84,7 @@ impl Generation {
 
 /// One change notified by the kernel.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum NftEvent {
     /// A table was created (or its flags changed).
     NewTable(Table),

@@ -16,6 +16,7 @@ use nl_engine::nfnl::{
 /// An nf_tables command (`enum nf_tables_msg_types`), or an nfnetlink batch
 /// delimiter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Command {
     /// `NFT_MSG_NEWTABLE` (0)
     NewTable,
@@ -121,6 +122,7 @@ impl Command {
 /// assert_eq!(msg.header.family, 2);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct NftMessage {
     /// What the message does.
     pub command: Command,

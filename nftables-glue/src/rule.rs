@@ -96,6 +96,41 @@ impl Rule {
         self
     }
 
+    /// This rule with its kernel handle (to replace or delete it).
+    ///
+    /// ```
+    /// use nftables_glue::{Expr, Family, Rule, RuleCompat, Verdict};
+    /// // nft replace rule ip nat PREROUTING handle 7 accept
+    /// let r = Rule::new(Family::Ipv4, "nat", "PREROUTING")
+    ///     .with_handle(7)
+    ///     .with_exprs(vec![Expr::verdict(Verdict::Accept)]);
+    /// assert_eq!(r.handle, Some(7));
+    /// // nft add rule ip nat PREROUTING position 7 ... (iptables-nft's compat)
+    /// let r = Rule::new(Family::Ipv4, "nat", "PREROUTING")
+    ///     .with_position(7)
+    ///     .with_compat(RuleCompat::default());
+    /// assert_eq!(r.position, Some(7));
+    /// ```
+    pub fn with_handle(mut self, handle: u64) -> Self {
+        self.handle = Some(handle);
+        self
+    }
+    /// This rule placed after (append) or before (insert) the rule of this handle.
+    pub fn with_position(mut self, position: u64) -> Self {
+        self.position = Some(position);
+        self
+    }
+    /// This rule with `NFTA_RULE_COMPAT` (iptables-nft sets it for protocol-bound matches).
+    pub fn with_compat(mut self, compat: RuleCompat) -> Self {
+        self.compat = Some(compat);
+        self
+    }
+    /// This rule with a transaction-local id.
+    pub fn with_id(mut self, id: u32) -> Self {
+        self.id = Some(id);
+        self
+    }
+
     /// This rule with a comment, stored as `nft` stores it so that `nft
     /// list` shows it.
     pub fn with_comment(mut self, comment: &str) -> Result<Self, nl_engine::Error> {

@@ -67,6 +67,7 @@ impl Member {
 
 /// Where the service addresses come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Membership {
     /// An existing ipset of type `hash:ip,port`, matched `dst,dst` (the
     /// seeds' design). It must exist before [`ServiceNat::ensure`]; its
@@ -101,6 +102,7 @@ pub enum Membership {
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ServiceNat {
     /// Table family: [`Family::Ipv4`] (default) or [`Family::Ipv6`].
     pub family: Family,
@@ -144,6 +146,43 @@ impl ServiceNat {
             fully_random: false,
             membership,
         }
+    }
+
+    /// This table family ([`Family::Ipv4`] or [`Family::Ipv6`]).
+    ///
+    /// ```
+    /// use nftables_glue::{Family, Membership, ServiceNat};
+    /// let nat = ServiceNat::new(Membership::Ipset { name: "ZGZ-CLUSTER-IP".into() })
+    ///     .with_family(Family::Ipv6)
+    ///     .with_prefix("SVC")
+    ///     .with_mark(0x4000, 0x4000)
+    ///     .with_fully_random(true);
+    /// assert_eq!(nat.services_chain(), "SVC");
+    /// ```
+    pub fn with_family(mut self, family: Family) -> Self {
+        self.family = family;
+        self
+    }
+    /// This table name.
+    pub fn with_table(mut self, table: impl Into<String>) -> Self {
+        self.table = table.into();
+        self
+    }
+    /// This chain name prefix.
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+    /// This mark value and mask on service traffic.
+    pub fn with_mark(mut self, mark: u32, mask: u32) -> Self {
+        self.mark = mark;
+        self.mark_mask = mask;
+        self
+    }
+    /// Masquerade with `fully-random` port selection or not.
+    pub fn with_fully_random(mut self, fully_random: bool) -> Self {
+        self.fully_random = fully_random;
+        self
     }
 
     /// The services chain (`PREFIX`).

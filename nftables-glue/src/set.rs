@@ -110,6 +110,7 @@ const UDATA_INTEGER_VMAP: [u8; 28] = [
 
 /// What the elements of a map map to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum MapData {
     /// A verdict (`: verdict`, a vmap): accept, drop, jump/goto a chain.
     Verdict,
@@ -140,6 +141,7 @@ impl MapData {
 
 /// A key data type, in nft's numbering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum DataType {
     /// `integer` (4), taken as 4 bytes in host order here (what `numgen`,
     /// `meta mark` and similar yield); for another size use
@@ -261,6 +263,7 @@ impl KeyType {
 /// assert_eq!(s.key_type.number(), 0x730d);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Set {
     /// Family of its table.
     pub family: Family,
@@ -381,6 +384,32 @@ impl Set {
     pub fn with_timeout(mut self, t: Duration) -> Self {
         self.flags |= SetFlags::TIMEOUT;
         self.timeout = Some(t);
+        self
+    }
+
+    /// This set with more flags (`interval`, `constant`, ...).
+    pub fn with_flags(mut self, flags: SetFlags) -> Self {
+        self.flags |= flags;
+        self
+    }
+    /// This set with a selection policy (performance 0, memory 1).
+    pub fn with_policy(mut self, policy: u32) -> Self {
+        self.policy = Some(policy);
+        self
+    }
+    /// This set with a garbage collection interval.
+    pub fn with_gc_interval(mut self, gc_interval: Duration) -> Self {
+        self.gc_interval = Some(gc_interval);
+        self
+    }
+    /// This set with a transaction-local id, to use it in the same transaction.
+    pub fn with_id(mut self, id: u32) -> Self {
+        self.id = Some(id);
+        self
+    }
+    /// This set with user data.
+    pub fn with_userdata(mut self, userdata: Vec<u8>) -> Self {
+        self.userdata = Some(userdata);
         self
     }
 
@@ -511,6 +540,7 @@ impl Set {
 /// assert_eq!(e.key, [10, 200, 3, 2, 6, 0, 0, 0, 0, 80, 0, 0]);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct SetElement {
     /// Key bytes (concatenated fields each padded to 4 bytes).
     pub key: Vec<u8>,
@@ -548,6 +578,37 @@ impl SetElement {
     /// This element mapping to `data` (in a map).
     pub fn with_data(mut self, data: Data) -> Self {
         self.data = Some(data);
+        self
+    }
+
+    /// This element as an interval ending at `key_end`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use nftables_glue::SetElement;
+    /// // 10.0.0.0-10.0.0.255 timeout 60s
+    /// let e = SetElement::new(vec![10, 0, 0, 0])
+    ///     .with_key_end(vec![10, 0, 0, 255])
+    ///     .with_timeout(Duration::from_secs(60));
+    /// assert_eq!(e.key_end.as_deref(), Some(&[10, 0, 0, 255][..]));
+    /// ```
+    pub fn with_key_end(mut self, key_end: Vec<u8>) -> Self {
+        self.key_end = Some(key_end);
+        self
+    }
+    /// This element with flags (`interval end`, ...).
+    pub fn with_flags(mut self, flags: ElementFlags) -> Self {
+        self.flags = Some(flags);
+        self
+    }
+    /// This element with its own timeout.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+    /// This element with user data (nft keeps comments here).
+    pub fn with_userdata(mut self, userdata: Vec<u8>) -> Self {
+        self.userdata = Some(userdata);
         self
     }
 
@@ -642,6 +703,7 @@ impl SetElement {
 
 /// Elements of one set, as a `NEWSETELEM`/`DELSETELEM` message carries them.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SetElements {
     /// Family of the table.
     pub family: Family,
@@ -656,6 +718,12 @@ pub struct SetElements {
 }
 
 impl SetElements {
+    /// These elements of a set created in the same transaction (by its id).
+    pub fn with_set_id(mut self, set_id: u32) -> Self {
+        self.set_id = Some(set_id);
+        self
+    }
+
     /// Elements of `set`.
     pub fn new(
         family: Family,

@@ -19,6 +19,7 @@ const NFTA_TABLE_OWNER: u16 = 7;
 
 /// The family of a table (`NFPROTO_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Family {
     /// `NFPROTO_UNSPEC` (0): every family, in dump requests.
     Unspec,
@@ -108,6 +109,7 @@ bitflags! {
 /// assert_eq!(t.to_string(), "table ip zgz-services");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Table {
     /// Its family.
     pub family: Family,
@@ -146,6 +148,17 @@ impl Table {
             owner: None,
             unknown: Vec::new(),
         }
+    }
+
+    /// This table with these flags (`dormant`, `owner`, ...).
+    pub fn with_flags(mut self, flags: TableFlags) -> Self {
+        self.flags = flags;
+        self
+    }
+    /// This table with opaque user data.
+    pub fn with_userdata(mut self, userdata: Vec<u8>) -> Self {
+        self.userdata = Some(userdata);
+        self
     }
 
     /// Encodes the attributes in the order `nft` sends them.

@@ -17,6 +17,7 @@ use crate::table::Table;
 /// One change of a transaction: its message, its netlink flags, and what it
 /// is about (used to name the object in errors).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Change {
     /// The message.
     pub message: NftMessage,

@@ -232,10 +232,7 @@ fn blocking_handle_inside_a_runtime_and_across_threads() {
 #[test]
 fn blocking_handle_over_a_given_connection() {
     let ns = Netns::new_anonymous().expect("new network namespace (run as root)");
-    let config = Config {
-        timeout: Duration::from_secs(3),
-        ..Config::default()
-    };
+    let config = Config::new().with_timeout(Duration::from_secs(3));
     let conn = Connection::open_with(Protocol::Netfilter, &ns, config).unwrap();
     let h = NftHandle::with_connection(conn)
         .unwrap()

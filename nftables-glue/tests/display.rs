@@ -10,24 +10,14 @@ use nftables_glue::{
 
 #[test]
 fn offline() {
-    let base = BaseChain {
-        chain_type: ChainType::Nat,
-        hook: Hook::Prerouting,
-        priority: Priority::DSTNAT,
-        policy: Policy::Accept,
-        device: None,
-    };
+    let base = BaseChain::new(ChainType::Nat, Hook::Prerouting, Priority::DSTNAT);
     assert_eq!(
         base.to_string(),
         "type nat hook prerouting priority dstnat; policy accept;"
     );
-    let base = BaseChain {
-        chain_type: ChainType::Filter,
-        hook: Hook::Ingress,
-        priority: Priority(-155),
-        policy: Policy::Drop,
-        device: Some("eth0".into()),
-    };
+    let base = BaseChain::new(ChainType::Filter, Hook::Ingress, Priority(-155))
+        .with_device("eth0")
+        .with_policy(Policy::Drop);
     assert_eq!(
         base.to_string(),
         "type filter hook ingress device \"eth0\" priority mangle - 5; policy drop;"

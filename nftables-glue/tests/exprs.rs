@@ -155,12 +155,7 @@ fn typed_rules() -> Vec<(&'static str, Vec<Expr>)> {
         (
             "c1",
             vec![
-                Expr::Numgen(Numgen {
-                    kind: NumgenType::Incremental,
-                    modulus: 2,
-                    offset: 0,
-                    dreg: Register::R1,
-                }),
+                Expr::Numgen(Numgen::new(NumgenType::Incremental, 2, Register::R1)),
                 Expr::vmap("__map%d", Register::R1),
             ],
         ),
@@ -180,18 +175,12 @@ fn typed_rules() -> Vec<(&'static str, Vec<Expr>)> {
                     imm(Register::R2, &[10, 0, 2, 3]),
                     imm(Register::R3, &8080u16.to_be_bytes()),
                     imm(Register::R4, &8081u16.to_be_bytes()),
-                    Expr::Nat(Nat {
-                        nat_type: NatType::Dnat,
-                        family: Family::Ipv4,
-                        addr_min: Some(Register::R1),
-                        addr_max: Some(Register::R2),
-                        proto_min: Some(Register::R3),
-                        proto_max: Some(Register::R4),
-                        flags: NatFlags::MAP_IPS
-                            | NatFlags::PROTO_SPECIFIED
-                            | NatFlags::RANDOM
-                            | NatFlags::PERSISTENT,
-                    }),
+                    Expr::Nat(
+                        Nat::new(NatType::Dnat, Family::Ipv4)
+                            .with_addr_range(Register::R1, Register::R2)
+                            .with_proto_range(Register::R3, Register::R4)
+                            .with_flags(NatFlags::RANDOM | NatFlags::PERSISTENT),
+                    ),
                 ],
             ),
         ),
@@ -214,11 +203,7 @@ fn typed_rules() -> Vec<(&'static str, Vec<Expr>)> {
         (
             "pre",
             vec![
-                Expr::Fib(Fib {
-                    result: FibResult::AddrType,
-                    flags: FibFlags::DADDR,
-                    dreg: Register::R1,
-                }),
+                Expr::Fib(Fib::new(FibResult::AddrType, FibFlags::DADDR, Register::R1)),
                 Expr::cmp_eq(Register::R1, four(RTN_LOCAL)),
                 Expr::counter(),
             ],
@@ -226,11 +211,11 @@ fn typed_rules() -> Vec<(&'static str, Vec<Expr>)> {
         (
             "pre",
             vec![
-                Expr::Fib(Fib {
-                    result: FibResult::Oif,
-                    flags: FibFlags::SADDR | FibFlags::IIF | FibFlags::PRESENT,
-                    dreg: Register::R1,
-                }),
+                Expr::Fib(Fib::new(
+                    FibResult::Oif,
+                    FibFlags::SADDR | FibFlags::IIF | FibFlags::PRESENT,
+                    Register::R1,
+                )),
                 Expr::cmp_eq(Register::R1, four(0)),
                 Expr::verdict(Verdict::Drop),
             ],
@@ -238,12 +223,7 @@ fn typed_rules() -> Vec<(&'static str, Vec<Expr>)> {
         (
             "pre",
             vec![
-                Expr::Numgen(Numgen {
-                    kind: NumgenType::Random,
-                    modulus: 4,
-                    offset: 1,
-                    dreg: Register::R1,
-                }),
+                Expr::Numgen(Numgen::new(NumgenType::Random, 4, Register::R1).with_offset(1)),
                 Expr::meta_set(MetaKey::Mark, Register::R1),
             ],
         ),
@@ -254,15 +234,11 @@ fn typed_rules() -> Vec<(&'static str, Vec<Expr>)> {
                 vec![
                     Expr::Payload(Payload::ipv4_daddr(Register::R1)),
                     Expr::map("d", Register::R1, Register::R1),
-                    Expr::Nat(Nat {
-                        nat_type: NatType::Dnat,
-                        family: Family::Ipv4,
-                        addr_min: Some(Register::R1),
-                        addr_max: Some(Register::R1),
-                        proto_min: Some(Register::reg32(1)),
-                        proto_max: Some(Register::reg32(1)),
-                        flags: NatFlags::MAP_IPS | NatFlags::PROTO_SPECIFIED,
-                    }),
+                    Expr::Nat(
+                        Nat::new(NatType::Dnat, Family::Ipv4)
+                            .with_addr_range(Register::R1, Register::R1)
+                            .with_proto_range(Register::reg32(1), Register::reg32(1)),
+                    ),
                 ],
             ),
         ),
@@ -272,11 +248,7 @@ fn typed_rules() -> Vec<(&'static str, Vec<Expr>)> {
                 Expr::l4proto_is(TCP),
                 vec![
                     imm(Register::R1, &8080u16.to_be_bytes()),
-                    Expr::Redir(Redir {
-                        flags: NatFlags::PROTO_SPECIFIED,
-                        proto_min: Some(Register::R1),
-                        proto_max: Some(Register::R1),
-                    }),
+                    Expr::Redir(Redir::new().with_proto_range(Register::R1, Register::R1)),
                 ],
             ),
         ),
@@ -296,20 +268,17 @@ fn typed_rules() -> Vec<(&'static str, Vec<Expr>)> {
         ),
         (
             "post",
-            vec![Expr::Masq(Masq {
-                flags: NatFlags::RANDOM | NatFlags::PERSISTENT,
-                proto_min: None,
-                proto_max: None,
-            })],
+            vec![Expr::Masq(
+                Masq::new().with_flags(NatFlags::RANDOM | NatFlags::PERSISTENT),
+            )],
         ),
         (
             "post",
             vec![
                 imm(Register::R1, &[10, 0, 0, 1]),
-                Expr::Nat(Nat {
-                    flags: NatFlags::MAP_IPS | NatFlags::FULLY_RANDOM,
-                    ..Nat::snat(Family::Ipv4, Register::R1, None)
-                }),
+                Expr::Nat(
+                    Nat::snat(Family::Ipv4, Register::R1, None).with_flags(NatFlags::FULLY_RANDOM),
+                ),
             ],
         ),
         (

@@ -3,7 +3,7 @@
 //! replies. How the files in `tests/data/` were captured: see
 //! `tests/data/README.md`.
 
-use nftables_glue::compat::{Direction, XtIpvsFields, XtIpvsMatch, XtSetMatch};
+use nftables_glue::compat::{Direction, XtIpvsMatch, XtSetMatch};
 use nftables_glue::*;
 
 fn datagrams(file: &str) -> Vec<Vec<u8>> {
@@ -131,17 +131,11 @@ fn xt_set_rule_is_what_iptables_nft_sends() {
 #[test]
 fn xt_ipvs_rule_is_what_iptables_nft_sends() {
     let (_, golden) = rule_message("iptables_nft_ipvs_rule.hex");
-    let ipvs = XtIpvsMatch {
-        vaddr: Some("10.200.3.2".parse().unwrap()),
-        vmask_prefix: 32,
-        vport: 80,
-        l4proto: 6,
-        fields: XtIpvsFields::IPVS_PROPERTY
-            | XtIpvsFields::PROTO
-            | XtIpvsFields::VADDR
-            | XtIpvsFields::VPORT,
-        ..Default::default()
-    };
+    let ipvs = XtIpvsMatch::new()
+        .with_ipvs()
+        .with_vaddr("10.200.3.2".parse().unwrap(), 32)
+        .with_vport(80)
+        .with_vproto(6);
     let mut r = Rule::new(Family::Ipv4, "nat", "ZGZ-SERVICES").with_exprs(vec![
         Expr::Match(Match::Set(XtSetMatch::new(1, &[Direction::Src]))),
         Expr::Match(Match::Ipvs(ipvs)),

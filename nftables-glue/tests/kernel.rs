@@ -670,10 +670,7 @@ fn masquerades_member_traffic_only_ipv6() {
 fn handle_over_a_given_connection() {
     use nftables_glue::netlink::{Config, Connection, Protocol};
     let ns = Netns::new_anonymous().unwrap();
-    let config = Config {
-        timeout: Duration::from_secs(3),
-        ..Config::default()
-    };
+    let config = Config::new().with_timeout(Duration::from_secs(3));
     let conn = Connection::open_with(Protocol::Netfilter, &ns, config).unwrap();
     let nft = NftHandle::with_connection(conn).unwrap();
     assert_eq!(nft.connection().config().timeout, Duration::from_secs(3));

@@ -223,10 +223,7 @@ fn lost_notifications_are_reported_as_an_overrun() {
     use nftables_glue::netlink::{Config, Connection, Protocol};
     let ns = Netns::new_anonymous().unwrap();
     // A tiny receive buffer (the kernel rounds it up to its minimum).
-    let config = Config {
-        recv_buffer: 1,
-        ..Config::default()
-    };
+    let config = Config::new().with_recv_buffer(1);
     let conn = Connection::open_with(Protocol::Netfilter, &ns, config).unwrap();
     let nft = NftHandle::with_connection(conn).unwrap();
     let mut mon = NftMonitor::for_handle(&nft).unwrap();

@@ -207,16 +207,10 @@ fn dump_error_in_done_is_reported() {
 #[test]
 fn receive_buffer_overrun_is_an_error() {
     let ns = Netns::new_anonymous().unwrap();
-    let config = Config {
-        recv_buffer: 1,
-        ..Config::default()
-    };
+    let config = Config::new().with_recv_buffer(1);
     let conn = Connection::open_with(Protocol::Generic, &ns, config).unwrap();
     let msgs: Vec<_> = (0..2000).map(|i| get_family(&format!("nope{i}"))).collect();
-    let opts = BatchOptions {
-        packing: Packing::Single,
-        acks: Acks::Every,
-    };
+    let opts = BatchOptions::new(Packing::Single, Acks::Every);
     let e = block_on(conn.batch("many lookups", msgs, opts)).unwrap_err();
     assert!(matches!(e, Error::Overrun { .. }), "{e:?}");
     assert!(e.to_string().contains("ENOBUFS"), "{e}");

@@ -75,7 +75,8 @@ fn batch_reports_each_message() {
                 get_family("nlctrl"),
                 get_family("nope-2"),
             ];
-            let res = block_on(conn.batch("batch", msgs, BatchOptions { packing, acks })).unwrap();
+            let res =
+                block_on(conn.batch("batch", msgs, BatchOptions::new(packing, acks))).unwrap();
             assert_eq!(res.len(), 4);
             assert!(res[0].is_ok(), "{acks:?} {packing:?} {res:?}");
             assert_eq!(res[1].as_ref().unwrap_err().errno, libc::ENOENT);
@@ -103,10 +104,7 @@ fn batch_reports_each_message() {
     let res = block_on(conn.batch_iter(
         "lazy",
         names.map(get_family),
-        BatchOptions {
-            packing: Packing::MaxDatagram(16 * 1024),
-            acks: Acks::LastPerDatagram,
-        },
+        BatchOptions::new(Packing::MaxDatagram(16 * 1024), Acks::LastPerDatagram),
     ))
     .unwrap();
     assert_eq!(res.len(), 3000);

@@ -523,10 +523,7 @@ pub fn desired_state(
     cfg: &Config,
     state: &HealthState,
 ) -> Result<crate::sync::DesiredState, ConfigError> {
-    Ok(crate::sync::DesiredState {
-        services: desired_services(cfg, state)?,
-        sets: Vec::new(),
-    })
+    Ok(crate::sync::DesiredState::new().with_services(desired_services(cfg, state)?))
 }
 
 fn forward_of(vs: &VirtualServer) -> ForwardMethod {
@@ -955,7 +952,7 @@ impl CheckerTask {
 /// let mut updates = monitor.updates();
 /// loop {
 ///     let services = updates.borrow_and_update().services.clone();
-///     syncer.sync(&DesiredState { services, sets: vec![] }).await?;
+///     syncer.sync(&DesiredState::new().with_services(services)).await?;
 ///     while let Ok(e) = events.try_recv() {
 ///         println!("{e:?}");
 ///     }

@@ -84,11 +84,35 @@ pub enum Acks {
 
 /// How a batch is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BatchOptions {
     /// Datagram packing.
     pub packing: Packing,
     /// ACK policy.
     pub acks: Acks,
+}
+
+impl BatchOptions {
+    /// A batch packed and acknowledged this way.
+    ///
+    /// ```
+    /// use nl_engine::{Acks, BatchOptions, Packing};
+    /// let o = BatchOptions::new(Packing::Single, Acks::AsFlagged);
+    /// assert_eq!(o.with_acks(Acks::Every).acks, Acks::Every);
+    /// ```
+    pub fn new(packing: Packing, acks: Acks) -> Self {
+        BatchOptions { packing, acks }
+    }
+    /// Another datagram packing.
+    pub fn with_packing(mut self, packing: Packing) -> Self {
+        self.packing = packing;
+        self
+    }
+    /// Another ACK policy.
+    pub fn with_acks(mut self, acks: Acks) -> Self {
+        self.acks = acks;
+        self
+    }
 }
 
 impl Default for BatchOptions {

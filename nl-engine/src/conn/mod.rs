@@ -53,6 +53,7 @@ impl Protocol {
 
 /// Tunables of a [`Connection`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Config {
     /// The longest any single wait for the kernel may last (sending, or
     /// receiving the next reply datagram). Default 30 s: generous because
@@ -71,6 +72,46 @@ pub struct Config {
     /// Socket send buffer size, which bounds the largest datagram
     /// (`SO_SNDBUFFORCE`, falling back to `SO_SNDBUF`). Default 4 MiB.
     pub send_buffer: usize,
+}
+
+impl Config {
+    /// The defaults (30 s timeout, 64 KiB datagrams, 3 dump retries, 4 MiB
+    /// socket buffers).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use nl_engine::Config;
+    /// let c = Config::new().with_timeout(Duration::from_secs(5)).with_recv_buffer(1 << 20);
+    /// assert_eq!((c.timeout, c.dump_retries), (Duration::from_secs(5), 3));
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// The longest single wait for the kernel.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+    /// The largest datagram batches are packed into by default.
+    pub fn with_max_datagram(mut self, bytes: usize) -> Self {
+        self.max_datagram = bytes;
+        self
+    }
+    /// How many times an interrupted dump is restarted.
+    pub fn with_dump_retries(mut self, retries: u32) -> Self {
+        self.dump_retries = retries;
+        self
+    }
+    /// The socket receive buffer size asked of the kernel.
+    pub fn with_recv_buffer(mut self, bytes: usize) -> Self {
+        self.recv_buffer = bytes;
+        self
+    }
+    /// The socket send buffer size asked of the kernel.
+    pub fn with_send_buffer(mut self, bytes: usize) -> Self {
+        self.send_buffer = bytes;
+        self
+    }
 }
 
 impl Default for Config {
