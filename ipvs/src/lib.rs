@@ -104,6 +104,8 @@ pub mod destination;
 mod handle;
 pub mod info;
 pub mod message;
+#[cfg(feature = "serde")]
+mod serde_impls;
 pub mod service;
 pub mod stats;
 mod util;
