@@ -1,13 +1,13 @@
 //! Host-side tests of the `ipvsadm` example's pure modules (no kernel):
-//! the popt-compatible parser (`examples/ipvsadm/cli.rs`) on command lines
+//! the popt-compatible parser (`examples/ipvsadm/cli/`) on command lines
 //! whose ipvsadm 1.31 answers were observed in the uml guest, random
 //! command lines (it must never panic), the restore tokenizer, and the
 //! listing formatter (`format.rs`) against text captured from ipvsadm.
 //! The differential suite against the real ipvsadm is
 //! `tests/guest_uml_ipvsadm.rs`.
 
-#[path = "../examples/ipvsadm/cli.rs"]
-#[allow(dead_code)]
+#[path = "../examples/ipvsadm/cli/mod.rs"]
+#[allow(dead_code, unused_imports)]
 mod cli;
 #[path = "../examples/ipvsadm/format.rs"]
 #[allow(dead_code)]
