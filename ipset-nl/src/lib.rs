@@ -98,6 +98,8 @@ mod handle;
 mod index;
 mod message;
 pub mod request;
+#[cfg(feature = "serde")]
+mod serde_impls;
 mod set;
 mod typed;
 mod types;

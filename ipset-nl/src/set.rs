@@ -21,6 +21,7 @@ pub const HASH_IP_PORT_MAX_REVISION: u8 = 7;
 /// let o = CreateOptions::default().timeout(300).counters().maxelem(1 << 20);
 /// assert_eq!(o.min_hash_ip_port_revision(), 2);
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CreateOptions {
     /// Default element timeout; makes a set with timeouts.
@@ -41,6 +42,10 @@ pub struct CreateOptions {
     /// The port range of a `bitmap:port` set (first and last port).
     pub port_range: Option<(u16, u16)>,
     /// Other create attributes (bitmap ranges, list:set size, markmask, ...).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, serialize_with = "crate::serde_impls::known_create_attrs")
+    )]
     pub other: Vec<CreateAttr>,
 }
 
@@ -204,6 +209,7 @@ impl CreateOptions {
 }
 
 /// What the kernel counts about a set (list and save replies).
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SetCounts {
     /// Number of entries.
@@ -223,6 +229,7 @@ pub struct SetCounts {
 ///     .options(|o| o.timeout(600).counters().comment());
 /// assert_eq!(spec.name, "svc-v6");
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateSet {
     /// Set name (at most 31 bytes).
@@ -316,6 +323,7 @@ impl CreateSet {
 /// }
 /// # Ok(()) }
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IpSet {
     /// Set name.
@@ -335,6 +343,7 @@ pub struct IpSet {
     /// Members, in the kernel's order (empty for header-only listings).
     pub members: Vec<Entry>,
     /// Command-level attributes this crate does not model.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub other: Vec<IpsetAttr>,
 }
 
@@ -429,6 +438,7 @@ impl IpSet {
 }
 
 /// A set's header as the header command returns it.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SetHeader {
     /// Set name.
@@ -444,6 +454,7 @@ pub struct SetHeader {
 }
 
 /// The protocol versions the kernel speaks.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProtocolVersion {
     /// The kernel's protocol version.
@@ -453,6 +464,7 @@ pub struct ProtocolVersion {
 }
 
 /// The revisions of a set type the kernel supports.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TypeRevisions {
     /// Newest revision.

@@ -32,6 +32,7 @@ use crate::types::{CadtFlags, IpProto, SetType, Timeout};
 /// let x = Extensions::default().with_timeout(5).with_comment("web");
 /// assert_eq!(x.to_string(), " timeout 5 comment \"web\"");
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Extensions {
     /// Per-element timeout in seconds (sets with timeouts).
@@ -462,6 +463,7 @@ macro_rules! extension_builders {
 /// assert_eq!(format!("{e:#}"), "10.0.0.1 timeout 5");
 /// assert_eq!("10.0.0.1 timeout 5".parse::<IpEntry>().unwrap(), e);
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IpEntry {
     /// The address (first address of a range).
@@ -473,6 +475,10 @@ pub struct IpEntry {
     /// Per-element extensions.
     pub ext: Extensions,
     /// Attributes this type does not model, kept for a lossless round trip.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, serialize_with = "crate::serde_impls::known_element_attrs")
+    )]
     pub other: Vec<ElementAttr>,
 }
 
@@ -600,6 +606,7 @@ impl SetElement for IpEntry {
 /// let host: NetEntry = "10.0.0.1".parse().unwrap();
 /// assert_eq!(host.cidr, 32);
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NetEntry {
     /// The network address (first address of a range).
@@ -613,6 +620,10 @@ pub struct NetEntry {
     /// Per-element extensions.
     pub ext: Extensions,
     /// Attributes this type does not model, kept for a lossless round trip.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, serialize_with = "crate::serde_impls::known_element_attrs")
+    )]
     pub other: Vec<ElementAttr>,
 }
 
@@ -787,6 +798,7 @@ impl SetElement for NetEntry {
 /// assert_eq!(e.to_string(), "10.0.0.1,tcp:80,10.0.0.1");
 /// assert_eq!(e.to_string().parse::<IpPortIpEntry>().unwrap(), e);
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IpPortIpEntry {
     /// The first address (first of a range).
@@ -806,6 +818,10 @@ pub struct IpPortIpEntry {
     /// Per-element extensions.
     pub ext: Extensions,
     /// Attributes this type does not model, kept for a lossless round trip.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, serialize_with = "crate::serde_impls::known_element_attrs")
+    )]
     pub other: Vec<ElementAttr>,
 }
 
@@ -982,6 +998,7 @@ impl SetElement for IpPortIpEntry {
 /// assert_eq!(e.to_string(), "10.0.0.1,udp:53,10.1.0.0/16");
 /// assert_eq!("10.0.0.1,udp:53,10.1.0.0/16".parse::<IpPortNetEntry>().unwrap(), e);
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IpPortNetEntry {
     /// The address (first of a range).
@@ -1007,6 +1024,10 @@ pub struct IpPortNetEntry {
     /// Per-element extensions.
     pub ext: Extensions,
     /// Attributes this type does not model, kept for a lossless round trip.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, serialize_with = "crate::serde_impls::known_element_attrs")
+    )]
     pub other: Vec<ElementAttr>,
 }
 
@@ -1189,6 +1210,7 @@ impl SetElement for IpPortNetEntry {
 /// assert_eq!(format!("{e:#}"), "80-82 comment \"web\"");
 /// assert_eq!("80-82 comment \"web\"".parse::<PortEntry>().unwrap(), e);
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortEntry {
     /// The port (first of a range).
@@ -1198,6 +1220,10 @@ pub struct PortEntry {
     /// Per-element extensions.
     pub ext: Extensions,
     /// Attributes this type does not model, kept for a lossless round trip.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, serialize_with = "crate::serde_impls::known_element_attrs")
+    )]
     pub other: Vec<ElementAttr>,
 }
 
@@ -1321,6 +1347,11 @@ impl SetElement for PortEntry {
 /// assert_eq!(e.set_type(), SetType::HashNet);
 /// assert_eq!(format!("{e:#}"), "10.0.0.0/8 nomatch");
 /// ```
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TypedEntry {
     /// `hash:ip,port`
