@@ -7,6 +7,7 @@ use nl_engine::wire::{self, Attr, Attrs};
 /// An attribute this crate does not model (or could not decode), kept as
 /// received: its whole type field (flags included) and its value. Emitted
 /// again unchanged.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RawAttr {
     /// The type field, `NLA_F_NESTED`/`NLA_F_NET_BYTEORDER` included.

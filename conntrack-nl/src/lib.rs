@@ -82,6 +82,8 @@ mod filter;
 mod handle;
 mod message;
 pub mod request;
+#[cfg(feature = "serde")]
+mod serde_impls;
 mod tuple;
 
 pub use attr::RawAttr;
