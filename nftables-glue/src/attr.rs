@@ -7,6 +7,7 @@
 use netlink_packet_core::{DecodeError, NLA_F_NESTED, NlaBuffer, NlasIterator};
 
 /// An attribute this crate does not interpret, kept to be re-emitted as is.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RawAttr {
     /// The attribute type including its flag bits (`NLA_F_NESTED`, ...).

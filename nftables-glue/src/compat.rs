@@ -29,6 +29,11 @@ const fn xt_align(n: usize) -> usize {
 
 /// Which address/port of the packet one dimension of an ipset is matched
 /// against (`src`/`dst` of `--match-set NAME dst,dst`).
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Direction {
     /// `src`
@@ -38,6 +43,11 @@ pub enum Direction {
 }
 
 /// An ipset counter condition (`struct ip_set_counter_match`).
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CounterCondition {
     /// `IPSET_COUNTER_NONE` (0): no condition.
@@ -103,6 +113,7 @@ bitflags! {
 /// let m = XtSetMatch::new(0, &[Direction::Dst, Direction::Dst]);
 /// assert_eq!(m.encode().len(), 48);
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct XtSetMatch {
     /// Structure revision: 1 (`xt_set_info_match_v1`) or 4 (`_v4`, what
@@ -238,6 +249,7 @@ bitflags! {
 /// m.fields = XtIpvsFields::IPVS_PROPERTY | XtIpvsFields::PROTO | XtIpvsFields::VADDR | XtIpvsFields::VPORT;
 /// assert_eq!(m.encode().len(), 40);
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct XtIpvsMatch {
     /// Virtual address (`--vaddr`).
@@ -329,6 +341,11 @@ impl XtIpvsMatch {
 }
 
 /// An `nft_compat` match expression.
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Match {
     /// `set` (ipset membership).

@@ -59,6 +59,11 @@ use crate::table::{Family, Table};
 use crate::transaction::Transaction;
 
 /// How a service chooses the endpoint of a new connection.
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Balance {
     /// `numgen inc`: each endpoint in turn (IPVS's `rr`), the default.
@@ -84,6 +89,7 @@ impl Balance {
 /// let e: Endpoint = "10.0.2.2:8080".parse::<std::net::SocketAddr>().unwrap().into();
 /// assert_eq!(e.weight, 1);
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Endpoint {
     /// Address and port to DNAT to.
@@ -114,6 +120,7 @@ impl From<SocketAddr> for Endpoint {
 pub const MAX_WEIGHT_SUM: u32 = 4096;
 
 /// One service: a virtual address, protocol and port, and its endpoints.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DnatService {
     /// The service (virtual) address.
@@ -264,6 +271,7 @@ fn hash(s: &str) -> u32 {
 /// dp.teardown(&nft).await?;
 /// # Ok(()) }
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceDnat {
     /// Table family: [`Family::Ipv4`] (default), [`Family::Ipv6`] or

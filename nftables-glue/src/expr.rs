@@ -34,6 +34,11 @@ const NFTA_VERDICT_CHAIN: u16 = 2;
 
 /// A register (`enum nft_registers`): 0 is the verdict register, 1-4 the
 /// 16-byte registers, 8-23 the 4-byte registers overlaying them.
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(transparent)
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Register(pub u32);
 
@@ -67,6 +72,11 @@ impl Register {
 }
 
 /// A verdict (`enum nft_verdicts` and `NF_DROP`/`NF_ACCEPT`).
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Verdict {
     /// `NF_DROP` (0)
@@ -134,6 +144,11 @@ impl Verdict {
 
 /// Data carried by `immediate`, `cmp`, `bitwise` and set elements
 /// (`NFTA_DATA_VALUE` or `NFTA_DATA_VERDICT`).
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Data {
     /// Plain bytes, in the order they are compared with packet data.
@@ -190,6 +205,11 @@ impl Data {
 }
 
 /// Where `payload` reads from (`enum nft_payload_bases`).
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PayloadBase {
     /// `NFT_PAYLOAD_LL_HEADER` (0)
@@ -226,6 +246,7 @@ impl PayloadBase {
 }
 
 /// `payload`: load packet bytes into a register.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Payload {
     /// Destination register.
@@ -296,6 +317,11 @@ impl Payload {
 }
 
 /// A `meta` key (`enum nft_meta_keys`).
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MetaKey {
     /// `NFT_META_LEN` (0)
@@ -356,6 +382,11 @@ impl MetaKey {
 }
 
 /// `meta`: load packet metadata, or set it.
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Meta {
     /// Load `key` into `dreg`.
@@ -375,6 +406,11 @@ pub enum Meta {
 }
 
 /// A comparison (`enum nft_cmp_ops`).
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CmpOp {
     /// `NFT_CMP_EQ` (0)
@@ -419,6 +455,7 @@ impl CmpOp {
 }
 
 /// `cmp`: compare a register with data; the rule stops when it fails.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Cmp {
     /// Register compared.
@@ -430,6 +467,7 @@ pub struct Cmp {
 }
 
 /// `bitwise` (mask-and-xor form): `dreg = (sreg & mask) ^ xor`.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Bitwise {
     /// Source register.
@@ -445,6 +483,7 @@ pub struct Bitwise {
 }
 
 /// `immediate`: load data (or set the verdict).
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Immediate {
     /// Destination register ([`Register::VERDICT`] for verdicts).
@@ -454,6 +493,7 @@ pub struct Immediate {
 }
 
 /// `lookup`: is the register's content an element of a set?
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Lookup {
     /// Set name.
@@ -469,6 +509,7 @@ pub struct Lookup {
 }
 
 /// `counter`.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Counter {
     /// Bytes counted.
@@ -478,6 +519,11 @@ pub struct Counter {
 }
 
 /// A conntrack key (`enum nft_ct_keys`).
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CtKey {
     /// `NFT_CT_STATE` (0)
@@ -534,6 +580,7 @@ bitflags! {
 }
 
 /// `ct`: load a conntrack key.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Ct {
     /// What to load.
@@ -563,6 +610,7 @@ bitflags! {
 }
 
 /// `masq`: masquerade (source NAT to the outgoing interface's address).
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Masq {
     /// Flags (`fully-random`, `random`, `persistent`).
@@ -575,6 +623,7 @@ pub struct Masq {
 
 /// `redir`: redirect to the local machine (the incoming interface's
 /// primary address), optionally to a port range.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Redir {
     /// Flags (`random`, `persistent`, ...; the kernel adds
@@ -587,6 +636,11 @@ pub struct Redir {
 }
 
 /// The kind of `nat` (`enum nft_nat_types`).
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum NatType {
     /// `NFT_NAT_SNAT` (0)
@@ -630,6 +684,7 @@ impl NatType {
 /// assert_eq!(n.nat_type, NatType::Dnat);
 /// assert_eq!(n.flags, NatFlags::MAP_IPS | NatFlags::PROTO_SPECIFIED);
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Nat {
     /// snat or dnat.
@@ -678,6 +733,11 @@ impl Nat {
 }
 
 /// How `numgen` makes its numbers (`enum nft_ng_types`).
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum NumgenType {
     /// `NFT_NG_INCREMENTAL` (0): `inc`, a counter shared by every packet
@@ -714,6 +774,7 @@ impl NumgenType {
 /// let ng = Numgen { kind: NumgenType::Incremental, modulus: 2, offset: 0, dreg: Register::R1 };
 /// # let _ = ng;
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Numgen {
     /// `inc` or `random`.
@@ -727,6 +788,11 @@ pub struct Numgen {
 }
 
 /// What `fib` looks up (`enum nft_fib_result`).
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FibResult {
     /// `NFT_FIB_RESULT_OIF` (1): output interface index (`oif`).
@@ -783,6 +849,7 @@ bitflags! {
 pub const RTN_LOCAL: u32 = 2;
 
 /// `fib`: a routing lookup (`fib daddr type`, `fib saddr . iif oif`).
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Fib {
     /// What to look up.
@@ -794,6 +861,11 @@ pub struct Fib {
 }
 
 /// ICMPv4/v6-independent reject codes (`enum nft_reject_inet_code`).
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum IcmpxCode {
     /// `NFT_REJECT_ICMPX_NO_ROUTE` (0)
@@ -830,6 +902,11 @@ impl IcmpxCode {
 }
 
 /// `reject` (`enum nft_reject_types` with its code).
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Reject {
     /// `NFT_REJECT_ICMP_UNREACH` (0): an ICMP (ip) or ICMPv6 (ip6)
@@ -847,6 +924,11 @@ pub enum Reject {
 
 /// `objref`: use a stateful object (counter, quota, ct helper, ...) by
 /// name, or the one a map yields.
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Objref {
     /// `NFTA_OBJREF_IMM_TYPE` and `_IMM_NAME`: a named object.
@@ -870,6 +952,7 @@ pub enum Objref {
 
 /// An expression this crate does not type (or that carries attributes it
 /// does not know): its name and the raw content of `NFTA_EXPR_DATA`.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RawExpr {
     /// Expression name (`NFTA_EXPR_NAME`).
@@ -889,6 +972,11 @@ pub struct RawExpr {
 /// ];
 /// assert_eq!(exprs[2].name(), "immediate");
 /// ```
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Expr {
     /// `payload`

@@ -94,6 +94,8 @@ mod handle;
 mod monitor;
 mod msg;
 mod rule;
+#[cfg(feature = "serde")]
+mod serde_impls;
 mod service;
 mod set;
 mod table;

@@ -33,6 +33,7 @@ use crate::table::{Family, Table};
 use crate::transaction::Transaction;
 
 /// One service address, protocol and port (a set element).
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Member {
     /// The service (cluster) address.
@@ -66,6 +67,11 @@ impl Member {
 }
 
 /// Where the service addresses come from.
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Membership {
     /// An existing ipset of type `hash:ip,port`, matched `dst,dst` (the
@@ -100,6 +106,7 @@ pub enum Membership {
 /// nat.teardown(&nft).await?; // removes exactly that
 /// # Ok(()) }
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceNat {
     /// Table family: [`Family::Ipv4`] (default) or [`Family::Ipv6`].

@@ -2,12 +2,15 @@
 //! `serde`): the few representations their model types have in common,
 //! written once.
 //!
-//! - [`secs`]: a [`Duration`] as whole seconds (the kernel's unit for
-//!   timeouts), not serde's `{"secs", "nanos"}`;
-//! - [`name_or_number`]: an enum with an `Other(n)` variant as its name,
-//!   or as the number when it has none, read back from either;
-//! - [`flag_names`]: flag bits as a list of names (unknown bits as one
-//!   number), read back from names or numbers.
+//! - [`secs`], [`opt_secs`], [`opt_millis`]: a [`Duration`] as whole
+//!   seconds or milliseconds (the kernel's units for timeouts), not serde's
+//!   `{"secs", "nanos"}`;
+//! - [`name_or_number`]: reads an enum with an `Other(n)` variant, written
+//!   as its name, or as the number when it has none;
+//! - [`serialize_flag_names`]/[`deserialize_flag_names`]: flag bits as a
+//!   list of names (unknown bits as one number), read back from names or
+//!   numbers; [`bitflags_names`] does it for any `bitflags` type by its
+//!   constants' names.
 //!
 //! These are for human-readable formats (JSON, YAML, TOML): reading back
 //! needs a self-describing format.
@@ -54,6 +57,26 @@ pub mod opt_secs {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
         let n: Option<u64> = serde::Deserialize::deserialize(d)?;
         Ok(n.map(Duration::from_secs))
+    }
+}
+
+/// An optional [`Duration`] as whole milliseconds or null (nf_tables'
+/// unit; `#[serde(with = "nl_engine::serde_support::opt_millis")]`).
+pub mod opt_millis {
+    use super::*;
+
+    /// Writes whole milliseconds (saturating), or none.
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Reads whole milliseconds, or none.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        let n: Option<u64> = serde::Deserialize::deserialize(d)?;
+        Ok(n.map(Duration::from_millis))
     }
 }
 
@@ -138,10 +161,10 @@ pub fn serialize_flag_names<S: Serializer>(
 /// (from `names`, matched exactly) and numbers, or a single number.
 pub fn deserialize_flag_names<'de, D: Deserializer<'de>>(
     d: D,
-    names: &'static [(&'static str, u64)],
+    names: &[(&str, u64)],
 ) -> Result<u64, D::Error> {
-    struct Elem(&'static [(&'static str, u64)]);
-    impl<'de> de::DeserializeSeed<'de> for Elem {
+    struct Elem<'a>(&'a [(&'a str, u64)]);
+    impl<'de> de::DeserializeSeed<'de> for Elem<'_> {
         type Value = u64;
         fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<u64, D::Error> {
             let names = self.0;
@@ -153,8 +176,8 @@ pub fn deserialize_flag_names<'de, D: Deserializer<'de>>(
             )
         }
     }
-    struct V(&'static [(&'static str, u64)]);
-    impl<'de> Visitor<'de> for V {
+    struct V<'a>(&'a [(&'a str, u64)]);
+    impl<'de> Visitor<'de> for V<'_> {
         type Value = u64;
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("a list of flag names or numbers")
@@ -171,4 +194,59 @@ pub fn deserialize_flag_names<'de, D: Deserializer<'de>>(
         }
     }
     d.deserialize_any(V(names))
+}
+
+/// The names of a `bitflags` type's flags as written by [`bitflags_names`]:
+/// its constants' names in lower case with `-` for `_` (`HW_OFFLOAD` is
+/// `"hw-offload"`), unnamed constants left out.
+fn flag_table<T: bitflags::Flags>() -> Vec<(String, u64)>
+where
+    T::Bits: Into<u64>,
+{
+    T::FLAGS
+        .iter()
+        .filter(|f| f.is_named() && !f.name().starts_with('_'))
+        .map(|f| {
+            (
+                f.name().to_ascii_lowercase().replace('_', "-"),
+                f.value().bits().into(),
+            )
+        })
+        .collect()
+}
+
+/// A `bitflags` type as a list of its flags' names (lower case, `-` for
+/// `_`), the bits no name covers as one trailing number; read back from
+/// those names or numbers. `#[serde(with = "...bitflags_names")]`, or the
+/// two functions called from a type's own `Serialize`/`Deserialize`.
+pub mod bitflags_names {
+    use super::*;
+
+    /// Writes the names of the set flags (see [`serialize_flag_names`]).
+    pub fn serialize<T, S>(flags: &T, s: S) -> Result<S::Ok, S::Error>
+    where
+        T: bitflags::Flags,
+        T::Bits: Into<u64>,
+        S: Serializer,
+    {
+        let table = flag_table::<T>();
+        let names: Vec<(&str, u64)> = table.iter().map(|(n, b)| (n.as_str(), *b)).collect();
+        serialize_flag_names(flags.bits().into(), &names, s)
+    }
+
+    /// Reads names and numbers back (bits beyond the type's width are an
+    /// error).
+    pub fn deserialize<'de, T, D>(d: D) -> Result<T, D::Error>
+    where
+        T: bitflags::Flags,
+        T::Bits: Into<u64> + TryFrom<u64>,
+        D: Deserializer<'de>,
+    {
+        let table = flag_table::<T>();
+        let names: Vec<(&str, u64)> = table.iter().map(|(n, b)| (n.as_str(), *b)).collect();
+        let bits = deserialize_flag_names(d, &names)?;
+        T::Bits::try_from(bits)
+            .map(T::from_bits_retain)
+            .map_err(|_| de::Error::custom(format_args!("flag bits {bits:#x} too wide")))
+    }
 }
