@@ -37,6 +37,11 @@ pub struct ServiceEntry {
 }
 
 /// One change of a bulk [`IpvsHandle::apply`].
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Operation {
     /// `ipvsadm -A`

@@ -132,6 +132,7 @@ pub use report::{Change, Changes, ChangesIter, SetReport, SyncReport};
 /// let state = DesiredState { services: vec![(s, vec![d])], ..Default::default() };
 /// assert_eq!(state.services.len(), 1);
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DesiredState {
     /// Services and their destinations. Only the configuration fields
@@ -176,6 +177,7 @@ pub struct DesiredState {
 /// );
 /// assert_eq!(set.members.len(), 1);
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DesiredSet<E = IpPortEntry> {
     /// The set's name, type and creation options.
@@ -250,6 +252,11 @@ impl fmt::Debug for Ownership {
 }
 
 /// How destinations that leave the desired state are removed.
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Graceful {
     /// Every protocol: a destination with active or inactive connections is
@@ -280,6 +287,11 @@ impl Graceful {
 }
 
 /// How sets are brought to their desired members.
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SetStrategy {
     /// Add the missing members and delete the extra ones (bulk messages);
@@ -327,6 +339,7 @@ impl Default for SyncOptions {
 
 /// The changes that bring `current` to `desired`: what [`Syncer::sync`]
 /// sends in one round, computed without touching the kernel.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Plan {
     /// The operations, in the order to apply them (a service is added
