@@ -87,6 +87,21 @@
 //! }
 //! # Ok(()) }
 //! ```
+//!
+//! # Feature `serde`
+//!
+//! With the `serde` feature (which turns on ipvs-nl's and ipset-nl's)
+//! [`DesiredState`], [`DesiredSet`], [`Plan`], [`Changes`] and the
+//! strategies implement serde's `Serialize` and `Deserialize`: a daemon
+//! reads its desired services and sets from JSON, YAML, ...
+//!
+//! ```
+//! # #[cfg(feature = "serde")] {
+//! use lb_sync::DesiredState;
+//! let state: DesiredState = serde_json::from_str(r#"{"services": [], "sets": []}"#).unwrap();
+//! assert_eq!(state, DesiredState::default());
+//! # }
+//! ```
 #![cfg_attr(
     not(test),
     deny(
