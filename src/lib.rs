@@ -20,6 +20,11 @@
 //! interface holding the virtual IPs, and [`health`] runs the configuration's
 //! health checks and says which destinations each service should have;
 //! [`conntrack`] (`conntrack-nl`) lists and deletes conntrack entries.
+//!
+//! The feature `serde` turns on the `serde` feature of every re-exported
+//! crate: their model types (services, destinations, sets, rules,
+//! conntrack entries, the desired state of [`sync`]) implement serde's
+//! `Serialize` and `Deserialize`.
 #![cfg_attr(
     not(test),
     deny(

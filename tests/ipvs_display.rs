@@ -3,8 +3,8 @@
 //! format.rs`), whose `-Ln` and `-Sn` output is byte-identical to ipvsadm
 //! 1.31's (tests/ipvsadm_cli.rs, guest-tests/tests/guest_uml_ipvsadm.rs). No kernel.
 
-#[path = "../examples/ipvsadm/cli.rs"]
-#[allow(dead_code)]
+#[path = "../examples/ipvsadm/cli/mod.rs"]
+#[allow(dead_code, unused_imports)]
 mod cli;
 #[path = "../examples/ipvsadm/format.rs"]
 #[allow(dead_code)]

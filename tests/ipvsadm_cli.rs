@@ -1,13 +1,13 @@
 //! Host-side tests of the `ipvsadm` example's pure modules (no kernel):
-//! the popt-compatible parser (`examples/ipvsadm/cli.rs`) on command lines
+//! the popt-compatible parser (`examples/ipvsadm/cli/`) on command lines
 //! whose ipvsadm 1.31 answers were observed in the uml guest, random
 //! command lines (it must never panic), the restore tokenizer, and the
 //! listing formatter (`format.rs`) against text captured from ipvsadm.
 //! The differential suite against the real ipvsadm is
 //! `guest-tests/tests/guest_uml_ipvsadm.rs`.
 
-#[path = "../examples/ipvsadm/cli.rs"]
-#[allow(dead_code)]
+#[path = "../examples/ipvsadm/cli/mod.rs"]
+#[allow(dead_code, unused_imports)]
 mod cli;
 #[path = "../examples/ipvsadm/format.rs"]
 #[allow(dead_code)]
@@ -542,4 +542,127 @@ fn listing_matches_captured_ipvsadm_text() {
         "{\"version\":\"1.2.1\",\"conn_tab_size\":4096,\"services\":[{\"protocol\":\"TCP\""
     ));
     assert!(json.ends_with("]}\n"));
+}
+
+/// Every `--json` document (docs/ipvsadm-json.md), whole: the example of
+/// the schema document, a tunnel, IPv6, firewall-mark and scheduler-flag
+/// service, timeouts, daemons and connections.
+#[test]
+fn json_documents_keep_their_schema() {
+    use ipvs_nl::{
+        ConnEntry, ConnState, DaemonState, Destination, Info, Protocol, Scheduler, Service,
+        ServiceEntry, ServiceFlags, Stats, SyncDaemon, Timeouts, TunnelFlags, TunnelType, Version,
+        Weight,
+    };
+    use std::time::Duration;
+    let info = Info {
+        version: Version(0x010201),
+        conn_tab_size: 4096,
+    };
+    // docs/ipvsadm-json.md's example.
+    let mut svc = Service::tcp("10.0.0.1:80".parse().unwrap())
+        .scheduler(Scheduler::RoundRobin)
+        .persistent(Duration::from_secs(60))
+        .flags(ServiceFlags::HASHED);
+    svc.stats = Some(Box::default());
+    let mut d = Destination::new("192.168.1.2".parse().unwrap(), 80)
+        .masquerade()
+        .weight(Weight(3));
+    d.stats = Some(Box::default());
+    let doc = vec![ServiceEntry {
+        service: svc,
+        destinations: vec![d],
+    }];
+    assert_eq!(
+        format::json_services(Some(&info), &doc),
+        r#"{"version":"1.2.1","conn_tab_size":4096,"services":[{"protocol":"TCP","fwmark":null,"family":"ipv4","address":"10.0.0.1","port":80,"scheduler":"rr","sched_flags":[],"persistent":true,"timeout":60,"netmask":"255.255.255.255","pe":null,"one_packet":false,"flags":3,"stats":{"conns":0,"inpkts":0,"outpkts":0,"inbytes":0,"outbytes":0},"rates":{"cps":0,"inpps":0,"outpps":0,"inbps":0,"outbps":0},"destinations":[{"address":"192.168.1.2","port":80,"family":"ipv4","forward":"masquerade","weight":3,"upper_threshold":0,"lower_threshold":0,"active_conns":0,"inactive_conns":0,"persistent_conns":0,"tunnel":null,"stats":{"conns":0,"inpkts":0,"outpkts":0,"inbytes":0,"outbytes":0},"rates":{"cps":0,"inpps":0,"outpps":0,"inbps":0,"outbps":0}}]}]}"#.to_owned() + "\n"
+    );
+
+    let stats = Stats {
+        conns: 1,
+        inpkts: 2,
+        outpkts: 3,
+        inbytes: u64::MAX,
+        outbytes: 5,
+        cps: 6,
+        inpps: 7,
+        outpps: 8,
+        inbps: 9,
+        outbps: 10,
+        ..Stats::default()
+    };
+    let mut v6 = Service::udp("[::2:3]:53".parse().unwrap())
+        .scheduler(Scheduler::SourceHashing)
+        .flags(ServiceFlags::SH_PORT | ServiceFlags::ONE_PACKET);
+    v6.pe_name = Some("sip\"x".into());
+    v6.stats = Some(Box::new(stats));
+    let mut tun = Destination::new("10.1.1.1".parse().unwrap(), 8080)
+        .tunnel(TunnelType::Gue, 6080, TunnelFlags::REMCSUM)
+        .upper_threshold(9)
+        .lower_threshold(2);
+    tun.active_conns = 4;
+    tun.inactive_conns = 5;
+    tun.persistent_conns = 6;
+    tun.stats = Some(Box::new(stats));
+    let many = vec![
+        ServiceEntry {
+            service: v6,
+            destinations: vec![tun],
+        },
+        ServiceEntry {
+            service: Service::fwmark6(7)
+                .scheduler(Scheduler::MaglevHashing)
+                .flags(ServiceFlags::MH_FALLBACK | ServiceFlags::SCHED_FLAG3),
+            destinations: vec![],
+        },
+    ];
+    assert_eq!(
+        format::json_services(None, &many),
+        r#"{"services":[{"protocol":"UDP","fwmark":null,"family":"ipv6","address":"::0.2.0.3","port":53,"scheduler":"sh","sched_flags":["sh-port"],"persistent":false,"timeout":0,"netmask":128,"pe":"sip\"x","one_packet":true,"flags":20,"stats":{"conns":1,"inpkts":2,"outpkts":3,"inbytes":18446744073709551615,"outbytes":5},"rates":{"cps":6,"inpps":7,"outpps":8,"inbps":9,"outbps":10},"destinations":[{"address":"10.1.1.1","port":8080,"family":"ipv4","forward":"tunnel","weight":1,"upper_threshold":9,"lower_threshold":2,"active_conns":4,"inactive_conns":5,"persistent_conns":6,"tunnel":{"type":"gue","port":6080,"checksum":"remcsum"},"stats":{"conns":1,"inpkts":2,"outpkts":3,"inbytes":18446744073709551615,"outbytes":5},"rates":{"cps":6,"inpps":7,"outpps":8,"inbps":9,"outbps":10}}]},{"protocol":null,"fwmark":7,"family":"ipv6","address":null,"port":null,"scheduler":"mh","sched_flags":["mh-fallback"],"persistent":false,"timeout":0,"netmask":128,"pe":null,"one_packet":false,"flags":40,"stats":{"conns":0,"inpkts":0,"outpkts":0,"inbytes":0,"outbytes":0},"rates":{"cps":0,"inpps":0,"outpps":0,"inbps":0,"outbps":0},"destinations":[]}]}"#.to_owned() + "\n"
+    );
+
+    let t = Timeouts {
+        tcp: Duration::from_secs(900),
+        tcp_fin: Duration::from_secs(120),
+        udp: Duration::from_secs(300),
+    };
+    assert_eq!(
+        format::json_timeouts(&t),
+        "{\"timeouts\":{\"tcp\":900,\"tcp_fin\":120,\"udp\":300}}\n"
+    );
+
+    let mut master = SyncDaemon::new(DaemonState::Master, "eth0").sync_id(5);
+    master.max_len = Some(1472);
+    master.group = Some("224.0.0.81".parse().unwrap());
+    master.port = Some(8848);
+    master.ttl = Some(1);
+    let backup = SyncDaemon::new(DaemonState::Backup, "eth1");
+    assert_eq!(
+        format::json_daemons(&[master, backup]),
+        r#"{"daemons":[{"state":"master","interface":"eth0","sync_id":5,"max_len":1472,"group":"224.0.0.81","port":8848,"ttl":1},{"state":"backup","interface":"eth1","sync_id":0,"max_len":null,"group":null,"port":null,"ttl":null}]}"#.to_owned() + "\n"
+    );
+    assert_eq!(format::json_daemons(&[]), "{\"daemons\":[]}\n");
+
+    let conn = ConnEntry {
+        protocol: Protocol::Tcp,
+        client: "10.2.2.2:40000".parse().unwrap(),
+        virtual_addr: "10.0.0.1:80".parse().unwrap(),
+        destination: "[::2:3]:80".parse().unwrap(),
+        state: ConnState::Established,
+        expires: Duration::from_secs(42),
+        pe_name: None,
+        pe_data: None,
+    };
+    let icmp = ConnEntry {
+        protocol: Protocol::Other(58),
+        client: "10.2.2.2:0".parse().unwrap(),
+        state: ConnState::Other("ICMP".into()),
+        pe_name: Some("sip".into()),
+        pe_data: Some("call-1".into()),
+        ..conn.clone()
+    };
+    assert_eq!(
+        format::json_connections(&[conn, icmp]),
+        r#"{"connections":[{"protocol":"TCP","client":{"address":"10.2.2.2","port":40000},"virtual":{"address":"10.0.0.1","port":80},"destination":{"address":"::0.2.0.3","port":80},"state":"ESTABLISHED","expires":42,"template":false,"pe_name":null,"pe_data":null},{"protocol":"ICMPv6","client":{"address":"10.2.2.2","port":0},"virtual":{"address":"10.0.0.1","port":80},"destination":{"address":"::0.2.0.3","port":80},"state":"ICMP","expires":42,"template":true,"pe_name":"sip","pe_data":"call-1"}]}"#.to_owned() + "\n"
+    );
 }

@@ -155,6 +155,7 @@ impl fmt::Display for TcpState {
 
 /// `struct nf_ct_tcp_flags`: TCP window flags of one direction
 /// (`IP_CT_TCP_FLAG_*`) and, in requests, which of them to change.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct TcpFlags {
     /// The flags.
@@ -164,6 +165,7 @@ pub struct TcpFlags {
 }
 
 /// `CTA_PROTOINFO_TCP`.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TcpInfo {
     /// `CTA_PROTOINFO_TCP_STATE`
@@ -192,6 +194,7 @@ impl TcpInfo {
 }
 
 /// `CTA_PROTOINFO_SCTP`.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SctpInfo {
     /// `CTA_PROTOINFO_SCTP_STATE` (`enum sctp_conntrack`: 4 is ESTABLISHED).
@@ -203,6 +206,11 @@ pub struct SctpInfo {
 }
 
 /// `CTA_PROTOINFO`: per-protocol state.
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ProtoInfo {
@@ -216,6 +224,7 @@ pub enum ProtoInfo {
 
 /// `CTA_COUNTERS_ORIG` / `CTA_COUNTERS_REPLY` (with
 /// `net.netfilter.nf_conntrack_acct` on).
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Counters {
     /// Packets.
@@ -236,6 +245,7 @@ pub struct Counters {
 /// let e = Entry::new(orig).timeout(30).mark(7).status(Status::ASSURED);
 /// assert_eq!(e.reply.to_string(), "udp 10.0.0.2:53 -> 10.0.0.1:5000");
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Entry {
     /// The original direction (`CTA_TUPLE_ORIG`).
@@ -263,6 +273,7 @@ pub struct Entry {
     pub counters_reply: Option<Counters>,
     /// Every other attribute (helper, NAT sequence adjustment, timestamps,
     /// labels, security context, ...), kept as received.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub other: Vec<RawAttr>,
 }
 

@@ -28,6 +28,7 @@ use crate::tuple::{Family, Proto};
 ///     .reply_src("10.244.1.5".parse().unwrap(), Some(53));
 /// assert_eq!(f.to_string(), "udp orig dst 10.96.0.10:53 reply src 10.244.1.5:53");
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Filter {
     /// Only entries of this family (also implied by an address below).

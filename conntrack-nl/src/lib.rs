@@ -75,7 +75,26 @@
 //!
 //! `tests/netlink_proto.rs` does this against the kernel: create, list, get
 //! and delete, the kernel's errors decoded.
-
+//!
+//! # Feature `serde`
+//!
+//! With the `serde` feature the model types ([`Entry`], [`Tuple`], [`L4`],
+//! [`ProtoInfo`], [`Counters`], [`Filter`], and the enums and flags in
+//! them) implement serde's `Serialize` and `Deserialize`: protocols, TCP
+//! states and status flags by the `conntrack` tool's names (values
+//! without a name as numbers, so every value reads back), addresses as
+//! strings. Attributes this crate does not know are left out.
+//!
+//! ```
+//! # #[cfg(feature = "serde")] {
+//! use conntrack_nl::{Entry, L4, Tuple};
+//! let t = Tuple::new("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap(), L4::udp(1, 53));
+//! let e = Entry::new(t).timeout(30);
+//! let json = serde_json::to_value(&e).unwrap();
+//! assert_eq!(json["orig"]["l4"]["ports"]["proto"], "udp");
+//! assert_eq!(serde_json::from_value::<Entry>(json).unwrap(), e);
+//! # }
+//! ```
 #![cfg_attr(
     not(test),
     deny(
@@ -94,6 +113,8 @@ mod filter;
 mod handle;
 mod message;
 pub mod request;
+#[cfg(feature = "serde")]
+mod serde_impls;
 mod tuple;
 
 pub use attr::RawAttr;

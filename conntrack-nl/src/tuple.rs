@@ -11,6 +11,11 @@ use crate::attr::{DecodeResult, RawAttr, be16, each, nest, u8_of};
 use crate::constants::*;
 
 /// An address family of conntrack entries (`NFPROTO_*`).
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "lowercase")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Family {
     /// `NFPROTO_IPV4`
@@ -126,6 +131,11 @@ impl fmt::Display for Proto {
 }
 
 /// The layer-4 part of a tuple (`CTA_TUPLE_PROTO`).
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum L4 {
@@ -227,6 +237,7 @@ impl L4 {
 /// assert_eq!(t.to_string(), "udp 10.0.0.1:1 -> 10.0.0.2:2");
 /// assert_eq!(t.inverted().to_string(), "udp 10.0.0.2:2 -> 10.0.0.1:1");
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Tuple {
     /// Source address.
@@ -239,6 +250,7 @@ pub struct Tuple {
     /// zone is [`Entry::zone`](crate::Entry::zone)).
     pub zone: Option<u16>,
     /// Attributes of the nest this crate does not model.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub other: Vec<RawAttr>,
 }
 

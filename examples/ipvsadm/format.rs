@@ -4,10 +4,14 @@
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
+use std::time::Duration;
+
 use ipvs_nl::{
-    ConnEntry, Destination, ForwardMethod, Info, Netmask, Protocol, Service, ServiceEntry,
-    ServiceKey, Stats, SyncDaemon, Timeouts,
+    ConnEntry, ConnState, Destination, Family, ForwardMethod, Info, Netmask, Protocol, Scheduler,
+    Service, ServiceEntry, ServiceKey, Stats, SyncDaemon, Timeouts, TunnelFlags, TunnelType,
+    Weight,
 };
+use serde::Serialize;
 
 use crate::cli::{
     FMT_EXACT, FMT_NOSORT, FMT_NUMERIC, FMT_PERSISTENTCONN, FMT_RATE, FMT_RULE, FMT_STATS,
@@ -704,213 +708,259 @@ pub fn connections(conns: &[ConnEntry], format: u32, names: &Names) -> String {
 }
 
 // ------------------------------------------------------------------ JSON
+//
+// The documents are serde views of ipvs-nl's types: the values that have a
+// serde form of their own in ipvs-nl (feature `serde`: scheduler, family,
+// netmask, forwarding method, tunnel type and checksum, weight, the version,
+// timeouts, sync daemons, connection states) are written by it; the views
+// only flatten the service key, split counters from rates and write
+// addresses as `inet_ntop` does.
 
-/// A JSON string literal.
-pub fn js(s: &str) -> String {
-    let mut o = String::with_capacity(s.len() + 2);
-    o.push('"');
-    for ch in s.chars() {
-        match ch {
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
-            '\n' => o.push_str("\\n"),
-            '\r' => o.push_str("\\r"),
-            '\t' => o.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(o, "\\u{:04x}", c as u32);
-            }
-            c => o.push(c),
+/// One document: serde_json's compact form and a newline.
+fn json_doc(v: &impl Serialize) -> String {
+    // Serializing these views cannot fail: no map with non-string keys, no
+    // failing Serialize impl.
+    let mut s = serde_json::to_string(v).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// `Stats`: the counters of a [`Stats`].
+#[derive(Serialize)]
+struct JsonCounters {
+    conns: u64,
+    inpkts: u64,
+    outpkts: u64,
+    inbytes: u64,
+    outbytes: u64,
+}
+
+/// `Rates`: the rates of a [`Stats`].
+#[derive(Serialize)]
+struct JsonRates {
+    cps: u64,
+    inpps: u64,
+    outpps: u64,
+    inbps: u64,
+    outbps: u64,
+}
+
+fn counters_rates(s: Option<&Stats>) -> (JsonCounters, JsonRates) {
+    let s = s.copied().unwrap_or_default();
+    (
+        JsonCounters {
+            conns: s.conns,
+            inpkts: s.inpkts,
+            outpkts: s.outpkts,
+            inbytes: s.inbytes,
+            outbytes: s.outbytes,
+        },
+        JsonRates {
+            cps: s.cps,
+            inpps: s.inpps,
+            outpps: s.outpps,
+            inbps: s.inbps,
+            outbps: s.outbps,
+        },
+    )
+}
+
+/// `Tunnel`
+#[derive(Serialize)]
+struct JsonTunnel {
+    #[serde(rename = "type")]
+    kind: TunnelType,
+    port: u16,
+    checksum: TunnelFlags,
+}
+
+/// `Destination`
+#[derive(Serialize)]
+struct JsonDest {
+    address: String,
+    port: u16,
+    family: Family,
+    forward: ForwardMethod,
+    weight: Weight,
+    upper_threshold: u32,
+    lower_threshold: u32,
+    active_conns: u32,
+    inactive_conns: u32,
+    persistent_conns: u32,
+    tunnel: Option<JsonTunnel>,
+    stats: JsonCounters,
+    rates: JsonRates,
+}
+
+impl JsonDest {
+    fn new(d: &Destination) -> Self {
+        let (stats, rates) = counters_rates(d.stats());
+        JsonDest {
+            address: ntop(&d.addr),
+            port: d.port,
+            family: Family::of(&d.addr),
+            forward: d.forward,
+            weight: d.weight,
+            upper_threshold: d.upper_threshold,
+            lower_threshold: d.lower_threshold,
+            active_conns: d.active_conns,
+            inactive_conns: d.inactive_conns,
+            persistent_conns: d.persistent_conns,
+            tunnel: (d.forward == ForwardMethod::Tunnel).then_some(JsonTunnel {
+                kind: d.tunnel_type,
+                port: d.tunnel_port,
+                checksum: d.tunnel_flags,
+            }),
+            stats,
+            rates,
         }
     }
-    o.push('"');
-    o
 }
 
-fn jopt_str(s: Option<&str>) -> String {
-    s.map(js).unwrap_or_else(|| "null".into())
+/// `Service`
+#[derive(Serialize)]
+struct JsonService<'a> {
+    protocol: Option<String>,
+    fwmark: Option<u32>,
+    family: Family,
+    address: Option<String>,
+    port: Option<u16>,
+    scheduler: &'a Scheduler,
+    sched_flags: Vec<&'a str>,
+    persistent: bool,
+    timeout: u64,
+    netmask: Netmask,
+    pe: Option<&'a str>,
+    one_packet: bool,
+    flags: u32,
+    stats: JsonCounters,
+    rates: JsonRates,
+    destinations: Vec<JsonDest>,
 }
 
-fn json_stats(s: &Stats) -> String {
-    format!(
-        "\"stats\":{{\"conns\":{},\"inpkts\":{},\"outpkts\":{},\"inbytes\":{},\"outbytes\":{}}},\"rates\":{{\"cps\":{},\"inpps\":{},\"outpps\":{},\"inbps\":{},\"outbps\":{}}}",
-        s.conns,
-        s.inpkts,
-        s.outpkts,
-        s.inbytes,
-        s.outbytes,
-        s.cps,
-        s.inpps,
-        s.outpps,
-        s.inbps,
-        s.outbps
-    )
-}
-
-fn family_name(af: u16) -> String {
-    match af {
-        2 => js("ipv4"),
-        10 => js("ipv6"),
-        n => n.to_string(),
+impl<'a> JsonService<'a> {
+    fn new(e: &'a ServiceEntry, sched_flags: &'a str) -> Self {
+        let v = SvcView::new(&e.service);
+        let s = &e.service;
+        let flags = v.flags();
+        let (stats, rates) = counters_rates(s.stats());
+        let (protocol, fwmark) = match s.key {
+            ServiceKey::Addr { protocol, .. } => (Some(protocol.to_string()), None),
+            ServiceKey::Fwmark { mark, .. } => (None, Some(mark)),
+        };
+        JsonService {
+            protocol,
+            fwmark,
+            family: Family::from(v.af),
+            address: v.addr.as_ref().map(ntop),
+            port: v.addr.map(|_| v.port),
+            scheduler: &s.scheduler,
+            sched_flags: sched_flags.split(',').filter(|x| !x.is_empty()).collect(),
+            persistent: flags & SVC_F_PERSISTENT != 0,
+            timeout: s.timeout.as_secs(),
+            netmask: s.netmask,
+            pe: s.pe_name.as_deref(),
+            one_packet: flags & SVC_F_ONEPACKET != 0,
+            flags,
+            stats,
+            rates,
+            destinations: e.destinations.iter().map(JsonDest::new).collect(),
+        }
     }
-}
-
-fn json_dest(d: &Destination) -> String {
-    let tunnel = if d.forward == ForwardMethod::Tunnel {
-        let ty = match d.tunnel_type.number() {
-            0 => js("ipip"),
-            1 => js("gue"),
-            2 => js("gre"),
-            n => n.to_string(),
-        };
-        let fl = match d.tunnel_flags.bits() {
-            0 => js("nocsum"),
-            1 => js("csum"),
-            2 => js("remcsum"),
-            n => n.to_string(),
-        };
-        format!(
-            "{{\"type\":{ty},\"port\":{},\"checksum\":{fl}}}",
-            d.tunnel_port
-        )
-    } else {
-        "null".into()
-    };
-    format!(
-        "{{\"address\":{},\"port\":{},\"family\":{},\"forward\":{},\"weight\":{},\"upper_threshold\":{},\"lower_threshold\":{},\"active_conns\":{},\"inactive_conns\":{},\"persistent_conns\":{},\"tunnel\":{tunnel},{}}}",
-        js(&ntop(&d.addr)),
-        d.port,
-        family_name(if d.addr.is_ipv4() { 2 } else { 10 }),
-        js(&match d.forward {
-            ForwardMethod::Masquerade => "masquerade".to_string(),
-            ForwardMethod::Local => "local".into(),
-            ForwardMethod::Tunnel => "tunnel".into(),
-            ForwardMethod::DirectRoute => "route".into(),
-            ForwardMethod::Bypass => "bypass".into(),
-            // Other, and methods added later: by number.
-            other => format!("fwd-{}", other.number()),
-        }),
-        d.weight.0,
-        d.upper_threshold,
-        d.lower_threshold,
-        d.active_conns,
-        d.inactive_conns,
-        d.persistent_conns,
-        json_stats(&d.stats.as_deref().copied().unwrap_or_default()),
-    )
-}
-
-fn json_service(e: &ServiceEntry) -> String {
-    let v = SvcView::new(&e.service);
-    let s = &e.service;
-    let flags = v.flags();
-    let proto = match s.key {
-        ServiceKey::Addr { protocol, .. } => js(&protocol.to_string()),
-        ServiceKey::Fwmark { .. } => "null".into(),
-    };
-    let fwmark = if v.addr.is_none() {
-        v.fwmark.to_string()
-    } else {
-        "null".into()
-    };
-    let netmask = match s.netmask {
-        Netmask::V4(m) => js(&m.to_string()),
-        Netmask::V6(p) => p.to_string(),
-    };
-    let sf = sched_flags(&v);
-    let sfl: Vec<String> = sf.split(',').filter(|x| !x.is_empty()).map(js).collect();
-    let dests: Vec<String> = e.destinations.iter().map(json_dest).collect();
-    format!(
-        "{{\"protocol\":{proto},\"fwmark\":{fwmark},\"family\":{},\"address\":{},\"port\":{},\"scheduler\":{},\"sched_flags\":[{}],\"persistent\":{},\"timeout\":{},\"netmask\":{netmask},\"pe\":{},\"one_packet\":{},\"flags\":{flags},{},\"destinations\":[{}]}}",
-        family_name(v.af),
-        v.addr
-            .map(|a| js(&ntop(&a)))
-            .unwrap_or_else(|| "null".into()),
-        if v.addr.is_some() {
-            v.port.to_string()
-        } else {
-            "null".into()
-        },
-        js(s.scheduler.name()),
-        sfl.join(","),
-        flags & SVC_F_PERSISTENT != 0,
-        s.timeout.as_secs(),
-        jopt_str(s.pe_name.as_deref()),
-        flags & SVC_F_ONEPACKET != 0,
-        json_stats(&s.stats.as_deref().copied().unwrap_or_default()),
-        dests.join(","),
-    )
 }
 
 /// `-L --json`: version, table size and every service with its destinations.
 pub fn json_services(info: Option<&Info>, entries: &[ServiceEntry]) -> String {
-    let svcs: Vec<String> = entries.iter().map(json_service).collect();
-    let head = match info {
-        Some(i) => format!(
-            "\"version\":{},\"conn_tab_size\":{},",
-            js(&i.version.to_string()),
-            i.conn_tab_size
-        ),
-        None => String::new(),
-    };
-    format!("{{{head}\"services\":[{}]}}\n", svcs.join(","))
+    #[derive(Serialize)]
+    struct Doc<'a> {
+        #[serde(flatten)]
+        info: Option<&'a Info>,
+        services: Vec<JsonService<'a>>,
+    }
+    let flags: Vec<String> = entries
+        .iter()
+        .map(|e| sched_flags(&SvcView::new(&e.service)))
+        .collect();
+    json_doc(&Doc {
+        info,
+        services: entries
+            .iter()
+            .zip(&flags)
+            .map(|(e, f)| JsonService::new(e, f))
+            .collect(),
+    })
 }
 
 /// `-L --timeout --json`
 pub fn json_timeouts(t: &Timeouts) -> String {
-    format!(
-        "{{\"timeouts\":{{\"tcp\":{},\"tcp_fin\":{},\"udp\":{}}}}}\n",
-        t.tcp.as_secs(),
-        t.tcp_fin.as_secs(),
-        t.udp.as_secs()
-    )
+    #[derive(Serialize)]
+    struct Doc<'a> {
+        timeouts: &'a Timeouts,
+    }
+    json_doc(&Doc { timeouts: t })
 }
 
 /// `-L --daemon --json`
 pub fn json_daemons(ds: &[SyncDaemon]) -> String {
-    let v: Vec<String> = ds
-        .iter()
-        .map(|d| {
-            let opt = |x: Option<String>| x.unwrap_or_else(|| "null".into());
-            format!(
-                "{{\"state\":{},\"interface\":{},\"sync_id\":{},\"max_len\":{},\"group\":{},\"port\":{},\"ttl\":{}}}",
-                js(&d.state.to_string()),
-                js(&d.interface),
-                d.sync_id,
-                opt(d.max_len.map(|x| x.to_string())),
-                opt(d.group.map(|g| js(&ntop(&g)))),
-                opt(d.port.map(|x| x.to_string())),
-                opt(d.ttl.map(|x| x.to_string())),
-            )
-        })
-        .collect();
-    format!("{{\"daemons\":[{}]}}\n", v.join(","))
+    #[derive(Serialize)]
+    struct Doc<'a> {
+        daemons: &'a [SyncDaemon],
+    }
+    json_doc(&Doc { daemons: ds })
+}
+
+/// `Endpoint`
+#[derive(Serialize)]
+struct JsonEndpoint {
+    address: String,
+    port: u16,
+}
+
+impl From<&SocketAddr> for JsonEndpoint {
+    fn from(a: &SocketAddr) -> Self {
+        JsonEndpoint {
+            address: ntop(&a.ip()),
+            port: a.port(),
+        }
+    }
+}
+
+/// `Connection`
+#[derive(Serialize)]
+struct JsonConn<'a> {
+    protocol: String,
+    client: JsonEndpoint,
+    #[serde(rename = "virtual")]
+    virtual_addr: JsonEndpoint,
+    destination: JsonEndpoint,
+    state: &'a ConnState,
+    #[serde(with = "nl_engine::serde_support::secs")]
+    expires: Duration,
+    template: bool,
+    pe_name: Option<&'a str>,
+    pe_data: Option<&'a str>,
 }
 
 /// `-L -c --json`
 pub fn json_connections(conns: &[ConnEntry]) -> String {
-    let ep = |a: &SocketAddr| {
-        format!(
-            "{{\"address\":{},\"port\":{}}}",
-            js(&ntop(&a.ip())),
-            a.port()
-        )
-    };
-    let v: Vec<String> = conns
-        .iter()
-        .map(|c| {
-            format!(
-                "{{\"protocol\":{},\"client\":{},\"virtual\":{},\"destination\":{},\"state\":{},\"expires\":{},\"template\":{},\"pe_name\":{},\"pe_data\":{}}}",
-                js(&conn_proto(c.protocol)),
-                ep(&c.client),
-                ep(&c.virtual_addr),
-                ep(&c.destination),
-                js(c.state.name()),
-                c.expires.as_secs(),
-                c.is_template(),
-                jopt_str(c.pe_name.as_deref()),
-                jopt_str(c.pe_data.as_deref()),
-            )
-        })
-        .collect();
-    format!("{{\"connections\":[{}]}}\n", v.join(","))
+    #[derive(Serialize)]
+    struct Doc<'a> {
+        connections: Vec<JsonConn<'a>>,
+    }
+    json_doc(&Doc {
+        connections: conns
+            .iter()
+            .map(|c| JsonConn {
+                protocol: conn_proto(c.protocol),
+                client: (&c.client).into(),
+                virtual_addr: (&c.virtual_addr).into(),
+                destination: (&c.destination).into(),
+                state: &c.state,
+                expires: c.expires,
+                template: c.is_template(),
+                pe_name: c.pe_name.as_deref(),
+                pe_data: c.pe_data.as_deref(),
+            })
+            .collect(),
+    })
 }

@@ -1,4 +1,4 @@
-//! The `ipvsadm` example's command-line parser (`examples/ipvsadm/cli.rs`,
+//! The `ipvsadm` example's command-line parser (`examples/ipvsadm/cli/`,
 //! compiled here as a module) over arbitrary text: the input as a `-R`
 //! restore file (ipvsadm's tokenizer), and every line split into words as a
 //! command line and as a restore line. It must never panic; every failure
@@ -9,8 +9,8 @@
 
 use libfuzzer_sys::fuzz_target;
 
-#[path = "../../examples/ipvsadm/cli.rs"]
-#[allow(dead_code)]
+#[path = "../../examples/ipvsadm/cli/mod.rs"]
+#[allow(dead_code, unused_imports)]
 mod cli;
 
 /// Parses `argv` and checks what every outcome must satisfy.

@@ -143,6 +143,11 @@ fn parse_ip_nest(v: &[u8]) -> Result<IpAddr, DecodeError> {
 /// An attribute of element data (`IPSET_ATTR_DATA` inside add, del, test
 /// and inside the `IPSET_ATTR_ADT` nest of list/save replies and bulk
 /// requests).
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ElementAttr {
@@ -204,6 +209,7 @@ pub enum ElementAttr {
     /// `IPSET_ATTR_SKBQUEUE`
     SkbQueue(u16),
     /// Anything else, kept verbatim.
+    #[cfg_attr(feature = "serde", serde(skip))]
     Other(RawAttr),
 }
 
@@ -346,6 +352,11 @@ impl ElementAttr {
 
 /// An attribute of create data: the `DATA` nest of create requests and of
 /// the set headers in list, save and header replies.
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CreateAttr {
@@ -390,6 +401,7 @@ pub enum CreateAttr {
     /// `IPSET_ATTR_MEMSIZE`: memory used, bytes (replies only).
     MemSize(u32),
     /// Anything else, kept verbatim.
+    #[cfg_attr(feature = "serde", serde(skip))]
     Other(RawAttr),
 }
 

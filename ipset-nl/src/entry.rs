@@ -44,10 +44,15 @@ pub trait Element {
 /// let e = Entry::new(vec![ElementAttr::Ip("192.0.2.1".parse().unwrap())]);
 /// assert_eq!(e.ip(), Some("192.0.2.1".parse().unwrap()));
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct Entry {
     /// The attributes of the element's `DATA` nest.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, serialize_with = "crate::serde_impls::known_element_attrs")
+    )]
     pub attrs: Vec<ElementAttr>,
 }
 
@@ -114,6 +119,7 @@ impl Element for Entry {
 /// let ping = IpPortEntry::icmp("2001:db8::1".parse().unwrap(), 128, 0);
 /// assert_eq!(ping.to_string(), "2001:db8::1,icmpv6:128/0");
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct IpPortEntry {
@@ -144,6 +150,10 @@ pub struct IpPortEntry {
     /// skbinfo queue (sets with skbinfo).
     pub skbqueue: Option<u16>,
     /// Attributes this type does not model, kept for a lossless round trip.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, serialize_with = "crate::serde_impls::known_element_attrs")
+    )]
     pub other: Vec<ElementAttr>,
 }
 

@@ -19,6 +19,7 @@ use crate::handle::IpsetHandle;
 use crate::types::Family;
 
 /// The kernel's identity of a set.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SetIndex {
     /// The index (`ip_set_id_t`), what the `set` match carries.

@@ -101,6 +101,27 @@
 //!
 //! `tests/netlink_proto.rs` does this against the kernel: protocol, type
 //! revision, create, add, list, destroy, the kernel's errors decoded.
+//!
+//! # Feature `serde`
+//!
+//! With the `serde` feature the model types ([`IpSet`], [`CreateSet`],
+//! [`CreateOptions`], [`Entry`], the typed entries and [`TypedEntry`],
+//! [`SetHeader`], and the enums and flags in them) implement serde's
+//! `Serialize` and `Deserialize`: families, protocols, set types and flags
+//! by ipset's names (values without a name as numbers, so every value
+//! reads back), addresses as strings. Attributes this crate does not know
+//! are left out.
+//!
+//! ```
+//! # #[cfg(feature = "serde")] {
+//! use ipset_nl::CreateSet;
+//! let spec = CreateSet::hash_ip_port("svc").options(|o| o.timeout(600).counters());
+//! let json = serde_json::to_value(&spec).unwrap();
+//! assert_eq!(json["set_type"], "hash:ip,port");
+//! assert_eq!(json["options"]["flags"], serde_json::json!(["counters"]));
+//! assert_eq!(serde_json::from_value::<CreateSet>(json).unwrap(), spec);
+//! # }
+//! ```
 #![cfg_attr(
     not(test),
     deny(
@@ -122,6 +143,8 @@ mod handle;
 mod index;
 mod message;
 pub mod request;
+#[cfg(feature = "serde")]
+mod serde_impls;
 mod set;
 mod typed;
 mod types;

@@ -21,6 +21,7 @@ pub const HASH_IP_PORT_MAX_REVISION: u8 = 7;
 /// let o = CreateOptions::default().timeout(300).counters().maxelem(1 << 20);
 /// assert_eq!(o.min_hash_ip_port_revision(), 2);
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct CreateOptions {
@@ -42,6 +43,10 @@ pub struct CreateOptions {
     /// The port range of a `bitmap:port` set (first and last port).
     pub port_range: Option<(u16, u16)>,
     /// Other create attributes (bitmap ranges, list:set size, markmask, ...).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, serialize_with = "crate::serde_impls::known_create_attrs")
+    )]
     pub other: Vec<CreateAttr>,
 }
 
@@ -227,6 +232,7 @@ impl CreateOptions {
 /// let c = SetCounts::default().elements(3).references(1);
 /// assert_eq!((c.elements, c.references, c.memsize), (Some(3), Some(1), None));
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct SetCounts {
@@ -265,6 +271,7 @@ impl SetCounts {
 ///     .options(|o| o.timeout(600).counters().comment());
 /// assert_eq!(spec.name, "svc-v6");
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CreateSet {
@@ -359,6 +366,7 @@ impl CreateSet {
 /// }
 /// # Ok(()) }
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct IpSet {
@@ -379,6 +387,7 @@ pub struct IpSet {
     /// Members, in the kernel's order (empty for header-only listings).
     pub members: Vec<Entry>,
     /// Command-level attributes this crate does not model.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub other: Vec<IpsetAttr>,
 }
 
@@ -527,6 +536,7 @@ impl IpSet {
 }
 
 /// A set's header as the header command returns it.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SetHeader {
@@ -567,6 +577,7 @@ impl SetHeader {
 }
 
 /// The protocol versions the kernel speaks.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProtocolVersion {
     /// The kernel's protocol version.
@@ -576,6 +587,7 @@ pub struct ProtocolVersion {
 }
 
 /// The revisions of a set type the kernel supports.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TypeRevisions {
     /// Newest revision.

@@ -32,6 +32,7 @@ use crate::types::{CadtFlags, IpProto, SetType, Timeout};
 /// let x = Extensions::default().with_timeout(5).with_comment("web");
 /// assert_eq!(x.to_string(), " timeout 5 comment \"web\"");
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct Extensions {
@@ -489,6 +490,7 @@ macro_rules! extension_builders {
 /// assert_eq!(format!("{e:#}"), "10.0.0.1 timeout 5");
 /// assert_eq!("10.0.0.1 timeout 5".parse::<IpEntry>().unwrap(), e);
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct IpEntry {
@@ -501,6 +503,10 @@ pub struct IpEntry {
     /// Per-element extensions.
     pub ext: Extensions,
     /// Attributes this type does not model, kept for a lossless round trip.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, serialize_with = "crate::serde_impls::known_element_attrs")
+    )]
     pub other: Vec<ElementAttr>,
 }
 
@@ -628,6 +634,7 @@ impl SetElement for IpEntry {
 /// let host: NetEntry = "10.0.0.1".parse().unwrap();
 /// assert_eq!(host.cidr, 32);
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct NetEntry {
@@ -642,6 +649,10 @@ pub struct NetEntry {
     /// Per-element extensions.
     pub ext: Extensions,
     /// Attributes this type does not model, kept for a lossless round trip.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, serialize_with = "crate::serde_impls::known_element_attrs")
+    )]
     pub other: Vec<ElementAttr>,
 }
 
@@ -816,6 +827,7 @@ impl SetElement for NetEntry {
 /// assert_eq!(e.to_string(), "10.0.0.1,tcp:80,10.0.0.1");
 /// assert_eq!(e.to_string().parse::<IpPortIpEntry>().unwrap(), e);
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct IpPortIpEntry {
@@ -836,6 +848,10 @@ pub struct IpPortIpEntry {
     /// Per-element extensions.
     pub ext: Extensions,
     /// Attributes this type does not model, kept for a lossless round trip.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, serialize_with = "crate::serde_impls::known_element_attrs")
+    )]
     pub other: Vec<ElementAttr>,
 }
 
@@ -1027,6 +1043,7 @@ impl SetElement for IpPortIpEntry {
 /// assert_eq!(e.to_string(), "10.0.0.1,udp:53,10.1.0.0/16");
 /// assert_eq!("10.0.0.1,udp:53,10.1.0.0/16".parse::<IpPortNetEntry>().unwrap(), e);
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct IpPortNetEntry {
@@ -1053,6 +1070,10 @@ pub struct IpPortNetEntry {
     /// Per-element extensions.
     pub ext: Extensions,
     /// Attributes this type does not model, kept for a lossless round trip.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, serialize_with = "crate::serde_impls::known_element_attrs")
+    )]
     pub other: Vec<ElementAttr>,
 }
 
@@ -1256,6 +1277,7 @@ impl SetElement for IpPortNetEntry {
 /// assert_eq!(format!("{e:#}"), "80-82 comment \"web\"");
 /// assert_eq!("80-82 comment \"web\"".parse::<PortEntry>().unwrap(), e);
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PortEntry {
@@ -1266,6 +1288,10 @@ pub struct PortEntry {
     /// Per-element extensions.
     pub ext: Extensions,
     /// Attributes this type does not model, kept for a lossless round trip.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, serialize_with = "crate::serde_impls::known_element_attrs")
+    )]
     pub other: Vec<ElementAttr>,
 }
 
@@ -1389,6 +1415,11 @@ impl SetElement for PortEntry {
 /// assert_eq!(e.set_type(), SetType::HashNet);
 /// assert_eq!(format!("{e:#}"), "10.0.0.0/8 nomatch");
 /// ```
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TypedEntry {

@@ -291,6 +291,11 @@ bitflags::bitflags! {
 
 /// A timeout in seconds (`IPSET_ATTR_TIMEOUT`); 0 on an element means
 /// "never expires" in a set with timeouts.
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(transparent)
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Timeout(pub u32);
 

@@ -17,13 +17,17 @@ use std::time::Duration;
 /// ipvs.set_timeouts(&t).await?;
 /// # Ok(()) }
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Timeouts {
     /// Established TCP connections.
+    #[cfg_attr(feature = "serde", serde(with = "nl_engine::serde_support::secs"))]
     pub tcp: Duration,
     /// TCP connections after a FIN.
+    #[cfg_attr(feature = "serde", serde(with = "nl_engine::serde_support::secs"))]
     pub tcp_fin: Duration,
     /// UDP.
+    #[cfg_attr(feature = "serde", serde(with = "nl_engine::serde_support::secs"))]
     pub udp: Duration,
 }
 

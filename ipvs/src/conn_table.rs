@@ -108,6 +108,7 @@ impl fmt::Display for ConnState {
 /// }
 /// # Ok(()) }
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnEntry {
     /// The protocol.
@@ -121,6 +122,7 @@ pub struct ConnEntry {
     /// The state.
     pub state: ConnState,
     /// Time left before the entry expires.
+    #[cfg_attr(feature = "serde", serde(with = "nl_engine::serde_support::secs"))]
     pub expires: Duration,
     /// The persistence engine's name (e.g. `sip`), if any.
     pub pe_name: Option<String>,
@@ -136,6 +138,7 @@ impl ConnEntry {
 }
 
 /// Which entries [`read`] keeps (every set criterion must match).
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConnFilter {
     /// Only this protocol.

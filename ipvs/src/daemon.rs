@@ -165,6 +165,7 @@ impl DaemonAttr {
 /// }
 /// # Ok(()) }
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncDaemon {
     /// Master or backup.
@@ -182,6 +183,7 @@ pub struct SyncDaemon {
     /// Multicast TTL (`--mcast-ttl`).
     pub ttl: Option<u8>,
     /// Attributes this crate does not know, re-emitted as they came.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub unknown: Vec<RawAttr>,
 }
 

@@ -73,6 +73,11 @@ impl fmt::Display for ForwardMethod {
 
 /// A destination's weight (`-w`): relative share of new connections; 0
 /// quiesces it (no new connections). The kernel accepts 0..=`i32::MAX`.
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(transparent)
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Weight(pub u32);
 
@@ -287,6 +292,7 @@ impl DestAttr {
 /// ipvs.add_destination(&svc, &t).await?;
 /// # Ok(()) }
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Destination {
     /// The real server's address (its family may differ from the service's,
@@ -319,6 +325,7 @@ pub struct Destination {
     /// bulk plans and desired states are made of.
     pub stats: Option<Box<Stats>>,
     /// Attributes this crate does not know, re-emitted as they came.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub unknown: Vec<RawAttr>,
 }
 

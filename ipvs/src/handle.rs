@@ -27,6 +27,7 @@ type Msg = NetlinkMessage<GenlMessage<IpvsMessage>>;
 pub const DEFAULT_PIPELINE: usize = 4;
 
 /// A service with its destinations, as [`IpvsHandle::snapshot`] returns it.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceEntry {
     /// The service.
@@ -36,6 +37,11 @@ pub struct ServiceEntry {
 }
 
 /// One change of a bulk [`IpvsHandle::apply`].
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Operation {
     /// `ipvsadm -A`

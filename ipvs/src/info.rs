@@ -11,6 +11,7 @@ use std::fmt;
 /// println!("IP Virtual Server version {} (size={})", info.version, info.conn_tab_size);
 /// # Ok(()) }
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Info {
     /// The IPVS version.

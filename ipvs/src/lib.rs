@@ -93,6 +93,28 @@
 //! kernel: the family resolved over netlink-proto (or the kernel's
 //! `ENOENT` decoded where IPVS is missing) and a `GenlMessage<IpvsMessage>`
 //! answered by the kernel.
+//!
+//! # Feature `serde`
+//!
+//! With the `serde` feature the model types ([`Service`], [`ServiceKey`],
+//! [`Destination`], [`Stats`], [`Info`], [`Timeouts`], [`SyncDaemon`],
+//! [`ConnEntry`], [`ServiceEntry`], [`Operation`], and the enums and flags
+//! in them) implement serde's `Serialize` and `Deserialize`: schedulers,
+//! forwarding methods, families and flags by the names `ipvsadm` gives
+//! them (values without a name as numbers, so every value reads back),
+//! addresses as strings, durations in seconds. Attributes this crate does
+//! not know are left out. The `ipvsadm` example's `--json` is written with
+//! them.
+//!
+//! ```
+//! # #[cfg(feature = "serde")] {
+//! use ipvs_nl::{Scheduler, Service};
+//! let svc = Service::tcp("10.0.0.1:80".parse().unwrap()).scheduler(Scheduler::RoundRobin);
+//! let json = serde_json::to_value(&svc).unwrap();
+//! assert_eq!(json["scheduler"], "rr");
+//! assert_eq!(serde_json::from_value::<Service>(json).unwrap(), svc);
+//! # }
+//! ```
 #![cfg_attr(
     not(test),
     deny(
@@ -113,6 +135,8 @@ pub mod destination;
 mod handle;
 pub mod info;
 pub mod message;
+#[cfg(feature = "serde")]
+mod serde_impls;
 pub mod service;
 pub mod stats;
 mod util;

@@ -280,6 +280,11 @@ impl fmt::Display for Netmask {
 
 /// What identifies a service: protocol, address and port, or a firewall
 /// mark.
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ServiceKey {
     /// A TCP, UDP or SCTP virtual address and port.
@@ -566,6 +571,7 @@ impl ServiceAttr {
 /// ipvs.add_service(&marked).await?;
 /// # Ok(()) }
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Service {
     /// What identifies the service.
@@ -577,6 +583,7 @@ pub struct Service {
     /// Which flags an edit changes (all by default; the kernel reports all).
     pub flags_mask: u32,
     /// The persistence timeout (meaningful with [`ServiceFlags::PERSISTENT`]).
+    #[cfg_attr(feature = "serde", serde(with = "nl_engine::serde_support::secs"))]
     pub timeout: Duration,
     /// The persistence netmask.
     pub netmask: Netmask,
@@ -587,6 +594,7 @@ pub struct Service {
     /// plans and desired states are made of.
     pub stats: Option<Box<Stats>>,
     /// Attributes this crate does not know, re-emitted as they came.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub unknown: Vec<RawAttr>,
 }
 

@@ -71,6 +71,11 @@ impl StatsAttr {
 }
 
 /// Which kernel block statistics were read from.
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "lowercase")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum StatsWidth {
     /// `STATS64`: every counter and rate is 64-bit.
@@ -95,6 +100,7 @@ pub enum StatsWidth {
 /// }
 /// # Ok(()) }
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Stats {
     /// Connections scheduled.

@@ -96,6 +96,20 @@
 //! Tokio is built. See nl-engine's
 //! [Choosing the runtime](nl_engine#choosing-the-runtime).
 
+//! # Feature `serde`
+//!
+//! With the `serde` feature (which turns on ipvs-nl's and ipset-nl's)
+//! [`DesiredState`], [`DesiredSet`], [`Plan`], [`Changes`] and the
+//! strategies implement serde's `Serialize` and `Deserialize`: a daemon
+//! reads its desired services and sets from JSON, YAML, ...
+//!
+//! ```
+//! # #[cfg(feature = "serde")] {
+//! use lb_sync::DesiredState;
+//! let state: DesiredState = serde_json::from_str(r#"{"services": [], "sets": []}"#).unwrap();
+//! assert_eq!(state, DesiredState::default());
+//! # }
+//! ```
 #![cfg_attr(
     not(test),
     deny(
@@ -141,6 +155,7 @@ pub use report::{Change, Changes, ChangesIter, SetReport, SyncReport};
 /// let state = DesiredState::new().with_service(s, vec![d]);
 /// assert_eq!(state.services.len(), 1);
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DesiredState {
@@ -186,6 +201,7 @@ pub struct DesiredState {
 /// );
 /// assert_eq!(set.members.len(), 1);
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DesiredSet<E = IpPortEntry> {
@@ -289,6 +305,11 @@ impl fmt::Debug for Ownership {
 }
 
 /// How destinations that leave the desired state are removed.
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Graceful {
@@ -320,6 +341,11 @@ impl Graceful {
 }
 
 /// How sets are brought to their desired members.
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum SetStrategy {
@@ -397,6 +423,7 @@ impl Default for SyncOptions {
 
 /// The changes that bring `current` to `desired`: what [`Syncer::sync`]
 /// sends in one round, computed without touching the kernel.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Plan {

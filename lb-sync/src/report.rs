@@ -19,6 +19,11 @@ use nl_engine::Error;
 /// assert_eq!(c.to_string(), "add destination 192.168.0.2:8080 to service TCP 10.0.0.1:80");
 /// assert_eq!(c.service(), &k);
 /// ```
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Change {
     /// The service was added.
@@ -204,6 +209,22 @@ impl<'a> IntoIterator for &'a Changes {
     type IntoIter = ChangesIter<'a>;
     fn into_iter(self) -> ChangesIter<'a> {
         self.iter()
+    }
+}
+
+/// A list of [`Change`]s (feature `serde`).
+#[cfg(feature = "serde")]
+impl serde::Serialize for Changes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self)
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for Changes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v: Vec<Change> = serde::Deserialize::deserialize(d)?;
+        Ok(v.into_iter().collect())
     }
 }
 

@@ -28,6 +28,11 @@ const NFTA_HOOK_PRIORITY: u16 = 2;
 const NFTA_HOOK_DEV: u16 = 3;
 
 /// A netfilter hook (`enum nf_inet_hooks`).
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Hook {
@@ -76,6 +81,11 @@ impl Hook {
 }
 
 /// Hook priorities `nft` names (`dstnat` is -100, `srcnat` 100, `filter` 0).
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(transparent)
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Priority(pub i32);
 
@@ -93,6 +103,11 @@ impl Priority {
 }
 
 /// A base chain's default verdict.
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Policy {
@@ -144,7 +159,7 @@ impl ChainType {
             ChainType::Other(s) => s,
         }
     }
-    fn from_name(s: String) -> Self {
+    pub(crate) fn from_name(s: String) -> Self {
         match s.as_str() {
             "filter" => ChainType::Filter,
             "nat" => ChainType::Nat,
@@ -169,6 +184,7 @@ bitflags! {
 }
 
 /// What makes a chain a base chain.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct BaseChain {
@@ -223,6 +239,7 @@ impl BaseChain {
 /// let svc = Chain::regular(Family::Ipv4, "nat", "ZGZ-SERVICES");
 /// assert!(pre.base.is_some() && svc.base.is_none());
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Chain {
@@ -243,6 +260,7 @@ pub struct Chain {
     /// Opaque user data.
     pub userdata: Option<Vec<u8>>,
     /// Attributes not interpreted here.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub unknown: Vec<RawAttr>,
 }
 

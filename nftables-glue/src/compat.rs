@@ -29,6 +29,11 @@ const fn xt_align(n: usize) -> usize {
 
 /// Which address/port of the packet one dimension of an ipset is matched
 /// against (`src`/`dst` of `--match-set NAME dst,dst`).
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Direction {
@@ -39,6 +44,11 @@ pub enum Direction {
 }
 
 /// An ipset counter condition (`struct ip_set_counter_match`).
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum CounterCondition {
@@ -105,6 +115,7 @@ bitflags! {
 /// let m = XtSetMatch::new(0, &[Direction::Dst, Direction::Dst]);
 /// assert_eq!(m.encode().len(), 48);
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct XtSetMatch {
@@ -267,6 +278,7 @@ bitflags! {
 /// assert_eq!(m.fields, XtIpvsFields::IPVS_PROPERTY | XtIpvsFields::PROTO | XtIpvsFields::VADDR | XtIpvsFields::VPORT);
 /// assert_eq!(m.encode().len(), 40);
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct XtIpvsMatch {
@@ -405,6 +417,11 @@ impl XtIpvsMatch {
 }
 
 /// An `nft_compat` match expression.
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Match {

@@ -59,6 +59,11 @@ use crate::table::{Family, Table};
 use crate::transaction::Transaction;
 
 /// How a service chooses the endpoint of a new connection.
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum Balance {
@@ -85,6 +90,7 @@ impl Balance {
 /// let e: Endpoint = "10.0.2.2:8080".parse::<std::net::SocketAddr>().unwrap().into();
 /// assert_eq!(e.weight, 1);
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub struct Endpoint {
@@ -116,6 +122,7 @@ impl From<SocketAddr> for Endpoint {
 pub const MAX_WEIGHT_SUM: u32 = 4096;
 
 /// One service: a virtual address, protocol and port, and its endpoints.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct DnatService {
@@ -267,6 +274,7 @@ fn hash(s: &str) -> u32 {
 /// dp.teardown(&nft).await?;
 /// # Ok(()) }
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ServiceDnat {

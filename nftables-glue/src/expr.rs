@@ -34,6 +34,11 @@ const NFTA_VERDICT_CHAIN: u16 = 2;
 
 /// A register (`enum nft_registers`): 0 is the verdict register, 1-4 the
 /// 16-byte registers, 8-23 the 4-byte registers overlaying them.
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(transparent)
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Register(pub u32);
 
@@ -67,6 +72,11 @@ impl Register {
 }
 
 /// A verdict (`enum nft_verdicts` and `NF_DROP`/`NF_ACCEPT`).
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Verdict {
@@ -135,6 +145,11 @@ impl Verdict {
 
 /// Data carried by `immediate`, `cmp`, `bitwise` and set elements
 /// (`NFTA_DATA_VALUE` or `NFTA_DATA_VERDICT`).
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Data {
@@ -192,6 +207,11 @@ impl Data {
 }
 
 /// Where `payload` reads from (`enum nft_payload_bases`).
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum PayloadBase {
@@ -229,6 +249,7 @@ impl PayloadBase {
 }
 
 /// `payload`: load packet bytes into a register.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct Payload {
@@ -315,6 +336,11 @@ impl Payload {
 }
 
 /// A `meta` key (`enum nft_meta_keys`).
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum MetaKey {
@@ -376,6 +402,11 @@ impl MetaKey {
 }
 
 /// `meta`: load packet metadata, or set it.
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Meta {
@@ -396,6 +427,11 @@ pub enum Meta {
 }
 
 /// A comparison (`enum nft_cmp_ops`).
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum CmpOp {
@@ -441,6 +477,7 @@ impl CmpOp {
 }
 
 /// `cmp`: compare a register with data; the rule stops when it fails.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct Cmp {
@@ -466,6 +503,7 @@ impl Cmp {
 }
 
 /// `bitwise` (mask-and-xor form): `dreg = (sreg & mask) ^ xor`.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct Bitwise {
@@ -502,6 +540,7 @@ impl Bitwise {
 }
 
 /// `immediate`: load data (or set the verdict).
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct Immediate {
@@ -526,6 +565,7 @@ impl Immediate {
 }
 
 /// `lookup`: is the register's content an element of a set?
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct Lookup {
@@ -581,6 +621,7 @@ impl Lookup {
 }
 
 /// `counter`.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Counter {
     /// Bytes counted.
@@ -590,6 +631,11 @@ pub struct Counter {
 }
 
 /// A conntrack key (`enum nft_ct_keys`).
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum CtKey {
@@ -647,6 +693,7 @@ bitflags! {
 }
 
 /// `ct`: load a conntrack key.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct Ct {
@@ -703,6 +750,7 @@ bitflags! {
 }
 
 /// `masq`: masquerade (source NAT to the outgoing interface's address).
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct Masq {
@@ -736,6 +784,7 @@ impl Masq {
 
 /// `redir`: redirect to the local machine (the incoming interface's
 /// primary address), optionally to a port range.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct Redir {
@@ -769,6 +818,11 @@ impl Redir {
 }
 
 /// The kind of `nat` (`enum nft_nat_types`).
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum NatType {
@@ -813,6 +867,7 @@ impl NatType {
 /// assert_eq!(n.nat_type, NatType::Dnat);
 /// assert_eq!(n.flags, NatFlags::MAP_IPS | NatFlags::PROTO_SPECIFIED);
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct Nat {
@@ -907,6 +962,11 @@ impl Nat {
 }
 
 /// How `numgen` makes its numbers (`enum nft_ng_types`).
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum NumgenType {
@@ -945,6 +1005,7 @@ impl NumgenType {
 /// let ng = Numgen::new(NumgenType::Incremental, 2, Register::R1).with_offset(1);
 /// assert_eq!((ng.modulus, ng.offset), (2, 1));
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct Numgen {
@@ -976,6 +1037,11 @@ impl Numgen {
 }
 
 /// What `fib` looks up (`enum nft_fib_result`).
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum FibResult {
@@ -1033,6 +1099,7 @@ bitflags! {
 pub const RTN_LOCAL: u32 = 2;
 
 /// `fib`: a routing lookup (`fib daddr type`, `fib saddr . iif oif`).
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct Fib {
@@ -1063,6 +1130,11 @@ impl Fib {
 }
 
 /// ICMPv4/v6-independent reject codes (`enum nft_reject_inet_code`).
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum IcmpxCode {
@@ -1100,6 +1172,11 @@ impl IcmpxCode {
 }
 
 /// `reject` (`enum nft_reject_types` with its code).
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Reject {
@@ -1118,6 +1195,11 @@ pub enum Reject {
 
 /// `objref`: use a stateful object (counter, quota, ct helper, ...) by
 /// name, or the one a map yields.
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Objref {
@@ -1142,6 +1224,7 @@ pub enum Objref {
 
 /// An expression this crate does not type (or that carries attributes it
 /// does not know): its name and the raw content of `NFTA_EXPR_DATA`.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RawExpr {
     /// Expression name (`NFTA_EXPR_NAME`).
@@ -1161,6 +1244,11 @@ pub struct RawExpr {
 /// ];
 /// assert_eq!(exprs[2].name(), "immediate");
 /// ```
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Expr {

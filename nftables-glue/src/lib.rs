@@ -82,6 +82,28 @@
 //! `tests/netlink_proto.rs` does this against the kernel: a batch with a
 //! table, chains and a rule, dumps, an aborted batch, the kernel's errors
 //! decoded.
+//!
+//! # Feature `serde`
+//!
+//! With the `serde` feature the model types ([`Table`], [`Chain`],
+//! [`Rule`] with its [`Expr`]essions, [`Set`], [`SetElement`],
+//! [`SetElements`], the planners' [`ServiceDnat`] and [`ServiceNat`], and
+//! the enums and flags in them) implement serde's `Serialize` and
+//! `Deserialize`: families and chain types by nft's names, flags as lists
+//! of names, set timeouts in milliseconds, `Other` values as numbers so
+//! every value reads back. Attributes this crate does not know are left
+//! out.
+//!
+//! ```
+//! # #[cfg(feature = "serde")] {
+//! use nftables_glue::{Chain, ChainType, Family, Hook, Priority};
+//! let c = Chain::base(Family::Ipv4, "nat", "pre", ChainType::Nat, Hook::Prerouting, Priority::DSTNAT);
+//! let json = serde_json::to_value(&c).unwrap();
+//! assert_eq!(json["family"], "ip");
+//! assert_eq!(json["base"]["hook"], "prerouting");
+//! assert_eq!(serde_json::from_value::<Chain>(json).unwrap(), c);
+//! # }
+//! ```
 #![cfg_attr(
     not(test),
     deny(
@@ -103,6 +125,8 @@ mod handle;
 mod monitor;
 mod msg;
 mod rule;
+#[cfg(feature = "serde")]
+mod serde_impls;
 mod service;
 mod set;
 mod table;

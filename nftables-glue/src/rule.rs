@@ -31,6 +31,7 @@ const UDATA_RULE_COMMENT: u8 = 0;
 pub const USERDATA_MAXLEN: usize = 256;
 
 /// `NFTA_RULE_COMPAT`: the protocol an xtables match was written for.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct RuleCompat {
     /// `NFTA_RULE_COMPAT_PROTO`
@@ -49,6 +50,7 @@ pub struct RuleCompat {
 /// assert_eq!(r.comment().as_deref(), Some("zgz service portals"));
 /// # Ok::<(), nftables_glue::Error>(())
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
     /// Family of its table.
@@ -70,6 +72,7 @@ pub struct Rule {
     /// Transaction-local id (`NFTA_RULE_ID`).
     pub id: Option<u32>,
     /// Attributes not interpreted here.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub unknown: Vec<RawAttr>,
 }
 

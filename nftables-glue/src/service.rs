@@ -33,6 +33,7 @@ use crate::table::{Family, Table};
 use crate::transaction::Transaction;
 
 /// One service address, protocol and port (a set element).
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Member {
     /// The service (cluster) address.
@@ -66,6 +67,11 @@ impl Member {
 }
 
 /// Where the service addresses come from.
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Membership {
@@ -101,6 +107,7 @@ pub enum Membership {
 /// nat.teardown(&nft).await?; // removes exactly that
 /// # Ok(()) }
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ServiceNat {

@@ -109,6 +109,11 @@ const UDATA_INTEGER_VMAP: [u8; 28] = [
 ];
 
 /// What the elements of a map map to.
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum MapData {
@@ -140,6 +145,11 @@ impl MapData {
 }
 
 /// A key data type, in nft's numbering.
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum DataType {
@@ -198,6 +208,11 @@ impl DataType {
 }
 
 /// A set key: one data type, or a concatenation of several.
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(transparent)
+)]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct KeyType(pub Vec<DataType>);
 
@@ -262,6 +277,7 @@ impl KeyType {
 /// assert_eq!(s.key_len, 12);
 /// assert_eq!(s.key_type.number(), 0x730d);
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Set {
@@ -282,8 +298,16 @@ pub struct Set {
     /// Selection policy (performance 0, memory 1).
     pub policy: Option<u32>,
     /// Default element timeout (needs [`SetFlags::TIMEOUT`]).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, with = "nl_engine::serde_support::opt_millis")
+    )]
     pub timeout: Option<Duration>,
     /// Garbage collection interval.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, with = "nl_engine::serde_support::opt_millis")
+    )]
     pub gc_interval: Option<Duration>,
     /// Transaction-local id, to use the set in the same transaction.
     pub id: Option<u32>,
@@ -292,6 +316,7 @@ pub struct Set {
     /// Kernel handle (read back).
     pub handle: Option<u64>,
     /// Attributes not interpreted here.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub unknown: Vec<RawAttr>,
 }
 
@@ -539,6 +564,7 @@ impl Set {
 /// let e = SetElement::service("10.200.3.2".parse().unwrap(), 6, 80);
 /// assert_eq!(e.key, [10, 200, 3, 2, 6, 0, 0, 0, 0, 80, 0, 0]);
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct SetElement {
@@ -551,12 +577,21 @@ pub struct SetElement {
     /// Element flags.
     pub flags: Option<ElementFlags>,
     /// Timeout of this element.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, with = "nl_engine::serde_support::opt_millis")
+    )]
     pub timeout: Option<Duration>,
     /// Time left (read back).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, with = "nl_engine::serde_support::opt_millis")
+    )]
     pub expiration: Option<Duration>,
     /// User data (nft keeps element comments here).
     pub userdata: Option<Vec<u8>>,
     /// Attributes not interpreted here.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub unknown: Vec<RawAttr>,
 }
 
@@ -702,6 +737,7 @@ impl SetElement {
 }
 
 /// Elements of one set, as a `NEWSETELEM`/`DELSETELEM` message carries them.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SetElements {

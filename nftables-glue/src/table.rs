@@ -108,6 +108,7 @@ bitflags! {
 /// let t = Table::new(Family::Ipv4, "zgz-services");
 /// assert_eq!(t.to_string(), "table ip zgz-services");
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Table {
@@ -126,6 +127,7 @@ pub struct Table {
     /// Netlink port owning the table (read back only).
     pub owner: Option<u32>,
     /// Attributes not interpreted here.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub unknown: Vec<RawAttr>,
 }
 

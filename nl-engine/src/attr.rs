@@ -23,6 +23,7 @@ use crate::wire::{self, Attr, Attrs, NLA_F_NESTED, NLA_F_NET_BYTEORDER};
 /// assert_eq!(RawAttr::parse_all(&b).unwrap(), vec![a.clone()]);
 /// assert_eq!(a.to_string(), "attr 0x8007 (2 bytes: 0102)");
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RawAttr {
     kind: u16,

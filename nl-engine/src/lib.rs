@@ -107,6 +107,8 @@ mod error;
 pub mod genl;
 mod netns;
 pub mod nfnl;
+#[cfg(feature = "serde")]
+pub mod serde_support;
 pub mod wire;
 
 pub use attr::RawAttr;
