@@ -2,7 +2,7 @@
 //! (command-line tools, CNI plugins cleaning up after a removed backend).
 //!
 //! It owns the async [`crate::ConntrackHandle`] and a
-//! [`Runtime`] (a private current-thread
+//! [`Runtime`](nl_engine::blocking::Runtime) (a private current-thread
 //! Tokio runtime with the `tokio` feature, async-io's `block_on` with
 //! `smol` alone); each method runs the async method of the same name and
 //! arguments to completion on the calling thread. With the `tokio` feature,
@@ -31,10 +31,8 @@
 //! ```
 
 use std::net::IpAddr;
-use std::time::Duration;
 
-use nl_engine::blocking::Runtime;
-use nl_engine::{Connection, Netns, Result};
+use nl_engine::{Connection, Result};
 
 use crate::{DeleteReport, Entry, Family, Filter, Tuple};
 
@@ -43,33 +41,10 @@ nl_engine::blocking_handle! {
     /// the methods of [`crate::ConntrackHandle`], each blocking until done.
     ///
     /// `Send` and `Sync`. See the [module](self) documentation.
-    ConntrackHandle => ConntrackHandle, "conntrack_nl"
+    ConntrackHandle => ConntrackHandle, "conntrack_nl"; sync constructors
 }
 
 impl ConntrackHandle {
-    /// A handle on another network namespace (the calling thread does not
-    /// move); see [`ConntrackHandle::in_netns`](crate::ConntrackHandle::in_netns).
-    pub fn in_netns(netns: &Netns) -> Result<Self> {
-        let runtime = Runtime::new(NAME, ASYNC)?;
-        let handle = crate::ConntrackHandle::in_netns(netns)?;
-        Ok(ConntrackHandle { handle, runtime })
-    }
-
-    /// A handle over an already opened netfilter connection; see
-    /// [`ConntrackHandle::with_connection`](crate::ConntrackHandle::with_connection).
-    pub fn with_connection(conn: Connection) -> Result<Self> {
-        let runtime = Runtime::new(NAME, ASYNC)?;
-        let handle = crate::ConntrackHandle::with_connection(conn)?;
-        Ok(ConntrackHandle { handle, runtime })
-    }
-
-    /// This handle with another timeout for each wait on the kernel; see
-    /// [`ConntrackHandle::with_timeout`](crate::ConntrackHandle::with_timeout).
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.handle = self.handle.with_timeout(timeout);
-        self
-    }
-
     nl_engine::blocking_methods! {
         handle ConntrackHandle;
 

@@ -2,7 +2,7 @@
 //! (command-line tools, CNI plugins).
 //!
 //! It owns the async [`crate::IpsetHandle`] and a
-//! [`Runtime`] (a private current-thread
+//! [`Runtime`](nl_engine::blocking::Runtime) (a private current-thread
 //! Tokio runtime with the `tokio` feature, async-io's `block_on` with
 //! `smol` alone); each method runs the async method of the same name and
 //! arguments to completion on the calling thread. With the `tokio`
@@ -27,10 +27,7 @@
 //! }
 //! ```
 
-use std::time::Duration;
-
-use nl_engine::blocking::Runtime;
-use nl_engine::{Connection, Netns, Result};
+use nl_engine::{Connection, Result};
 
 use crate::entry::Element;
 use crate::message::Command;
@@ -43,33 +40,10 @@ nl_engine::blocking_handle! {
     /// methods of [`crate::IpsetHandle`], each blocking until done.
     ///
     /// `Send` and `Sync`. See the [module](self) documentation.
-    IpsetHandle => IpsetHandle, "ipset_nl"
+    IpsetHandle => IpsetHandle, "ipset_nl"; sync constructors
 }
 
 impl IpsetHandle {
-    /// A handle on another network namespace (the calling thread does not
-    /// move); see [`IpsetHandle::in_netns`](crate::IpsetHandle::in_netns).
-    pub fn in_netns(netns: &Netns) -> Result<Self> {
-        let runtime = Runtime::new(NAME, ASYNC)?;
-        let handle = crate::IpsetHandle::in_netns(netns)?;
-        Ok(IpsetHandle { handle, runtime })
-    }
-
-    /// A handle over an already opened netfilter connection; see
-    /// [`IpsetHandle::with_connection`](crate::IpsetHandle::with_connection).
-    pub fn with_connection(conn: Connection) -> Result<Self> {
-        let runtime = Runtime::new(NAME, ASYNC)?;
-        let handle = crate::IpsetHandle::with_connection(conn)?;
-        Ok(IpsetHandle { handle, runtime })
-    }
-
-    /// This handle with another timeout for each wait on the kernel; see
-    /// [`IpsetHandle::with_timeout`](crate::IpsetHandle::with_timeout).
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.handle = self.handle.with_timeout(timeout);
-        self
-    }
-
     nl_engine::blocking_methods! {
         handle IpsetHandle;
 

@@ -2,7 +2,7 @@
 //! (command-line tools, CNI plugins).
 //!
 //! It owns the async [`crate::NftHandle`] and a
-//! [`Runtime`] (a private current-thread
+//! [`Runtime`](nl_engine::blocking::Runtime) (a private current-thread
 //! Tokio runtime with the `tokio` feature, async-io's `block_on` with
 //! `smol` alone); each method runs the async method of the same name and
 //! arguments to completion on the calling thread. With the `tokio`
@@ -38,10 +38,7 @@
 //!
 //! [`ServiceNat::ensure`]: crate::ServiceNat::ensure
 
-use std::time::Duration;
-
-use nl_engine::blocking::Runtime;
-use nl_engine::{Connection, Netns, Result};
+use nl_engine::{Connection, Result};
 
 use crate::chain::Chain;
 use crate::rule::Rule;
@@ -54,33 +51,10 @@ nl_engine::blocking_handle! {
     /// [`crate::NftHandle`], each blocking until done.
     ///
     /// `Send` and `Sync`. See the [module](self) documentation.
-    NftHandle => NftHandle, "nftables_glue"
+    NftHandle => NftHandle, "nftables_glue"; sync constructors
 }
 
 impl NftHandle {
-    /// A handle in `netns` (the calling thread does not move); see
-    /// [`NftHandle::in_netns`](crate::NftHandle::in_netns).
-    pub fn in_netns(netns: &Netns) -> Result<Self> {
-        let runtime = Runtime::new(NAME, ASYNC)?;
-        let handle = crate::NftHandle::in_netns(netns)?;
-        Ok(NftHandle { handle, runtime })
-    }
-
-    /// A handle over an already opened netfilter connection; see
-    /// [`NftHandle::with_connection`](crate::NftHandle::with_connection).
-    pub fn with_connection(conn: Connection) -> Result<Self> {
-        let runtime = Runtime::new(NAME, ASYNC)?;
-        let handle = crate::NftHandle::with_connection(conn)?;
-        Ok(NftHandle { handle, runtime })
-    }
-
-    /// This handle with another timeout per wait for the kernel; see
-    /// [`NftHandle::with_timeout`](crate::NftHandle::with_timeout).
-    pub fn with_timeout(mut self, t: Duration) -> Self {
-        self.handle = self.handle.with_timeout(t);
-        self
-    }
-
     nl_engine::blocking_methods! {
         handle NftHandle;
 

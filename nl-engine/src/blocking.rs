@@ -244,12 +244,53 @@ macro_rules! blocking_methods {
 /// once here: `new()` (the caller's namespace, through the crate's own
 /// `in_netns`), `handle()` and `block_on(..)`; the constant `NAME` and
 /// `ASYNC` (the two names the runtime's refusal inside Tokio gives) for the
-/// crate's own constructors.
+/// crate's own constructors. With `; sync constructors` after the names, the
+/// constructors too (`in_netns`, `with_connection`, `with_timeout`), for
+/// handles whose async constructors need no exchange with the kernel.
 #[doc(hidden)]
 #[macro_export]
 // `crate::` on purpose: the async handle is the calling crate's own.
 #[allow(clippy::crate_in_macro_def)]
 macro_rules! blocking_handle {
+    // The three constructors of a handle whose async constructors need no
+    // kernel exchange (`in_netns`, `with_connection`: nfnetlink handles),
+    // and `with_timeout`, after the parts every handle has.
+    ($(#[$meta:meta])+ $name:ident => $async:ident, $crate_name:literal; sync constructors) => {
+        $crate::blocking_handle! { $(#[$meta])+ $name => $async, $crate_name }
+
+        impl $name {
+            #[doc = concat!(
+                "A handle on another network namespace (the calling thread does not move); see [`",
+                stringify!($async), "::in_netns`](crate::", stringify!($async), "::in_netns)."
+            )]
+            pub fn in_netns(netns: &$crate::Netns) -> $crate::Result<Self> {
+                let runtime = $crate::blocking::Runtime::new(NAME, ASYNC)?;
+                let handle = crate::$async::in_netns(netns)?;
+                Ok($name { handle, runtime })
+            }
+
+            #[doc = concat!(
+                "A handle over an already opened connection; see [`",
+                stringify!($async), "::with_connection`](crate::", stringify!($async),
+                "::with_connection)."
+            )]
+            pub fn with_connection(conn: $crate::Connection) -> $crate::Result<Self> {
+                let runtime = $crate::blocking::Runtime::new(NAME, ASYNC)?;
+                let handle = crate::$async::with_connection(conn)?;
+                Ok($name { handle, runtime })
+            }
+
+            #[doc = concat!(
+                "This handle with another timeout for each wait on the kernel; see [`",
+                stringify!($async), "::with_timeout`](crate::", stringify!($async),
+                "::with_timeout)."
+            )]
+            pub fn with_timeout(mut self, timeout: ::std::time::Duration) -> Self {
+                self.handle = self.handle.with_timeout(timeout);
+                self
+            }
+        }
+    };
     ($(#[$meta:meta])+ $name:ident => $async:ident, $crate_name:literal) => {
         $(#[$meta])+
         #[derive(Debug)]
