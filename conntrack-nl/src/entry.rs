@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use nl_engine::wire;
+use nl_engine::{DecodeError, wire};
 
 use crate::attr::{DecodeResult, RawAttr, be16, be32, be64, each, nest, u8_of};
 use crate::constants::*;
@@ -380,14 +380,19 @@ impl Entry {
     }
 
     /// Decodes the attributes of an entry message (after `nfgenmsg`).
-    pub fn parse(buf: &[u8]) -> Result<Entry, String> {
+    pub fn parse(buf: &[u8]) -> Result<Entry, DecodeError> {
+        Self::parse_attrs(buf)
+            .map_err(|reason| DecodeError::new(reason).in_object("conntrack entry"))
+    }
+
+    pub(crate) fn parse_attrs(buf: &[u8]) -> Result<Entry, String> {
         let mut orig = None;
         let mut reply = None;
         let mut e = Entry::with_reply(placeholder(), placeholder());
         each(buf, |a| {
             match a.kind() {
-                CTA_TUPLE_ORIG => orig = Some(Tuple::parse(a.value)?),
-                CTA_TUPLE_REPLY => reply = Some(Tuple::parse(a.value)?),
+                CTA_TUPLE_ORIG => orig = Some(Tuple::parse_attrs(a.value)?),
+                CTA_TUPLE_REPLY => reply = Some(Tuple::parse_attrs(a.value)?),
                 CTA_STATUS => e.status = Status::from_bits_retain(be32(a.value, "status")?),
                 CTA_TIMEOUT => e.timeout = Some(be32(a.value, "timeout")?),
                 CTA_MARK => e.mark = Some(be32(a.value, "mark")?),
@@ -737,7 +742,8 @@ mod tests {
         full().reply.append_nest(&mut b, CTA_TUPLE_REPLY);
         wire::append_attr(&mut b, CTA_STATUS, &[0, 0, 1]);
         let e = Entry::parse(&b).unwrap_err();
-        assert!(e.contains("status"), "{e}");
+        assert!(e.to_string().contains("status"), "{e}");
+        assert_eq!(e.object(), Some("conntrack entry"));
     }
 
     #[test]

@@ -164,10 +164,7 @@ impl ConntrackHandle {
             context: ctx.clone(),
             reason: "no entry in the reply".into(),
         })?;
-        m.entry().map_err(|reason| Error::Decode {
-            context: ctx,
-            reason,
-        })
+        m.entry().map_err(|e| e.into_error(ctx))
     }
 
     /// Creates an entry (`conntrack -I`): `IPCTNL_MSG_CT_NEW` with
@@ -318,7 +315,7 @@ fn decode_entry(h: &NetlinkHeader, payload: &[u8]) -> std::result::Result<Option
     let attrs = payload
         .get(NFGENMSG_LEN..)
         .ok_or("conntrack message shorter than nfgenmsg")?;
-    Entry::parse(attrs).map(Some)
+    Entry::parse_attrs(attrs).map(Some)
 }
 
 /// A kernel without ctnetlink answers `EOPNOTSUPP`: say which module.

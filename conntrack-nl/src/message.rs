@@ -119,7 +119,7 @@ impl CtMessage {
     }
 
     /// The entry this message carries.
-    pub fn entry(&self) -> Result<Entry, String> {
+    pub fn entry(&self) -> Result<Entry, DecodeError> {
         Entry::parse(&self.attrs)
     }
 }

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use nl_engine::wire;
+use nl_engine::{DecodeError, wire};
 
 use crate::attr::{DecodeResult, RawAttr, be16, each, nest, u8_of};
 use crate::constants::*;
@@ -383,7 +383,11 @@ impl Tuple {
     }
 
     /// Decodes the content of a `CTA_TUPLE_*` nest.
-    pub fn parse(buf: &[u8]) -> Result<Tuple, String> {
+    pub fn parse(buf: &[u8]) -> Result<Tuple, DecodeError> {
+        Self::parse_attrs(buf).map_err(|reason| DecodeError::new(reason).in_object("tuple"))
+    }
+
+    pub(crate) fn parse_attrs(buf: &[u8]) -> Result<Tuple, String> {
         let mut src = None;
         let mut dst = None;
         let mut proto = None;

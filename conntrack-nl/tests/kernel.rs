@@ -524,7 +524,7 @@ fn kernel_filters_the_dump() {
             async move {
                 h.connection()
                     .dump_with("raw filtered dump", request::dump(fam, Some(&f)), |_, p| {
-                        Entry::parse(&p[4..]).map(Some)
+                        Entry::parse(&p[4..]).map(Some).map_err(|e| e.to_string())
                     })
                     .await
                     .unwrap()
@@ -797,7 +797,7 @@ fn ipv6_filters_select_right_despite_the_kernel() {
             .dump_with(
                 "raw filtered dump",
                 request::dump(Some(Family::Ipv6), Some(&f)),
-                |_, p| Entry::parse(&p[4..]).map(Some),
+                |_, p| Entry::parse(&p[4..]).map(Some).map_err(|e| e.to_string()),
             )
             .await
             .unwrap();
