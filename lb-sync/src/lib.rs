@@ -132,6 +132,7 @@ pub use nl_engine as netlink;
 mod report;
 pub use report::{Change, Changes, ChangesIter, SetReport, SyncReport};
 
+pub mod blocking;
 mod plan;
 mod state;
 mod syncer;
