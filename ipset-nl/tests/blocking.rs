@@ -17,18 +17,6 @@ fn ipset(ns: &Netns, args: &[&str]) -> (bool, String) {
     clusterip_test_support::tool(ns.proc_path(), &v)
 }
 
-/// The member lines of `ipset list NAME` (after `Members:`).
-fn tool_members(ns: &Netns, name: &str) -> BTreeSet<String> {
-    let (ok, text) = ipset(ns, &["list", name]);
-    assert!(ok, "{text}");
-    text.lines()
-        .skip_while(|l| !l.starts_with("Members:"))
-        .skip(1)
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| l.trim().to_owned())
-        .collect()
-}
-
 fn tcp(ip: &str, port: u16) -> IpPortEntry {
     IpPortEntry::new(ip.parse().unwrap(), IpProto::Tcp, port)
 }
@@ -77,7 +65,10 @@ fn blocking_set_lifecycle_checked_by_ipset() {
         .iter()
         .map(|m| format!("{m} packets 0 bytes 0"))
         .collect();
-    assert_eq!(tool_members(&ns, "bl"), want);
+    assert_eq!(
+        clusterip_test_support::ipset_members(ns.proc_path(), "bl"),
+        want
+    );
     assert!(ipset(&ns, &["test", "bl", "10.0.0.1,tcp:80"]).0);
 
     // test: what the tool added is in the set, the rest is not
@@ -92,7 +83,10 @@ fn blocking_set_lifecycle_checked_by_ipset() {
     let many: Vec<_> = (1000..1100).map(|p| tcp("10.0.1.1", p)).collect();
     let r = h.add_many("bl", &many, BulkOptions::default()).unwrap();
     assert!(r.all_applied(), "{r:?}");
-    assert_eq!(tool_members(&ns, "bl").len(), 103);
+    assert_eq!(
+        clusterip_test_support::ipset_members(ns.proc_path(), "bl").len(),
+        103
+    );
     let r = h.test_many("bl", &many).unwrap();
     assert_eq!(r.applied(), 100);
     let r = h.del_many("bl", &many, BulkOptions::default()).unwrap();
@@ -106,7 +100,10 @@ fn blocking_set_lifecycle_checked_by_ipset() {
     let e = h.del("bl", &web, false).unwrap_err();
     assert!(matches!(e, Error::NotFound { .. }), "{e:?}");
     h.del("bl", &web, true).unwrap();
-    assert_eq!(tool_members(&ns, "bl").len(), 2);
+    assert_eq!(
+        clusterip_test_support::ipset_members(ns.proc_path(), "bl").len(),
+        2
+    );
 
     // destroy: no set left, for either
     h.destroy(Some("bl")).unwrap();
@@ -136,7 +133,10 @@ fn blocking_handle_across_threads_and_inside_a_runtime() {
             });
         }
     });
-    assert_eq!(tool_members(&ns, "t").len(), 100);
+    assert_eq!(
+        clusterip_test_support::ipset_members(ns.proc_path(), "t").len(),
+        100
+    );
     // moved to another thread and used there
     let h = std::thread::spawn(move || {
         assert!(h.test("t", &tcp("10.1.0.1", 301)).unwrap());
@@ -168,7 +168,10 @@ fn blocking_handle_across_threads_and_inside_a_runtime() {
     assert_eq!(h.list_names().unwrap(), vec!["t"]);
     // dropped inside a runtime: no panic
     rt.block_on(async move { drop(h) });
-    assert_eq!(tool_members(&ns, "t").len(), 100);
+    assert_eq!(
+        clusterip_test_support::ipset_members(ns.proc_path(), "t").len(),
+        100
+    );
 }
 
 /// with_connection: a netfilter connection with its own timeout is used;

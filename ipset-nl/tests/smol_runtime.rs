@@ -8,8 +8,6 @@
 //! --features smol`, or with the default `tokio` too: Tokio is then used
 //! only where a Tokio runtime is current, and here none ever is).
 
-use std::collections::BTreeSet;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use async_io::block_on;
@@ -18,27 +16,9 @@ use ipset_nl::{BulkOptions, CreateSet, Error, IpPortEntry, IpProto, IpsetHandle,
 
 /// Runs the real ipset in `ns`; returns (success, stdout + stderr).
 fn ipset(ns: &Netns, args: &[&str]) -> (bool, String) {
-    let o = Command::new("nsenter")
-        .arg(format!("--net={}", ns.proc_path()))
-        .arg("ipset")
-        .args(args)
-        .output()
-        .expect("run nsenter ipset");
-    let mut text = String::from_utf8_lossy(&o.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&o.stderr));
-    (o.status.success(), text)
-}
-
-/// The member lines of `ipset list NAME` (after `Members:`).
-fn tool_members(ns: &Netns, name: &str) -> BTreeSet<String> {
-    let (ok, text) = ipset(ns, &["list", name]);
-    assert!(ok, "{text}");
-    text.lines()
-        .skip_while(|l| !l.starts_with("Members:"))
-        .skip(1)
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| l.trim().to_owned())
-        .collect()
+    let mut v = vec!["ipset"];
+    v.extend_from_slice(args);
+    clusterip_test_support::tool(ns.proc_path(), &v)
 }
 
 fn tcp(ip: &str, port: u16) -> IpPortEntry {
@@ -108,7 +88,7 @@ fn smol_set_lifecycle_checked_by_ipset() {
         let sets = h.list(Some("sm")).await.unwrap();
         assert_eq!(sets.len(), 1);
         assert_eq!(sets[0].members.len(), 51);
-        let tool = tool_members(&ns, "sm");
+        let tool = clusterip_test_support::ipset_members(ns.proc_path(), "sm");
         assert_eq!(tool.len(), 51);
         assert!(
             tool.contains("10.0.0.1,tcp:80 packets 0 bytes 0"),

@@ -11,18 +11,6 @@ use lb_sync::blocking::Syncer;
 use lb_sync::ipset::{CreateSet, IpEntry, IpPortEntry, IpProto, IpsetHandle};
 use lb_sync::{DesiredSet, Netns};
 
-/// The member lines of `ipset list NAME` in `ns` (after `Members:`).
-fn tool_members(ns: &Netns, name: &str) -> BTreeSet<String> {
-    let (ok, text) = clusterip_test_support::tool(ns.proc_path(), &["ipset", "list", name]);
-    assert!(ok, "{text}");
-    text.lines()
-        .skip_while(|l| !l.starts_with("Members:"))
-        .skip(1)
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| l.trim().to_owned())
-        .collect()
-}
-
 fn lines(v: &[&str]) -> BTreeSet<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
@@ -50,10 +38,13 @@ fn blocking_sync_of_two_set_types_checked_by_ipset() {
     let r = syncer.sync_sets(std::slice::from_ref(&nodes)).unwrap();
     assert!(r[0].created && r[0].failures.is_empty(), "{r:?}");
     assert_eq!(
-        tool_members(&ns, "vips"),
+        clusterip_test_support::ipset_members(ns.proc_path(), "vips"),
         lines(&["10.96.0.10,tcp:80", "10.96.0.11,udp:53"])
     );
-    assert_eq!(tool_members(&ns, "nodes"), lines(&["192.168.1.1"]));
+    assert_eq!(
+        clusterip_test_support::ipset_members(ns.proc_path(), "nodes"),
+        lines(&["192.168.1.1"])
+    );
 
     // a member the syncer does not want, added behind its back, goes; the
     // desired one that was deleted comes back
@@ -71,7 +62,7 @@ fn blocking_sync_of_two_set_types_checked_by_ipset() {
     assert_eq!((plan.add.len(), plan.del.len()), (1, 1), "{plan:?}");
     assert_eq!((report.added, report.removed), (1, 1), "{report:?}");
     assert_eq!(
-        tool_members(&ns, "vips"),
+        clusterip_test_support::ipset_members(ns.proc_path(), "vips"),
         lines(&["10.96.0.10,tcp:80", "10.96.0.11,udp:53"])
     );
 

@@ -126,6 +126,22 @@ pub fn tool(ns: impl AsRef<Path>, args: &[&str]) -> (bool, String) {
     (ok, out + &err)
 }
 
+/// The member lines of `ipset list NAME` in `ns` (the lines after
+/// `Members:`, trimmed), as the reference tool prints them.
+///
+/// # Panics
+/// When `ipset list NAME` fails.
+pub fn ipset_members(ns: impl AsRef<Path>, name: &str) -> std::collections::BTreeSet<String> {
+    let (ok, text) = tool(ns, &["ipset", "list", name]);
+    assert!(ok, "ipset list {name}: {text}");
+    text.lines()
+        .skip_while(|l| !l.starts_with("Members:"))
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.trim().to_owned())
+        .collect()
+}
+
 /// Runs `args` (a program and its arguments) in `ns`, with `stdin` (if
 /// any) written to its standard input, success or not: (success, stdout,
 /// stderr).
