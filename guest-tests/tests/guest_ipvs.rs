@@ -907,10 +907,23 @@ fn multi_datagram_dump_disturbed_between_datagrams() {
         "the disturbed dump came out exact: the race this test shows did not happen"
     );
 
-    // the library: every service once, each of its reads a complete dump
-    let before = h.connection().stats().messages_sent;
-    let got = block_on(h.services()).unwrap();
-    let reads = h.connection().stats().messages_sent - before;
+    // the library: every service once, each of its reads a complete dump.
+    // While the other tests of this binary change services in their own
+    // namespaces (they run in parallel, and IPVS counts a dump's position
+    // over every namespace's services), no two reads may agree within the
+    // library's retries: it then says so (`DumpInterrupted`) rather than
+    // return an inexact list, and the call is made again. What it returns
+    // must be exact.
+    let mut interrupted = 0;
+    let (got, reads) = loop {
+        let before = h.connection().stats().messages_sent;
+        match block_on(h.services()) {
+            Ok(got) => break (got, h.connection().stats().messages_sent - before),
+            Err(Error::DumpInterrupted { .. }) if interrupted < 20 => interrupted += 1,
+            Err(e) => panic!("after {interrupted} interrupted reads: {e:?}"),
+        }
+    };
+    eprintln!("library: {interrupted} interrupted calls before an exact read");
     let got_keys: std::collections::HashSet<ServiceKey> = got.iter().map(|s| s.key).collect();
     assert_eq!(got.len(), n);
     assert_eq!(got_keys.len(), n);
@@ -988,4 +1001,63 @@ fn blocking_handle_adds_service_and_destinations() {
     assert_eq!(ipvsadm(&ns, &["-Sn"]), "");
     let e = b.get_service(&svc.key).unwrap_err();
     assert!(matches!(e, Error::NotFound { .. }), "{e:?}");
+}
+
+/// `apply_iter`: operations made on the fly from a desired state (no list
+/// of them), the refusals at their own index and named by their operation:
+/// one refused before sending (invalid), after it one the kernel refuses.
+#[test]
+fn apply_iter_streams_operations_and_indexes_refusals() {
+    require_guest();
+    let (ns, h) = setup();
+    let mut desired: Vec<(Service, Vec<Destination>)> = (0..30u8)
+        .map(|i| {
+            let s = Service::tcp(sa(&format!("10.6.0.{}:80", i + 1)));
+            let ds = (0..2u8)
+                .map(|j| {
+                    Destination::new(ip(&format!("192.168.6{j}.{}", i + 1)), 8080).masquerade()
+                })
+                .collect();
+            (s, ds)
+        })
+        .collect();
+    // operation 3 * 5 = 15: invalid (one-packet scheduling is UDP only)
+    desired[5].0 = desired[5].0.clone().one_packet();
+    // operation 3 * 20 + 2 = 62: lower threshold above upper (ERANGE)
+    desired[20].1[1] = desired[20].1[1]
+        .clone()
+        .upper_threshold(1)
+        .lower_threshold(5);
+    let ops = desired.iter().flat_map(|(s, ds)| {
+        std::iter::once(OperationRef::AddService(s))
+            .chain(ds.iter().map(|d| OperationRef::AddDestination(&s.key, d)))
+    });
+    let res = block_on(h.apply_iter(ops)).unwrap();
+    assert_eq!(res.len(), 90);
+    let at: Vec<usize> = res.errors().iter().map(|(i, _)| *i).collect();
+    // the invalid service's destinations find no service (16, 17)
+    assert_eq!(at, vec![15, 16, 17, 62], "{:?}", res.errors());
+    let e = |i: usize| &res.errors()[at.iter().position(|&x| x == i).unwrap()].1;
+    assert!(matches!(e(15), Error::InvalidInput { .. }), "{:?}", e(15));
+    assert!(matches!(e(16), Error::NotFound { .. }), "{:?}", e(16));
+    assert!(
+        matches!(e(62), Error::InvalidArgument { .. }),
+        "{:?}",
+        e(62)
+    );
+    assert!(e(62).to_string().contains("192.168.61.21"), "{}", e(62));
+    // the kernel holds the rest: 29 services, 57 destinations
+    let save = ipvsadm(&ns, &["-Sn"]);
+    assert_eq!(
+        save.lines().filter(|l| l.starts_with("-A")).count(),
+        29,
+        "{save}"
+    );
+    assert_eq!(
+        save.lines().filter(|l| l.starts_with("-a")).count(),
+        57,
+        "{save}"
+    );
+    assert!(!save.contains("10.6.0.6:80"), "{save}");
+    assert!(!save.contains("192.168.61.21:8080"), "{save}");
 }

@@ -324,3 +324,50 @@ fn listed_ownership_leaves_foreign_services_alone() {
     assert_eq!(r.applied.len(), 1);
     assert!(snapshot(&h).is_empty());
 }
+
+/// A sync from empty streams its operations from the desired state; each
+/// refusal is reported at its own change and the rest is applied: an
+/// invalid service (refused before sending; its destinations then find no
+/// service) and a destination the kernel refuses (lower threshold above
+/// upper).
+#[test]
+fn from_empty_refusals_are_reported_by_change() {
+    common::require_guest();
+    let (ns, h) = netns_with_ipvs();
+    let mut want = state(40, 80);
+    want[5].0 = want[5].0.clone().one_packet();
+    want[20].1[1] = want[20].1[1].clone().upper_threshold(1).lower_threshold(5);
+    let s = syncer(&h).with_options(SyncOptions::new().max_rounds(1));
+    let r = block_on(s.sync_services(&want)).unwrap();
+    let bad = want[5].0.key;
+    let failed: Vec<(Change, String)> = r
+        .failed
+        .iter()
+        .map(|(op, e)| (Change::of(op.borrowed()).unwrap(), e.to_string()))
+        .collect();
+    assert_eq!(failed.len(), 6, "{failed:#?}");
+    assert_eq!(failed[0].0, Change::AddService(bad));
+    assert!(failed[0].1.contains("one-packet"), "{}", failed[0].1);
+    for (i, (c, e)) in failed[1..5].iter().enumerate() {
+        let d = &want[5].1[i];
+        assert_eq!(
+            *c,
+            Change::AddDestination(bad, SocketAddr::new(d.addr, d.port))
+        );
+        assert!(e.contains("not found"), "{e}");
+    }
+    let d = &want[20].1[1];
+    assert_eq!(
+        failed[5].0,
+        Change::AddDestination(want[20].0.key, SocketAddr::new(d.addr, d.port))
+    );
+    assert!(failed[5].1.contains("threshold"), "{}", failed[5].1);
+    assert_eq!(r.applied.len(), 40 * 5 - 6);
+    assert!(!r.applied.contains(&Change::AddService(bad)));
+    assert!(r.applied.contains(&Change::AddService(want[6].0.key)));
+    // the kernel holds the rest (the reference tool's listing)
+    let mut held = want.clone();
+    held[20].1.remove(1);
+    held.remove(5);
+    assert_holds(&ns, &held);
+}

@@ -700,27 +700,92 @@ impl IpvsHandle {
         ops: &[O],
         options: BatchOptions,
     ) -> Result<BatchResults<Error>> {
-        // Invalid operations are answered here and not sent.
-        let mut failed: Vec<(usize, Error)> = ops
-            .iter()
-            .enumerate()
-            .filter_map(|(i, op)| op.as_operation().validate().err().map(|e| (i, e)))
-            .collect();
-        let refused: Vec<usize> = failed.iter().map(|(i, _)| *i).collect();
-        let count = ops.len() - refused.len();
-        if count > 0 {
-            let ctx = format!("apply {count} IPVS operations");
-            let msgs = op_requests(self.family_id, ops, &refused);
-            let got = self.conn.batch_iter(&ctx, msgs, options).await?;
-            for (j, ke) in got.into_errors() {
-                let i = op_index(&refused, j);
-                if let Some(op) = ops.get(i) {
-                    let op = op.as_operation();
+        self.apply_iter_with(Borrowed(ops.iter()), options).await
+    }
+
+    /// [`apply`](Self::apply) over operations made one at a time, for
+    /// changes computed on the fly from objects that live elsewhere: no
+    /// list of operations is ever built (a sync from empty of 10,000
+    /// services x 4 destinations would keep 1.2 MB of them). The iterator
+    /// is walked once to count, once to send, and once more only when the
+    /// kernel refused something (to name the refused operations), so it
+    /// must be cheap to clone and yield the same operations each time, as
+    /// iterators over slices and their `map`/`flat_map`/`chain` are.
+    ///
+    /// ```no_run
+    /// use ipvs_nl::{Destination, IpvsHandle, OperationRef, Service};
+    /// # async fn f(h: &IpvsHandle, services: &[(Service, Vec<Destination>)]) -> ipvs_nl::Result<()> {
+    /// // every service and its destinations, added
+    /// let ops = services.iter().flat_map(|(s, ds)| {
+    ///     std::iter::once(OperationRef::AddService(s))
+    ///         .chain(ds.iter().map(|d| OperationRef::AddDestination(&s.key, d)))
+    /// });
+    /// let results = h.apply_iter(ops).await?;
+    /// for (i, err) in results.errors() {
+    ///     eprintln!("operation {i}: {err}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn apply_iter<'o, I>(&self, ops: I) -> Result<BatchResults<Error>>
+    where
+        I: IntoIterator<Item = OperationRef<'o>>,
+        I::IntoIter: Clone,
+    {
+        self.apply_iter_with(
+            ops,
+            BatchOptions::new(
+                Packing::MaxDatagram(self.conn.config().max_datagram),
+                Acks::LastPerDatagram,
+            ),
+        )
+        .await
+    }
+
+    /// [`apply_iter`](Self::apply_iter) with explicit packing and ACK
+    /// policy.
+    pub async fn apply_iter_with<'o, I>(
+        &self,
+        ops: I,
+        options: BatchOptions,
+    ) -> Result<BatchResults<Error>>
+    where
+        I: IntoIterator<Item = OperationRef<'o>>,
+        I::IntoIter: Clone,
+    {
+        let ops = ops.into_iter();
+        let total = ops.clone().count();
+        // Invalid operations are answered here and not sent (`refused`
+        // holds their indexes, ascending).
+        let mut failed: Vec<(usize, Error)> = Vec::new();
+        let mut refused: Vec<usize> = Vec::new();
+        let sent = {
+            let msgs = ValidRequests {
+                ops: ops.clone().enumerate(),
+                family_id: self.family_id,
+                failed: &mut failed,
+                refused: &mut refused,
+            };
+            let ctx = format!("apply {total} IPVS operations");
+            self.conn.batch_iter(&ctx, msgs, options).await?
+        };
+        // Refusals by the kernel, named by their operation (one more walk,
+        // only when there are any).
+        let mut kernel = sent.into_errors().into_iter().peekable();
+        if kernel.peek().is_some() {
+            let mut want: Vec<(usize, KernelError)> =
+                kernel.map(|(j, ke)| (op_index(&refused, j), ke)).collect();
+            want.sort_by_key(|(i, _)| *i);
+            let mut want = want.into_iter().peekable();
+            for (i, op) in ops.enumerate() {
+                while let Some((_, ke)) = want.next_if(|(w, _)| *w == i) {
                     failed.push((i, classify(op.cmd(), &op.context(), ke)));
+                }
+                if want.peek().is_none() {
+                    break;
                 }
             }
         }
-        Ok(BatchResults::new(ops.len(), failed))
+        Ok(BatchResults::new(total, failed))
     }
 
     // -------------------------------------------------- zero, flush, info
@@ -804,18 +869,55 @@ impl IpvsHandle {
 /// lifetimes: the same closures written inline in the async `apply_with`
 /// make its future not provably `Send`, a rustc limitation with closures
 /// over references held across an `.await`.)
-fn op_requests<'a, O: AsOperation>(
+/// The operations of a slice of [`AsOperation`]s, borrowed (a named type
+/// rather than a closure's `map`, so that futures holding it are `Send`
+/// for every lifetime).
+struct Borrowed<'a, O>(std::slice::Iter<'a, O>);
+
+impl<O> Clone for Borrowed<'_, O> {
+    fn clone(&self) -> Self {
+        Borrowed(self.0.clone())
+    }
+}
+
+impl<'a, O: AsOperation> Iterator for Borrowed<'a, O> {
+    type Item = OperationRef<'a>;
+    fn next(&mut self) -> Option<OperationRef<'a>> {
+        self.0.next().map(AsOperation::as_operation)
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
+}
+
+/// The requests of the valid operations of a bulk apply; each invalid one
+/// is answered in `failed` (and its index noted in `refused`) instead.
+struct ValidRequests<'f, I> {
+    ops: std::iter::Enumerate<I>,
     family_id: u16,
-    ops: &'a [O],
-    refused: &'a [usize],
-) -> impl Iterator<Item = OpRequest<'a>> + 'a {
-    ops.iter()
-        .enumerate()
-        .filter(move |(i, _): &(usize, &'a O)| refused.binary_search(i).is_err())
-        .map(move |(_, op): (usize, &'a O)| OpRequest {
-            family_id,
-            op: op.as_operation(),
-        })
+    failed: &'f mut Vec<(usize, Error)>,
+    refused: &'f mut Vec<usize>,
+}
+
+impl<'o, I: Iterator<Item = OperationRef<'o>>> Iterator for ValidRequests<'_, I> {
+    type Item = OpRequest<'o>;
+    fn next(&mut self) -> Option<OpRequest<'o>> {
+        for (i, op) in self.ops.by_ref() {
+            match op.validate() {
+                Ok(()) => {
+                    return Some(OpRequest {
+                        family_id: self.family_id,
+                        op,
+                    });
+                }
+                Err(e) => {
+                    self.failed.push((i, e));
+                    self.refused.push(i);
+                }
+            }
+        }
+        None
+    }
 }
 
 /// The index among all operations of the `sent`-th one sent, when the

@@ -174,6 +174,41 @@ pub(crate) fn owned(op: &OperationRef<'_>) -> Operation {
     }
 }
 
+/// The operations of a sync from empty: every desired service added, each
+/// followed by its destinations (what [`plan_refs`] plans when nothing
+/// exists), made on the fly from the desired state instead of kept in a
+/// list. A named iterator, not a closure's `flat_map`, so that the sync's
+/// future holding it is `Send`.
+#[derive(Debug, Clone)]
+pub(crate) struct Adds<'a> {
+    services: std::slice::Iter<'a, (Service, Vec<Destination>)>,
+    /// The service being added and its destinations not yet yielded.
+    current: Option<(&'a ServiceKey, std::slice::Iter<'a, Destination>)>,
+}
+
+impl<'a> Adds<'a> {
+    pub(crate) fn new(desired: &'a [(Service, Vec<Destination>)]) -> Self {
+        Adds {
+            services: desired.iter(),
+            current: None,
+        }
+    }
+}
+
+impl<'a> Iterator for Adds<'a> {
+    type Item = OperationRef<'a>;
+    fn next(&mut self) -> Option<OperationRef<'a>> {
+        if let Some((k, ds)) = &mut self.current {
+            if let Some(d) = ds.next() {
+                return Some(OperationRef::AddDestination(k, d));
+            }
+        }
+        let (s, ds) = self.services.next()?;
+        self.current = Some((&s.key, ds.iter()));
+        Some(OperationRef::AddService(s))
+    }
+}
+
 /// [`plan`] without copying what the operations name: they borrow from
 /// `current` and `desired` (a sync of 10,000 services x 4 destinations
 /// from empty plans 1.2 MB of these instead of 8 MB of operations). The
@@ -327,5 +362,33 @@ pub fn plan_set<E: SetElement>(current: Option<&[E]>, desired: &[E]) -> SetPlan<
             .filter(|m| !wanted.contains(&m.key()))
             .map(E::without_extensions)
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adds_stream_what_the_planner_plans_from_empty() {
+        let svc = |s: &str| Service::tcp(s.parse().unwrap());
+        let dest = |a: &str| Destination::new(a.parse().unwrap(), 80);
+        let desired = vec![
+            (svc("10.0.0.1:80"), vec![dest("10.1.0.1"), dest("10.1.0.2")]),
+            (svc("10.0.0.2:80"), vec![]),
+            (svc("10.0.0.3:80"), vec![dest("10.1.0.3")]),
+        ];
+        let mut zeroed = Vec::new();
+        let (planned, draining) =
+            plan_refs(&[], &desired, &|_| true, Graceful::default(), &mut zeroed);
+        assert!(draining.is_empty() && zeroed.is_empty());
+        let streamed: Vec<OperationRef<'_>> = Adds::new(&desired).collect();
+        assert_eq!(streamed, planned);
+        assert_eq!(streamed.len(), 6);
+        // walked again from a clone, the same operations
+        let adds = Adds::new(&desired);
+        assert_eq!(adds.clone().count(), 6);
+        assert!(adds.eq(planned.iter().copied()));
+        assert_eq!(Adds::new(&[]).next(), None);
     }
 }

@@ -105,6 +105,7 @@ impl fmt::Display for Change {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 enum Kind {
     AddService,
     EditService,
@@ -114,10 +115,27 @@ enum Kind {
     DeleteDestination,
 }
 
+impl Kind {
+    fn from_bits(b: u8) -> Option<Kind> {
+        Some(match b {
+            0 => Kind::AddService,
+            1 => Kind::EditService,
+            2 => Kind::DeleteService,
+            3 => Kind::AddDestination,
+            4 => Kind::EditDestination,
+            5 => Kind::DeleteDestination,
+            _ => return None,
+        })
+    }
+}
+
+/// In a [`Changes`] step: the change is to the next service.
+const NEXT_SERVICE: u8 = 0x80;
+
 /// The IPVS changes of a sync, in the order sent, stored compactly: a
 /// service's key once for all its changes in a row, a destination's
-/// address once, 8 bytes per change besides (a sync of 10,000 services x 4
-/// destinations from empty keeps 1.6 MB here, where the operations
+/// address once, one byte per change besides (a sync of 10,000 services x
+/// 4 destinations from empty keeps 1.2 MB here, where the operations
 /// themselves would take 8 MB).
 ///
 /// ```
@@ -129,8 +147,11 @@ enum Kind {
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Changes {
-    /// Per change: its kind and the index of its service in `services`.
-    steps: Vec<(u32, Kind)>,
+    /// Per change: its kind, with [`NEXT_SERVICE`] set when it is the
+    /// first change of the next service of `services` (so the first
+    /// change always has it).
+    steps: Vec<u8>,
+    /// The services changed, once per run of changes to the same service.
     services: Vec<ServiceKey>,
     /// The destinations of the destination changes, in order.
     dests: Vec<(IpAddr, u16)>,
@@ -152,6 +173,7 @@ impl Changes {
         ChangesIter {
             changes: self,
             step: 0,
+            service: None,
             dest: 0,
         }
     }
@@ -164,34 +186,31 @@ impl Changes {
     /// Appends a change.
     pub fn push(&mut self, change: Change) {
         let k = *change.service();
-        let index = match self.services.last() {
-            Some(last) if *last == k => self.services.len() - 1,
-            _ => {
-                self.services.push(k);
-                self.services.len() - 1
-            }
-        };
+        let mut step = change.kind() as u8;
+        if self.services.last() != Some(&k) {
+            self.services.push(k);
+            step |= NEXT_SERVICE;
+        }
         if let Some(d) = change.destination() {
             self.dests.push((d.ip(), d.port()));
         }
-        // more than 4 billion services cannot exist in one kernel
-        self.steps
-            .push((u32::try_from(index).unwrap_or(u32::MAX), change.kind()));
+        self.steps.push(step);
     }
 
     /// Reserves exactly the room the changes of `ops` take (no vector
     /// grows by doubling, which would touch twice the memory).
-    pub(crate) fn reserve_for(&mut self, ops: &[OperationRef<'_>]) {
-        let (mut runs, mut dests) = (0, 0);
+    pub(crate) fn reserve_for<'o>(&mut self, ops: impl Iterator<Item = OperationRef<'o>>) {
+        let (mut steps, mut runs, mut dests) = (0, 0, 0);
         let mut last: Option<ServiceKey> = None;
-        for c in ops.iter().filter_map(|op| Change::of(*op)) {
+        for c in ops.filter_map(Change::of) {
+            steps += 1;
             dests += usize::from(c.destination().is_some());
             if last.as_ref() != Some(c.service()) {
                 runs += 1;
                 last = Some(*c.service());
             }
         }
-        self.steps.reserve_exact(ops.len());
+        self.steps.reserve_exact(steps);
         self.services.reserve_exact(runs);
         self.dests.reserve_exact(dests);
     }
@@ -241,6 +260,8 @@ impl FromIterator<Change> for Changes {
 pub struct ChangesIter<'a> {
     changes: &'a Changes,
     step: usize,
+    /// The index in `services` of the service of the last change.
+    service: Option<usize>,
     dest: usize,
 }
 
@@ -248,9 +269,13 @@ impl Iterator for ChangesIter<'_> {
     type Item = Change;
 
     fn next(&mut self) -> Option<Change> {
-        let &(index, kind) = self.changes.steps.get(self.step)?;
+        let &step = self.changes.steps.get(self.step)?;
         self.step += 1;
-        let k = *self.changes.services.get(usize::try_from(index).ok()?)?;
+        if step & NEXT_SERVICE != 0 {
+            self.service = Some(self.service.map_or(0, |i| i + 1));
+        }
+        let k = *self.changes.services.get(self.service?)?;
+        let kind = Kind::from_bits(step & !NEXT_SERVICE)?;
         let mut dest = || {
             let &(ip, port) = self.changes.dests.get(self.dest)?;
             self.dest += 1;
@@ -410,7 +435,7 @@ mod tests {
             OperationRef::DeleteService(&a.key),
         ];
         let mut c = Changes::default();
-        c.reserve_for(&ops);
+        c.reserve_for(ops.iter().copied());
         let room = |c: &Changes| {
             (
                 c.steps.capacity(),
@@ -419,9 +444,10 @@ mod tests {
             )
         };
         let reserved = room(&c);
-        // 6 operations, 3 runs of one service, 3 destinations
+        // 5 changes (a counter reset is none), 3 runs of one service, 3
+        // destinations
         assert!(
-            reserved.0 >= 6 && reserved.1 >= 3 && reserved.2 >= 3,
+            reserved.0 >= 5 && reserved.1 >= 3 && reserved.2 >= 3,
             "{reserved:?}"
         );
         ops.iter().for_each(|op| c.push_op(*op));

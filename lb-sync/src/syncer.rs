@@ -5,9 +5,9 @@ use std::sync::{Arc, Mutex};
 
 use ipset_nl::{BulkOptions, IpSet, IpsetHandle, Outcome, SetElement};
 use ipvs_nl::{Destination, IpvsHandle, OperationRef, Service, ServiceKey};
-use nl_engine::{Error, Netns, Result};
+use nl_engine::{BatchResults, Error, Netns, Result};
 
-use crate::plan::{owned, plan_refs, validated_keys};
+use crate::plan::{Adds, owned, plan_refs, validated_keys};
 use crate::{
     Change, DesiredSet, DesiredState, Ownership, SetPlan, SetReport, SetStrategy, SyncOptions,
     SyncReport, plan_set,
@@ -212,39 +212,41 @@ impl Syncer {
         for round in 1..=rounds {
             report.rounds = round;
             let current = ipvs.config_snapshot().await?;
-            let mut zeroed = Vec::new();
-            let (mut ops, draining) = plan_refs(
-                &current,
-                services,
-                &owns,
-                self.options.graceful,
-                &mut zeroed,
-            );
-            ops.extend(
-                zeroed
-                    .iter()
-                    .map(|(k, d)| OperationRef::EditDestination(k, d)),
-            );
-            report.draining = draining;
             report.failed.clear();
-            if ops.is_empty() {
-                break;
-            }
-            // One bulk apply: the engine encodes each operation straight
-            // into the datagram being filled, so memory stays at one
-            // datagram however large the change; only failures come back.
-            let results = ipvs.apply(&ops).await?;
-            report.applied.reserve_for(&ops);
-            if results.all_ok() {
-                ops.iter().for_each(|op| report.applied.push_op(*op));
-            } else {
-                let mut errors = results.into_errors().into_iter().peekable();
-                for (i, op) in ops.iter().enumerate() {
-                    match errors.next_if(|(j, _)| *j == i) {
-                        Some((_, e)) => report.failed.push((owned(op), e)),
-                        None => report.applied.push_op(*op),
-                    }
+            if current.is_empty() {
+                // From empty, every desired service and destination is one
+                // add, streamed from `services` into the datagrams: no list
+                // of operations is built.
+                report.draining.clear();
+                let ops = Adds::new(services);
+                if ops.clone().next().is_none() {
+                    break;
                 }
+                let results = ipvs.apply_iter(ops.clone()).await?;
+                record(report, ops, results);
+            } else {
+                let mut zeroed = Vec::new();
+                let (mut ops, draining) = plan_refs(
+                    &current,
+                    services,
+                    &owns,
+                    self.options.graceful,
+                    &mut zeroed,
+                );
+                ops.extend(
+                    zeroed
+                        .iter()
+                        .map(|(k, d)| OperationRef::EditDestination(k, d)),
+                );
+                report.draining = draining;
+                if ops.is_empty() {
+                    break;
+                }
+                // One bulk apply: the engine encodes each operation straight
+                // into the datagram being filled, so memory stays at one
+                // datagram however large the change; only failures come back.
+                let results = ipvs.apply(&ops).await?;
+                record(report, ops.iter().copied(), results);
             }
             // Only refusals that a fresh read can explain are worth
             // another round: the state moved (exists / not found).
@@ -318,6 +320,24 @@ impl Syncer {
             collect(&mut rep, &plan.add, r.outcomes, true);
         }
         Ok(rep)
+    }
+}
+
+/// Adds what `ops` did to the report: the applied ones to
+/// [`SyncReport::applied`], the refused ones (by index in `results`) to
+/// [`SyncReport::failed`].
+fn record<'o>(
+    report: &mut SyncReport,
+    ops: impl Iterator<Item = OperationRef<'o>> + Clone,
+    results: BatchResults<Error>,
+) {
+    report.applied.reserve_for(ops.clone());
+    let mut errors = results.into_errors().into_iter().peekable();
+    for (i, op) in ops.enumerate() {
+        match errors.next_if(|(j, _)| *j == i) {
+            Some((_, e)) => report.failed.push((owned(&op), e)),
+            None => report.applied.push_op(op),
+        }
     }
 }
 

@@ -266,6 +266,11 @@ impl Connection {
     }
 }
 
+/// Room a batch's datagram buffer keeps past its largest datagram for
+/// the message that does not fit any more (IPVS, ipset and most nf_tables
+/// messages are far smaller; a larger one costs one reallocation).
+const OVERFLOW_ROOM: usize = 16 << 10;
+
 impl Inner {
     pub(super) async fn batch<T>(
         &mut self,
@@ -282,8 +287,11 @@ impl Inner {
         self.ensure_async(shared, config, context)?;
         // The datagram buffer at its full size at once: grown by doubling
         // it would be copied (and its pages touched) several times over.
+        // The room past `max` takes the message found not to fit, which is
+        // appended before it is moved to the next datagram (a reallocation
+        // otherwise, of the whole buffer, at the end of the first one).
         if let Packing::MaxDatagram(max) = options.packing {
-            self.sbuf.reserve(max.saturating_add(wire::NLMSG_HDRLEN));
+            self.sbuf.reserve(max.saturating_add(OVERFLOW_ROOM));
         }
         let mut results = BatchResults::default();
         // A message that did not fit the previous datagram (appended again
