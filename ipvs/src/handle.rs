@@ -684,14 +684,17 @@ impl IpvsHandle {
     /// of the operations is unknown). An operation refused before sending
     /// (invalid input) is reported at its index and not sent.
     pub async fn apply<O: AsOperation>(&self, ops: &[O]) -> Result<BatchResults<Error>> {
-        self.apply_with(
-            ops,
-            BatchOptions::new(
-                Packing::MaxDatagram(self.conn.config().max_datagram),
-                Acks::LastPerDatagram,
-            ),
+        self.apply_with(ops, self.bulk_options()).await
+    }
+
+    /// How [`apply`](Self::apply) and [`apply_iter`](Self::apply_iter)
+    /// send: datagrams of the connection's size, an ACK asked of the last
+    /// message of each.
+    fn bulk_options(&self) -> BatchOptions {
+        BatchOptions::new(
+            Packing::MaxDatagram(self.conn.config().max_datagram),
+            Acks::LastPerDatagram,
         )
-        .await
     }
 
     /// [`apply`](Self::apply) with explicit packing and ACK policy.
@@ -731,14 +734,7 @@ impl IpvsHandle {
         I: IntoIterator<Item = OperationRef<'o>>,
         I::IntoIter: Clone,
     {
-        self.apply_iter_with(
-            ops,
-            BatchOptions::new(
-                Packing::MaxDatagram(self.conn.config().max_datagram),
-                Acks::LastPerDatagram,
-            ),
-        )
-        .await
+        self.apply_iter_with(ops, self.bulk_options()).await
     }
 
     /// [`apply_iter`](Self::apply_iter) with explicit packing and ACK
@@ -754,28 +750,26 @@ impl IpvsHandle {
     {
         let ops = ops.into_iter();
         let total = ops.clone().count();
-        // Invalid operations are answered here and not sent (`refused`
-        // holds their indexes, ascending).
+        if total == 0 {
+            return Ok(BatchResults::default());
+        }
+        // Invalid operations are answered here and not sent.
         let mut failed: Vec<(usize, Error)> = Vec::new();
-        let mut refused: Vec<usize> = Vec::new();
         let sent = {
             let msgs = ValidRequests {
                 ops: ops.clone().enumerate(),
                 family_id: self.family_id,
                 failed: &mut failed,
-                refused: &mut refused,
             };
             let ctx = format!("apply {total} IPVS operations");
             self.conn.batch_iter(&ctx, msgs, options).await?
         };
-        // Refusals by the kernel, named by their operation (one more walk,
-        // only when there are any).
+        // Refusals by the kernel (in the order sent, so in index order),
+        // named by their operation: one more walk, only when there are any.
         let mut kernel = sent.into_errors().into_iter().peekable();
         if kernel.peek().is_some() {
-            let mut want: Vec<(usize, KernelError)> =
-                kernel.map(|(j, ke)| (op_index(&refused, j), ke)).collect();
-            want.sort_by_key(|(i, _)| *i);
-            let mut want = want.into_iter().peekable();
+            let refused: Vec<usize> = failed.iter().map(|(i, _)| *i).collect();
+            let mut want = kernel.map(|(j, ke)| (op_index(&refused, j), ke)).peekable();
             for (i, op) in ops.enumerate() {
                 while let Some((_, ke)) = want.next_if(|(w, _)| *w == i) {
                     failed.push((i, classify(op.cmd(), &op.context(), ke)));
@@ -864,14 +858,10 @@ impl IpvsHandle {
     }
 }
 
-/// The operations of a bulk apply that are sent (those not `refused`,
-/// ascending), as the batch encodes them. (A named function with explicit
-/// lifetimes: the same closures written inline in the async `apply_with`
-/// make its future not provably `Send`, a rustc limitation with closures
-/// over references held across an `.await`.)
 /// The operations of a slice of [`AsOperation`]s, borrowed (a named type
 /// rather than a closure's `map`, so that futures holding it are `Send`
-/// for every lifetime).
+/// for every lifetime: closures over references held across an `.await`
+/// make a future not provably `Send`, a rustc limitation).
 struct Borrowed<'a, O>(std::slice::Iter<'a, O>);
 
 impl<O> Clone for Borrowed<'_, O> {
@@ -891,12 +881,11 @@ impl<'a, O: AsOperation> Iterator for Borrowed<'a, O> {
 }
 
 /// The requests of the valid operations of a bulk apply; each invalid one
-/// is answered in `failed` (and its index noted in `refused`) instead.
+/// is answered in `failed` (in index order) instead.
 struct ValidRequests<'f, I> {
     ops: std::iter::Enumerate<I>,
     family_id: u16,
     failed: &'f mut Vec<(usize, Error)>,
-    refused: &'f mut Vec<usize>,
 }
 
 impl<'o, I: Iterator<Item = OperationRef<'o>>> Iterator for ValidRequests<'_, I> {
@@ -910,10 +899,7 @@ impl<'o, I: Iterator<Item = OperationRef<'o>>> Iterator for ValidRequests<'_, I>
                         op,
                     });
                 }
-                Err(e) => {
-                    self.failed.push((i, e));
-                    self.refused.push(i);
-                }
+                Err(e) => self.failed.push((i, e)),
             }
         }
         None
