@@ -827,7 +827,7 @@ fn add_services(h: &IpvsHandle, net: u8, n: usize) {
 }
 
 /// The kernel race `IpvsHandle::services` guards against, made to happen
-/// deterministically: a service dump read datagram by datagram on a raw
+/// on purpose: a service dump read datagram by datagram on a raw
 /// socket, with another namespace adding services between the first
 /// datagram and the rest. IPVS counts the resume position over every
 /// namespace's services, so the rest of the dump repeats services (or
@@ -867,44 +867,59 @@ fn multi_datagram_dump_disturbed_between_datagrams() {
         })
         .unwrap()
         .unwrap();
-    sock.send(&req, 0).unwrap();
-    let mut keys = Vec::new();
-    let mut datagrams = 0;
-    let mut buf = vec![0u8; 1 << 20];
-    'dump: loop {
-        let len = sock.recv(&mut &mut buf[..], 0).unwrap();
-        datagrams += 1;
-        let mut off = 0;
-        while off < len {
-            let msg = NetlinkMessage::<GenlMessage<IpvsMessage>>::deserialize(&buf[off..len])
-                .expect("a reply message");
-            let size = msg.header.length as usize;
-            match msg.payload {
-                NetlinkPayload::InnerMessage(g) => {
-                    let s = g.payload.service().expect("a service").unwrap();
-                    keys.push(s.key);
+    // One raw dump, disturbed once: between its first datagram and the
+    // rest, another namespace adds `n` services (in 10.`net`.x.y).
+    let raw_dump = |net: u8| {
+        sock.send(&req, 0).unwrap();
+        let mut keys = Vec::new();
+        let mut datagrams = 0;
+        let mut buf = vec![0u8; 1 << 20];
+        'dump: loop {
+            let len = sock.recv(&mut &mut buf[..], 0).unwrap();
+            datagrams += 1;
+            let mut off = 0;
+            while off < len {
+                let msg = NetlinkMessage::<GenlMessage<IpvsMessage>>::deserialize(&buf[off..len])
+                    .expect("a reply message");
+                let size = msg.header.length as usize;
+                match msg.payload {
+                    NetlinkPayload::InnerMessage(g) => {
+                        let s = g.payload.service().expect("a service").unwrap();
+                        keys.push(s.key);
+                    }
+                    NetlinkPayload::Done(_) => break 'dump,
+                    other => panic!("unexpected reply {other:?}"),
                 }
-                NetlinkPayload::Done(_) => break 'dump,
-                other => panic!("unexpected reply {other:?}"),
+                off += (size + 3) & !3;
             }
-            off += (size + 3) & !3;
+            if datagrams == 1 {
+                add_services(&other, net, n);
+            }
         }
-        if datagrams == 1 {
-            // between the first datagram and the rest: another namespace
-            // adds services
-            add_services(&other, 21, n);
+        (keys, datagrams)
+    };
+    // The other tests of this binary run in parallel and also add and
+    // delete services (IPVS counts the position over every namespace), so
+    // their churn can cancel this disturbance out: up to 5 tries, each
+    // adding another n services elsewhere, until the raw dump shows it.
+    let mut shown = false;
+    for net in 21..26u8 {
+        let (keys, datagrams) = raw_dump(net);
+        let unique: std::collections::HashSet<ServiceKey> = keys.iter().copied().collect();
+        eprintln!(
+            "raw dump: {datagrams} datagrams, {} services listed, {} distinct, of {n}",
+            keys.len(),
+            unique.len()
+        );
+        assert!(datagrams > 2, "the dump must span several datagrams");
+        if keys.len() != n || unique.len() != n {
+            shown = true;
+            break;
         }
     }
-    let unique: std::collections::HashSet<ServiceKey> = keys.iter().copied().collect();
-    eprintln!(
-        "raw dump: {datagrams} datagrams, {} services listed, {} distinct, of {n}",
-        keys.len(),
-        unique.len()
-    );
-    assert!(datagrams > 2, "the dump must span several datagrams");
     assert!(
-        keys.len() != n || unique.len() != n,
-        "the disturbed dump came out exact: the race this test shows did not happen"
+        shown,
+        "5 disturbed dumps came out exact: the race this test shows did not happen"
     );
 
     // the library: every service once, each of its reads a complete dump.
