@@ -97,6 +97,19 @@ pub(crate) fn exec(imp: &str, case: &str, n: usize, dgram: usize, file: Option<&
                 Res::Ok((op_end(t), r.applied()))
             })?
         }
+        // The cost of a page's first touch in this kernel: TOUCH_PAGES
+        // fresh pages, one byte written to each.
+        ("touch", _) => {
+            let page = 4096;
+            let mut v = vec![0u8; TOUCH_PAGES * page];
+            let t = op_start();
+            for b in v.iter_mut().step_by(page) {
+                *b = 1;
+            }
+            let el = op_end(t);
+            std::hint::black_box(&v);
+            (el, TOUCH_PAGES)
+        }
         ("floor", "1" | "3" | "6" | "5a" | "5b") => {
             // The input, encoded and packed by the runner, read whole
             // before the clock starts.
@@ -151,6 +164,9 @@ pub(crate) fn exec(imp: &str, case: &str, n: usize, dgram: usize, file: Option<&
     println!("{} {changes} {hwm} {op_faults}", ns.as_nanos());
     Ok(())
 }
+
+/// The pages `exec touch` touches.
+pub(crate) const TOUCH_PAGES: usize = 1024;
 
 /// Minor page faults of this process when the measured operation began
 /// and when it ended.

@@ -227,6 +227,28 @@ impl Runner {
         Ok(argv)
     }
 
+    /// What the first touch of a fresh page costs in this kernel: `runs`
+    /// processes each touching [`TOUCH_PAGES`] fresh pages. Prints a `P`
+    /// line: pages, median time per page, median page faults.
+    pub(crate) fn page_cost(&self) -> Res<()> {
+        let (mut per_page, mut faults) = (Vec::new(), Vec::new());
+        for _ in 0..self.runs {
+            let mut c = Command::new(&self.exe);
+            c.args(["exec", "touch", "0", "0", "0"]);
+            let m = measure(&mut c, None)?;
+            let op = m.op.ok_or("touch reported no time")?.as_secs_f64();
+            per_page.push(op / TOUCH_PAGES as f64);
+            faults.push(m.op_faults.unwrap_or(-1) as f64);
+        }
+        let (p, f) = (median(&per_page), median(&faults));
+        println!("P\t{TOUCH_PAGES}\t{p:.9}\t{f:.0}");
+        eprintln!(
+            "bench: first touch of a page: {:.1} us ({f:.0} faults for {TOUCH_PAGES} pages)",
+            p * 1e6
+        );
+        Ok(())
+    }
+
     /// The datagram size for the write case `case`: the raw floor run
     /// `runs` times at each size of [`SWEEP`] (with `setup` before and
     /// `verify` after each run), the size of the lowest median operation
@@ -599,7 +621,9 @@ pub(crate) fn run(args: &[String]) -> Res<()> {
     );
     println!("C\t{what}\t{runs}");
     let res = match what {
-        "ipvs" => ns.iter().try_for_each(|&n| r.ipvs(n)),
+        "ipvs" => r
+            .page_cost()
+            .and_then(|()| ns.iter().try_for_each(|&n| r.ipvs(n))),
         "ipset" => r.ipset(),
         _ => Err("run needs --ipvs or --ipset".into()),
     };

@@ -16,8 +16,9 @@
 //! destinations it sends from the desired state and the snapshot
 //! ([`ipvs_nl::OperationRef`]) and the report names each change by its
 //! keys, compactly ([`Changes`]): a sync of 10,000 services x 4
-//! destinations from empty holds about 3 MB besides its input, where
-//! copied operations took 8 MB.
+//! destinations from empty holds about 0.8 MB besides its input (the
+//! datagram being filled, the report's 380 kB, the set of desired keys),
+//! where copied operations took 8 MB.
 //!
 //! - **Idempotent**: when the kernel already matches, a sync reads and
 //!   sends no change at all.
