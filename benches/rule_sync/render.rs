@@ -429,8 +429,13 @@ pub(crate) fn render(args: &[String]) -> Res<()> {
         if let Some((pc, faults)) = &page_cost {
             writeln!(
                 doc,
-                "First touch of a fresh page in the IPVS guest: {:.1} µs (a fresh process writing one byte to each of {TOUCH_PAGES} pages it has just mapped, median of the runs; {faults} page faults counted for them).\n",
-                pc * 1e6
+                "First touch of a fresh page in the IPVS guest: {:.1} µs (a fresh process writing one byte to each of {TOUCH_PAGES} pages it has just mapped, median of the runs; {faults} page faults counted for them{}).\n",
+                pc * 1e6,
+                if faults.parse::<usize>().is_ok_and(|f| f < TOUCH_PAGES) {
+                    ": the kernel mapped part of them as a huge page, so this is an average over small and huge pages"
+                } else {
+                    ""
+                }
             )?;
         }
         for k in &kernels {
