@@ -209,10 +209,14 @@ pub(crate) fn render(args: &[String]) -> Res<()> {
             .filter(|x| !x.op.is_empty())
             .map(|x| median(&x.op))
     };
-    let op_faults = |c: &str, n: usize, i: &str| {
+    let op_faults_n = |c: &str, n: usize, i: &str| {
         get(c, n, i)
             .filter(|x| !x.op_faults.is_empty())
-            .map(|x| format!("{:.0}", median(&x.op_faults)))
+            .map(|x| median(&x.op_faults))
+    };
+    let op_faults = |c: &str, n: usize, i: &str| {
+        op_faults_n(c, n, i)
+            .map(|f| format!("{f:.0}"))
             .unwrap_or_else(|| "-".to_string())
     };
     // The floor is a lower bound or it is wrong: checked on every row.
@@ -257,14 +261,11 @@ pub(crate) fn render(args: &[String]) -> Res<()> {
                 // how much of the gap the first touch of the pages ours
                 // touches in the operation (the floor's were touched
                 // before its clock) accounts for
-                let faults = |i: &str| {
-                    get("1", n, i)
-                        .filter(|x| !x.op_faults.is_empty())
-                        .map(|x| median(&x.op_faults))
-                };
-                if let (Some((pc, _)), Some(fo_n), Some(ff_n)) =
-                    (&page_cost, faults("ours"), faults("floor"))
-                {
+                if let (Some((pc, _)), Some(fo_n), Some(ff_n)) = (
+                    &page_cost,
+                    op_faults_n("1", n, "ours"),
+                    op_faults_n("1", n, "floor"),
+                ) {
                     let touch = (fo_n - ff_n).max(0.0) * pc;
                     writeln!(
                         checks,

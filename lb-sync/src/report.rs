@@ -209,12 +209,8 @@ impl Changes {
             step |= NEXT_SERVICE;
         }
         if let Some(d) = change.destination() {
-            match d.ip() {
-                IpAddr::V4(a) => self.bytes.extend_from_slice(&a.octets()),
-                IpAddr::V6(a) => {
-                    self.bytes.extend_from_slice(&a.octets());
-                    step |= DEST_V6;
-                }
+            if put_ip(&mut self.bytes, d.ip()) {
+                step |= DEST_V6;
             }
             self.bytes.extend_from_slice(&d.port().to_ne_bytes());
         }
@@ -261,23 +257,26 @@ fn key_len(k: &ServiceKey) -> usize {
     }
 }
 
+/// Appends `ip`'s octets to a [`Changes`] byte stream; true for IPv6.
+fn put_ip(out: &mut Vec<u8>, ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => out.extend_from_slice(&a.octets()),
+        IpAddr::V6(a) => out.extend_from_slice(&a.octets()),
+    }
+    ip.is_ipv6()
+}
+
 /// Appends `k` to a [`Changes`] byte stream.
 fn put_key(out: &mut Vec<u8>, k: &ServiceKey) {
     match k {
         ServiceKey::Addr { protocol, addr } => {
-            let p = protocol.number().to_ne_bytes();
-            match addr.ip() {
-                IpAddr::V4(a) => {
-                    out.push(KEY_ADDR_V4);
-                    out.extend_from_slice(&p);
-                    out.extend_from_slice(&a.octets());
-                }
-                IpAddr::V6(a) => {
-                    out.push(KEY_ADDR_V6);
-                    out.extend_from_slice(&p);
-                    out.extend_from_slice(&a.octets());
-                }
-            }
+            out.push(if addr.is_ipv6() {
+                KEY_ADDR_V6
+            } else {
+                KEY_ADDR_V4
+            });
+            out.extend_from_slice(&protocol.number().to_ne_bytes());
+            put_ip(out, addr.ip());
             out.extend_from_slice(&addr.port().to_ne_bytes());
         }
         ServiceKey::Fwmark { family, mark } => {
