@@ -475,10 +475,11 @@ impl IpvsHandle {
 
     /// `ipvsadm -L` without destinations: every service.
     pub async fn services(&self) -> Result<Vec<Service>> {
-        self.services_on(&self.conn, true).await
+        self.services_on(&self.conn, true, |s| s).await
     }
 
-    /// The service dump, made consistent.
+    /// The service dump, made consistent, each service made into a `T` as
+    /// it is decoded.
     ///
     /// IPVS numbers a dump's resume position across the services of *all*
     /// network namespaces (one global table) and never sets
@@ -486,33 +487,65 @@ impl IpvsHandle {
     /// repeat a service when any namespace adds or deletes services in
     /// between (seen in the guest tests). A dump that came in one datagram
     /// was made under one hold of the IPVS lock and is exact; a longer one
-    /// is read again until two consecutive reads list the same services,
-    /// else [`Error::DumpInterrupted`].
-    async fn services_on(&self, conn: &Connection, stats: bool) -> Result<Vec<Service>> {
+    /// is accepted when the next read lists the same services in the same
+    /// order, else [`Error::DumpInterrupted`]. That confirming read decodes
+    /// the keys alone and keeps nothing of them but a fingerprint.
+    async fn services_on<T: Keyed>(
+        &self,
+        conn: &Connection,
+        stats: bool,
+        make: impl Fn(Service) -> T + Copy,
+    ) -> Result<Vec<T>> {
         let attempts = conn.config().dump_retries.saturating_add(2);
-        settle_dump(attempts, || async {
+        let read = || async move {
             let before = conn.stats().recv_calls;
-            let services = self.services_once(conn, stats).await?;
+            let services = self.services_once(conn, stats, make).await?;
             // one data datagram, then NLMSG_DONE (its own datagram on 6.1)
             let single_part = conn.stats().recv_calls.saturating_sub(before) <= 2;
             Ok((services, single_part))
-        })
-        .await
+        };
+        settle_dump(attempts, read, || self.service_fingerprint(conn)).await
     }
 
     /// Decodes the service nest of each reply straight from the received
     /// bytes (no message tree).
-    async fn services_once(&self, conn: &Connection, stats: bool) -> Result<Vec<Service>> {
+    async fn services_once<T>(
+        &self,
+        conn: &Connection,
+        stats: bool,
+        make: impl Fn(Service) -> T,
+    ) -> Result<Vec<T>> {
         let ctx = "list services";
         let payload = IpvsMessage::dump_services();
         let cmd = payload.cmd;
         conn.dump_with(ctx, self.message(payload), |_, p| {
             attr::genl_nest(p, IPVS_CMD_ATTR_SERVICE)
-                .and_then(|n| n.map(|n| Service::decode_with(n, stats)).transpose())
+                .and_then(|n| {
+                    n.map(|n| Service::decode_with(n, stats).map(&make))
+                        .transpose()
+                })
                 .map_err(|e| e.to_string())
         })
         .await
         .map_err(|e| reclassify(cmd, ctx, e))
+    }
+
+    /// One more service dump, reduced to the fingerprint of its keys in
+    /// the order listed (nothing else decoded, nothing kept).
+    async fn service_fingerprint(&self, conn: &Connection) -> Result<Fingerprint> {
+        let ctx = "list services";
+        let payload = IpvsMessage::dump_services();
+        let cmd = payload.cmd;
+        let mut fp = Fingerprint::default();
+        conn.dump_with(ctx, self.message(payload), |_, p| {
+            if let Some(n) = attr::genl_nest(p, IPVS_CMD_ATTR_SERVICE).map_err(|e| e.to_string())? {
+                fp.add(&Service::decode_key(n).map_err(|e| e.to_string())?);
+            }
+            Ok(None::<()>)
+        })
+        .await
+        .map_err(|e| reclassify(cmd, ctx, e))?;
+        Ok(fp)
     }
 
     // -------------------------------------------------------- destinations
@@ -632,14 +665,11 @@ impl IpvsHandle {
         // Entries are made once, in place: each worker fills in the
         // destinations of its own services (no second copy of the list).
         let mut out: Vec<ServiceEntry> = self
-            .services_on(&self.conn, stats)
-            .await?
-            .into_iter()
-            .map(|service| ServiceEntry {
+            .services_on(&self.conn, stats, |service| ServiceEntry {
                 service,
                 destinations: Vec::new(),
             })
-            .collect();
+            .await?;
         let n = self.pipeline.min(out.len());
         if n <= 1 {
             for e in &mut out {
@@ -914,26 +944,97 @@ fn op_index(refused: &[usize], sent: usize) -> usize {
         .fold(sent, |i, &r| if r <= i { i + 1 } else { i })
 }
 
-/// The rule [`IpvsHandle::services`] reads the service dump by: `read`
-/// dumps once and says whether the dump came in a single data datagram. A
-/// read that lists a service twice is never accepted; a single-datagram
-/// read is exact (one hold of the IPVS lock); a longer one is accepted
-/// when the read before it listed the same services. After `attempts`
-/// reads without that, [`Error::DumpInterrupted`].
-async fn settle_dump<F, Fut>(attempts: u32, mut read: F) -> Result<Vec<Service>>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<(Vec<Service>, bool)>>,
-{
-    let mut previous: Option<std::collections::HashSet<ServiceKey>> = None;
-    for _ in 0..attempts {
-        let (services, single_part) = read().await?;
-        let keys: std::collections::HashSet<ServiceKey> = services.iter().map(|s| s.key).collect();
-        let repeated = keys.len() != services.len();
-        if !repeated && (single_part || previous.as_ref() == Some(&keys)) {
-            return Ok(services);
+/// What has a service key: the items a service dump is read into.
+trait Keyed {
+    fn key(&self) -> &ServiceKey;
+}
+
+impl Keyed for Service {
+    fn key(&self) -> &ServiceKey {
+        &self.key
+    }
+}
+
+impl Keyed for ServiceEntry {
+    fn key(&self) -> &ServiceKey {
+        &self.service.key
+    }
+}
+
+/// The services of a dump in the order listed, as a count and a hash:
+/// what two reads of the dump compare.
+#[derive(Debug, Clone)]
+struct Fingerprint {
+    count: usize,
+    hash: std::hash::DefaultHasher,
+}
+
+impl Default for Fingerprint {
+    fn default() -> Self {
+        Fingerprint {
+            count: 0,
+            hash: std::hash::DefaultHasher::new(),
         }
-        previous = (!repeated).then_some(keys);
+    }
+}
+
+impl Fingerprint {
+    fn add(&mut self, key: &ServiceKey) {
+        self.count += 1;
+        std::hash::Hash::hash(key, &mut self.hash);
+    }
+
+    fn of<'a>(keys: impl Iterator<Item = &'a ServiceKey>) -> Self {
+        let mut fp = Fingerprint::default();
+        keys.for_each(|k| fp.add(k));
+        fp
+    }
+
+    fn value(&self) -> (usize, u64) {
+        (self.count, std::hash::Hasher::finish(&self.hash))
+    }
+}
+
+/// The rule [`IpvsHandle::services`] reads the service dump by: `read`
+/// dumps once and says whether the dump came in a single data datagram;
+/// `confirm` dumps again, reduced to a [`Fingerprint`]. A read that lists
+/// a service twice is never accepted; a single-datagram read is exact (one
+/// hold of the IPVS lock); a longer one is accepted when the read before
+/// it or the confirming read after it listed the same services in the same
+/// order. After `attempts` reads (of either kind) without that,
+/// [`Error::DumpInterrupted`].
+async fn settle_dump<T, R, RF, C, CF>(attempts: u32, mut read: R, mut confirm: C) -> Result<Vec<T>>
+where
+    T: Keyed,
+    R: FnMut() -> RF,
+    RF: std::future::Future<Output = Result<(Vec<T>, bool)>>,
+    C: FnMut() -> CF,
+    CF: std::future::Future<Output = Result<Fingerprint>>,
+{
+    let mut previous: Option<(usize, u64)> = None;
+    let mut done = 0;
+    while done < attempts {
+        done += 1;
+        let (items, single_part) = read().await?;
+        let mut seen = std::collections::HashSet::with_capacity(items.len());
+        if !items.iter().all(|i| seen.insert(i.key())) {
+            previous = None;
+            continue;
+        }
+        drop(seen);
+        let fp = Fingerprint::of(items.iter().map(Keyed::key)).value();
+        if single_part || previous == Some(fp) {
+            return Ok(items);
+        }
+        if done == attempts {
+            break;
+        }
+        done += 1;
+        let again = confirm().await?.value();
+        if again == fp {
+            return Ok(items);
+        }
+        previous = Some(again);
     }
     Err(Error::DumpInterrupted {
         context: "list services".into(),
@@ -1084,64 +1185,98 @@ mod tests {
     /// kernel race it answers is shown in the guest test
     /// `multi_datagram_dump_disturbed_between_datagrams`): a read that
     /// repeats a service (as a dump disturbed between datagrams does) is
-    /// never returned; two agreeing multi-datagram reads are.
+    /// never returned; a multi-datagram read is returned when the read
+    /// before it or the confirming read after it lists the same services
+    /// in the same order.
     #[test]
     fn service_dump_is_read_until_two_reads_agree() {
         let svc = |i: u8| Service::tcp(std::net::SocketAddr::from(([10, 0, 0, i], 80)));
         let a = vec![svc(1), svc(2), svc(3)];
         let repeat = vec![svc(1), svc(2), svc(3), svc(3)];
         let skip = vec![svc(1), svc(3)];
-        let run = |script: Vec<(Vec<Service>, bool)>, attempts: u32| {
+        let reordered = vec![svc(2), svc(1), svc(3)];
+        // the script: full reads and confirming reads, in the order made
+        enum Step {
+            Read(Vec<Service>, bool),
+            Confirm(Vec<Service>),
+        }
+        use Step::{Confirm, Read};
+        let run = |script: Vec<Step>, attempts: u32| {
+            let script = std::cell::RefCell::new(script.into_iter());
             let calls = std::cell::Cell::new(0usize);
+            let next = || {
+                calls.set(calls.get() + 1);
+                script.borrow_mut().next()
+            };
             let rt = tokio::runtime::Builder::new_current_thread()
                 .build()
                 .expect("runtime");
-            let got = rt.block_on(settle_dump(attempts, || {
-                let i = calls.get();
-                calls.set(i + 1);
-                let r = script
-                    .get(i)
-                    .cloned()
-                    .ok_or_else(|| Error::io("script", std::io::Error::other("read too often")));
-                async move { r }
-            }));
-            (got, calls.get())
-        };
-        let ok = |(r, calls): (Result<Vec<Service>>, usize)| {
+            let wrong = || Error::io("script", std::io::Error::other("wrong read"));
+            let got = rt.block_on(settle_dump(
+                attempts,
+                || {
+                    let r = match next() {
+                        Some(Read(v, single)) => Ok((v, single)),
+                        _ => Err(wrong()),
+                    };
+                    async move { r }
+                },
+                || {
+                    let r = match next() {
+                        Some(Confirm(v)) => Ok(Fingerprint::of(v.iter().map(|s| &s.key))),
+                        _ => Err(wrong()),
+                    };
+                    async move { r }
+                },
+            ));
             (
-                r.ok().map(|v| v.iter().map(|s| s.key).collect::<Vec<_>>()),
-                calls,
+                got.map(|v| v.iter().map(|s| s.key).collect::<Vec<_>>()),
+                calls.get(),
             )
         };
+        let ok = |(r, calls): (Result<Vec<ServiceKey>>, usize)| (r.ok(), calls);
         let keys = |v: &[Service]| v.iter().map(|s| s.key).collect::<Vec<_>>();
         // one datagram: exact at once
-        assert_eq!(ok(run(vec![(a.clone(), true)], 5)), (Some(keys(&a)), 1));
-        // several datagrams: a second read confirms
+        assert_eq!(ok(run(vec![Read(a.clone(), true)], 5)), (Some(keys(&a)), 1));
+        // several datagrams: a confirming read agrees
         assert_eq!(
-            ok(run(vec![(a.clone(), false), (a.clone(), false)], 5)),
+            ok(run(vec![Read(a.clone(), false), Confirm(a.clone())], 5)),
             (Some(keys(&a)), 2)
         );
-        // a repeated service is refused even in one datagram, and a
-        // disturbed read (skipped service) is not confirmed by a good one
+        // a repeated service is refused even in one datagram; a disturbed
+        // read (skipped service) is not confirmed by a good one, but the
+        // good confirming read then confirms the next full read
         assert_eq!(
             ok(run(
                 vec![
-                    (repeat.clone(), true),
-                    (skip.clone(), false),
-                    (a.clone(), false),
-                    (a.clone(), false)
+                    Read(repeat.clone(), true),
+                    Read(skip.clone(), false),
+                    Confirm(a.clone()),
+                    Read(a.clone(), false),
                 ],
                 5
             )),
             (Some(keys(&a)), 4)
         );
+        // the same services in another order do not confirm
+        assert_eq!(
+            ok(run(
+                vec![
+                    Read(a.clone(), false),
+                    Confirm(reordered.clone()),
+                    Read(reordered.clone(), false),
+                ],
+                5
+            )),
+            (Some(keys(&reordered)), 3)
+        );
         // never agreeing: DumpInterrupted after `attempts` reads
         let (r, calls) = run(
             vec![
-                (repeat.clone(), false),
-                (skip.clone(), false),
-                (repeat, false),
-                (a, false),
+                Read(repeat.clone(), false),
+                Read(skip.clone(), false),
+                Confirm(a.clone()),
+                Read(repeat, false),
             ],
             4,
         );

@@ -304,6 +304,29 @@ pub enum ServiceKey {
 }
 
 impl ServiceKey {
+    /// The key from a service nest's attributes: the firewall mark when it
+    /// is set (or there is no address), else protocol, address and port.
+    fn from_parts(
+        af: Option<u16>,
+        proto: Option<u16>,
+        addr: Option<&[u8]>,
+        port: Option<u16>,
+        fwmark: Option<u32>,
+    ) -> std::result::Result<Self, DecodeError> {
+        let af = af.ok_or("service without address family")?;
+        Ok(match (fwmark, proto, addr) {
+            (Some(mark), _, _) if mark != 0 || addr.is_none() => ServiceKey::Fwmark {
+                family: Family::from(af),
+                mark,
+            },
+            (_, Some(p), Some(a)) => ServiceKey::Addr {
+                protocol: Protocol::from(p),
+                addr: SocketAddr::new(attr::parse_addr(Some(af), a)?, port.unwrap_or(0)),
+            },
+            _ => return Err("service with neither fwmark nor protocol and address".into()),
+        })
+    }
+
     /// `-t ADDR:PORT`
     pub fn tcp(addr: SocketAddr) -> Self {
         ServiceKey::Addr {
@@ -768,6 +791,29 @@ impl Service {
         Service::decode_with(nest, true).map_err(|e| e.in_object("service"))
     }
 
+    /// The key of a service nest alone (the other attributes skipped
+    /// unread): what a re-read of the service dump compares.
+    pub(crate) fn decode_key(nest: &[u8]) -> std::result::Result<ServiceKey, DecodeError> {
+        let read = || {
+            let (mut af, mut proto, mut addr, mut port, mut fwmark) =
+                (None, None, None, None, None);
+            for a in attr::each(nest) {
+                let a = a?;
+                let v = a.value;
+                match a.kind() {
+                    IPVS_SVC_ATTR_AF => af = Some(attr::u16_ne(v, "service af")?),
+                    IPVS_SVC_ATTR_PROTOCOL => proto = Some(attr::u16_ne(v, "service protocol")?),
+                    IPVS_SVC_ATTR_ADDR if v.len() == 4 || v.len() == 16 => addr = Some(v),
+                    IPVS_SVC_ATTR_PORT => port = Some(attr::u16_be(v, "service port")?),
+                    IPVS_SVC_ATTR_FWMARK => fwmark = Some(attr::u32_ne(v, "service fwmark")?),
+                    _ => {}
+                }
+            }
+            ServiceKey::from_parts(af, proto, addr, port, fwmark)
+        };
+        read().map_err(|e| e.in_object("service"))
+    }
+
     /// [`decode`](Self::decode), statistics skipped unread when `stats` is
     /// false (configuration reads: [`IpvsHandle::config_snapshot`](crate::IpvsHandle::config_snapshot)).
     pub(crate) fn decode_with(nest: &[u8], stats: bool) -> std::result::Result<Self, DecodeError> {
@@ -810,18 +856,7 @@ impl Service {
                 _ => unknown.push(attr::unknown(&a)),
             }
         }
-        let af = af.ok_or("service without address family")?;
-        let family = Family::from(af);
-        let key = match (fwmark, proto, addr) {
-            (Some(mark), _, _) if mark != 0 || addr.is_none() => {
-                ServiceKey::Fwmark { family, mark }
-            }
-            (_, Some(p), Some(a)) => ServiceKey::Addr {
-                protocol: Protocol::from(p),
-                addr: SocketAddr::new(attr::parse_addr(Some(af), a)?, port.unwrap_or(0)),
-            },
-            _ => return Err("service with neither fwmark nor protocol and address".into()),
-        };
+        let key = ServiceKey::from_parts(af, proto, addr, port, fwmark)?;
         // The netmask follows the address actually read: with an unknown
         // `af`, a 16-byte address is IPv6 (found by fuzzing: the netmask
         // was read as IPv4 and the service did not survive a round trip).
@@ -982,6 +1017,50 @@ mod tests {
         assert_eq!(s.key.family(), Family::Ipv6);
         assert_eq!(s.netmask, Netmask::host(Family::Ipv6));
         assert_eq!(Service::from_attrs(&s.to_attrs()).unwrap(), s);
+    }
+
+    /// The key-only decoder (the confirming re-read of a service dump)
+    /// reads the key the full decoder reads, for every kind of key, and
+    /// refuses what the full decoder refuses.
+    #[test]
+    fn the_key_alone_is_the_key_of_the_service() {
+        let v6: std::net::IpAddr = "2001:db8::7".parse().unwrap();
+        let services = [
+            Service::tcp(SocketAddr::from(([10, 0, 0, 1], 80))),
+            Service::udp(SocketAddr::new(v6, 53)),
+            Service::sctp(SocketAddr::from(([10, 0, 0, 2], 0))),
+            Service::fwmark(7),
+            Service::fwmark6(u32::MAX),
+            Service::new(ServiceKey::Addr {
+                protocol: Protocol::Other(99),
+                addr: SocketAddr::from(([192, 0, 2, 1], 65535)),
+            }),
+        ];
+        for s in &services {
+            let mut nest = Vec::new();
+            s.append_attrs(&mut nest);
+            assert_eq!(Service::decode_key(&nest).unwrap(), s.key, "{s:?}");
+            assert_eq!(Service::decode(&nest).unwrap().key, s.key, "{s:?}");
+        }
+        // the fuzz case above: unknown family, 16-byte address
+        let attrs = [
+            ServiceAttr::Af(96),
+            ServiceAttr::Protocol(6),
+            ServiceAttr::Addr([10, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0].to_vec()),
+            ServiceAttr::Port(443),
+        ];
+        let nest = attr::to_bytes(&attrs);
+        assert_eq!(
+            Service::decode_key(&nest).unwrap(),
+            Service::decode(&nest).unwrap().key
+        );
+        // malformed or keyless nests are refused, naming the service
+        let keyless = attr::to_bytes(&[ServiceAttr::Af(2), ServiceAttr::Port(80)]);
+        for bad in [&[9u8, 0, 1, 0][..], &keyless] {
+            assert!(Service::decode(bad).is_err());
+            let e = Service::decode_key(bad).unwrap_err();
+            assert_eq!(e.object(), Some("service"), "{e}");
+        }
     }
 
     /// A malformed nest is a `DecodeError` naming the object, which
