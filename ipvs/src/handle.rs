@@ -119,13 +119,31 @@ impl AsOperation for OperationRef<'_> {
 struct OpRequest<'a> {
     family_id: u16,
     op: OperationRef<'a>,
+    /// The operation's service nest when it names its service by key
+    /// alone, already encoded (consecutive operations on one service, as
+    /// its destinations are, share one encoding); `None`: encoded here.
+    key_nest: Option<KeyNest>,
+}
+
+/// The service nest that names a service by key alone (key attributes and
+/// `ipvsadm`'s neutral settings, see [`ServiceKey::append_attrs_full`]),
+/// encoded once and shared by the operations that use it.
+type KeyNest = std::sync::Arc<[u8]>;
+
+/// The netlink attribute type of a service nest.
+const SVC_NEST: u16 = IPVS_CMD_ATTR_SERVICE | netlink_packet_core::NLA_F_NESTED;
+
+/// Encodes the nest naming `key` into `buf`.
+fn append_key_nest(buf: &mut Vec<u8>, key: &ServiceKey) {
+    let mask = Some(crate::service::Netmask::host(key.family()));
+    crate::attr::append_nla(buf, SVC_NEST, |b| key.append_attrs_full(b, mask));
 }
 
 impl nl_engine::Outgoing for OpRequest<'_> {
     fn append_to(&mut self, buf: &mut Vec<u8>) {
         use crate::attr::append_nla;
         use netlink_packet_core::NLA_F_NESTED;
-        const SVC: u16 = IPVS_CMD_ATTR_SERVICE | NLA_F_NESTED;
+        const SVC: u16 = SVC_NEST;
         const DEST: u16 = IPVS_CMD_ATTR_DEST | NLA_F_NESTED;
         let start = buf.len();
         // nlmsghdr (length and sequence number are the batch's to set),
@@ -138,9 +156,10 @@ impl nl_engine::Outgoing for OpRequest<'_> {
             0,
             0,
         ]);
-        let key_full = |buf: &mut Vec<u8>, k: &ServiceKey| {
-            let mask = Some(crate::service::Netmask::host(k.family()));
-            append_nla(buf, SVC, |b| k.append_attrs_full(b, mask));
+        let key_nest = self.key_nest.as_deref();
+        let key_full = |buf: &mut Vec<u8>, k: &ServiceKey| match key_nest {
+            Some(n) => buf.extend_from_slice(n),
+            None => append_key_nest(buf, k),
         };
         match self.op {
             OperationRef::AddService(s) | OperationRef::EditService(s) => {
@@ -786,11 +805,7 @@ impl IpvsHandle {
         // Invalid operations are answered here and not sent.
         let mut failed: Vec<(usize, Error)> = Vec::new();
         let sent = {
-            let msgs = ValidRequests {
-                ops: ops.clone().enumerate(),
-                family_id: self.family_id,
-                failed: &mut failed,
-            };
+            let msgs = ValidRequests::new(ops.clone().enumerate(), self.family_id, &mut failed);
             let ctx = format!("apply {total} IPVS operations");
             self.conn.batch_iter(&ctx, msgs, options).await?
         };
@@ -916,6 +931,26 @@ struct ValidRequests<'f, I> {
     ops: std::iter::Enumerate<I>,
     family_id: u16,
     failed: &'f mut Vec<(usize, Error)>,
+    /// The service nest of the last operation that named its service by
+    /// key alone, and that key.
+    last_nest: Option<(ServiceKey, KeyNest)>,
+    scratch: Vec<u8>,
+}
+
+impl<'f, I> ValidRequests<'f, I> {
+    fn new(
+        ops: std::iter::Enumerate<I>,
+        family_id: u16,
+        failed: &'f mut Vec<(usize, Error)>,
+    ) -> Self {
+        ValidRequests {
+            ops,
+            family_id,
+            failed,
+            last_nest: None,
+            scratch: Vec::new(),
+        }
+    }
 }
 
 impl<'o, I: Iterator<Item = OperationRef<'o>>> Iterator for ValidRequests<'_, I> {
@@ -924,9 +959,27 @@ impl<'o, I: Iterator<Item = OperationRef<'o>>> Iterator for ValidRequests<'_, I>
         for (i, op) in self.ops.by_ref() {
             match op.validate() {
                 Ok(()) => {
+                    let key_nest = match op {
+                        OperationRef::AddService(_) | OperationRef::EditService(_) => None,
+                        OperationRef::DeleteService(k)
+                        | OperationRef::ZeroService(k)
+                        | OperationRef::AddDestination(k, _)
+                        | OperationRef::EditDestination(k, _)
+                        | OperationRef::DeleteDestination(k, _) => match &self.last_nest {
+                            Some((last, n)) if last == k => Some(n.clone()),
+                            _ => {
+                                self.scratch.clear();
+                                append_key_nest(&mut self.scratch, k);
+                                let n = KeyNest::from(self.scratch.as_slice());
+                                self.last_nest = Some((*k, n.clone()));
+                                Some(n)
+                            }
+                        },
+                    };
                     return Some(OpRequest {
                         family_id: self.family_id,
                         op,
+                        key_nest,
                     });
                 }
                 Err(e) => self.failed.push((i, e)),
@@ -1363,9 +1416,40 @@ mod tests {
             OpRequest {
                 family_id: 0x1234,
                 op: op.borrowed(),
+                key_nest: None,
             }
             .append_to(&mut direct);
             assert_eq!(direct, typed(0x1234, op.message()), "{op:?}");
         }
+        // the same operations as a bulk apply makes them (service nests
+        // encoded once for consecutive operations on one service), twice
+        // over so that every kind follows one on the same service
+        let twice: Vec<OperationRef<'_>> = ops
+            .iter()
+            .map(Operation::borrowed)
+            .filter(|op| op.validate().is_ok())
+            .flat_map(|op| [op, op])
+            .collect();
+        let key_only = twice
+            .iter()
+            .filter(|op| {
+                !matches!(
+                    op,
+                    OperationRef::AddService(_) | OperationRef::EditService(_)
+                )
+            })
+            .count();
+        assert!(key_only >= 8, "{key_only}");
+        let mut failed = Vec::new();
+        let reqs = ValidRequests::new(twice.iter().copied().enumerate(), 0x1234, &mut failed);
+        let mut cached = 0;
+        for (mut req, op) in reqs.zip(&twice) {
+            cached += usize::from(req.key_nest.is_some());
+            let mut direct = Vec::new();
+            req.append_to(&mut direct);
+            assert_eq!(direct, typed(0x1234, op.to_operation().message()), "{op:?}");
+        }
+        assert!(failed.is_empty());
+        assert_eq!(cached, key_only);
     }
 }
