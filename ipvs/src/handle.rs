@@ -143,7 +143,6 @@ impl nl_engine::Outgoing for OpRequest<'_> {
     fn append_to(&mut self, buf: &mut Vec<u8>) {
         use crate::attr::append_nla;
         use netlink_packet_core::NLA_F_NESTED;
-        const SVC: u16 = SVC_NEST;
         const DEST: u16 = IPVS_CMD_ATTR_DEST | NLA_F_NESTED;
         let start = buf.len();
         // nlmsghdr (length and sequence number are the batch's to set),
@@ -163,7 +162,7 @@ impl nl_engine::Outgoing for OpRequest<'_> {
         };
         match self.op {
             OperationRef::AddService(s) | OperationRef::EditService(s) => {
-                append_nla(buf, SVC, |b| s.append_attrs(b))
+                append_nla(buf, SVC_NEST, |b| s.append_attrs(b))
             }
             OperationRef::DeleteService(k) | OperationRef::ZeroService(k) => key_full(buf, k),
             OperationRef::AddDestination(k, d)
@@ -1016,7 +1015,6 @@ impl Keyed for ServiceEntry {
 
 /// The services of a dump in the order listed, as a count and a hash:
 /// what two reads of the dump compare.
-#[derive(Debug, Clone)]
 struct Fingerprint {
     count: usize,
     hash: std::hash::DefaultHasher,

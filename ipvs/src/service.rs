@@ -303,30 +303,51 @@ pub enum ServiceKey {
     },
 }
 
-impl ServiceKey {
-    /// The key from a service nest's attributes: the firewall mark when it
-    /// is set (or there is no address), else protocol, address and port.
-    fn from_parts(
-        af: Option<u16>,
-        proto: Option<u16>,
-        addr: Option<&[u8]>,
-        port: Option<u16>,
-        fwmark: Option<u32>,
-    ) -> std::result::Result<Self, DecodeError> {
-        let af = af.ok_or("service without address family")?;
-        Ok(match (fwmark, proto, addr) {
-            (Some(mark), _, _) if mark != 0 || addr.is_none() => ServiceKey::Fwmark {
+/// The attributes of a service nest that make its key, gathered as they
+/// come (the full decoder and the key-only decoder read them alike).
+#[derive(Default)]
+struct KeyParts<'a> {
+    af: Option<u16>,
+    proto: Option<u16>,
+    addr: Option<&'a [u8]>,
+    port: Option<u16>,
+    fwmark: Option<u32>,
+}
+
+impl<'a> KeyParts<'a> {
+    /// Keeps the attribute `kind` with value `v` if it belongs to the key
+    /// (then `true`; an address of another size than 4 or 16 does not).
+    fn take(&mut self, kind: u16, v: &'a [u8]) -> std::result::Result<bool, DecodeError> {
+        match kind {
+            IPVS_SVC_ATTR_AF => self.af = Some(attr::u16_ne(v, "service af")?),
+            IPVS_SVC_ATTR_PROTOCOL => self.proto = Some(attr::u16_ne(v, "service protocol")?),
+            IPVS_SVC_ATTR_ADDR if v.len() == 4 || v.len() == 16 => self.addr = Some(v),
+            IPVS_SVC_ATTR_PORT => self.port = Some(attr::u16_be(v, "service port")?),
+            IPVS_SVC_ATTR_FWMARK => self.fwmark = Some(attr::u32_ne(v, "service fwmark")?),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// The key: the firewall mark when it is set (or there is no
+    /// address), else protocol, address and port.
+    fn key(self) -> std::result::Result<ServiceKey, DecodeError> {
+        let af = self.af.ok_or("service without address family")?;
+        Ok(match (self.fwmark, self.proto, self.addr) {
+            (Some(mark), _, _) if mark != 0 || self.addr.is_none() => ServiceKey::Fwmark {
                 family: Family::from(af),
                 mark,
             },
             (_, Some(p), Some(a)) => ServiceKey::Addr {
                 protocol: Protocol::from(p),
-                addr: SocketAddr::new(attr::parse_addr(Some(af), a)?, port.unwrap_or(0)),
+                addr: SocketAddr::new(attr::parse_addr(Some(af), a)?, self.port.unwrap_or(0)),
             },
             _ => return Err("service with neither fwmark nor protocol and address".into()),
         })
     }
+}
 
+impl ServiceKey {
     /// `-t ADDR:PORT`
     pub fn tcp(addr: SocketAddr) -> Self {
         ServiceKey::Addr {
@@ -795,21 +816,12 @@ impl Service {
     /// unread): what a re-read of the service dump compares.
     pub(crate) fn decode_key(nest: &[u8]) -> std::result::Result<ServiceKey, DecodeError> {
         let read = || {
-            let (mut af, mut proto, mut addr, mut port, mut fwmark) =
-                (None, None, None, None, None);
+            let mut key = KeyParts::default();
             for a in attr::each(nest) {
                 let a = a?;
-                let v = a.value;
-                match a.kind() {
-                    IPVS_SVC_ATTR_AF => af = Some(attr::u16_ne(v, "service af")?),
-                    IPVS_SVC_ATTR_PROTOCOL => proto = Some(attr::u16_ne(v, "service protocol")?),
-                    IPVS_SVC_ATTR_ADDR if v.len() == 4 || v.len() == 16 => addr = Some(v),
-                    IPVS_SVC_ATTR_PORT => port = Some(attr::u16_be(v, "service port")?),
-                    IPVS_SVC_ATTR_FWMARK => fwmark = Some(attr::u32_ne(v, "service fwmark")?),
-                    _ => {}
-                }
+                key.take(a.kind(), a.value)?;
             }
-            ServiceKey::from_parts(af, proto, addr, port, fwmark)
+            key.key()
         };
         read().map_err(|e| e.in_object("service"))
     }
@@ -817,11 +829,7 @@ impl Service {
     /// [`decode`](Self::decode), statistics skipped unread when `stats` is
     /// false (configuration reads: [`IpvsHandle::config_snapshot`](crate::IpvsHandle::config_snapshot)).
     pub(crate) fn decode_with(nest: &[u8], stats: bool) -> std::result::Result<Self, DecodeError> {
-        let mut af = None;
-        let mut proto = None;
-        let mut addr = None;
-        let mut port = None;
-        let mut fwmark = None;
+        let mut key = KeyParts::default();
         let mut sched = None;
         let mut flags = (0, !0);
         let mut timeout = 0;
@@ -833,12 +841,10 @@ impl Service {
         for a in attr::each(nest) {
             let a = a?;
             let v = a.value;
+            if key.take(a.kind(), v)? {
+                continue;
+            }
             match a.kind() {
-                IPVS_SVC_ATTR_AF => af = Some(attr::u16_ne(v, "service af")?),
-                IPVS_SVC_ATTR_PROTOCOL => proto = Some(attr::u16_ne(v, "service protocol")?),
-                IPVS_SVC_ATTR_ADDR if v.len() == 4 || v.len() == 16 => addr = Some(v),
-                IPVS_SVC_ATTR_PORT => port = Some(attr::u16_be(v, "service port")?),
-                IPVS_SVC_ATTR_FWMARK => fwmark = Some(attr::u32_ne(v, "service fwmark")?),
                 IPVS_SVC_ATTR_SCHED_NAME => sched = Some(attr::str_of(v, "scheduler")?),
                 IPVS_SVC_ATTR_FLAGS if v.len() == 8 => {
                     let (f, m) = v.split_at(4);
@@ -856,7 +862,7 @@ impl Service {
                 _ => unknown.push(attr::unknown(&a)),
             }
         }
-        let key = ServiceKey::from_parts(af, proto, addr, port, fwmark)?;
+        let key = key.key()?;
         // The netmask follows the address actually read: with an unknown
         // `af`, a 16-byte address is IPv6 (found by fuzzing: the netmask
         // was read as IPv4 and the service did not survive a round trip).
