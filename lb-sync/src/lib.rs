@@ -130,6 +130,7 @@ pub use ipvs_nl as ipvs;
 /// The netlink engine under both (`nl-engine`).
 pub use nl_engine as netlink;
 
+mod hash;
 mod report;
 pub use report::{Change, Changes, ChangesIter, SetReport, SyncReport};
 

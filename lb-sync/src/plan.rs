@@ -1,7 +1,7 @@
 //! Planning: the operations that bring the current state to the desired
 //! one, computed without touching the kernel.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::net::SocketAddr;
 
 use ipset_nl::{IpPortEntry, SetElement};
@@ -12,6 +12,7 @@ use ipvs_nl::{
 use nl_engine::{Error, Result};
 
 use crate::Graceful;
+use crate::hash::{WordMap, WordSet, word_set};
 
 /// The changes that bring `current` to `desired`: what [`Syncer::sync`](crate::Syncer::sync)
 /// sends in one round, computed without touching the kernel.
@@ -69,8 +70,8 @@ pub fn validate(services: &[(Service, Vec<Destination>)]) -> Result<()> {
 /// twice).
 pub(crate) fn validated_keys(
     services: &[(Service, Vec<Destination>)],
-) -> Result<HashSet<&ServiceKey>> {
-    let mut keys = HashSet::with_capacity(services.len());
+) -> Result<WordSet<&ServiceKey>> {
+    let mut keys = word_set(services.len());
     for (s, ds) in services {
         if !keys.insert(&s.key) {
             return Err(Error::invalid_input(
@@ -86,7 +87,7 @@ pub(crate) fn validated_keys(
                 .find(|(i, d)| ds.iter().skip(i + 1).any(|o| dest_key(o) == dest_key(d)))
                 .map(|(_, d)| d)
         } else {
-            let mut dk = HashSet::with_capacity(ds.len());
+            let mut dk = word_set(ds.len());
             ds.iter().find(|d| !dk.insert(dest_key(d)))
         };
         if let Some(d) = twice {
@@ -108,7 +109,7 @@ pub(crate) const SCAN_MAX: usize = 16;
 /// it is short (the usual case), through a map when it is long.
 pub(crate) struct Dests<'a> {
     list: &'a [Destination],
-    index: Option<HashMap<SocketAddr, &'a Destination>>,
+    index: Option<WordMap<SocketAddr, &'a Destination>>,
 }
 
 impl<'a> Dests<'a> {
@@ -227,11 +228,11 @@ pub(crate) fn plan_refs<'a>(
         // from empty, every service and destination is one add
         ops.reserve_exact(desired.iter().map(|(_, ds)| 1 + ds.len()).sum());
     }
-    let by_key: HashMap<ServiceKey, &ServiceEntry> =
+    let by_key: WordMap<ServiceKey, &ServiceEntry> =
         current.iter().map(|e| (e.service.key, e)).collect();
     // Only needed to find the services to delete: none when nothing exists.
-    let mut wanted: HashSet<ServiceKey> =
-        HashSet::with_capacity(if current.is_empty() { 0 } else { desired.len() });
+    let mut wanted: WordSet<ServiceKey> =
+        word_set(if current.is_empty() { 0 } else { desired.len() });
     for (s, ds) in desired {
         if !current.is_empty() {
             wanted.insert(s.key);

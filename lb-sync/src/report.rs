@@ -5,7 +5,7 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
 use ipset_nl::IpPortEntry;
-use ipvs_nl::{Destination, Operation, OperationRef, ServiceKey};
+use ipvs_nl::{Destination, Operation, OperationRef, Service, ServiceKey};
 use nl_engine::Error;
 
 /// One IPVS change a sync made, naming the object it changed (its
@@ -232,6 +232,41 @@ impl Changes {
         }
         self.steps.reserve_exact(steps);
         self.bytes.reserve_exact(bytes);
+    }
+
+    /// Reserves exactly the room [`push_adds`](Self::push_adds) of every
+    /// service of `services` takes.
+    pub(crate) fn reserve_for_adds(&mut self, services: &[(Service, Vec<Destination>)]) {
+        let (mut steps, mut bytes) = (0, 0);
+        for (s, ds) in services {
+            steps += 1 + ds.len();
+            bytes += key_len(&s.key) + ds.iter().map(|d| addr_len(&d.addr) + 2).sum::<usize>();
+        }
+        self.steps.reserve_exact(steps);
+        self.bytes.reserve_exact(bytes);
+    }
+
+    /// Appends the add of the service `key` and the adds of its
+    /// destinations `ds`, in that order (what [`push`](Self::push) of each
+    /// change appends, with the service's key compared once rather than
+    /// once per change).
+    pub(crate) fn push_adds(&mut self, key: &ServiceKey, ds: &[Destination]) {
+        let mut step = Kind::AddService as u8;
+        if self.last.as_ref() != Some(key) {
+            put_key(&mut self.bytes, key);
+            self.last = Some(*key);
+            step |= NEXT_SERVICE;
+        }
+        self.steps.push(step);
+        for d in ds {
+            let v6 = put_ip(&mut self.bytes, d.addr);
+            self.bytes.extend_from_slice(&d.port.to_ne_bytes());
+            self.steps.push(if v6 {
+                Kind::AddDestination as u8 | DEST_V6
+            } else {
+                Kind::AddDestination as u8
+            });
+        }
     }
 
     /// Appends what `op` changed (nothing for a counter reset).
@@ -508,6 +543,7 @@ impl<E> SetReport<E> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::Adds;
 
     #[test]
     fn changes_keep_order_and_content() {
@@ -596,6 +632,35 @@ mod tests {
         // when its memory stays in place)
         assert_eq!(room(&c), reserved);
         assert_eq!((c.len(), c.bytes.len()), (5, 3 * 9 + 3 * 6));
+    }
+
+    #[test]
+    fn adds_of_services_are_the_changes_pushed_one_by_one() {
+        let a = Service::tcp("10.0.0.1:80".parse().unwrap());
+        let b = Service::udp("[2001:db8::1]:53".parse().unwrap());
+        let c = Service::fwmark(7);
+        let d = |s: &str| {
+            let s: SocketAddr = s.parse().unwrap();
+            Destination::new(s.ip(), s.port())
+        };
+        let services = vec![
+            (a.clone(), vec![d("10.1.0.1:80"), d("[2001:db8::2]:8080")]),
+            (b.clone(), vec![]),
+            (c.clone(), vec![d("10.1.0.2:0")]),
+        ];
+        // after a change to `a` already recorded, `a`'s key is not repeated
+        let before = Change::DeleteDestination(a.key, "10.9.9.9:1".parse().unwrap());
+        let mut fast: Changes = [before].into_iter().collect();
+        fast.reserve_for_adds(&services);
+        let room = (fast.steps.capacity(), fast.bytes.capacity());
+        for (s, ds) in &services {
+            fast.push_adds(&s.key, ds);
+        }
+        assert_eq!((fast.steps.capacity(), fast.bytes.capacity()), room);
+        let mut slow: Changes = [before].into_iter().collect();
+        Adds::new(&services).for_each(|op| slow.push_op(op));
+        assert_eq!(fast, slow);
+        assert_eq!(fast.len(), 1 + 3 + 1 + 2);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use ipset_nl::{BulkOptions, IpSet, IpsetHandle, Outcome, SetElement};
 use ipvs_nl::{Destination, IpvsHandle, OperationRef, Service, ServiceKey};
 use nl_engine::{BatchResults, Error, Netns, Result};
 
+use crate::hash::WordSet;
 use crate::plan::{Adds, owned, plan_refs, validated_keys};
 use crate::{
     Change, DesiredSet, DesiredState, Ownership, SetPlan, SetReport, SetStrategy, SyncOptions,
@@ -198,7 +199,7 @@ impl Syncer {
         &self,
         ipvs: &IpvsHandle,
         services: &[(Service, Vec<Destination>)],
-        keys: HashSet<&ServiceKey>,
+        keys: WordSet<&ServiceKey>,
         report: &mut SyncReport,
     ) -> Result<()> {
         let ownership = &self.options.ownership;
@@ -223,7 +224,16 @@ impl Syncer {
                     break;
                 }
                 let results = ipvs.apply_iter(ops.clone()).await?;
-                record(report, ops, results);
+                if results.all_ok() {
+                    // every add applied: the report is the desired state
+                    // itself, recorded service by service
+                    report.applied.reserve_for_adds(services);
+                    for (s, ds) in services {
+                        report.applied.push_adds(&s.key, ds);
+                    }
+                } else {
+                    record(report, ops, results);
+                }
             } else {
                 let mut zeroed = Vec::new();
                 let (mut ops, draining) = plan_refs(
