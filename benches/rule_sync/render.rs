@@ -266,16 +266,27 @@ pub(crate) fn render(args: &[String]) -> Res<()> {
                     op_faults_n("1", n, "ours"),
                     op_faults_n("1", n, "floor"),
                 ) {
-                    let touch = (fo_n - ff_n).max(0.0) * pc;
-                    writeln!(
-                        checks,
-                        "  - of the {:.4} s between ours and the floor, the first touch of the {:.0} pages more that ours touches in the operation accounts for about {touch:.4} s ({:.0}%, at the {:.1} µs a page costs in this guest); ours less that cost would be {:.3}x the floor",
-                        oo - fo,
-                        fo_n - ff_n,
-                        100.0 * touch / (oo - fo).max(f64::MIN_POSITIVE),
-                        pc * 1e6,
-                        (oo - touch) / fo,
-                    )?;
+                    let more = (fo_n - ff_n).max(0.0);
+                    let touch = more * pc;
+                    let gap = oo - fo;
+                    if touch <= gap {
+                        writeln!(
+                            checks,
+                            "  - of the {gap:.4} s between ours and the floor, the first touch of the {more:.0} pages more that ours touches in the operation accounts for about {touch:.4} s ({:.0}%, at the {:.1} µs a page costs in this guest); ours less that cost would be {:.3}x the floor",
+                            100.0 * touch / gap.max(f64::MIN_POSITIVE),
+                            pc * 1e6,
+                            (oo - touch) / fo,
+                        )?;
+                    } else {
+                        // a fresh process's first touch costs more than
+                        // a fault inside a running one: the figure cannot
+                        // apportion this gap
+                        writeln!(
+                            checks,
+                            "  - the {more:.0} pages more that ours touches in the operation would cost {touch:.4} s at the {:.1} µs a fresh process's first touch costs in this guest, more than the whole {gap:.4} s between ours and the floor: faults inside a running process cost less, and this figure does not say how much of the gap they make",
+                            pc * 1e6,
+                        )?;
+                    }
                 }
             }
             // the sync (issue 8), then this project's ipvsadm -R on the
