@@ -93,7 +93,7 @@ pub(crate) fn exec(imp: &str, case: &str, n: usize, dgram: usize, file: Option<&
             rt.block_on(async {
                 let h = ipset()?;
                 let t = op_start();
-                let r = h.replace(&CreateSet::hash_ip_port(SET), &es).await?;
+                let r = h.replace(&ipset_spec(SET), &es).await?;
                 Res::Ok((op_end(t), r.applied()))
             })?
         }

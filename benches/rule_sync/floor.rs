@@ -249,7 +249,7 @@ pub(crate) fn floor_input(
         "5a" => pack(ipset_adds(SET, &elems(0))),
         "5b" => {
             let tmp = "bench-tmp";
-            let spec = CreateSet::hash_ip_port(tmp);
+            let spec = ipset_spec(tmp);
             let mut v = vec![ipset_msg(
                 C::Create,
                 NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL,

@@ -57,6 +57,19 @@ type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
 const IPSET_N: usize = 50_000;
 const SET: &str = "bench";
+/// The table size every implementation creates the cases' sets with:
+/// room for all `IPSET_N` entries. A set created smaller grows its table
+/// while the entries arrive, and each growth waits for the readers of the
+/// old table (an RCU grace period, `synchronize_rcu` in the kernel's
+/// hash resize): about 45 ms off the CPU per run here, the same for every
+/// client, which buried the clients' own cost in noise.
+const IPSET_HASHSIZE: u32 = 65536;
+
+/// The set of the ipset cases, named `name`, as every implementation
+/// creates it.
+fn ipset_spec(name: &str) -> CreateSet {
+    CreateSet::hash_ip_port(name).options(|o| o.hashsize(IPSET_HASHSIZE))
+}
 /// The datagram sizes the sweep tries for the write cases, the engine's
 /// default (64 KiB) first. The best one for the floor is then used by both
 /// the floor and this project's engine, so neither is judged at a size

@@ -481,7 +481,7 @@ pub(crate) fn render(args: &[String]) -> Res<()> {
         )?;
         writeln!(
             doc,
-            "Cases: N services × 4 masquerading destinations (rr). Case 3 replaces every tenth service and, in another tenth, replaces one destination and re-weights another (0.9 × N operations). 5a adds 50,000 hash:ip,port entries to an empty set; 5b atomically replaces a full set of 50,000 with 50,000 others (half overlapping).\n"
+            "Cases: N services × 4 masquerading destinations (rr). Case 3 replaces every tenth service and, in another tenth, replaces one destination and re-weights another (0.9 × N operations). 5a adds 50,000 hash:ip,port entries to an empty set; 5b atomically replaces a full set of 50,000 with 50,000 others (half overlapping). Every implementation creates its sets with `hashsize 65536`, room for all the entries: a set created at the default size grows its table while they arrive, and each growth waits for an RCU grace period (`synchronize_rcu` in the kernel's hash resize), some 45 ms off the CPU per run on the host, the same for every client; at the default size that wait made most of every implementation's time and its noise put the floor above ours.\n"
         )?;
         writeln!(
             doc,

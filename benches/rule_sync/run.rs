@@ -470,7 +470,7 @@ impl Runner {
         let ipset = which("ipset");
         let rt = rt();
         let h = IpsetHandle::new()?;
-        let spec = CreateSet::hash_ip_port(SET);
+        let spec = ipset_spec(SET);
         let fresh = |fill: bool| -> Res<()> {
             rt.block_on(async {
                 let _ = h.destroy(Some(SET)).await;
@@ -516,16 +516,18 @@ impl Runner {
         )?;
         let replace = self.file(
             "ipset-replace",
-            std::iter::once("create bench-tmp hash:ip,port".to_string())
-                .chain(
-                    elems(IPSET_N / 2)
-                        .iter()
-                        .map(|e| format!("add bench-tmp {e}")),
-                )
-                .chain([
-                    format!("swap bench-tmp {SET}"),
-                    "destroy bench-tmp".to_string(),
-                ]),
+            std::iter::once(format!(
+                "create bench-tmp hash:ip,port hashsize {IPSET_HASHSIZE}"
+            ))
+            .chain(
+                elems(IPSET_N / 2)
+                    .iter()
+                    .map(|e| format!("add bench-tmp {e}")),
+            )
+            .chain([
+                format!("swap bench-tmp {SET}"),
+                "destroy bench-tmp".to_string(),
+            ]),
         )?;
         let tool = vec![ipset.clone(), "restore".into()];
         let (e0, e1) = (elems(0), elems(IPSET_N / 2));
