@@ -18,11 +18,12 @@
 //! many messages per datagram, one result each.
 
 use std::collections::VecDeque;
+use std::ops::Range;
 
-use netlink_packet_core::{NLA_F_NESTED, NLM_F_ACK, NLM_F_EXCL, NLM_F_REQUEST};
+use netlink_packet_core::{NLM_F_ACK, NLM_F_EXCL, NLM_F_REQUEST};
 use nl_engine::{Acks, BatchOptions, Error, KernelError, Outgoing, Packing, Result, wire};
 
-use crate::attr::{ElementAttr, IpsetAttr};
+use crate::attr::IpsetAttr;
 use crate::constants::*;
 use crate::entry::Element;
 use crate::error::map_error;
@@ -59,6 +60,16 @@ pub struct BulkReport {
 }
 
 impl BulkReport {
+    /// Sets the outcome of the elements at positions `at` to what `o`
+    /// makes.
+    fn set(&mut self, at: impl IntoIterator<Item = usize>, mut o: impl FnMut() -> Outcome) {
+        for i in at {
+            if let Some(x) = self.outcomes.get_mut(i) {
+                *x = o();
+            }
+        }
+    }
+
     /// A report of these outcomes, sent in `messages` messages and
     /// `datagrams` datagrams.
     ///
@@ -190,31 +201,37 @@ fn echoed_lineno(echo: &[u8]) -> Option<u32> {
         .map(u32::from_ne_bytes)
 }
 
-/// The 0-based position, among `members`, of the element the kernel named
-/// as failing in the echoed request; `None` when it named none of them.
-fn failing_member(ke: &KernelError, members: &[usize]) -> Option<usize> {
+/// The position (0-based, in the bulk request's elements) of the element
+/// the kernel named as failing in the echoed request, when it is one of
+/// the message's `members`; `None` when it named none of them.
+fn failing_member(ke: &KernelError, members: &[Range<usize>]) -> Option<usize> {
     let line = ke.echo.as_deref().and_then(echoed_lineno)?;
     let pos = usize::try_from(line.checked_sub(1)?).ok()?;
-    members.iter().position(|&i| i == pos)
+    members.iter().any(|r| r.contains(&pos)).then_some(pos)
 }
 
 /// One ADD/DEL message, assembled straight into the datagram being filled:
-/// `head` (everything up to the ADT nest's content) followed by the
-/// members' DATA nests (ranges of `data`), the ADT nest length fixed up
-/// (the message length and sequence number are the engine's to set).
-struct AdtMessage<'a> {
+/// `head` (everything up to the ADT nest's content) followed by the DATA
+/// nest of each member, encoded there and then (no copy of the elements'
+/// bytes is kept in between), the ADT nest length fixed up (the message
+/// length and sequence number are the engine's to set). The members are
+/// runs of positions in `elems`, ascending.
+struct AdtMessage<'a, E> {
     head: &'a [u8],
-    data: &'a [u8],
-    spans: &'a [std::ops::Range<usize>],
-    members: &'a [usize],
+    elems: &'a [E],
+    members: &'a [Range<usize>],
 }
 
-impl Outgoing for AdtMessage<'_> {
+impl<E: Element> Outgoing for AdtMessage<'_, E> {
     fn append_to(&mut self, buf: &mut Vec<u8>) {
         let start = buf.len();
         buf.extend_from_slice(self.head);
-        for r in self.members.iter().filter_map(|&i| self.spans.get(i)) {
-            buf.extend_from_slice(self.data.get(r.clone()).unwrap_or_default());
+        for r in self.members {
+            let run = self.elems.get(r.clone()).unwrap_or_default();
+            for (i, e) in (r.start..).zip(run) {
+                // positions fit 32 bits: checked before any message
+                e.append_data(buf, (i as u32).wrapping_add(1));
+            }
         }
         // The caller sized the members to fit 16 bits.
         let adt_len = u16::try_from(buf.len() - start - self.head.len() + 4).unwrap_or(u16::MAX);
@@ -229,29 +246,17 @@ impl Outgoing for AdtMessage<'_> {
 /// function: the same closure written inline in the async `bulk_adt` makes
 /// its future not provably `Send`, a rustc limitation with closures over
 /// references held across an `.await`.)
-fn adt_messages<'a>(
+fn adt_messages<'a, E: Element>(
     head: &'a [u8],
-    data: &'a [u8],
-    spans: &'a [std::ops::Range<usize>],
-    sent: &'a [Vec<usize>],
-) -> impl Iterator<Item = AdtMessage<'a>> + 'a {
-    sent.iter().map(move |members: &'a Vec<usize>| AdtMessage {
-        head,
-        data,
-        spans,
-        members,
-    })
-}
-
-/// An element's DATA nest, its line number last, appended straight to
-/// `buf`: the bytes `IpsetAttr::ElementData` of its attributes and
-/// `LineNo(lineno)` emits, without the attribute tree or a buffer of its
-/// own (the bulk path encodes tens of thousands).
-fn append_element_data<E: Element>(buf: &mut Vec<u8>, e: &E, lineno: u32) {
-    wire::append_nla(buf, IPSET_ATTR_DATA | NLA_F_NESTED, |b| {
-        e.each_attr(&mut |a| wire::append_typed(b, a));
-        wire::append_typed(b, &ElementAttr::LineNo(lineno));
-    });
+    elems: &'a [E],
+    sent: &'a [Vec<Range<usize>>],
+) -> impl Iterator<Item = AdtMessage<'a, E>> + 'a {
+    sent.iter()
+        .map(move |members: &'a Vec<Range<usize>>| AdtMessage {
+            head,
+            elems,
+            members,
+        })
 }
 
 impl IpsetHandle {
@@ -355,16 +360,6 @@ impl IpsetHandle {
                 "more than 2^32-1 elements",
             ));
         }
-        // Encode every element's DATA nest once, its position (1-based) as
-        // line number, into one buffer; messages are then assembled from
-        // these bytes (again, for the elements after a failure).
-        let mut data = Vec::new();
-        let mut spans = Vec::with_capacity(n);
-        for (i, e) in elems.iter().enumerate() {
-            let start = data.len();
-            append_element_data(&mut data, e, i as u32 + 1);
-            spans.push(start..data.len());
-        }
         let max_adt = opts
             .max_message
             .saturating_sub(fixed_overhead(set))
@@ -389,32 +384,41 @@ impl IpsetHandle {
             let what = elems.get(i).map(|e| e.describe()).unwrap_or_default();
             format!("{cmd} element {i} ({what}) in set {set}")
         };
-        // Element positions still to send, in order.
-        let mut queue: VecDeque<usize> = (0..n).collect();
+        // Element positions still to send, as ascending runs.
+        let mut queue: VecDeque<Range<usize>> = VecDeque::from([0..n]);
         let mut stop = false;
         while !queue.is_empty() && !stop {
             // The messages of one datagram: as many elements per message
             // as the ADT nest holds, as many messages as the datagram holds.
-            let mut sent: Vec<Vec<usize>> = Vec::new();
+            let mut sent: Vec<Vec<Range<usize>>> = Vec::new();
             let mut datagram_len = 0usize;
             while !queue.is_empty() {
-                let mut members = Vec::new();
-                let mut size = 0usize;
-                while let Some(&i) = queue.front() {
-                    let Some(e) = spans.get(i) else { break };
-                    if !members.is_empty() && size + e.len() > max_adt {
+                let mut members: Vec<Range<usize>> = Vec::new();
+                let (mut count, mut size) = (0usize, 0usize);
+                while let Some(run) = queue.front_mut() {
+                    let i = run.start;
+                    let Some(e) = elems.get(run.clone()).and_then(<[E]>::first) else {
+                        queue.pop_front();
+                        continue;
+                    };
+                    let len = e.data_len();
+                    if count > 0 && size + len > max_adt {
                         break;
                     }
                     if !sent.is_empty()
-                        && datagram_len + head_bytes.len() + size + e.len() > opts.max_datagram
+                        && datagram_len + head_bytes.len() + size + len > opts.max_datagram
                     {
                         break;
                     }
-                    size += e.len();
-                    members.push(i);
-                    queue.pop_front();
+                    size += len;
+                    count += 1;
+                    run.start += 1;
+                    match members.last_mut() {
+                        Some(m) if m.end == i => m.end = i + 1,
+                        _ => members.push(i..i + 1),
+                    }
                 }
-                if members.is_empty() {
+                if count == 0 {
                     break;
                 }
                 if size + 4 > usize::from(u16::MAX) {
@@ -430,7 +434,7 @@ impl IpsetHandle {
                 }
             }
             let before = self.conn.stats().datagrams_sent;
-            let msgs = adt_messages(&head_bytes, &data, &spans, &sent);
+            let msgs = adt_messages(&head_bytes, elems, &sent);
             let results = self
                 .conn
                 .batch_iter(&ctx, msgs, batch_opts)
@@ -440,15 +444,12 @@ impl IpsetHandle {
             report.messages += sent.len();
 
             // Work out every element's outcome.
-            let mut retry: Vec<usize> = Vec::new();
+            let mut retry: Vec<Range<usize>> = Vec::new();
             for (members, result) in sent.iter().zip(results) {
+                let positions = || members.iter().flat_map(Clone::clone);
                 let ke = match result {
                     Ok(()) => {
-                        for &i in members {
-                            if let Some(o) = report.outcomes.get_mut(i) {
-                                *o = Outcome::Applied;
-                            }
-                        }
+                        report.set(positions(), || Outcome::Applied);
                         continue;
                     }
                     Err(ke) => ke,
@@ -457,28 +458,21 @@ impl IpsetHandle {
                     Some(k) => {
                         // The kernel applied the elements before the failing
                         // one and stopped there: the rest are sent again.
-                        let (done, rest) = members.split_at(k);
-                        for &i in done {
-                            if let Some(o) = report.outcomes.get_mut(i) {
-                                *o = Outcome::Applied;
-                            }
+                        report.set(positions().take_while(|&i| i < k), || Outcome::Applied);
+                        if let Some(o) = report.outcomes.get_mut(k) {
+                            *o = Outcome::Failed(Box::new(map_error(cmd, None, describe(k), ke)));
                         }
-                        if let Some((&i, after)) = rest.split_first() {
-                            if let Some(o) = report.outcomes.get_mut(i) {
-                                *o = Outcome::Failed(Box::new(map_error(
-                                    cmd,
-                                    None,
-                                    describe(i),
-                                    ke,
-                                )));
-                            }
-                            retry.extend_from_slice(after);
-                        }
+                        retry.extend(
+                            members
+                                .iter()
+                                .map(|r| r.start.max(k + 1)..r.end)
+                                .filter(|r| !r.is_empty()),
+                        );
                     }
                     None => {
                         // Refused as a whole (no such set, protocol error):
                         // nothing of this message was applied.
-                        for &i in members {
+                        for i in positions() {
                             if let Some(o) = report.outcomes.get_mut(i) {
                                 *o = Outcome::Failed(Box::new(map_error(
                                     cmd,
@@ -495,9 +489,10 @@ impl IpsetHandle {
                 }
             }
             if !stop {
-                retry.sort_unstable();
-                for i in retry.into_iter().rev() {
-                    queue.push_front(i);
+                // the retried runs come before everything still queued,
+                // in their order
+                for r in retry.into_iter().rev() {
+                    queue.push_front(r);
                 }
             }
         }
@@ -609,15 +604,15 @@ mod tests {
             echo: Some(echo(3)),
             ..KernelError::from_errno(4103)
         };
-        assert_eq!(failing_member(&ke, &[1, 2, 5]), Some(1));
-        assert_eq!(failing_member(&ke, &[0, 1]), None);
+        assert_eq!(failing_member(&ke, &[1..3, 5..6]), Some(2));
+        assert_eq!(failing_member(&ke, &[0..2, 3..4]), None);
         // Line 0 (the kernel did not fill it in) and no echo: no member.
         let ke0 = KernelError {
             echo: Some(echo(0)),
             ..KernelError::from_errno(4103)
         };
-        assert_eq!(failing_member(&ke0, &[0, 1]), None);
-        assert_eq!(failing_member(&KernelError::from_errno(2), &[0]), None);
+        assert_eq!(failing_member(&ke0, &[0..2]), None);
+        assert_eq!(failing_member(&KernelError::from_errno(2), &[0..1]), None);
         // Short or garbage echoes never panic.
         assert_eq!(echoed_lineno(&[0, 0]), None);
         let mut g = echo(3);
@@ -630,23 +625,33 @@ mod tests {
     }
 
     #[test]
-    fn assembled_messages_fix_the_adt_length() {
+    fn assembled_messages_encode_the_members_and_fix_the_adt_length() {
+        use crate::entry::IpPortEntry;
+        use crate::types::IpProto;
         let head = vec![0u8; 24];
-        let data: Vec<u8> = [[1u8; 8].as_slice(), &[2u8; 12]].concat();
-        let spans = [0..8, 8..20];
+        let elems: Vec<IpPortEntry> = (1..=5u8)
+            .map(|i| IpPortEntry::new([10, 0, 0, i].into(), IpProto::Tcp, 80))
+            .collect();
         let mut m = vec![9u8; 3];
+        // a run, another run, and positions past the end (ignored)
         AdtMessage {
             head: &head,
-            data: &data,
-            spans: &spans,
-            members: &[0, 1, 7],
+            elems: &elems,
+            members: &[0..2, 3..4, 7..9],
         }
         .append_to(&mut m);
         let m = &m[3..];
-        assert_eq!(m.len(), 24 + 20);
-        assert_eq!(u16::from_ne_bytes([m[20], m[21]]), 24);
-        assert_eq!(&m[24..32], &[1; 8]);
-        assert_eq!(&m[32..44], &[2; 12]);
+        let mut want = Vec::new();
+        for i in [0, 1, 3] {
+            elems[i].append_data(&mut want, i as u32 + 1);
+        }
+        assert_eq!(&m[24..], &want[..]);
+        assert_eq!(
+            usize::from(u16::from_ne_bytes([m[20], m[21]])),
+            want.len() + 4
+        );
+        let sized: usize = [0, 1, 3].iter().map(|&i| elems[i].data_len()).sum();
+        assert_eq!(sized, want.len());
     }
 
     /// The direct DATA-nest encoder writes exactly what the typed
@@ -688,13 +693,27 @@ mod tests {
             A::CadtFlags(CadtFlags::from_bits_retain(1)),
             A::Other(RawAttr::new(30, vec![1, 2, 3])),
         ]);
-        for (i, e) in [full, v6].iter().enumerate() {
-            let mut b = Vec::new();
-            append_element_data(&mut b, e, i as u32 + 1);
-            assert_eq!(b, typed(e.to_attrs(), i as u32 + 1), "{e}");
+        // plain ones (written in one go) and each kind of extra that
+        // takes an element off that path
+        let v4 = IpPortEntry::new("192.0.2.7".parse().unwrap(), IpProto::Udp, 65535);
+        let mut timed = v4.clone();
+        timed.timeout = Some(Timeout(5));
+        let mut cidr = v4.clone();
+        cidr.cidr = Some(24);
+        let mut other = v4.clone();
+        other.other.push(A::Mark(1));
+        let mut icmp = IpPortEntry::new("2001:db8::9".parse().unwrap(), IpProto::IcmpV6, 0);
+        icmp.comment = Some("c".into());
+        let lines = [1, 2, 3, 70000, u32::MAX, 0, 9, 10];
+        for (e, line) in [full, v6, v4, timed, cidr, other, icmp].iter().zip(lines) {
+            let mut b = vec![0xee];
+            e.append_data(&mut b, line);
+            assert_eq!(b[1..], typed(e.to_attrs(), line), "{e}");
+            assert_eq!(e.data_len(), b.len() - 1, "{e}");
         }
         let mut b = Vec::new();
-        append_element_data(&mut b, &entry, 70000);
+        entry.append_data(&mut b, 70000);
         assert_eq!(b, typed(entry.to_attrs(), 70000));
+        assert_eq!(entry.data_len(), b.len());
     }
 }

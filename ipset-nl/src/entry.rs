@@ -5,10 +5,14 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use nl_engine::Error;
+use netlink_packet_core::{NLA_F_NESTED, NLA_F_NET_BYTEORDER, Nla};
+use nl_engine::{Error, wire};
 
 use crate::attr::ElementAttr;
-use crate::constants::IPSET_MAX_COMMENT_SIZE;
+use crate::constants::{
+    IPSET_ATTR_CADT_LINENO, IPSET_ATTR_DATA, IPSET_ATTR_IP, IPSET_ATTR_IPADDR_IPV4,
+    IPSET_ATTR_IPADDR_IPV6, IPSET_ATTR_PORT, IPSET_ATTR_PROTO, IPSET_MAX_COMMENT_SIZE,
+};
 use crate::types::{IpProto, Timeout};
 
 /// Anything that can be sent as one element of add, del or test.
@@ -34,6 +38,42 @@ pub trait Element {
     }
     /// A short description for error messages.
     fn describe(&self) -> String;
+    /// Appends the element's `IPSET_ATTR_DATA` nest to `buf`, its
+    /// attributes as [`each_attr`](Self::each_attr) gives them and the
+    /// line number `lineno` last: what bulk add and del send per element.
+    /// Element types of a fixed layout write it in one go; the default
+    /// encodes each attribute.
+    fn append_data(&self, buf: &mut Vec<u8>, lineno: u32) {
+        append_data_of_attrs(self, buf, lineno);
+    }
+    /// The length in bytes of what [`append_data`](Self::append_data)
+    /// appends.
+    fn data_len(&self) -> usize {
+        data_len_of_attrs(self)
+    }
+}
+
+/// [`Element::append_data`] written attribute by attribute, without a
+/// list of them or a buffer of its own.
+fn append_data_of_attrs<E: Element + ?Sized>(e: &E, buf: &mut Vec<u8>, lineno: u32) {
+    wire::append_nla(buf, IPSET_ATTR_DATA | NLA_F_NESTED, |b| {
+        e.each_attr(&mut |a| wire::append_typed(b, a));
+        wire::append_typed(b, &ElementAttr::LineNo(lineno));
+    });
+}
+
+/// [`Element::data_len`] from the attributes' sizes.
+fn data_len_of_attrs<E: Element + ?Sized>(e: &E) -> usize {
+    // the nest's header and the line number attribute
+    let mut len = 4 + 8;
+    e.each_attr(&mut |a| len += wire::align4(4 + a.value_len()));
+    len
+}
+
+/// An attribute header: length and type, in host order.
+fn nla_header(len: u16, kind: u16) -> [u8; 4] {
+    let ([l0, l1], [k0, k1]) = (len.to_ne_bytes(), kind.to_ne_bytes());
+    [l0, l1, k0, k1]
 }
 
 /// Any element, as its decoded attributes (every set type lists this way;
@@ -319,7 +359,90 @@ impl IpPortEntry {
     }
 }
 
+impl IpPortEntry {
+    /// Address, port and protocol only: no range, extension or other
+    /// attribute (the layout [`Element::append_data`] writes in one go).
+    fn is_plain(&self) -> bool {
+        self.ip_to.is_none()
+            && self.cidr.is_none()
+            && self.port_to.is_none()
+            && self.timeout.is_none()
+            && self.packets.is_none()
+            && self.bytes.is_none()
+            && self.comment.is_none()
+            && self.skbmark.is_none()
+            && self.skbprio.is_none()
+            && self.skbqueue.is_none()
+            && self.other.is_empty()
+    }
+}
+
+/// The DATA nest of a plain `hash:ip,port` element: the nest header, the
+/// address nest, port, protocol (padded), line number; `ADDR` bytes of
+/// address, `LEN` bytes in all.
+fn plain_ip_port_data<const ADDR: usize, const LEN: usize>(
+    kind: u16,
+    addr: [u8; ADDR],
+    port: u16,
+    proto: u8,
+    lineno: u32,
+) -> [u8; LEN] {
+    let nbo = NLA_F_NET_BYTEORDER;
+    let mut b = [0u8; LEN];
+    let mut at = 0;
+    let mut put = |bytes: &[u8]| {
+        if let Some(dst) = b.get_mut(at..at + bytes.len()) {
+            dst.copy_from_slice(bytes);
+        }
+        at += wire::align4(bytes.len());
+    };
+    // lengths below are at most 4 + 4 + 4 + 16 + 8 + 8 + 8 = 52
+    put(&nla_header(LEN as u16, IPSET_ATTR_DATA | NLA_F_NESTED));
+    put(&nla_header(8 + ADDR as u16, IPSET_ATTR_IP | NLA_F_NESTED));
+    put(&nla_header(4 + ADDR as u16, kind | nbo));
+    put(&addr);
+    put(&nla_header(6, IPSET_ATTR_PORT | nbo));
+    put(&port.to_be_bytes());
+    put(&nla_header(5, IPSET_ATTR_PROTO));
+    put(&[proto]);
+    put(&nla_header(8, IPSET_ATTR_CADT_LINENO | nbo));
+    // the kernel reads line numbers in host order (see ElementAttr::LineNo)
+    put(&lineno.to_ne_bytes());
+    b
+}
+
 impl Element for IpPortEntry {
+    fn append_data(&self, buf: &mut Vec<u8>, lineno: u32) {
+        if !self.is_plain() {
+            return append_data_of_attrs(self, buf, lineno);
+        }
+        let proto = self.proto.to_u8();
+        match self.ip {
+            IpAddr::V4(a) => buf.extend_from_slice(&plain_ip_port_data::<4, 40>(
+                IPSET_ATTR_IPADDR_IPV4,
+                a.octets(),
+                self.port,
+                proto,
+                lineno,
+            )),
+            IpAddr::V6(a) => buf.extend_from_slice(&plain_ip_port_data::<16, 52>(
+                IPSET_ATTR_IPADDR_IPV6,
+                a.octets(),
+                self.port,
+                proto,
+                lineno,
+            )),
+        }
+    }
+
+    fn data_len(&self) -> usize {
+        match (self.is_plain(), self.ip) {
+            (true, IpAddr::V4(_)) => 40,
+            (true, IpAddr::V6(_)) => 52,
+            (false, _) => data_len_of_attrs(self),
+        }
+    }
+
     fn each_attr(&self, f: &mut dyn FnMut(&ElementAttr)) {
         f(&ElementAttr::Ip(self.ip));
         if let Some(to) = self.ip_to {
