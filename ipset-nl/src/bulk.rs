@@ -385,7 +385,8 @@ impl IpsetHandle {
             format!("{cmd} element {i} ({what}) in set {set}")
         };
         // Element positions still to send, as ascending runs.
-        let mut queue: VecDeque<Range<usize>> = VecDeque::from([0..n]);
+        let mut queue: VecDeque<Range<usize>> = VecDeque::new();
+        queue.push_back(0..n);
         let mut stop = false;
         while !queue.is_empty() && !stop {
             // The messages of one datagram: as many elements per message
