@@ -612,8 +612,11 @@ mod tests {
             echo: Some(echo(0)),
             ..KernelError::from_errno(4103)
         };
-        assert_eq!(failing_member(&ke0, &[0..2]), None);
-        assert_eq!(failing_member(&KernelError::from_errno(2), &[0..1]), None);
+        assert_eq!(failing_member(&ke0, &[0..1, 1..2]), None);
+        assert_eq!(
+            failing_member(&KernelError::from_errno(2), &[0..1, 2..3]),
+            None
+        );
         // Short or garbage echoes never panic.
         assert_eq!(echoed_lineno(&[0, 0]), None);
         let mut g = echo(3);
