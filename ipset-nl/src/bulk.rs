@@ -129,7 +129,8 @@ pub struct BulkOptions {
     pub stop_on_error: bool,
     /// The largest message (bytes); the `ADT` nest can hold at most 65535.
     pub max_message: usize,
-    /// The largest datagram (bytes).
+    /// The largest datagram (bytes); 0 (the default): the connection's
+    /// [`Config::max_datagram`](nl_engine::Config::max_datagram).
     pub max_datagram: usize,
 }
 
@@ -161,7 +162,8 @@ impl BulkOptions {
         self.max_message = bytes;
         self
     }
-    /// The largest datagram, bytes.
+    /// The largest datagram, bytes (0: the connection's
+    /// [`Config::max_datagram`](nl_engine::Config::max_datagram)).
     pub fn max_datagram(mut self, bytes: usize) -> Self {
         self.max_datagram = bytes;
         self
@@ -174,7 +176,7 @@ impl Default for BulkOptions {
             exist: false,
             stop_on_error: false,
             max_message: 65535,
-            max_datagram: 128 * 1024,
+            max_datagram: 0,
         }
     }
 }
@@ -379,7 +381,11 @@ impl IpsetHandle {
         );
         let mut head_bytes = vec![0; head.buffer_len()];
         head.serialize(&mut head_bytes);
-        let batch_opts = BatchOptions::new(Packing::MaxDatagram(opts.max_datagram), Acks::Every);
+        let max_datagram = match opts.max_datagram {
+            0 => self.conn.config().max_datagram,
+            n => n,
+        };
+        let batch_opts = BatchOptions::new(Packing::MaxDatagram(max_datagram), Acks::Every);
         let describe = |i: usize| {
             let what = elems.get(i).map(|e| e.describe()).unwrap_or_default();
             format!("{cmd} element {i} ({what}) in set {set}")
@@ -407,7 +413,7 @@ impl IpsetHandle {
                         break;
                     }
                     if !sent.is_empty()
-                        && datagram_len + head_bytes.len() + size + len > opts.max_datagram
+                        && datagram_len + head_bytes.len() + size + len > max_datagram
                     {
                         break;
                     }
@@ -430,7 +436,7 @@ impl IpsetHandle {
                 }
                 datagram_len += head_bytes.len() + size;
                 sent.push(members);
-                if datagram_len >= opts.max_datagram {
+                if datagram_len >= max_datagram {
                     break;
                 }
             }

@@ -6,7 +6,8 @@ use std::fmt;
 use std::net::IpAddr;
 
 use netlink_packet_core::{NLA_F_NESTED, NLA_F_NET_BYTEORDER, Nla};
-use nl_engine::{Error, wire};
+use nl_engine::Error;
+use nl_engine::wire::{self, FixedAttrs};
 
 use crate::attr::ElementAttr;
 use crate::constants::{
@@ -68,12 +69,6 @@ fn data_len_of_attrs<E: Element + ?Sized>(e: &E) -> usize {
     let mut len = 4 + 8;
     e.each_attr(&mut |a| len += wire::align4(4 + a.value_len()));
     len
-}
-
-/// An attribute header: length and type, in host order.
-fn nla_header(len: u16, kind: u16) -> [u8; 4] {
-    let ([l0, l1], [k0, k1]) = (len.to_ne_bytes(), kind.to_ne_bytes());
-    [l0, l1, k0, k1]
 }
 
 /// Any element, as its decoded attributes (every set type lists this way;
@@ -378,37 +373,27 @@ impl IpPortEntry {
 }
 
 /// The DATA nest of a plain `hash:ip,port` element: the nest header, the
-/// address nest, port, protocol (padded), line number; `ADDR` bytes of
-/// address, `LEN` bytes in all.
+/// address nest, port, protocol, line number; `ADDR` bytes of address,
+/// `LEN` bytes in all (`None` if they differ from what was written, which
+/// the sizes below rule out).
 fn plain_ip_port_data<const ADDR: usize, const LEN: usize>(
     kind: u16,
     addr: [u8; ADDR],
     port: u16,
     proto: u8,
     lineno: u32,
-) -> [u8; LEN] {
+) -> Option<[u8; LEN]> {
     let nbo = NLA_F_NET_BYTEORDER;
-    let mut b = [0u8; LEN];
-    let mut at = 0;
-    let mut put = |bytes: &[u8]| {
-        if let Some(dst) = b.get_mut(at..at + bytes.len()) {
-            dst.copy_from_slice(bytes);
-        }
-        at += wire::align4(bytes.len());
-    };
-    // lengths below are at most 4 + 4 + 4 + 16 + 8 + 8 + 8 = 52
-    put(&nla_header(LEN as u16, IPSET_ATTR_DATA | NLA_F_NESTED));
-    put(&nla_header(8 + ADDR as u16, IPSET_ATTR_IP | NLA_F_NESTED));
-    put(&nla_header(4 + ADDR as u16, kind | nbo));
-    put(&addr);
-    put(&nla_header(6, IPSET_ATTR_PORT | nbo));
-    put(&port.to_be_bytes());
-    put(&nla_header(5, IPSET_ATTR_PROTO));
-    put(&[proto]);
-    put(&nla_header(8, IPSET_ATTR_CADT_LINENO | nbo));
+    let mut f = FixedAttrs::<LEN>::new();
+    // lengths of at most 4 + 4 + 4 + 16 + 8 + 8 + 8 = 52
+    f.nest_header(LEN as u16, IPSET_ATTR_DATA | NLA_F_NESTED);
+    f.nest_header(8 + ADDR as u16, IPSET_ATTR_IP | NLA_F_NESTED);
+    f.attr(kind | nbo, &addr);
+    f.attr(IPSET_ATTR_PORT | nbo, &port.to_be_bytes());
+    f.attr(IPSET_ATTR_PROTO, &[proto]);
     // the kernel reads line numbers in host order (see ElementAttr::LineNo)
-    put(&lineno.to_ne_bytes());
-    b
+    f.attr(IPSET_ATTR_CADT_LINENO | nbo, &lineno.to_ne_bytes());
+    f.finish()
 }
 
 impl Element for IpPortEntry {
@@ -417,21 +402,26 @@ impl Element for IpPortEntry {
             return append_data_of_attrs(self, buf, lineno);
         }
         let proto = self.proto.to_u8();
-        match self.ip {
-            IpAddr::V4(a) => buf.extend_from_slice(&plain_ip_port_data::<4, 40>(
+        let whole = match self.ip {
+            IpAddr::V4(a) => plain_ip_port_data::<4, 40>(
                 IPSET_ATTR_IPADDR_IPV4,
                 a.octets(),
                 self.port,
                 proto,
                 lineno,
-            )),
-            IpAddr::V6(a) => buf.extend_from_slice(&plain_ip_port_data::<16, 52>(
+            )
+            .map(|b| buf.extend_from_slice(&b)),
+            IpAddr::V6(a) => plain_ip_port_data::<16, 52>(
                 IPSET_ATTR_IPADDR_IPV6,
                 a.octets(),
                 self.port,
                 proto,
                 lineno,
-            )),
+            )
+            .map(|b| buf.extend_from_slice(&b)),
+        };
+        if whole.is_none() {
+            append_data_of_attrs(self, buf, lineno);
         }
     }
 

@@ -81,9 +81,12 @@ impl IpsetHandle {
 
     /// A handle over an already opened netfilter connection (to choose its
     /// timeout, buffer sizes or namespace; [`Error::InvalidInput`] for
-    /// another protocol).
+    /// another protocol). The connection's batch buffer is prepared here
+    /// ([`Connection::prepare_batches`]), so that bulk requests do not wait
+    /// on page faults.
     pub fn with_connection(conn: Connection) -> Result<Self> {
         conn.expect_protocol(Protocol::Netfilter, "an ipset handle")?;
+        conn.prepare_batches();
         Ok(IpsetHandle {
             conn,
             proto: Arc::new(OnceLock::new()),

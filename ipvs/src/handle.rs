@@ -369,9 +369,12 @@ impl IpvsHandle {
 
     /// A handle over an already opened generic netlink connection (to choose
     /// its timeout or buffer sizes; [`Error::InvalidInput`] for another
-    /// protocol).
+    /// protocol). The connection's batch buffer is prepared here
+    /// ([`Connection::prepare_batches`]), so that applies do not wait on
+    /// page faults.
     pub async fn with_connection(conn: Connection) -> Result<Self> {
         conn.expect_protocol(Protocol::Generic, "an IPVS handle")?;
+        conn.prepare_batches();
         let family = match nl_engine::genl::resolve_family(&conn, "IPVS").await {
             Ok(f) => f,
             Err(Error::Unsupported { context, .. }) => {

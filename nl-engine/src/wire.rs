@@ -198,6 +198,82 @@ pub fn typed_len<T: Nla>(attrs: &[T]) -> usize {
 /// `NLA_F_NET_BYTEORDER`
 pub const NLA_F_NET_BYTEORDER: u16 = 0x4000;
 
+/// Attributes of a fixed layout written into a stack array of `N` bytes,
+/// then appended to a message in one copy: the bulk encoders' path for
+/// objects whose attributes always have the same sizes (an IPVS
+/// destination, a plain ipset element). Writes past `N` bytes are dropped
+/// (never a panic); [`finish`](Self::finish) says whether all of it fit.
+///
+/// ```
+/// use nl_engine::wire::{FixedAttrs, append_attr, append_nla};
+/// let mut f = FixedAttrs::<24>::new();
+/// f.nest_header(24, 0x8001);
+/// f.attr(3, &[1, 2, 3, 4, 5]);
+/// f.attr(4, &7u16.to_ne_bytes());
+/// let mut fixed = Vec::new();
+/// fixed.extend_from_slice(&f.finish().unwrap());
+/// let mut one_by_one = Vec::new();
+/// append_nla(&mut one_by_one, 0x8001, |b| {
+///     append_attr(b, 3, &[1, 2, 3, 4, 5]);
+///     append_attr(b, 4, &7u16.to_ne_bytes());
+/// });
+/// assert_eq!(fixed, one_by_one);
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct FixedAttrs<const N: usize> {
+    buf: [u8; N],
+    at: usize,
+}
+
+impl<const N: usize> Default for FixedAttrs<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> FixedAttrs<N> {
+    /// An empty layout.
+    #[inline]
+    pub fn new() -> Self {
+        FixedAttrs { buf: [0; N], at: 0 }
+    }
+
+    /// Writes a nest's header: its whole length `len` (header included)
+    /// and its type `kind`; the nest's attributes follow.
+    #[inline]
+    pub fn nest_header(&mut self, len: u16, kind: u16) {
+        let ([l0, l1], [k0, k1]) = (len.to_ne_bytes(), kind.to_ne_bytes());
+        self.raw(&[l0, l1, k0, k1]);
+    }
+
+    /// Writes one attribute: header, `value`, zero padding to 4 bytes.
+    #[inline]
+    pub fn attr(&mut self, kind: u16, value: &[u8]) {
+        let at = self.at;
+        self.at = at.saturating_add(self.buf.get_mut(at..).map_or(N, |rest| {
+            put_nla(rest, kind, value.len(), |v| put_at(v, 0, value))
+        }));
+    }
+
+    #[inline]
+    fn raw(&mut self, bytes: &[u8]) {
+        if let Some(dst) = self
+            .buf
+            .get_mut(self.at..self.at.saturating_add(bytes.len()))
+        {
+            dst.copy_from_slice(bytes);
+        }
+        self.at = self.at.saturating_add(bytes.len());
+    }
+
+    /// The bytes, when exactly `N` were written; `None` when the writes
+    /// fell short of or overran the layout.
+    #[inline]
+    pub fn finish(self) -> Option<[u8; N]> {
+        (self.at == N).then_some(self.buf)
+    }
+}
+
 /// Appends one attribute whose value is `value`: [`append_nla`] for a
 /// value known in advance, in one reservation and without going back to
 /// fix the header (the bulk encoders write tens of thousands per batch).

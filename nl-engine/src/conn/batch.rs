@@ -272,6 +272,19 @@ impl Connection {
 const OVERFLOW_ROOM: usize = 16 << 10;
 
 impl Inner {
+    /// Sizes the send buffer for datagrams of `max` bytes and touches
+    /// every page of it (see [`Connection::prepare_batches`]).
+    pub(super) fn prepare_sbuf(&mut self, max: usize) {
+        let room = max.saturating_add(OVERFLOW_ROOM);
+        if self.sbuf.capacity() < room {
+            self.sbuf = Vec::with_capacity(room);
+            // written, not just reserved: the pages are faulted in now
+            self.sbuf.resize(room, 0);
+            std::hint::black_box(&mut self.sbuf);
+            self.sbuf.clear();
+        }
+    }
+
     pub(super) async fn batch<T>(
         &mut self,
         shared: &Shared,

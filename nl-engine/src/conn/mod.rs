@@ -257,6 +257,28 @@ impl Connection {
         &self.config
     }
 
+    /// Allocates the buffer batches are assembled in, at the full size
+    /// [`Config::max_datagram`] asks (plus room for one message more), and
+    /// writes to every page of it now, so that the first batch does not
+    /// stop on a page fault per 4 KiB it fills. The handles that send
+    /// batches (IPVS, ipset) call it when they are built; a connection
+    /// used for dumps only never needs it. The buffer is kept for the
+    /// connection's life. Does nothing while another task is using the
+    /// connection (the batch then grows the buffer itself).
+    ///
+    /// ```no_run
+    /// # fn f() -> nl_engine::Result<()> {
+    /// use nl_engine::{Connection, Netns, Protocol};
+    /// let conn = Connection::open(Protocol::Netfilter, &Netns::current())?;
+    /// conn.prepare_batches();
+    /// # Ok(()) }
+    /// ```
+    pub fn prepare_batches(&self) {
+        if let Some(mut inner) = reactor::try_lock(&self.inner) {
+            inner.prepare_sbuf(self.config.max_datagram);
+        }
+    }
+
     /// The namespace this connection's sockets live in.
     pub fn netns(&self) -> &Netns {
         &self.shared.netns

@@ -29,6 +29,17 @@ pub(super) type Mutex<T> = tokio::sync::Mutex<T>;
 #[cfg(not(feature = "tokio"))]
 pub(super) type Mutex<T> = async_lock::Mutex<T>;
 
+/// The lock, when nobody holds it (no waiting).
+#[cfg(feature = "tokio")]
+pub(super) fn try_lock<T>(m: &Mutex<T>) -> Option<impl std::ops::DerefMut<Target = T> + '_> {
+    m.try_lock().ok()
+}
+/// The lock, when nobody holds it (no waiting).
+#[cfg(not(feature = "tokio"))]
+pub(super) fn try_lock<T>(m: &Mutex<T>) -> Option<impl std::ops::DerefMut<Target = T> + '_> {
+    m.try_lock()
+}
+
 /// The reactor a socket is registered with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum ReactorId {
