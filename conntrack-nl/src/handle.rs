@@ -73,9 +73,11 @@ impl ConntrackHandle {
 
     /// A handle over an already opened netfilter connection (to choose its
     /// timeout, buffer sizes or namespace; [`Error::InvalidInput`] for
-    /// another protocol).
+    /// another protocol). The connection's batch buffer is prepared here
+    /// ([`Connection::prepare_batches`]).
     pub fn with_connection(conn: Connection) -> Result<Self> {
         conn.expect_protocol(Protocol::Netfilter, "a conntrack handle")?;
+        conn.prepare_batches();
         Ok(ConntrackHandle { conn })
     }
 

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use netlink_packet_core::{NLA_F_NESTED, NLA_F_NET_BYTEORDER, Nla};
+use netlink_packet_core::{NLA_F_NESTED, NLA_F_NET_BYTEORDER};
 use nl_engine::Error;
 use nl_engine::wire::{self, FixedAttrs};
 
@@ -67,7 +67,7 @@ fn append_data_of_attrs<E: Element + ?Sized>(e: &E, buf: &mut Vec<u8>, lineno: u
 fn data_len_of_attrs<E: Element + ?Sized>(e: &E) -> usize {
     // the nest's header and the line number attribute
     let mut len = 4 + 8;
-    e.each_attr(&mut |a| len += wire::align4(4 + a.value_len()));
+    e.each_attr(&mut |a| len += wire::typed_len(std::slice::from_ref(a)));
     len
 }
 
@@ -372,6 +372,13 @@ impl IpPortEntry {
     }
 }
 
+/// The DATA nest of a plain IPv4 `hash:ip,port` element, in bytes: the
+/// nest header (4), the address nest (4 + 8), port (8), protocol (8), line
+/// number (8).
+const PLAIN_V4_LEN: usize = 4 + 12 + 8 + 8 + 8;
+/// The same for IPv6 (an address nest of 4 + 20).
+const PLAIN_V6_LEN: usize = 4 + 24 + 8 + 8 + 8;
+
 /// The DATA nest of a plain `hash:ip,port` element: the nest header, the
 /// address nest, port, protocol, line number; `ADDR` bytes of address,
 /// `LEN` bytes in all (`None` if they differ from what was written, which
@@ -403,7 +410,7 @@ impl Element for IpPortEntry {
         }
         let proto = self.proto.to_u8();
         let whole = match self.ip {
-            IpAddr::V4(a) => plain_ip_port_data::<4, 40>(
+            IpAddr::V4(a) => plain_ip_port_data::<4, PLAIN_V4_LEN>(
                 IPSET_ATTR_IPADDR_IPV4,
                 a.octets(),
                 self.port,
@@ -411,7 +418,7 @@ impl Element for IpPortEntry {
                 lineno,
             )
             .map(|b| buf.extend_from_slice(&b)),
-            IpAddr::V6(a) => plain_ip_port_data::<16, 52>(
+            IpAddr::V6(a) => plain_ip_port_data::<16, PLAIN_V6_LEN>(
                 IPSET_ATTR_IPADDR_IPV6,
                 a.octets(),
                 self.port,
@@ -427,8 +434,8 @@ impl Element for IpPortEntry {
 
     fn data_len(&self) -> usize {
         match (self.is_plain(), self.ip) {
-            (true, IpAddr::V4(_)) => 40,
-            (true, IpAddr::V6(_)) => 52,
+            (true, IpAddr::V4(_)) => PLAIN_V4_LEN,
+            (true, IpAddr::V6(_)) => PLAIN_V6_LEN,
             (false, _) => data_len_of_attrs(self),
         }
     }

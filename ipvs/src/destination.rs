@@ -453,14 +453,21 @@ impl Destination {
         );
         f.attr(IPVS_DEST_ATTR_U_THRESH, &self.upper_threshold.to_ne_bytes());
         f.attr(IPVS_DEST_ATTR_L_THRESH, &self.lower_threshold.to_ne_bytes());
-        // every value above has a fixed size: the layout is always whole
-        // (the test fast_requests_match_the_typed_encoder holds it to the
-        // typed encoder's bytes)
-        if let Some(fixed) = f.finish() {
-            buf.extend_from_slice(&fixed);
-        }
-        for n in &self.unknown {
-            attr::append_typed(buf, &DestAttr::Other(n.clone()));
+        // every value above has a fixed size, so the layout is always
+        // whole (the test fast_requests_match_the_typed_encoder holds it to
+        // the typed encoder's bytes); were it not, the typed encoder writes
+        // the destination rather than a part of it being lost
+        match f.finish() {
+            Some(fixed) => {
+                buf.extend_from_slice(&fixed);
+                for n in &self.unknown {
+                    attr::append_typed(buf, &DestAttr::Other(n.clone()));
+                }
+            }
+            None => self
+                .to_attrs()
+                .iter()
+                .for_each(|a| attr::append_typed(buf, a)),
         }
     }
 

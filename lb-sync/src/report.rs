@@ -201,20 +201,31 @@ impl Changes {
 
     /// Appends a change.
     pub fn push(&mut self, change: Change) {
-        let k = *change.service();
-        let mut step = change.kind() as u8;
-        if self.last != Some(k) {
-            put_key(&mut self.bytes, &k);
-            self.last = Some(k);
+        let step = self.service_step(change.kind(), change.service());
+        let step = match change.destination() {
+            Some(d) => self.with_destination(step, d.ip(), d.port()),
+            None => step,
+        };
+        self.steps.push(step);
+    }
+
+    /// The step of a change of `kind` to the service `key`, its key
+    /// appended when it is not the previous change's.
+    fn service_step(&mut self, kind: Kind, key: &ServiceKey) -> u8 {
+        let mut step = kind as u8;
+        if self.last.as_ref() != Some(key) {
+            put_key(&mut self.bytes, key);
+            self.last = Some(*key);
             step |= NEXT_SERVICE;
         }
-        if let Some(d) = change.destination() {
-            if put_ip(&mut self.bytes, d.ip()) {
-                step |= DEST_V6;
-            }
-            self.bytes.extend_from_slice(&d.port().to_ne_bytes());
-        }
-        self.steps.push(step);
+        step
+    }
+
+    /// `step` with the destination `ip`:`port` appended.
+    fn with_destination(&mut self, step: u8, ip: IpAddr, port: u16) -> u8 {
+        let v6 = put_ip(&mut self.bytes, ip);
+        self.bytes.extend_from_slice(&port.to_ne_bytes());
+        if v6 { step | DEST_V6 } else { step }
     }
 
     /// Reserves exactly the room the changes of `ops` take (no vector
@@ -251,21 +262,12 @@ impl Changes {
     /// change appends, with the service's key compared once rather than
     /// once per change).
     pub(crate) fn push_adds(&mut self, key: &ServiceKey, ds: &[Destination]) {
-        let mut step = Kind::AddService as u8;
-        if self.last.as_ref() != Some(key) {
-            put_key(&mut self.bytes, key);
-            self.last = Some(*key);
-            step |= NEXT_SERVICE;
-        }
+        let step = self.service_step(Kind::AddService, key);
         self.steps.push(step);
         for d in ds {
-            let v6 = put_ip(&mut self.bytes, d.addr);
-            self.bytes.extend_from_slice(&d.port.to_ne_bytes());
-            self.steps.push(if v6 {
-                Kind::AddDestination as u8 | DEST_V6
-            } else {
-                Kind::AddDestination as u8
-            });
+            // the key is the service's, just recorded
+            let step = self.with_destination(Kind::AddDestination as u8, d.addr, d.port);
+            self.steps.push(step);
         }
     }
 

@@ -61,9 +61,11 @@ impl NftHandle {
 
     /// A handle over an already opened netfilter connection (to choose its
     /// timeout, buffer sizes or namespace; [`Error::InvalidInput`] for
-    /// another protocol).
+    /// another protocol). The connection's batch buffer is prepared here
+    /// ([`Connection::prepare_batches`]).
     pub fn with_connection(conn: Connection) -> Result<Self> {
         conn.expect_protocol(Protocol::Netfilter, "an nf_tables handle")?;
+        conn.prepare_batches();
         Ok(NftHandle { conn })
     }
 

@@ -261,8 +261,8 @@ impl Connection {
     /// [`Config::max_datagram`] asks (plus room for one message more), and
     /// writes to every page of it now, so that the first batch does not
     /// stop on a page fault per 4 KiB it fills. The handles that send
-    /// batches (IPVS, ipset) call it when they are built; a connection
-    /// used for dumps only never needs it. The buffer is kept for the
+    /// batches (IPVS, ipset, nf_tables, conntrack) call it when they are
+    /// built; a connection used for dumps only never needs it. The buffer is kept for the
     /// connection's life. Does nothing while another task is using the
     /// connection (the batch then grows the buffer itself).
     ///
