@@ -129,8 +129,13 @@ pub(crate) fn exec(imp: &str, case: &str, n: usize, dgram: usize, file: Option<&
             let (svc_req, dest_reqs) = all.split_first().ok_or("no requests")?;
             let proto = netlink_sys::protocols::NETLINK_GENERIC;
             let mut raw = Raw::open(proto)?;
+            // the destination dumps with the receive length our reader's
+            // pool uses (the service dump with the default, as ours)
+            let small = clusterip::netlink::Config::new()
+                .with_recv_len(clusterip::netlink::Config::SMALL_DUMPS)
+                .effective_recv_len();
             let mut pipe = (0..clusterip::ipvs::DEFAULT_PIPELINE)
-                .map(|_| Raw::open(proto))
+                .map(|_| Raw::open_with_recv_len(proto, small))
                 .collect::<Res<Vec<_>>>()?;
             let t = op_start();
             let got = raw.dump(svc_req)?;

@@ -6,6 +6,9 @@ use super::*;
 pub(crate) struct Raw {
     pub(crate) sock: netlink_sys::Socket,
     pub(crate) buf: Vec<u8>,
+    /// The length each receive offers (which also sizes the kernel's
+    /// dump parts, see `Config::recv_len`).
+    pub(crate) recv_len: usize,
 }
 
 impl Raw {
@@ -30,7 +33,16 @@ impl Raw {
         Ok(Raw {
             sock: s,
             buf: vec![0; 1 << 20],
+            recv_len: 1 << 20,
         })
+    }
+
+    /// A socket whose receives offer `len` bytes, as a connection with
+    /// `Config::recv_len` `len` does.
+    pub(crate) fn open_with_recv_len(proto: isize, len: usize) -> Res<Raw> {
+        let mut r = Raw::open(proto)?;
+        r.recv_len = len.min(r.buf.len());
+        Ok(r)
     }
 
     /// Packs messages into datagrams of at most `max` bytes, each
@@ -96,7 +108,7 @@ impl Raw {
 
     /// Reads one datagram of a running dump: (data messages, DONE seen).
     pub(crate) fn recv_part(&mut self) -> Res<(usize, bool)> {
-        let n = self.sock.recv(&mut &mut self.buf[..], 0)?;
+        let n = self.sock.recv(&mut &mut self.buf[..self.recv_len], 0)?;
         let mut msgs = 0;
         let mut off = 0;
         while off + 16 <= n {

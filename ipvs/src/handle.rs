@@ -656,8 +656,15 @@ impl IpvsHandle {
                 std::io::Error::other("connection pool poisoned"),
             )
         })?;
+        // The pool runs one small dump per service (its destinations): a
+        // short receive length makes the kernel allocate each dump part
+        // from a slab instead of as fresh zeroed pages.
+        let config = self
+            .conn
+            .config()
+            .with_recv_len(nl_engine::Config::SMALL_DUMPS);
         while pool.len() < n {
-            let c = Connection::open_with(Protocol::Generic, &self.netns, *self.conn.config())?;
+            let c = Connection::open_with(Protocol::Generic, &self.netns, config)?;
             pool.push(c);
         }
         Ok(pool.iter().take(n).cloned().collect())

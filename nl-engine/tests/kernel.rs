@@ -59,6 +59,47 @@ fn dump_lists_every_family() {
     assert!(names.len() > 3, "{names:?}");
 }
 
+/// A connection with the shortest receive length still takes every dump
+/// part whole (the kernel sizes the parts by that length): the same
+/// messages as with the default length, in more datagrams. The dump is
+/// the policy of the ethtool family, some 12 KiB.
+#[test]
+fn short_receive_length_cuts_no_dump_part() {
+    let ns = Netns::new_anonymous().unwrap();
+    let dump = |config: nl_engine::Config| {
+        let conn = Connection::open_with(Protocol::Generic, &ns, config).unwrap();
+        let msg = NetlinkMessage::new(
+            NetlinkHeader::default(),
+            NetlinkPayload::InnerMessage(GenlMessage::from_payload(GenlCtrl {
+                cmd: GenlCtrlCmd::GetPolicy,
+                nlas: vec![GenlCtrlAttrs::FamilyName("ethtool".into())],
+            })),
+        );
+        // twice: the second dump runs after the socket's first receive,
+        // whose length the kernel sizes the parts by
+        let lens = |_: &NetlinkHeader, p: &[u8]| Ok(Some(p.to_vec()));
+        let _ = block_on(conn.dump_with("policy", msg.clone(), lens)).unwrap();
+        let before = conn.stats().recv_calls;
+        let all = block_on(conn.dump_with("policy", msg, lens)).unwrap();
+        (all, conn.stats().recv_calls - before)
+    };
+    let (msgs, calls) = dump(nl_engine::Config::default());
+    let short = nl_engine::Config::default().with_recv_len(0);
+    let len = short.effective_recv_len();
+    assert!(len >= 4096);
+    let bytes: usize = msgs.iter().map(Vec::len).sum();
+    assert!(
+        bytes > 2 * len,
+        "a dump of {bytes} bytes is too short to tell"
+    );
+    let (short_msgs, short_calls) = dump(short);
+    assert_eq!(short_msgs, msgs);
+    assert!(
+        short_calls > calls,
+        "{short_calls} receives at {len} bytes, {calls} at the default"
+    );
+}
+
 #[test]
 fn batch_reports_each_message() {
     let ns = Netns::new_anonymous().unwrap();

@@ -72,6 +72,25 @@ pub struct Config {
     /// Socket send buffer size, which bounds the largest datagram
     /// (`SO_SNDBUFFORCE`, falling back to `SO_SNDBUF`). Default 4 MiB.
     pub send_buffer: usize,
+    /// The longest datagram one receive takes (the connection's receive
+    /// buffer); a longer one is an error ([`Error::Decode`], "truncated").
+    /// Default 256 KiB.
+    ///
+    /// It also sets the size of the kernel's dump datagrams: the kernel
+    /// allocates each part of a dump at the largest receive length the
+    /// socket has used (at least one page's worth, `NLMSG_GOODSIZE`, at
+    /// most 32 KiB), and a 32 KiB part is a 64 KiB page allocation that
+    /// kernels built to zero new memory (`init_on_alloc`, Debian's and
+    /// most distributions' default) clear in full. A connection that runs
+    /// many small dumps (one service's destinations, one object's state)
+    /// is faster with a short length such as [`Config::SMALL_DUMPS`]: in
+    /// the QEMU guest that halved the time of 1,000 destination dumps. A
+    /// connection that dumps large tables wants the default: each part of
+    /// an IPVS service dump walks the table from its start again.
+    ///
+    /// Lengths below one page's worth (`min(page size, 8 KiB)`) are
+    /// raised to it, so that no dump part can be cut.
+    pub recv_len: usize,
 }
 
 impl Config {
@@ -112,6 +131,30 @@ impl Config {
         self.send_buffer = bytes;
         self
     }
+    /// The longest datagram one receive takes, which also sizes the
+    /// kernel's dump datagrams (see [`Config::recv_len`]).
+    ///
+    /// ```
+    /// use nl_engine::Config;
+    /// let c = Config::new().with_recv_len(Config::SMALL_DUMPS);
+    /// assert!(c.effective_recv_len() >= 4096);
+    /// ```
+    pub fn with_recv_len(mut self, bytes: usize) -> Self {
+        self.recv_len = bytes;
+        self
+    }
+
+    /// A receive length for connections that run many small dumps: the
+    /// kernel then allocates each dump part from its 8 KiB slab instead
+    /// of as 64 KiB of fresh pages (see [`Config::recv_len`]).
+    pub const SMALL_DUMPS: usize = 7680;
+
+    /// The receive length in force: [`Config::recv_len`], raised to one
+    /// page's worth (`min(page size, 8 KiB)`, above the kernel's
+    /// `NLMSG_GOODSIZE`, the smallest dump part it allocates).
+    pub fn effective_recv_len(&self) -> usize {
+        self.recv_len.max(socket::min_recv_len())
+    }
 }
 
 impl Default for Config {
@@ -122,6 +165,7 @@ impl Default for Config {
             dump_retries: 3,
             recv_buffer: 4 * 1024 * 1024,
             send_buffer: 4 * 1024 * 1024,
+            recv_len: 256 * 1024,
         }
     }
 }
@@ -231,7 +275,7 @@ impl Connection {
             inner: Arc::new(Mutex::new(Inner {
                 sock: Sock::Raw(sock),
                 seq: 0,
-                rbuf: vec![0; 256 * 1024],
+                rbuf: vec![0; config.effective_recv_len()],
                 sbuf: Vec::new(),
             })),
             shared,

@@ -68,6 +68,19 @@ pub(super) fn open_socket(
     })?
 }
 
+/// The shortest receive length that takes every dump part whole: one
+/// page's worth, at most 8 KiB (the kernel's `NLMSG_GOODSIZE`, the size
+/// of a dump part when the socket never received with a longer length,
+/// is a little under that).
+pub(super) fn min_recv_len() -> usize {
+    static LEN: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *LEN.get_or_init(|| {
+        // SAFETY: sysconf only reads a system constant; no pointers.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        usize::try_from(page).unwrap_or(4096).clamp(4096, 8192)
+    })
+}
+
 /// Outcome of one non-blocking or bounded receive.
 pub(super) enum Recv {
     Got(usize),
