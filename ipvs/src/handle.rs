@@ -130,6 +130,27 @@ struct OpRequest<'a> {
 /// encoded once and shared by the operations that use it.
 type KeyNest = std::sync::Arc<[u8]>;
 
+/// The request of a dump of `key`'s destinations, written directly (the
+/// bytes of [`IpvsMessage::dump_destinations`]' typed encoding; see the
+/// test `fast_requests_match_the_typed_encoder`): a snapshot sends one
+/// per service.
+fn dest_dump_request(family_id: u16, key: &ServiceKey) -> Vec<u8> {
+    use nl_engine::wire::{NLMSG_HDRLEN, put_at};
+    let mut buf = Vec::with_capacity(80);
+    buf.extend_from_slice(&[0; NLMSG_HDRLEN]);
+    put_at(&mut buf, 4, &family_id.to_ne_bytes());
+    buf.extend_from_slice(&[
+        IpvsCmd::GetDest.number(),
+        crate::consts::IPVS_GENL_VERSION,
+        0,
+        0,
+    ]);
+    crate::attr::append_nla(&mut buf, SVC_NEST, |b| key.append_attrs(b));
+    let len = u32::try_from(buf.len()).unwrap_or(u32::MAX);
+    put_at(&mut buf, 0, &len.to_ne_bytes());
+    buf
+}
+
 /// The netlink attribute type of a service nest.
 const SVC_NEST: u16 = IPVS_CMD_ATTR_SERVICE | netlink_packet_core::NLA_F_NESTED;
 
@@ -496,7 +517,8 @@ impl IpvsHandle {
 
     /// `ipvsadm -L` without destinations: every service.
     pub async fn services(&self) -> Result<Vec<Service>> {
-        self.services_on(&self.conn, true, |s| s).await
+        let nothing = |v| std::future::ready(Ok(v));
+        self.services_on(&self.conn, true, |s| s, nothing).await
     }
 
     /// The service dump, made consistent, each service made into a `T` as
@@ -511,12 +533,21 @@ impl IpvsHandle {
     /// is accepted when the next read lists the same services in the same
     /// order, else [`Error::DumpInterrupted`]. That confirming read decodes
     /// the keys alone and keeps nothing of them but a fingerprint.
-    async fn services_on<T: Keyed>(
+    ///
+    /// `work` is done on the services read (the snapshot reads their
+    /// destinations); on a read that needs confirming, at the same time
+    /// as the confirming read, and its result is kept only if the read is
+    /// confirmed.
+    async fn services_on<T: Keyed, WF>(
         &self,
         conn: &Connection,
         stats: bool,
         make: impl Fn(Service) -> T + Copy,
-    ) -> Result<Vec<T>> {
+        work: impl FnMut(Vec<T>) -> WF,
+    ) -> Result<Vec<T>>
+    where
+        WF: std::future::Future<Output = Result<Vec<T>>>,
+    {
         let attempts = conn.config().dump_retries.saturating_add(2);
         let read = || async move {
             let before = conn.stats().recv_calls;
@@ -525,7 +556,7 @@ impl IpvsHandle {
             let single_part = conn.stats().recv_calls.saturating_sub(before) <= 2;
             Ok((services, single_part))
         };
-        settle_dump(attempts, read, || self.service_fingerprint(conn)).await
+        settle_dump(attempts, read, || self.service_fingerprint(conn), work).await
     }
 
     /// Decodes the service nest of each reply straight from the received
@@ -628,10 +659,10 @@ impl IpvsHandle {
         // each of thousands of services in a snapshot costs more than the
         // decoding.
         let ctx = "list destinations";
-        let payload = IpvsMessage::dump_destinations(key);
-        let cmd = payload.cmd;
+        let cmd = IpvsCmd::GetDest;
         let fam = Some(key.family());
-        conn.dump_with(ctx, self.message(payload), |_, p| {
+        let mut req = dest_dump_request(self.family_id, key);
+        conn.dump_encoded(ctx, &mut req, |_, p| {
             attr::genl_nest(p, IPVS_CMD_ATTR_DEST)
                 .and_then(|n| {
                     n.map(|n| Destination::decode_with(n, fam, stats))
@@ -690,14 +721,28 @@ impl IpvsHandle {
     }
 
     async fn read_all(&self, stats: bool) -> Result<Vec<ServiceEntry>> {
-        // Entries are made once, in place: each worker fills in the
-        // destinations of its own services (no second copy of the list).
-        let mut out: Vec<ServiceEntry> = self
-            .services_on(&self.conn, stats, |service| ServiceEntry {
+        // The destinations are read while the service dump is confirmed
+        // (when it needs to be), on other connections.
+        self.services_on(
+            &self.conn,
+            stats,
+            |service| ServiceEntry {
                 service,
                 destinations: Vec::new(),
-            })
-            .await?;
+            },
+            |out| self.fill_destinations(out, stats),
+        )
+        .await
+    }
+
+    /// Reads the destinations of every service of `out`.
+    async fn fill_destinations(
+        &self,
+        mut out: Vec<ServiceEntry>,
+        stats: bool,
+    ) -> Result<Vec<ServiceEntry>> {
+        // Entries are made once, in place: each worker fills in the
+        // destinations of its own services (no second copy of the list).
         let n = self.pipeline.min(out.len());
         if n <= 1 {
             for e in &mut out {
@@ -1064,13 +1109,24 @@ impl Fingerprint {
 /// it or the confirming read after it listed the same services in the same
 /// order. After `attempts` reads (of either kind) without that,
 /// [`Error::DumpInterrupted`].
-async fn settle_dump<T, R, RF, C, CF>(attempts: u32, mut read: R, mut confirm: C) -> Result<Vec<T>>
+///
+/// `work` is done on the accepted read: on a single-part one after it,
+/// on one that needs confirming at the same time as the confirming read
+/// (its result dropped when the read is not confirmed).
+async fn settle_dump<T, R, RF, C, CF, W, WF>(
+    attempts: u32,
+    mut read: R,
+    mut confirm: C,
+    mut work: W,
+) -> Result<Vec<T>>
 where
     T: Keyed,
     R: FnMut() -> RF,
     RF: std::future::Future<Output = Result<(Vec<T>, bool)>>,
     C: FnMut() -> CF,
     CF: std::future::Future<Output = Result<Fingerprint>>,
+    W: FnMut(Vec<T>) -> WF,
+    WF: std::future::Future<Output = Result<Vec<T>>>,
 {
     let mut previous: Option<(usize, u64)> = None;
     let mut done = 0;
@@ -1085,15 +1141,16 @@ where
         drop(seen);
         let fp = Fingerprint::of(items.iter().map(Keyed::key)).value();
         if single_part || previous == Some(fp) {
-            return Ok(items);
+            return work(items).await;
         }
         if done == attempts {
             break;
         }
         done += 1;
-        let again = confirm().await?.value();
+        let (again, items) = util::join2(confirm(), work(items)).await;
+        let again = again?.value();
         if again == fp {
-            return Ok(items);
+            return items;
         }
         previous = Some(again);
     }
@@ -1265,6 +1322,7 @@ mod tests {
         let run = |script: Vec<Step>, attempts: u32| {
             let script = std::cell::RefCell::new(script.into_iter());
             let calls = std::cell::Cell::new(0usize);
+            let worked = std::cell::Cell::new(0usize);
             let next = || {
                 calls.set(calls.get() + 1);
                 script.borrow_mut().next()
@@ -1289,20 +1347,31 @@ mod tests {
                     };
                     async move { r }
                 },
+                |v| {
+                    worked.set(worked.get() + 1);
+                    std::future::ready(Ok(v))
+                },
             ));
             (
                 got.map(|v| v.iter().map(|s| s.key).collect::<Vec<_>>()),
                 calls.get(),
+                worked.get(),
             )
         };
-        let ok = |(r, calls): (Result<Vec<ServiceKey>>, usize)| (r.ok(), calls);
+        // (services, reads made, times the work was done)
+        let ok =
+            |(r, calls, worked): (Result<Vec<ServiceKey>>, usize, usize)| (r.ok(), calls, worked);
         let keys = |v: &[Service]| v.iter().map(|s| s.key).collect::<Vec<_>>();
         // one datagram: exact at once
-        assert_eq!(ok(run(vec![Read(a.clone(), true)], 5)), (Some(keys(&a)), 1));
-        // several datagrams: a confirming read agrees
+        assert_eq!(
+            ok(run(vec![Read(a.clone(), true)], 5)),
+            (Some(keys(&a)), 1, 1)
+        );
+        // several datagrams: a confirming read agrees (the work done
+        // alongside it)
         assert_eq!(
             ok(run(vec![Read(a.clone(), false), Confirm(a.clone())], 5)),
-            (Some(keys(&a)), 2)
+            (Some(keys(&a)), 2, 1)
         );
         // a repeated service is refused even in one datagram; a disturbed
         // read (skipped service) is not confirmed by a good one, but the
@@ -1317,7 +1386,7 @@ mod tests {
                 ],
                 5
             )),
-            (Some(keys(&a)), 4)
+            (Some(keys(&a)), 4, 2)
         );
         // the same services in another order do not confirm
         assert_eq!(
@@ -1329,10 +1398,10 @@ mod tests {
                 ],
                 5
             )),
-            (Some(keys(&reordered)), 3)
+            (Some(keys(&reordered)), 3, 2)
         );
         // never agreeing: DumpInterrupted after `attempts` reads
-        let (r, calls) = run(
+        let (r, calls, worked) = run(
             vec![
                 Read(repeat.clone(), false),
                 Read(skip.clone(), false),
@@ -1345,7 +1414,7 @@ mod tests {
             matches!(r, Err(Error::DumpInterrupted { attempts: 4, .. })),
             "{r:?}"
         );
-        assert_eq!(calls, 4);
+        assert_eq!((calls, worked), (4, 1));
     }
 
     #[test]
@@ -1428,6 +1497,15 @@ mod tests {
             }
             .append_to(&mut direct);
             assert_eq!(direct, typed(0x1234, op.message()), "{op:?}");
+        }
+        // the snapshot's destination dump requests (flags apart: the
+        // connection sets the dump flags of both)
+        for key in [svc.key, svc6.key, fw.key] {
+            assert_eq!(
+                dest_dump_request(0x1234, &key),
+                typed(0x1234, IpvsMessage::dump_destinations(&key)),
+                "{key}"
+            );
         }
         // the same operations as a bulk apply makes them (service nests
         // encoded once for consecutive operations on one service), twice

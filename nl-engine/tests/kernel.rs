@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use netlink_packet_core::{NetlinkHeader, NetlinkMessage, NetlinkPayload};
+use netlink_packet_core::{NetlinkDeserializable, NetlinkHeader, NetlinkMessage, NetlinkPayload};
 use netlink_packet_generic::GenlMessage;
 use netlink_packet_generic::ctrl::nlas::GenlCtrlAttrs;
 use netlink_packet_generic::ctrl::{GenlCtrl, GenlCtrlCmd};
@@ -53,10 +53,23 @@ fn dump_lists_every_family() {
             nlas: vec![],
         })),
     );
+    let mut encoded = msg.clone();
     let all = block_on(conn.dump("dump families", msg)).unwrap();
     let names = family_names(&all);
     assert!(names.iter().any(|n| n == "nlctrl"), "{names:?}");
     assert!(names.len() > 3, "{names:?}");
+    // The same request pre-encoded, without its dump flags (dump_encoded
+    // sets them): the same families.
+    encoded.finalize();
+    let mut bytes = vec![0; encoded.buffer_len()];
+    encoded.serialize(&mut bytes);
+    let again = block_on(conn.dump_encoded("dump families", &mut bytes, |h, p| {
+        GenlMessage::<GenlCtrl>::deserialize(h, p)
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }))
+    .unwrap();
+    assert_eq!(family_names(&again), names);
 }
 
 /// A connection with the shortest receive length still takes every dump

@@ -87,6 +87,32 @@ impl Connection {
         self.single(context, msg, true, decode).await
     }
 
+    /// [`dump_with`](Self::dump_with) of a request already encoded:
+    /// `request` is one whole netlink message, its length set; its flags
+    /// get `NLM_F_REQUEST | NLM_F_DUMP` and its sequence number is set
+    /// here. For the many small dumps of a large read, whose requests cost
+    /// more to build as typed messages than to answer.
+    ///
+    /// ```no_run
+    /// # async fn f(conn: &nl_engine::Connection) -> nl_engine::Result<()> {
+    /// // CTRL_CMD_GETFAMILY (3) of generic netlink's controller (0x10)
+    /// let mut req = vec![20, 0, 0, 0, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 2, 0, 0];
+    /// let n = conn.dump_encoded("families", &mut req, |_, _| Ok(Some(()))).await?.len();
+    /// # Ok(()) }
+    /// ```
+    pub async fn dump_encoded<T>(
+        &self,
+        context: &str,
+        request: &mut [u8],
+        mut decode: impl FnMut(&NetlinkHeader, &[u8]) -> std::result::Result<Option<T>, String>,
+    ) -> Result<Vec<T>> {
+        if let Some(f) = request.get_mut(6..8) {
+            let flags = crate::wire::u16_at(f, 0).unwrap_or(0) | NLM_F_REQUEST | NLM_F_DUMP;
+            f.copy_from_slice(&flags.to_ne_bytes());
+        }
+        self.exchange(context, request, true, &mut decode).await
+    }
+
     async fn single<I, T>(
         &self,
         context: &str,
@@ -101,16 +127,19 @@ impl Connection {
         let len = msg.buffer_len();
         let mut bytes = vec![0u8; len];
         msg.serialize(&mut bytes);
+        self.exchange(context, &mut bytes, dump, &mut decode).await
+    }
+
+    async fn exchange<T>(
+        &self,
+        context: &str,
+        bytes: &mut [u8],
+        dump: bool,
+        decode: &mut impl FnMut(&NetlinkHeader, &[u8]) -> std::result::Result<Option<T>, String>,
+    ) -> Result<Vec<T>> {
         let mut inner = self.inner.lock().await;
         let res = inner
-            .single(
-                &self.shared,
-                &self.config,
-                context,
-                &mut bytes,
-                dump,
-                &mut decode,
-            )
+            .single(&self.shared, &self.config, context, bytes, dump, decode)
             .await;
         if let Err(e) = &res {
             if e.poisons_socket() {
