@@ -107,6 +107,46 @@ pub(crate) fn sh(args: &[&str]) -> Res<()> {
     Ok(())
 }
 
+/// CPU time of the whole machine so far, in clock ticks: (idle, total),
+/// from the first line of /proc/stat (idle counts iowait too).
+fn cpu_ticks() -> Res<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat")?;
+    let line = stat.lines().next().ok_or("empty /proc/stat")?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(str::parse)
+        .collect::<Result<_, _>>()?;
+    let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
+    Ok((idle, v.iter().sum()))
+}
+
+/// Waits until the machine is idle: the CPUs at least 95% idle over a
+/// 100 ms window (at least `min` first, at most 30 s in all).
+///
+/// A namespace left with tens of thousands of IPVS destinations is torn
+/// down by the kernel in the background after its last user leaves; in a
+/// one-CPU guest that work can outlast a fixed pause and land inside the
+/// next measurement (seen as a run of the same program taking twice its
+/// usual time). Returns how long it waited.
+pub(crate) fn quiesce(min: Duration) -> Res<Duration> {
+    let t = Instant::now();
+    std::thread::sleep(min);
+    loop {
+        let (i0, t0) = cpu_ticks()?;
+        std::thread::sleep(Duration::from_millis(100));
+        let (i1, t1) = cpu_ticks()?;
+        let total = t1.saturating_sub(t0);
+        if total > 0 && i1.saturating_sub(i0) * 100 >= total * 95 {
+            return Ok(t.elapsed());
+        }
+        if t.elapsed() > Duration::from_secs(30) {
+            eprintln!("bench: the machine did not go idle in 30 s; measuring anyway");
+            return Ok(t.elapsed());
+        }
+    }
+}
+
 /// Moves this thread (and the children it spawns) into a new network
 /// namespace with `lo` up.
 pub(crate) fn fresh_netns() -> Res<()> {
@@ -172,6 +212,20 @@ impl Runner {
     ) -> Res<()> {
         if !self.cases.is_empty() && !self.cases.iter().any(|c| c == case) {
             return Ok(());
+        }
+        // One discarded run of each of our programs and the floor first,
+        // so that no measured run is the first to use the guest memory,
+        // files and caches it needs. The reference tools, slower by orders
+        // of magnitude, are not warmed.
+        for (imp, argv, input) in impls {
+            if *imp == "tool" {
+                continue;
+            }
+            setup()?;
+            let mut c = Command::new(&argv[0]);
+            c.args(&argv[1..]);
+            measure(&mut c, *input)?;
+            verify().map_err(|e| format!("case {case} n={n} {imp} (warm-up): {e}"))?;
         }
         for _ in 0..self.runs {
             for (imp, argv, input) in impls {
@@ -311,7 +365,13 @@ impl Runner {
             rt.block_on(h.borrow().flush())?;
             fresh_netns()?;
             *h.borrow_mut() = rt.block_on(IpvsHandle::new())?;
-            std::thread::sleep(Duration::from_millis(500));
+            let waited = quiesce(Duration::from_millis(200))?;
+            if waited > Duration::from_secs(1) {
+                eprintln!(
+                    "bench: waited {:.1} s for the machine to go idle",
+                    waited.as_secs_f64()
+                );
+            }
             Ok(())
         };
         let ipvsadm = which("ipvsadm");
