@@ -127,9 +127,8 @@ fn cpu_ticks() -> Res<(u64, u64)> {
 /// A namespace left with tens of thousands of IPVS destinations is torn
 /// down by the kernel in the background after its last user leaves; in a
 /// one-CPU guest that work can outlast a fixed pause and land inside the
-/// next measurement (seen as a run of the same program taking twice its
-/// usual time). Returns how long it waited.
-pub(crate) fn quiesce(min: Duration) -> Res<Duration> {
+/// next measurement. Returns how long it waited.
+fn quiesce(min: Duration) -> Res<Duration> {
     let t = Instant::now();
     std::thread::sleep(min);
     loop {
@@ -145,6 +144,29 @@ pub(crate) fn quiesce(min: Duration) -> Res<Duration> {
             return Ok(t.elapsed());
         }
     }
+}
+
+/// One run of `argv` (fed `input`): `setup`, a wait for the machine to
+/// go idle, the measured process, then `verify` of the kernel state it
+/// left (counted and compared).
+fn run_once(
+    argv: &[String],
+    input: Option<&str>,
+    setup: &mut dyn FnMut() -> Res<()>,
+    verify: &mut dyn FnMut() -> Res<()>,
+) -> Res<Measure> {
+    setup()?;
+    let waited = quiesce(Duration::from_millis(200))?;
+    if waited > Duration::from_secs(1) {
+        eprintln!(
+            "bench: waited {:.1} s for the machine to go idle",
+            waited.as_secs_f64()
+        );
+    }
+    let (prog, args) = argv.split_first().ok_or("an empty command line")?;
+    let m = measure(Command::new(prog).args(args), input)?;
+    verify()?;
+    Ok(m)
 }
 
 /// Moves this thread (and the children it spawns) into a new network
@@ -217,24 +239,14 @@ impl Runner {
         // so that no measured run is the first to use the guest memory,
         // files and caches it needs. The reference tools, slower by orders
         // of magnitude, are not warmed.
-        for (imp, argv, input) in impls {
-            if *imp == "tool" {
-                continue;
-            }
-            setup()?;
-            let mut c = Command::new(&argv[0]);
-            c.args(&argv[1..]);
-            measure(&mut c, *input)?;
-            verify().map_err(|e| format!("case {case} n={n} {imp} (warm-up): {e}"))?;
+        for (imp, argv, input) in impls.iter().filter(|(imp, ..)| *imp != "tool") {
+            run_once(argv, *input, setup, verify)
+                .map_err(|e| format!("case {case} n={n} {imp} (warm-up): {e}"))?;
         }
         for _ in 0..self.runs {
             for (imp, argv, input) in impls {
-                setup()?;
-                let mut c = Command::new(&argv[0]);
-                c.args(&argv[1..]);
-                let m = measure(&mut c, *input)?;
-                // the kernel state the run left, counted and compared
-                verify().map_err(|e| format!("case {case} n={n} {imp}: {e}"))?;
+                let m = run_once(argv, *input, setup, verify)
+                    .map_err(|e| format!("case {case} n={n} {imp}: {e}"))?;
                 self.emit(case, n, imp, &m, None);
                 eprintln!(
                     "bench: case {case} n={n} {imp}: {:.3} s",
@@ -320,11 +332,8 @@ impl Runner {
             let argv = self.ours("floor", case, n, family, size)?;
             let mut ops = Vec::new();
             for _ in 0..self.runs {
-                setup()?;
-                let mut c = Command::new(&argv[0]);
-                c.args(&argv[1..]);
-                let m = measure(&mut c, None)?;
-                verify().map_err(|e| format!("sweep case {case} n={n} {size}: {e}"))?;
+                let m = run_once(&argv, None, setup, verify)
+                    .map_err(|e| format!("sweep case {case} n={n} {size}: {e}"))?;
                 ops.push(
                     m.op.ok_or("the floor reported no operation time")?
                         .as_secs_f64(),
@@ -365,13 +374,6 @@ impl Runner {
             rt.block_on(h.borrow().flush())?;
             fresh_netns()?;
             *h.borrow_mut() = rt.block_on(IpvsHandle::new())?;
-            let waited = quiesce(Duration::from_millis(200))?;
-            if waited > Duration::from_secs(1) {
-                eprintln!(
-                    "bench: waited {:.1} s for the machine to go idle",
-                    waited.as_secs_f64()
-                );
-            }
             Ok(())
         };
         let ipvsadm = which("ipvsadm");
