@@ -296,5 +296,18 @@ mod tests {
             let e = validate(&[(svc(1), ds)]).unwrap_err().to_string();
             assert!(e.contains("listed twice"), "{n}: {e}");
         }
+        // many services: a repeat far from its first listing is found
+        let tcp = |i: u32| {
+            let ip = std::net::Ipv4Addr::from(0x0a00_0000 + i);
+            (ipvs_nl::Service::tcp((ip, 80).into()), Vec::new())
+        };
+        let mut many: Vec<_> = (0..3_000).map(tcp).collect();
+        assert!(validate(&many).is_ok());
+        many.push(tcp(17));
+        let e = validate(&many).unwrap_err().to_string();
+        assert!(
+            e.contains("10.0.0.17:80") && e.contains("listed twice"),
+            "{e}"
+        );
     }
 }

@@ -7,8 +7,7 @@ use ipset_nl::{BulkOptions, IpSet, IpsetHandle, Outcome, SetElement};
 use ipvs_nl::{Destination, IpvsHandle, OperationRef, Service, ServiceKey};
 use nl_engine::{BatchResults, Error, Netns, Result};
 
-use crate::hash::WordSet;
-use crate::plan::{Adds, owned, plan_refs, validated_keys};
+use crate::plan::{Adds, owned, plan_refs, validate};
 use crate::{
     Change, DesiredSet, DesiredState, Ownership, SetPlan, SetReport, SetStrategy, SyncOptions,
     SyncReport, plan_set,
@@ -127,10 +126,10 @@ impl Syncer {
     /// failed (then run the sync again); refused single changes are in the
     /// report.
     pub async fn sync(&self, desired: &DesiredState) -> Result<SyncReport> {
-        let keys = validated_keys(&desired.services)?;
+        validate(&desired.services)?;
         let mut report = SyncReport::default();
         if let Some(ipvs) = &self.ipvs {
-            self.sync_ipvs_into(ipvs, &desired.services, keys, &mut report)
+            self.sync_ipvs_into(ipvs, &desired.services, &mut report)
                 .await?;
         }
         if !desired.sets.is_empty() {
@@ -152,13 +151,12 @@ impl Syncer {
         &self,
         services: &[(Service, Vec<Destination>)],
     ) -> Result<SyncReport> {
-        let keys = validated_keys(services)?;
+        validate(services)?;
         let ipvs = self.ipvs.as_ref().ok_or_else(|| {
             Error::invalid_input("sync IPVS services", "this syncer has no IPVS handle")
         })?;
         let mut report = SyncReport::default();
-        self.sync_ipvs_into(ipvs, services, keys, &mut report)
-            .await?;
+        self.sync_ipvs_into(ipvs, services, &mut report).await?;
         Ok(report)
     }
 
@@ -199,7 +197,6 @@ impl Syncer {
         &self,
         ipvs: &IpvsHandle,
         services: &[(Service, Vec<Destination>)],
-        keys: WordSet<&ServiceKey>,
         report: &mut SyncReport,
     ) -> Result<()> {
         let ownership = &self.options.ownership;
@@ -273,7 +270,7 @@ impl Syncer {
             return Ok(());
         }
         if let Ok(mut l) = self.listed.lock() {
-            l.extend(keys.into_iter().copied());
+            l.extend(services.iter().map(|(s, _)| s.key));
             // a service removed and deleted is no longer ours to remember
             for c in &report.applied {
                 if let Change::DeleteService(k) = c {
