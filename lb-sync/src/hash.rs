@@ -117,7 +117,8 @@ impl IndexSet {
         u32::try_from(n).ok().filter(|&n| n < u32::MAX)?;
         let slots = (n.saturating_mul(8) / 7 + 1).next_power_of_two().max(8);
         Some(IndexSet {
-            // zeroed: fresh pages from the allocator, no filling pass
+            // zero marks an empty slot, so the allocator's zeroed memory
+            // is an empty set as it comes
             slots: vec![0; slots],
             mask: slots - 1,
             hash: WordHash::default(),

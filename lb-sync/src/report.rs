@@ -242,11 +242,10 @@ impl Changes {
     fn with_destination(&mut self, step: u8, ip: IpAddr, port: u16) -> u8 {
         let v6 = put_ip(&mut self.bytes, ip);
         let step = if v6 { step | DEST_V6 } else { step };
-        if self.last_port == Some(port) {
+        if repeats(&mut self.last_port, port) {
             return step | SAME_PORT;
         }
         self.bytes.extend_from_slice(&port.to_ne_bytes());
-        self.last_port = Some(port);
         step
     }
 
@@ -317,12 +316,17 @@ fn addr_len(a: &IpAddr) -> usize {
     }
 }
 
+/// Whether a destination on `port` repeats the previous destination's
+/// port `*last_port` (so its port is not written), which becomes `port`.
+/// The writer and the reservations both decide through it.
+fn repeats(last_port: &mut Option<u16>, port: u16) -> bool {
+    last_port.replace(port) == Some(port)
+}
+
 /// The bytes a destination `ip`:`port` takes in the byte stream after a
 /// destination on `*last_port` (which becomes `port`).
 fn dest_len(ip: &IpAddr, port: u16, last_port: &mut Option<u16>) -> usize {
-    let same = *last_port == Some(port);
-    *last_port = Some(port);
-    addr_len(ip) + if same { 0 } else { 2 }
+    addr_len(ip) + if repeats(last_port, port) { 0 } else { 2 }
 }
 
 /// The bytes [`put_key`] writes for `k` after `prev`.
@@ -423,7 +427,12 @@ impl Reader<'_> {
         let [tag] = self.take()?;
         let kind = tag & KEY_KIND;
         let flags = tag & !KEY_KIND;
-        if kind == KEY_FWMARK && flags != 0 {
+        // flags only an address key can carry, and no others
+        let allowed = match kind {
+            KEY_ADDR_V4 | KEY_ADDR_V6 => KEY_SAME_PROTOCOL | KEY_SAME_PORT,
+            _ => 0,
+        };
+        if flags & !allowed != 0 {
             return None;
         }
         let prev_addr = match prev {
@@ -790,14 +799,19 @@ mod tests {
     }
 
     #[test]
-    fn a_flag_on_a_mark_key_is_not_read_as_a_key() {
-        let mut c: Changes = [Change::AddService(ServiceKey::fwmark(7))]
-            .into_iter()
-            .collect();
-        if let Some(tag) = c.bytes.first_mut() {
-            *tag |= KEY_SAME_PORT;
+    fn a_key_tag_with_a_flag_it_cannot_carry_is_not_read_as_a_key() {
+        let tcp = ServiceKey::tcp("10.0.0.1:80".parse().unwrap());
+        for (key, flag) in [
+            (ServiceKey::fwmark(7), KEY_SAME_PORT),
+            (ServiceKey::fwmark(7), KEY_SAME_PROTOCOL),
+            (tcp, 0x40),
+        ] {
+            let good: Changes = [Change::AddService(key)].into_iter().collect();
+            assert_eq!(good.iter().next(), Some(Change::AddService(key)));
+            let mut bad = good.clone();
+            *bad.bytes.first_mut().unwrap() |= flag;
+            assert_eq!(bad.iter().next(), None, "{key} {flag:#x}");
         }
-        assert_eq!(c.iter().next(), None);
     }
 
     #[test]
