@@ -106,6 +106,38 @@ impl Raw {
         Ok(errors)
     }
 
+    /// Sends one request (its sequence number set to `u32::MAX`, an ACK
+    /// asked) and reads until its ACK; a refusal is an error.
+    pub(crate) fn request(&mut self, msg: &[u8]) -> Res<()> {
+        let mut m = msg.to_vec();
+        let seq = u32::MAX;
+        let flags = u16::from_ne_bytes(m.get(6..8).ok_or("short")?.try_into()?) | NLM_F_ACK;
+        m.get_mut(6..8)
+            .ok_or("short")?
+            .copy_from_slice(&flags.to_ne_bytes());
+        m.get_mut(8..12)
+            .ok_or("short")?
+            .copy_from_slice(&seq.to_ne_bytes());
+        self.sock.send(&m, 0)?;
+        loop {
+            let n = self.sock.recv(&mut &mut self.buf[..], 0)?;
+            let mut off = 0;
+            while off + 20 <= n {
+                let len = u32::from_ne_bytes(self.buf[off..off + 4].try_into()?) as usize;
+                let ty = u16::from_ne_bytes(self.buf[off + 4..off + 6].try_into()?);
+                let got = u32::from_ne_bytes(self.buf[off + 8..off + 12].try_into()?);
+                if ty == 2 && got == seq {
+                    let errno = i32::from_ne_bytes(self.buf[off + 16..off + 20].try_into()?);
+                    return match errno {
+                        0 => Ok(()),
+                        e => Err(format!("request refused: errno {}", -e).into()),
+                    };
+                }
+                off += (len.max(16) + 3) & !3;
+            }
+        }
+    }
+
     /// Reads one datagram of a running dump: (data messages, DONE seen).
     pub(crate) fn recv_part(&mut self) -> Res<(usize, bool)> {
         let n = self.sock.recv(&mut &mut self.buf[..self.recv_len], 0)?;
@@ -232,9 +264,9 @@ pub(crate) fn floor_input(
     use clusterip::ipset::{Command as C, IpsetAttr as A};
     let pack = |msgs: Vec<Vec<u8>>| Raw::pack_with(&mut 0, msgs, dgram);
     Ok(match case {
-        "1" | "3" | "6" => {
+        "1" | "1w" | "3" | "6" => {
             let ops = match case {
-                "1" => apply_ops(n),
+                "1" | "1w" => apply_ops(n),
                 "3" => change_ops(n),
                 _ => one_change_ops(n),
             };

@@ -17,7 +17,9 @@
 //! ```
 //!
 //! Cases (N services x 4 destinations; ipset: 50,000 hash:ip,port entries):
-//! 1 apply from empty, 2 no-op resync, 3 resync with 10% changed, 4 full
+//! 1 apply from empty, 1w the same in a warm process (its second time,
+//! the first in a namespace of its own: a long-lived daemon's cost; only
+//! with `--cases 1w`), 2 no-op resync, 3 resync with 10% changed, 4 full
 //! read, 5a ipset add, 5b ipset atomic replace. Implementations: `ours`
 //! (`clusterip::sync::Syncer`, `IpvsHandle::config_snapshot`, `IpsetHandle`
 //! bulk/replace), `stats` (case 4: `IpvsHandle::snapshot`, statistics
