@@ -46,44 +46,19 @@ pub(crate) fn exec(imp: &str, case: &str, n: usize, dgram: usize, file: Option<&
                 Res::Ok((el, r.len()))
             })?
         }
-        ("ours", "1" | "2" | "3" | "6") => {
+        ("ours", "1" | "1w" | "2" | "3" | "6") => {
             let want = match case {
                 "3" => changed(n),
                 "6" => one_changed(n),
                 _ => state(n),
             };
             rt.block_on(async {
+                if case == "1w" {
+                    warm_up(&want, dgram).await?;
+                    settle()?;
+                }
                 let h = ipvs().await?;
                 let s = Syncer::ipvs_only(h);
-                let t = op_start();
-                let r = s.sync_services(&want).await?;
-                let el = op_end(t);
-                if !r.is_converged() {
-                    return Err(format!("not converged: {:?}", r.failed.first()).into());
-                }
-                Res::Ok((el, r.changes()))
-            })?
-        }
-        // case 1w: case 1 in a process that has done it once already (a
-        // daemon's later sync). The warm-up runs in a namespace of its
-        // own, flushed and gone before the clock: flushed destinations
-        // stay in their namespace's trash for a minute or more, and the
-        // kernel scans that list on every destination added there.
-        ("ours", "1w") => {
-            let want = state(n);
-            rt.block_on(async {
-                {
-                    let ns = warm_netns().await?;
-                    let conn = connection_in(clusterip::netlink::Protocol::Generic, dgram, &ns)?;
-                    let s = Syncer::ipvs_only(IpvsHandle::with_connection(conn).await?);
-                    let r = s.sync_services(&want).await?;
-                    if !r.is_converged() {
-                        return Err(format!("warm-up not converged: {:?}", r.failed.first()).into());
-                    }
-                    s.ipvs().ok_or("a syncer without IPVS")?.flush().await?;
-                }
-                settle()?;
-                let s = Syncer::ipvs_only(ipvs().await?);
                 let t = op_start();
                 let r = s.sync_services(&want).await?;
                 let el = op_end(t);
@@ -215,6 +190,23 @@ pub(crate) fn exec(imp: &str, case: &str, n: usize, dgram: usize, file: Option<&
         .unwrap_or(-1);
     let op_faults = FAULTS_AT_END.load(Ordering::Relaxed) - FAULTS_AT_START.load(Ordering::Relaxed);
     println!("{} {changes} {hwm} {op_faults}", ns.as_nanos());
+    Ok(())
+}
+
+/// Case 1w's warm-up (a daemon's earlier sync): the whole sync in a
+/// namespace of its own, flushed there and gone when this returns.
+/// Not in the case's namespace: flushed destinations stay in their
+/// namespace's trash for a minute or more, and the kernel scans that list
+/// on every destination added there.
+async fn warm_up(want: &[(Service, Vec<Destination>)], dgram: usize) -> Res<()> {
+    let ns = warm_netns().await?;
+    let conn = connection_in(clusterip::netlink::Protocol::Generic, dgram, &ns)?;
+    let s = Syncer::ipvs_only(IpvsHandle::with_connection(conn).await?);
+    let r = s.sync_services(want).await?;
+    if !r.is_converged() {
+        return Err(format!("warm-up not converged: {:?}", r.failed.first()).into());
+    }
+    s.ipvs().ok_or("a syncer without IPVS")?.flush().await?;
     Ok(())
 }
 
