@@ -133,12 +133,13 @@ pub(crate) fn exec(imp: &str, case: &str, n: usize, dgram: usize, file: Option<&
                 if errors > 0 {
                     return Err(format!("warm-up: {errors} errors").into());
                 }
+                // the family id, from the first message's header
                 let family = dg
                     .iter()
                     .next()
-                    .and_then(|(d, _)| d.get(4..6))
+                    .and_then(|(d, _)| d.get(4..6)?.try_into().ok())
+                    .map(u16::from_ne_bytes)
                     .ok_or("an empty floor input")?;
-                let family = u16::from_ne_bytes([family[0], family[1]]);
                 warm.request(&genl(family, IpvsMessage::flush(), NLM_F_REQUEST))?;
                 drop((warm, ns));
                 settle()?;

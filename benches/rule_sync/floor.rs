@@ -83,27 +83,34 @@ impl Raw {
         let mut errors = 0;
         for (d, last) in dgrams.iter() {
             self.sock.send(d, 0)?;
-            'wait: loop {
-                let n = self.sock.recv(&mut &mut self.buf[..], 0)?;
-                let mut off = 0;
-                while off + 16 <= n {
-                    let len = u32::from_ne_bytes(self.buf[off..off + 4].try_into()?) as usize;
-                    let ty = u16::from_ne_bytes(self.buf[off + 4..off + 6].try_into()?);
-                    let seq = u32::from_ne_bytes(self.buf[off + 8..off + 12].try_into()?);
-                    if ty == 2 {
-                        let errno = i32::from_ne_bytes(self.buf[off + 16..off + 20].try_into()?);
-                        if errno != 0 {
-                            errors += 1;
-                        }
-                        if seq == last {
-                            break 'wait;
-                        }
-                    }
-                    off += (len.max(16) + 3) & !3;
-                }
-            }
+            errors += self.wait_ack(last)?;
         }
         Ok(errors)
+    }
+
+    /// Reads replies until the ACK of sequence number `last`, scanning only
+    /// their headers. Returns the number of error replies seen.
+    fn wait_ack(&mut self, last: u32) -> Res<usize> {
+        let mut errors = 0;
+        loop {
+            let n = self.sock.recv(&mut &mut self.buf[..], 0)?;
+            let mut off = 0;
+            while off + 16 <= n {
+                let len = u32::from_ne_bytes(self.buf[off..off + 4].try_into()?) as usize;
+                let ty = u16::from_ne_bytes(self.buf[off + 4..off + 6].try_into()?);
+                let seq = u32::from_ne_bytes(self.buf[off + 8..off + 12].try_into()?);
+                if ty == 2 {
+                    let errno = i32::from_ne_bytes(self.buf[off + 16..off + 20].try_into()?);
+                    if errno != 0 {
+                        errors += 1;
+                    }
+                    if seq == last {
+                        return Ok(errors);
+                    }
+                }
+                off += (len.max(16) + 3) & !3;
+            }
+        }
     }
 
     /// Sends one request (its sequence number set to `u32::MAX`, an ACK
@@ -119,22 +126,9 @@ impl Raw {
             .ok_or("short")?
             .copy_from_slice(&seq.to_ne_bytes());
         self.sock.send(&m, 0)?;
-        loop {
-            let n = self.sock.recv(&mut &mut self.buf[..], 0)?;
-            let mut off = 0;
-            while off + 20 <= n {
-                let len = u32::from_ne_bytes(self.buf[off..off + 4].try_into()?) as usize;
-                let ty = u16::from_ne_bytes(self.buf[off + 4..off + 6].try_into()?);
-                let got = u32::from_ne_bytes(self.buf[off + 8..off + 12].try_into()?);
-                if ty == 2 && got == seq {
-                    let errno = i32::from_ne_bytes(self.buf[off + 16..off + 20].try_into()?);
-                    return match errno {
-                        0 => Ok(()),
-                        e => Err(format!("request refused: errno {}", -e).into()),
-                    };
-                }
-                off += (len.max(16) + 3) & !3;
-            }
+        match self.wait_ack(seq)? {
+            0 => Ok(()),
+            _ => Err("request refused".into()),
         }
     }
 

@@ -474,11 +474,11 @@ impl Runner {
         // process's first touches of its code and memory. Not in the
         // default set: on a 2-CPU virtual machine its runs scattered by
         // ±25% for both, more than the difference it looks for.
-        let warm = ["ours", "floor"]
-            .into_iter()
-            .map(|imp| Ok((imp, self.ours(imp, "1w", n, fam, dgram)?, None)))
-            .collect::<Res<Vec<_>>>()?;
         if self.cases.iter().any(|c| c == "1w") {
+            let warm = ["ours", "floor"]
+                .into_iter()
+                .map(|imp| Ok((imp, self.ours(imp, "1w", n, fam, dgram)?, None)))
+                .collect::<Res<Vec<_>>>()?;
             self.case("1w", n, &warm, &mut || fresh(), &mut || holds(&full))?;
         }
         // cases 2 and 4 on the full state

@@ -102,7 +102,8 @@ pub(crate) fn word_set<K>(n: usize) -> WordSet<K> {
 /// and compared by a key read from the slice: what a duplicate check of a
 /// long list needs, in about a third of the memory of a [`WordSet`] of
 /// references to the keys (8 bytes and a control byte each, at a lower
-/// load). Open addressing, linear probing, at most 7/8 full.
+/// load). Open addressing, linear probing, sized so that the items it
+/// was made for fill at most 7/8 of it.
 pub(crate) struct IndexSet {
     /// Per slot: 0 when empty, else the item's index plus one.
     slots: Vec<u32>,
@@ -137,7 +138,7 @@ impl IndexSet {
             return false;
         };
         let mut at = self.hash.hash_one(key) as usize & self.mask;
-        // at most 7/8 full, so an empty slot ends every probe
+        // an empty slot ends a probe; the bound ends one in a full table
         for _ in 0..self.slots.len() {
             match self.slots.get_mut(at) {
                 Some(slot) if *slot == 0 => {
