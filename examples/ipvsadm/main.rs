@@ -1,9 +1,9 @@
 //! `ipvsadm`, rebuilt on ipvs-nl: the command line of Debian's ipvsadm 1.31
 //! (every command and option, short and long, popt's clusters), its
 //! messages and exit statuses, and its listings byte for byte; plus `--json`
-//! on every listing (docs/ipvsadm-json.md) and a `-R` that applies the
-//! whole restore through [`IpvsHandle::apply`] (large datagrams, one ACK
-//! per datagram).
+//! on every listing (docs/ipvsadm-json.md) and a `-R` that streams the
+//! restore through [`IpvsHandle::apply_stream`] (large datagrams, one ACK
+//! per datagram, each line encoded as soon as it is read).
 //!
 //! `cli.rs` parses (pure, never panics), `format.rs` prints, `names.rs`
 //! reads `/etc/hosts` and `/etc/services`; this file only runs the kernel
@@ -406,133 +406,191 @@ impl Run {
         r.into_vec().into_iter().next().unwrap_or(Ok(()))
     }
 
-    /// `-R`: the lines of stdin, parsed as command lines; changes are sent
-    /// in bulk, in order, with each failure reported as ipvsadm reports it.
+    /// `-R`: the lines of stdin, parsed as command lines; changes are
+    /// streamed to the kernel as they are parsed, in order, with each
+    /// failure reported as ipvsadm reports it.
     async fn restore(&mut self) -> Done {
-        // Read line by line: memory stays at one line however long the
-        // input is (as ipvsadm's own reader).
-        let mut input = std::io::BufReader::with_capacity(64 * 1024, std::io::stdin());
-        let mut raw = Vec::with_capacity(256);
-        let program = self.program.clone();
-        let mut pending = Batch::default();
+        let mut lines = RestoreLines {
+            // Read line by line: memory stays at one line however long the
+            // input is (as ipvsadm's own reader).
+            input: std::io::BufReader::with_capacity(64 * 1024, std::io::stdin()),
+            raw: Vec::with_capacity(256),
+            program: self.program.clone(),
+            names: std::mem::take(&mut self.names),
+            log: Log::default(),
+            stop: None,
+        };
         let mut result = 0;
         loop {
-            raw.clear();
-            match input.read_until(b'\n', &mut raw) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
-            // valid UTF-8 (the usual case) is checked fast and borrowed
-            let line = match std::str::from_utf8(&raw) {
-                Ok(t) => std::borrow::Cow::Borrowed(t),
-                Err(_) => String::from_utf8_lossy(&raw),
+            // Every change up to the next line that is not one (or the end
+            // of the input), each encoded into the datagram being filled as
+            // soon as it is parsed: memory holds one datagram and a byte
+            // per change, however long the input.
+            let outcome = self.ipvs.apply_stream(&mut lines).await;
+            self.report(&mut lines.log, outcome, &mut result);
+            let Some(stop) = lines.stop.take() else {
+                break;
             };
-            let Some(argv) = cli::restore_line(&line, &program) else {
-                continue;
-            };
-            let argv = &argv;
-            match cli::parse(argv, true, &self.names) {
-                Err(f) if f.fatal => {
-                    self.apply_pending(&mut pending, &mut result).await;
+            match stop {
+                Stop::Fatal(f) => {
                     self.err(&f.message);
                     return Done::Exit(f.status);
                 }
-                Err(f) => pending.pending.push(Pending::Msg(f.message)),
-                Ok(Outcome::Help) | Ok(Outcome::Version) => {
-                    self.apply_pending(&mut pending, &mut result).await;
-                    let (t, _) = help_or_version(argv, true);
+                Stop::Help(argv) => {
+                    let (t, _) = help_or_version(&argv, true);
                     self.out.extend_from_slice(t.as_bytes());
                     return Done::Exit(0);
                 }
-                Ok(Outcome::Run(p)) => match operation_of(&p) {
-                    Some((op, func)) if !crate_refuses(&op) => {
-                        pending.ops.push(op);
-                        pending.pending.push(Pending::Op(func));
-                        // Large restores go in bulk chunks: memory stays
-                        // bounded and reports keep their line order.
-                        if pending.ops.len() >= RESTORE_CHUNK {
-                            self.apply_pending(&mut pending, &mut result).await;
-                        }
+                Stop::Run(p) => {
+                    std::mem::swap(&mut self.names, &mut lines.names);
+                    let done = Box::pin(self.execute(&p)).await;
+                    std::mem::swap(&mut self.names, &mut lines.names);
+                    match done {
+                        Done::Result(r) => result = r,
+                        Done::Exit(c) => return Done::Exit(c),
                     }
-                    _ => {
-                        self.apply_pending(&mut pending, &mut result).await;
-                        match Box::pin(self.execute(&p)).await {
-                            Done::Result(r) => result = r,
-                            Done::Exit(c) => return Done::Exit(c),
-                        }
-                    }
-                },
+                }
             }
         }
-        self.apply_pending(&mut pending, &mut result).await;
+        self.names = lines.names;
         Done::Result(result)
     }
 
-    async fn apply_pending(&mut self, batch: &mut Batch, result: &mut i32) {
-        if batch.pending.is_empty() {
+    /// Reports the lines `log` recorded, in line order: each popt message,
+    /// and the failure of each change that `outcome` says failed; `result`
+    /// ends as the last line's.
+    fn report(
+        &mut self,
+        log: &mut Log,
+        outcome: Result<BatchResults<Error>, Error>,
+        result: &mut i32,
+    ) {
+        if log.funcs.is_empty() && log.msgs.is_empty() {
             return;
         }
-        let outcome = if batch.ops.is_empty() {
-            Ok(BatchResults::default())
-        } else {
-            self.ipvs.apply(&batch.ops).await
-        };
-        // the queue's memory is kept for the next chunk
-        batch.ops.clear();
         // Only the failures, by operation index.
         let mut failures = match outcome {
             Ok(r) => r.into_errors().into_iter().peekable(),
             Err(e) => {
-                // The exchange failed: the outcome of the batch is unknown.
+                // The exchange failed: the outcome of the changes is unknown.
                 self.err(&format!("{e}\n"));
                 *result = -1;
-                batch.pending.clear();
+                log.clear();
                 return;
             }
         };
-        let mut msgs = String::new();
-        let mut index = 0;
-        for p in batch.pending.drain(..) {
-            match p {
-                Pending::Msg(m) => {
-                    msgs.push_str(&m);
+        let mut text = String::new();
+        let mut msgs = log.msgs.drain(..).peekable();
+        for (index, func) in log.funcs.drain(..).enumerate() {
+            while let Some((_, m)) = msgs.next_if(|(before, _)| *before == index) {
+                text.push_str(&m);
+                *result = -1;
+            }
+            match failures.next_if(|(i, _)| *i == index) {
+                None => *result = 0,
+                Some((_, e)) => {
+                    text.push_str(&error_text(func, &e));
+                    text.push('\n');
                     *result = -1;
-                }
-                Pending::Op(func) => {
-                    match failures.next_if(|(i, _)| *i == index) {
-                        None => *result = 0,
-                        Some((_, e)) => {
-                            msgs.push_str(&error_text(func, &e));
-                            msgs.push('\n');
-                            *result = -1;
-                        }
-                    }
-                    index += 1;
                 }
             }
         }
-        if !msgs.is_empty() {
-            self.err(&msgs);
+        for (_, m) in msgs {
+            text.push_str(&m);
+            *result = -1;
+        }
+        if !text.is_empty() {
+            self.err(&text);
         }
     }
 }
 
-/// Operations a restore queues before sending them in bulk: a few
-/// datagrams' worth (about 220 KB of messages), so that the queue stays
-/// small (330 KB, reused) and the kernel still gets large datagrams.
-const RESTORE_CHUNK: usize = 2 * 1024;
-
-/// What a restore has queued: changes (in `Batch::ops`, in order) and
-/// popt messages, to report in line order.
-enum Pending {
-    Op(Func),
-    Msg(String),
+/// The lines of a restore, parsed: an iterator of the changes they make,
+/// which ends at the first line that is something else (kept in `stop`)
+/// or at the end of the input.
+struct RestoreLines<R> {
+    input: R,
+    raw: Vec<u8>,
+    program: String,
+    names: Names,
+    /// The changes yielded and the popt messages met, in line order.
+    log: Log,
+    /// The line the changes stopped at.
+    stop: Option<Stop>,
 }
 
+/// A restore line that is not a change sent in bulk.
+enum Stop {
+    /// A fatal popt error: reported, and the restore ends.
+    Fatal(Failure),
+    /// `-h` (help) or `-v` (version), with its argument vector.
+    Help(Vec<String>),
+    /// A command run on its own (a listing, a flush, a change ipvsadm
+    /// sends as it is).
+    Run(Box<Parsed>),
+}
+
+/// What a restore stream yielded, to report in line order: per change its
+/// libipvs function (one byte each), and each popt message with the
+/// number of changes before it.
 #[derive(Default)]
-struct Batch {
-    ops: Vec<Operation>,
-    pending: Vec<Pending>,
+struct Log {
+    funcs: Vec<Func>,
+    msgs: Vec<(usize, String)>,
+}
+
+impl Log {
+    fn clear(&mut self) {
+        self.funcs.clear();
+        self.msgs.clear();
+    }
+}
+
+impl<R: BufRead> Iterator for RestoreLines<R> {
+    type Item = Operation;
+
+    fn next(&mut self) -> Option<Operation> {
+        if self.stop.is_some() {
+            return None;
+        }
+        loop {
+            self.raw.clear();
+            match self.input.read_until(b'\n', &mut self.raw) {
+                Ok(0) | Err(_) => return None,
+                Ok(_) => {}
+            }
+            // valid UTF-8 (the usual case) is checked fast and borrowed
+            let line = match std::str::from_utf8(&self.raw) {
+                Ok(t) => std::borrow::Cow::Borrowed(t),
+                Err(_) => String::from_utf8_lossy(&self.raw),
+            };
+            let Some(argv) = cli::restore_line(&line, &self.program) else {
+                continue;
+            };
+            match cli::parse(&argv, true, &self.names) {
+                Err(f) if f.fatal => {
+                    self.stop = Some(Stop::Fatal(f));
+                    return None;
+                }
+                Err(f) => self.log.msgs.push((self.log.funcs.len(), f.message)),
+                Ok(Outcome::Help) | Ok(Outcome::Version) => {
+                    let argv = argv.iter().map(|a| a.to_string()).collect();
+                    self.stop = Some(Stop::Help(argv));
+                    return None;
+                }
+                Ok(Outcome::Run(p)) => match operation_of(&p) {
+                    Some((op, func)) if !crate_refuses(&op) => {
+                        self.log.funcs.push(func);
+                        return Some(op);
+                    }
+                    _ => {
+                        self.stop = Some(Stop::Run(p));
+                        return None;
+                    }
+                },
+            }
+        }
+    }
 }
 
 fn help_or_version<S: AsRef<str>>(argv: &[S], help: bool) -> (String, u8) {

@@ -1076,3 +1076,77 @@ fn apply_iter_streams_operations_and_indexes_refusals() {
     assert!(!save.contains("10.6.0.6:80"), "{save}");
     assert!(!save.contains("192.168.61.21:8080"), "{save}");
 }
+
+/// `apply_stream`: owned operations made one at a time and walked once
+/// (over many datagrams), the refusals at their own index, of the right
+/// kind, named by index and command.
+#[test]
+fn apply_stream_walks_once_and_indexes_refusals() {
+    require_guest();
+    let (ns, h) = setup();
+    let count_cell = std::cell::Cell::new(0usize);
+    let walked = &count_cell;
+    // 2,000 services of 2 destinations (6,000 operations, about 600 kB:
+    // ten datagrams of 64 KiB)
+    let ops = (0..2000u32).flat_map(move |i| {
+        let vip = sa(&format!("10.7.{}.{}:80", i / 250, i % 250 + 1));
+        let mut s = Service::tcp(vip);
+        // operation 3 * 5 = 15: invalid (one-packet scheduling is UDP only)
+        if i == 5 {
+            s = s.one_packet();
+        }
+        let ds: Vec<Destination> = (0..2u8)
+            .map(|j| {
+                let d = Destination::new(ip(&format!("192.168.7{j}.{}", i % 250 + 1)), 8080);
+                // operation 3 * 1500 + 2 = 4502: thresholds out of order (ERANGE)
+                if i == 1500 && j == 1 {
+                    d.upper_threshold(1).lower_threshold(5)
+                } else {
+                    d
+                }
+            })
+            .collect();
+        let key = s.key;
+        std::iter::once(Operation::AddService(s))
+            .chain(
+                ds.into_iter()
+                    .map(move |d| Operation::AddDestination(key, d)),
+            )
+            .inspect(move |_| walked.set(walked.get() + 1))
+    });
+    // operation 6,000: the first service again (EEXIST)
+    let again = Operation::AddService(Service::tcp(sa("10.7.0.1:80")));
+    let before = h.connection().stats().datagrams_sent;
+    let res = block_on(h.apply_stream(ops.chain(std::iter::once(again)))).unwrap();
+    assert_eq!(walked.get(), 6000, "each operation made once");
+    assert!(h.connection().stats().datagrams_sent - before >= 9);
+    assert_eq!(res.len(), 6001);
+    let at: Vec<usize> = res.errors().iter().map(|(i, _)| *i).collect();
+    // the invalid service's destinations find no service (16, 17)
+    assert_eq!(at, vec![15, 16, 17, 4502, 6000], "{:?}", res.errors());
+    let e = |i: usize| &res.errors()[at.iter().position(|&x| x == i).unwrap()].1;
+    assert!(matches!(e(15), Error::InvalidInput { .. }), "{:?}", e(15));
+    assert!(matches!(e(16), Error::NotFound { .. }), "{:?}", e(16));
+    assert!(
+        matches!(e(4502), Error::InvalidArgument { .. }),
+        "{:?}",
+        e(4502)
+    );
+    assert!(matches!(e(6000), Error::Exists { .. }), "{:?}", e(6000));
+    assert!(
+        e(4502)
+            .to_string()
+            .contains("IPVS operation 4502 (new-dest)"),
+        "{}",
+        e(4502)
+    );
+    // the kernel holds the rest: 1,999 services, 3,997 destinations
+    let save = ipvsadm(&ns, &["-Sn"]);
+    let count = |p: &str| save.lines().filter(|l| l.starts_with(p)).count();
+    assert_eq!((count("-A"), count("-a")), (1999, 3997));
+    assert!(!save.contains("10.7.0.6:80"), "one-packet service sent");
+    assert!(
+        !save.contains("-a -t 10.7.6.1:80 -r 192.168.71.1:8080"),
+        "{save}"
+    );
+}

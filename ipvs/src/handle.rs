@@ -116,9 +116,11 @@ impl AsOperation for OperationRef<'_> {
 /// datagram, attribute by attribute, with no message tree built (the same
 /// bytes as [`IpvsMessage`]'s encoder; see the test
 /// `fast_requests_match_the_typed_encoder`).
-struct OpRequest<'a> {
+struct OpRequest<O> {
     family_id: u16,
-    op: OperationRef<'a>,
+    /// An [`OperationRef`], or an owned [`Operation`] (dropped once
+    /// encoded: [`IpvsHandle::apply_stream`]).
+    op: O,
     /// The operation's service nest when it names its service by key
     /// alone, already encoded (consecutive operations on one service, as
     /// its destinations are, share one encoding); `None`: encoded here.
@@ -160,8 +162,9 @@ fn append_key_nest(buf: &mut Vec<u8>, key: &ServiceKey) {
     crate::attr::append_nla(buf, SVC_NEST, |b| key.append_attrs_full(b, mask));
 }
 
-impl nl_engine::Outgoing for OpRequest<'_> {
+impl<O: AsOperation> nl_engine::Outgoing for OpRequest<O> {
     fn append_to(&mut self, buf: &mut Vec<u8>) {
+        let op = self.op.as_operation();
         use crate::attr::append_nla;
         use netlink_packet_core::NLA_F_NESTED;
         const DEST: u16 = IPVS_CMD_ATTR_DEST | NLA_F_NESTED;
@@ -170,18 +173,13 @@ impl nl_engine::Outgoing for OpRequest<'_> {
         // then genlmsghdr
         buf.extend_from_slice(&[0; nl_engine::wire::NLMSG_HDRLEN]);
         nl_engine::wire::put_at(buf, start + 4, &self.family_id.to_ne_bytes());
-        buf.extend_from_slice(&[
-            self.op.cmd().number(),
-            crate::consts::IPVS_GENL_VERSION,
-            0,
-            0,
-        ]);
+        buf.extend_from_slice(&[op.cmd().number(), crate::consts::IPVS_GENL_VERSION, 0, 0]);
         let key_nest = self.key_nest.as_deref();
         let key_full = |buf: &mut Vec<u8>, k: &ServiceKey| match key_nest {
             Some(n) => buf.extend_from_slice(n),
             None => append_key_nest(buf, k),
         };
-        match self.op {
+        match op {
             OperationRef::AddService(s) | OperationRef::EditService(s) => {
                 append_nla(buf, SVC_NEST, |b| s.append_attrs(b))
             }
@@ -881,6 +879,58 @@ impl IpvsHandle {
         Ok(BatchResults::new(total, failed))
     }
 
+    /// [`apply`](Self::apply) over operations that can be walked only once,
+    /// as they come (say parsed from a file or a pipe line by line): each
+    /// is encoded straight into the datagram being filled and dropped, so
+    /// however many there are, memory holds one datagram and one byte per
+    /// operation (its command, to name a refusal).
+    ///
+    /// The results count the operations in the order the iterator yielded
+    /// them. Since the operations are gone when the kernel's answers are
+    /// read, a refusal is named by its index and command
+    /// (`IPVS operation 12 (new-dest)`) rather than by its objects as
+    /// [`apply`](Self::apply) names them; its error kind is the same.
+    ///
+    /// ```no_run
+    /// use std::net::{Ipv4Addr, SocketAddr};
+    /// use ipvs_nl::{Destination, IpvsHandle, Operation, Service};
+    /// # async fn f(h: &IpvsHandle) -> ipvs_nl::Result<()> {
+    /// // 1,000 services of one destination each, made as they are sent
+    /// let ops = (0..1000u32).flat_map(|i| {
+    ///     let vip = Ipv4Addr::from(0x0a60_0000 + i);
+    ///     let s = Service::tcp(SocketAddr::new(vip.into(), 80));
+    ///     let d = Destination::new(Ipv4Addr::new(192, 168, 0, 2).into(), 8080);
+    ///     let key = s.key;
+    ///     [Operation::AddService(s), Operation::AddDestination(key, d)]
+    /// });
+    /// let results = h.apply_stream(ops).await?;
+    /// assert_eq!(results.len(), 2000);
+    /// # Ok(()) }
+    /// ```
+    pub async fn apply_stream<I>(&self, ops: I) -> Result<BatchResults<Error>>
+    where
+        I: IntoIterator,
+        I::Item: AsOperation,
+    {
+        // Invalid operations are answered here and not sent.
+        let mut failed: Vec<(usize, Error)> = Vec::new();
+        let mut cmds: Vec<u8> = Vec::new();
+        let sent = {
+            let msgs = ValidRequests::new(ops.into_iter().enumerate(), self.family_id, &mut failed)
+                .inspect(|r| cmds.push(r.op.as_operation().cmd().number()));
+            let ctx = "apply a stream of IPVS operations";
+            self.conn.batch_iter(ctx, msgs, self.bulk_options()).await?
+        };
+        let total = sent.len() + failed.len();
+        let refused: Vec<usize> = failed.iter().map(|(i, _)| *i).collect();
+        for (j, ke) in sent.into_errors() {
+            let i = op_index(&refused, j);
+            let cmd = IpvsCmd::from(cmds.get(j).copied().unwrap_or(0));
+            failed.push((i, classify(cmd, &format!("IPVS operation {i} ({cmd})"), ke)));
+        }
+        Ok(BatchResults::new(total, failed))
+    }
+
     // -------------------------------------------------- zero, flush, info
 
     /// `ipvsadm -Z`: zeroes the counters of every service.
@@ -1007,13 +1057,18 @@ impl<'f, I> ValidRequests<'f, I> {
     }
 }
 
-impl<'o, I: Iterator<Item = OperationRef<'o>>> Iterator for ValidRequests<'_, I> {
-    type Item = OpRequest<'o>;
-    fn next(&mut self) -> Option<OpRequest<'o>> {
+impl<I> Iterator for ValidRequests<'_, I>
+where
+    I: Iterator,
+    I::Item: AsOperation,
+{
+    type Item = OpRequest<I::Item>;
+    fn next(&mut self) -> Option<OpRequest<I::Item>> {
         for (i, op) in self.ops.by_ref() {
-            match op.validate() {
+            let r = op.as_operation();
+            match r.validate() {
                 Ok(()) => {
-                    let key_nest = match op {
+                    let key_nest = match r {
                         OperationRef::AddService(_) | OperationRef::EditService(_) => None,
                         OperationRef::DeleteService(k)
                         | OperationRef::ZeroService(k)
