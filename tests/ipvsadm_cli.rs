@@ -666,3 +666,85 @@ fn json_documents_keep_their_schema() {
         r#"{"connections":[{"protocol":"TCP","client":{"address":"10.2.2.2","port":40000},"virtual":{"address":"10.0.0.1","port":80},"destination":{"address":"::0.2.0.3","port":80},"state":"ESTABLISHED","expires":42,"template":false,"pe_name":null,"pe_data":null},{"protocol":"ICMPv6","client":{"address":"10.2.2.2","port":0},"virtual":{"address":"10.0.0.1","port":80},"destination":{"address":"::0.2.0.3","port":80},"state":"ICMP","expires":42,"template":true,"pe_name":"sip","pe_data":"call-1"}]}"#.to_owned() + "\n"
     );
 }
+
+/// `inet_aton` and `string_to_number` (ipvsadm's `strtol` use) against
+/// this machine's C library, on 300,000 strings each made of the
+/// characters those parsers treat specially.
+#[test]
+fn conversions_agree_with_the_c_library() {
+    use std::ffi::CString;
+    // glibc's (the libc crate binds no inet_aton)
+    unsafe extern "C" {
+        fn inet_aton(cp: *const libc::c_char, inp: *mut libc::in_addr) -> libc::c_int;
+    }
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let alphabet = b"0123456789012345678901.....xXaAfFg +-\t\n";
+    let mut tried = 0;
+    let fixed = [
+        "0.0.0.0",
+        "255.255.255.255",
+        "256.0.0.0",
+        "1.2.3.04",
+        "01.2.3.4",
+        "00.0.0.0",
+        "1.2.3.4 ",
+        "1.2.3",
+        "1..3.4",
+        ".1.2.3",
+        "9223372036854775807",
+        "9223372036854775808",
+        "-9223372036854775808",
+        "-9223372036854775809",
+        "18446744073709551616",
+        "-18446744073709551616",
+        "+0",
+        "-",
+        "",
+    ];
+    let mut cases: Vec<String> = fixed.iter().map(|s| s.to_string()).collect();
+    for _ in 0..300_000 {
+        let len = (next() % 24) as usize;
+        let s: String = (0..len)
+            .map(|_| alphabet[(next() % alphabet.len() as u64) as usize] as char)
+            .collect();
+        cases.push(s);
+    }
+    for s in &cases {
+        let c = CString::new(s.as_str()).unwrap();
+        let mut addr = libc::in_addr { s_addr: 0 };
+        // SAFETY: `c` is a live NUL-terminated string and `addr` a live
+        // in_addr that inet_aton writes on success.
+        let ok = unsafe { inet_aton(c.as_ptr(), &mut addr) } != 0;
+        let want = ok.then(|| addr.s_addr.to_ne_bytes());
+        assert_eq!(cli::inet_aton(s), want, "inet_aton({s:?})");
+        let mut end: *mut libc::c_char = std::ptr::null_mut();
+        // SAFETY: errno is this thread's; `c` is a live NUL-terminated
+        // string and `end` a live pointer strtol sets into it.
+        let (n, whole, range) = unsafe {
+            *libc::__errno_location() = 0;
+            let n = libc::strtol(c.as_ptr(), &mut end, 10);
+            let used = end.offset_from(c.as_ptr());
+            (
+                n,
+                used == s.len() as isize && used != 0,
+                *libc::__errno_location() == libc::ERANGE,
+            )
+        };
+        // ipvsadm's string_to_number: the whole string, no ERANGE (glibc
+        // consumes a sign with no digits after it as nothing: used == 0)
+        let want = (whole && !range).then_some(n);
+        assert_eq!(
+            cli::string_to_number(s, i64::MIN, i64::MAX),
+            want,
+            "strtol({s:?})"
+        );
+        tried += 1;
+    }
+    assert_eq!(tried, cases.len());
+}

@@ -20,25 +20,32 @@ pub(super) fn strtol(s: &[u8], base: u32) -> (i64, usize, bool) {
         i += 1;
     }
     let start = i;
-    let mut v: i128 = 0;
+    // the magnitude, and whether it went past u64 (then past i64 too)
+    let mut v: u64 = 0;
+    let mut past = false;
     while i < s.len() {
         let Some(d) = (s[i] as char).to_digit(base) else {
             break;
         };
-        v = (v * i128::from(base) + i128::from(d)).min(1i128 << 80);
+        match v
+            .checked_mul(u64::from(base))
+            .and_then(|x| x.checked_add(u64::from(d)))
+        {
+            Some(x) => v = x,
+            None => past = true,
+        }
         i += 1;
     }
     if i == start {
         return (0, 0, false);
     }
-    let v = if neg { -v } else { v };
-    if v > i128::from(i64::MAX) {
-        return (i64::MAX, i, true);
+    const MIN_MAGNITUDE: u64 = 1 << 63;
+    match (neg, past) {
+        (false, false) if v <= i64::MAX as u64 => (v as i64, i, false),
+        (false, _) => (i64::MAX, i, true),
+        (true, false) if v <= MIN_MAGNITUDE => (0i64.wrapping_sub_unsigned(v), i, false),
+        (true, _) => (i64::MIN, i, true),
     }
-    if v < i128::from(i64::MIN) {
-        return (i64::MIN, i, true);
-    }
-    (v as i64, i, false)
 }
 
 /// ipvsadm's `string_to_number`: the whole string a decimal number in
@@ -56,6 +63,11 @@ pub fn string_to_number(s: &str, min: i64, max: i64) -> Option<i64> {
 /// glibc `inet_aton` (a, a.b, a.b.c, a.b.c.d; octal and hex parts;
 /// anything after a white space ignored).
 pub fn inet_aton(s: &str) -> Option<[u8; 4]> {
+    // the usual form first: four decimal parts of at most 255, no leading
+    // zero (which would make a part octal), nothing after
+    if let Some(a) = dotted_decimal(s.as_bytes()) {
+        return Some(a);
+    }
     let b = s.as_bytes();
     // the parts before the last (at most 3)
     let mut parts = [0u64; 3];
@@ -117,6 +129,30 @@ pub fn inet_aton(s: &str) -> Option<[u8; 4]> {
     }
     word |= val as u32;
     Some(word.to_be_bytes())
+}
+
+/// `a.b.c.d`, each part decimal without a leading zero and at most 255,
+/// and nothing else: what [`inet_aton`] reads the same way by its general
+/// rules; `None` for anything else (which it then reads by them).
+fn dotted_decimal(b: &[u8]) -> Option<[u8; 4]> {
+    let mut out = [0u8; 4];
+    let mut parts = b.split(|&c| c == b'.');
+    for o in &mut out {
+        let p = parts.next()?;
+        let (first, _) = p.split_first()?;
+        if p.len() > 3 || (*first == b'0' && p.len() > 1) {
+            return None;
+        }
+        let mut v: u16 = 0;
+        for &c in p {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            v = v * 10 + u16::from(c - b'0');
+        }
+        *o = u8::try_from(v).ok()?;
+    }
+    parts.next().is_none().then_some(out)
 }
 
 /// `inet_pton(AF_INET6, ...)`
