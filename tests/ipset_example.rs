@@ -583,3 +583,94 @@ fn parser_never_panics() {
         let _ = cli::Protocols::parse(&line);
     }
 }
+
+/// A restore file of every change command (create, add, del, swap,
+/// rename, flush, destroy), as kube-proxy-like tools write them to replace
+/// a set atomically: the example leaves what the real tool leaves, and
+/// stops at the same failing line.
+#[test]
+fn restore_runs_every_change_command_as_the_tool_does() {
+    let file = "create live hash:ip,port family inet hashsize 1024 maxelem 65536 bucketsize 12 initval 0x00000011
+add live 10.0.0.1,tcp:80
+add live 10.0.0.2,tcp:80
+create next hash:ip,port family inet hashsize 1024 maxelem 65536 bucketsize 12 initval 0x00000012
+add next 10.0.0.2,tcp:80
+add next 10.0.0.3,tcp:443
+-A next 10.0.0.4,udp:53
+del next 10.0.0.4,udp:53
+swap live next
+destroy next
+create tmp hash:ip family inet hashsize 1024 maxelem 65536 bucketsize 12 initval 0x00000013
+add tmp 192.168.0.1
+rename tmp other
+add other 192.168.0.2
+-D other 192.168.0.1
+create gone hash:ip family inet hashsize 1024 maxelem 65536 bucketsize 12 initval 0x00000014
+add gone 1.1.1.1
+flush gone
+add gone 2.2.2.2
+destroy gone
+COMMIT
+";
+    let (a, b) = (
+        Netns::new_anonymous().unwrap(),
+        Netns::new_anonymous().unwrap(),
+    );
+    let (ok, _, err) = theirs(&a, &["restore"], Some(file));
+    assert!(ok, "the tool: {err}");
+    let (ok, _, err) = ours(&b, &["restore"], Some(file));
+    assert!(ok, "ours: {err}");
+    let (_, want, _) = theirs(&a, &["save"], None);
+    let (_, got, _) = theirs(&b, &["save"], None);
+    assert!(want.contains("add live 10.0.0.3,tcp:443"), "{want}");
+    assert!(!want.contains("next") && !want.contains("gone"), "{want}");
+    assert_eq!(got, want);
+
+    // A delete of an element that is not there stops both at that line
+    // (after the lines before it), unless -exist; so does a swap with a
+    // set that does not exist.
+    for (file, exist) in [
+        (
+            "create s hash:ip family inet hashsize 1024 maxelem 65536 bucketsize 12 initval 0x00000021\nadd s 1.1.1.1\ndel s 9.9.9.9\nadd s 2.2.2.2\n",
+            false,
+        ),
+        (
+            "create s hash:ip family inet hashsize 1024 maxelem 65536 bucketsize 12 initval 0x00000021\nadd s 1.1.1.1\ndel s 9.9.9.9\nadd s 2.2.2.2\n",
+            true,
+        ),
+        (
+            "create s hash:ip family inet hashsize 1024 maxelem 65536 bucketsize 12 initval 0x00000021\nswap s nosuch\nadd s 3.3.3.3\n",
+            false,
+        ),
+    ] {
+        let (a, b) = (
+            Netns::new_anonymous().unwrap(),
+            Netns::new_anonymous().unwrap(),
+        );
+        let args: &[&str] = if exist {
+            &["-exist", "restore"]
+        } else {
+            &["restore"]
+        };
+        let (ok_t, _, err_t) = theirs(&a, args, Some(file));
+        let (ok_o, _, err_o) = ours(&b, args, Some(file));
+        assert_eq!(
+            ok_o, ok_t,
+            "{file:?} exist {exist}: ours {err_o:?}, the tool {err_t:?}"
+        );
+        if !ok_t {
+            let line = err_t
+                .split("Error in line ")
+                .nth(1)
+                .and_then(|r| r.split(':').next())
+                .unwrap_or("?");
+            assert!(
+                err_o.contains(&format!("Error in line {line}:")),
+                "{err_o} / {err_t}"
+            );
+        }
+        let (_, want, _) = theirs(&a, &["save"], None);
+        let (_, got, _) = theirs(&b, &["save"], None);
+        assert_eq!(got, want, "{file:?} exist {exist}");
+    }
+}

@@ -201,6 +201,17 @@ pub enum RestoreLine {
         /// The element's options.
         args: Vec<String>,
     },
+    /// `del SET ELEMENT [OPTIONS]`, read as `Add` is.
+    Del {
+        /// The set.
+        set: String,
+        /// The element.
+        text: String,
+        /// The element's options.
+        args: Vec<String>,
+    },
+    /// `destroy`, `flush`, `rename` or `swap`, as on the command line.
+    Command(Cmd),
     /// Blank, comment or `COMMIT`.
     Nothing,
 }
@@ -510,7 +521,20 @@ pub fn parse_restore_line(line: &str, _protos: &Protocols) -> Result<RestoreLine
         }
         "COMMIT" => Ok(RestoreLine::Nothing),
         c if c.starts_with('#') => Ok(RestoreLine::Nothing),
-        other => Err(fail(format!("unsupported restore command {other}"))),
+        // The other changes, read by the command line's parser (as the
+        // real tool reads restore lines by its own).
+        _ => match parse_args(&w, _protos)?.cmd {
+            Cmd::Adt {
+                op: AdtOp::Del,
+                set,
+                text,
+                args,
+            } => Ok(RestoreLine::Del { set, text, args }),
+            c @ (Cmd::Destroy(_) | Cmd::Flush(_) | Cmd::Rename(..) | Cmd::Swap(..)) => {
+                Ok(RestoreLine::Command(c))
+            }
+            _ => Err(fail(format!("unsupported restore command {first}"))),
+        },
     }
 }
 

@@ -288,10 +288,9 @@ async fn run(args: Vec<String>) -> Result<String, Error> {
     let h = IpsetHandle::new()?;
     match inv.cmd {
         Cmd::Create(spec) => h.create(&spec, opts.exist).await?,
-        Cmd::Destroy(name) => h.destroy(name.as_deref()).await?,
-        Cmd::Flush(name) => h.flush(name.as_deref()).await?,
-        Cmd::Rename(from, to) => h.rename(&from, &to).await?,
-        Cmd::Swap(a, b) => h.swap(&a, &b).await?,
+        Cmd::Destroy(_) | Cmd::Flush(_) | Cmd::Rename(..) | Cmd::Swap(..) => {
+            set_command(&h, &inv.cmd).await?
+        }
         Cmd::List { save, set } => {
             let detail = if opts.names {
                 ListDetail::Names
@@ -335,72 +334,133 @@ async fn run(args: Vec<String>) -> Result<String, Error> {
     Ok(String::new())
 }
 
-/// Restores an `ipset save` file: creates in order, and the adds of each
-/// set in bulk.
+/// `destroy`, `flush`, `rename` and `swap`, from the command line or a
+/// restore file.
+async fn set_command(h: &IpsetHandle, cmd: &Cmd) -> Result<(), Error> {
+    match cmd {
+        Cmd::Destroy(name) => h.destroy(name.as_deref()).await,
+        Cmd::Flush(name) => h.flush(name.as_deref()).await,
+        Cmd::Rename(from, to) => h.rename(from, to).await,
+        Cmd::Swap(a, b) => h.swap(a, b).await,
+        _ => Err(cli::fail("not a set command")),
+    }
+}
+
+/// Consecutive adds (or deletes) of one set in a restore: sent in bulk,
+/// each element with its line number.
+struct Pending {
+    op: AdtOp,
+    set: String,
+    elems: Vec<TypedEntry>,
+    lines: Vec<usize>,
+}
+
+/// Restores an `ipset save` file, or any file of `create`, `add`, `del`,
+/// `destroy`, `flush`, `rename` and `swap` lines: each line in order, with
+/// the adds (and deletes) of one set in a row sent in bulk.
 async fn restore(
     h: &IpsetHandle,
     text: &str,
     exist: bool,
     protos: &Protocols,
 ) -> Result<(), Error> {
-    let mut pending: Vec<(String, Vec<TypedEntry>, Vec<usize>)> = Vec::new();
+    let mut pending: Option<Pending> = None;
     // The type of each set the file creates (others: asked of the kernel).
     let mut types: HashMap<String, SetType> = HashMap::new();
     for (no, line) in text.lines().enumerate() {
         let lineno = no + 1;
         let at = |e: Error| cli::fail(format!("Error in line {lineno}: {e}"));
-        // The adds before a create are sent before it (even when the create
-        // line turns out malformed).
+        // The elements before another command are sent before it (even
+        // when its line turns out malformed).
         let first = cli::split_words(line).into_iter().next();
-        if matches!(first.as_deref(), Some("create" | "-N")) {
-            flush_adds(h, &mut pending, exist).await?;
+        let element = matches!(first.as_deref(), Some("add" | "-A" | "del" | "-D"));
+        if !element {
+            flush_pending(h, &mut pending, exist).await?;
         }
-        match cli::parse_restore_line(line, protos).map_err(at)? {
+        let (op, set, text, args) = match cli::parse_restore_line(line, protos).map_err(at)? {
             RestoreLine::Create(spec) => {
                 h.create(&spec, exist).await.map_err(at)?;
                 types.insert(spec.name.clone(), spec.set_type.clone());
+                continue;
             }
-            RestoreLine::Add { set, text, args } => {
-                let set_type = match types.get(&set) {
-                    Some(t) => t.clone(),
-                    None => {
-                        let t = h.header(&set).await.map_err(at)?.set_type;
-                        types.insert(set.clone(), t.clone());
-                        t
-                    }
-                };
-                let elem = cli::parse_member(&set_type, &text, &args, protos).map_err(at)?;
-                match pending.last_mut() {
-                    Some((n, v, l)) if *n == set => {
-                        v.push(elem);
-                        l.push(lineno);
-                    }
-                    _ => pending.push((set, vec![elem], vec![lineno])),
-                }
+            RestoreLine::Command(cmd) => {
+                set_command(h, &cmd).await.map_err(at)?;
+                follow(&mut types, &cmd);
+                continue;
             }
-            RestoreLine::Nothing => {}
+            RestoreLine::Nothing => continue,
+            RestoreLine::Add { set, text, args } => (AdtOp::Add, set, text, args),
+            RestoreLine::Del { set, text, args } => (AdtOp::Del, set, text, args),
+        };
+        let set_type = match types.get(&set) {
+            Some(t) => t.clone(),
+            None => {
+                let t = h.header(&set).await.map_err(at)?.set_type;
+                types.insert(set.clone(), t.clone());
+                t
+            }
+        };
+        let elem = cli::parse_member(&set_type, &text, &args, protos).map_err(at)?;
+        match pending.as_mut() {
+            Some(p) if p.op == op && p.set == set => {
+                p.elems.push(elem);
+                p.lines.push(lineno);
+            }
+            _ => {
+                flush_pending(h, &mut pending, exist).await?;
+                pending = Some(Pending {
+                    op,
+                    set,
+                    elems: vec![elem],
+                    lines: vec![lineno],
+                });
+            }
         }
     }
-    flush_adds(h, &mut pending, exist).await
+    flush_pending(h, &mut pending, exist).await
 }
 
-async fn flush_adds(
+/// The set types known by name after `cmd` ran.
+fn follow(types: &mut HashMap<String, SetType>, cmd: &Cmd) {
+    match cmd {
+        Cmd::Destroy(None) => types.clear(),
+        Cmd::Destroy(Some(name)) => {
+            types.remove(name);
+        }
+        Cmd::Rename(from, to) => {
+            if let Some(t) = types.remove(from) {
+                types.insert(to.clone(), t);
+            }
+        }
+        Cmd::Swap(a, b) => {
+            let (ta, tb) = (types.remove(a), types.remove(b));
+            if let Some(t) = ta {
+                types.insert(b.clone(), t);
+            }
+            if let Some(t) = tb {
+                types.insert(a.clone(), t);
+            }
+        }
+        _ => {}
+    }
+}
+
+async fn flush_pending(
     h: &IpsetHandle,
-    pending: &mut Vec<(String, Vec<TypedEntry>, Vec<usize>)>,
+    pending: &mut Option<Pending>,
     exist: bool,
 ) -> Result<(), Error> {
-    for (set, elems, lines) in pending.drain(..) {
-        let r = h
-            .add_many(
-                &set,
-                &elems,
-                BulkOptions::new().exist(exist).stop_on_error(true),
-            )
-            .await?;
-        if let Some((i, e)) = r.failures().first() {
-            let line = lines.get(*i).copied().unwrap_or_default();
-            return Err(cli::fail(format!("Error in line {line}: {e}")));
-        }
+    let Some(p) = pending.take() else {
+        return Ok(());
+    };
+    let options = BulkOptions::new().exist(exist).stop_on_error(true);
+    let r = match p.op {
+        AdtOp::Del => h.del_many(&p.set, &p.elems, options).await?,
+        _ => h.add_many(&p.set, &p.elems, options).await?,
+    };
+    if let Some((i, e)) = r.failures().first() {
+        let line = p.lines.get(*i).copied().unwrap_or_default();
+        return Err(cli::fail(format!("Error in line {line}: {e}")));
     }
     Ok(())
 }
