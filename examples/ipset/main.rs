@@ -373,8 +373,10 @@ async fn restore(
         // The elements before another command are sent before it (even
         // when its line turns out malformed).
         let first = cli::split_words(line).into_iter().next();
-        let element = matches!(first.as_deref(), Some("add" | "-A" | "del" | "-D"));
-        if !element {
+        let command = first.as_deref().is_some_and(|w| {
+            !matches!(w, "add" | "-A" | "del" | "-D" | "COMMIT") && !w.starts_with('#')
+        });
+        if command {
             flush_pending(h, &mut pending, exist).await?;
         }
         let (op, set, text, args) = match cli::parse_restore_line(line, protos).map_err(at)? {

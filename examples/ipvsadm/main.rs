@@ -419,6 +419,8 @@ impl Run {
             names: std::mem::take(&mut self.names),
             log: Log::default(),
             stop: None,
+            eof: false,
+            read: 0,
         };
         let mut result = 0;
         loop {
@@ -426,10 +428,17 @@ impl Run {
             // of the input), each encoded into the datagram being filled as
             // soon as it is parsed: memory holds one datagram and a byte
             // per change, however long the input.
+            let read = lines.read;
             let outcome = self.ipvs.apply_stream(&mut lines).await;
             self.report(&mut lines.log, outcome, &mut result);
             let Some(stop) = lines.stop.take() else {
-                break;
+                // The end; or the exchange failed before it (reported),
+                // and the lines after go on, as ipvsadm goes on after a
+                // line that failed, unless it failed before reading one.
+                if lines.eof || lines.read == read {
+                    break;
+                }
+                continue;
             };
             match stop {
                 Stop::Fatal(f) => {
@@ -517,6 +526,10 @@ struct RestoreLines<R> {
     log: Log,
     /// The line the changes stopped at.
     stop: Option<Stop>,
+    /// The input has ended.
+    eof: bool,
+    /// Lines read so far.
+    read: usize,
 }
 
 /// A restore line that is not a change sent in bulk.
@@ -556,8 +569,11 @@ impl<R: BufRead> Iterator for RestoreLines<R> {
         loop {
             self.raw.clear();
             match self.input.read_until(b'\n', &mut self.raw) {
-                Ok(0) | Err(_) => return None,
-                Ok(_) => {}
+                Ok(0) | Err(_) => {
+                    self.eof = true;
+                    return None;
+                }
+                Ok(_) => self.read += 1,
             }
             // valid UTF-8 (the usual case) is checked fast and borrowed
             let line = match std::str::from_utf8(&self.raw) {
