@@ -210,6 +210,8 @@ mod tests {
         assert_send(&h.apply(&ops));
         assert_send(&h.apply(&refs));
         assert_send(&h.apply_with(&ops, BatchOptions::default()));
+        assert_send(&h.apply_iter(refs.iter().copied()));
+        assert_send(&h.apply_stream(ops.clone()));
         assert_send(&h.zero_all());
         assert_send(&h.zero_service(&s.key));
         assert_send(&h.flush());

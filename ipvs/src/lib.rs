@@ -9,7 +9,9 @@
 //! [`IpvsHandle::config_snapshot`], statistics skipped) and a batched
 //! [`IpvsHandle::apply`] of [`Operation`]s, or of [`OperationRef`]s that
 //! borrow the services and destinations they send (no copy of a large
-//! desired state).
+//! desired state); [`IpvsHandle::apply_iter`] of operations made on the
+//! fly and [`IpvsHandle::apply_stream`] of operations that come one at a
+//! time and are walked once (lines read from a pipe).
 //!
 //! Dumps are decoded straight from the received bytes ([`Service::decode`],
 //! [`Destination::decode`]: no attribute tree, no allocation per attribute)
