@@ -580,6 +580,13 @@ impl<R: BufRead> Iterator for RestoreLines<R> {
                 Ok(t) => std::borrow::Cow::Borrowed(t),
                 Err(_) => String::from_utf8_lossy(&self.raw),
             };
+            // the lines `ipvsadm -S -n` writes, read directly
+            if let Some(p) = cli::parse_saved(&line) {
+                if let Some((op, func)) = operation_of(&p).filter(|(op, _)| !crate_refuses(op)) {
+                    self.log.funcs.push(func);
+                    return Some(op);
+                }
+            }
             let Some(argv) = cli::restore_line(&line, &self.program) else {
                 continue;
             };

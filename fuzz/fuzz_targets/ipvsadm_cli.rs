@@ -4,7 +4,8 @@
 //! command line and as a restore line. It must never panic; every failure
 //! carries a message (a non-empty line of text, ended by a newline as
 //! ipvsadm prints it) and a non-zero exit status; the same input always
-//! parses the same way.
+//! parses the same way; and a line the direct reader of saved lines
+//! (`parse_saved`) takes is what `parse` makes of it.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -30,6 +31,19 @@ fn check(argv: &[String], restore: bool) {
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
+    for line in text.split('\n') {
+        if let Some(direct) = cli::parse_saved(line) {
+            let argv: Vec<String> = cli::restore_line(line, "ipvsadm")
+                .unwrap_or_default()
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            match cli::parse(&argv, true, &cli::NoLookup) {
+                Ok(cli::Outcome::Run(p)) => assert_eq!(*p, direct, "{line:?}"),
+                other => panic!("{line:?} read directly, but parse gives {other:?}"),
+            }
+        }
+    }
     for mut argv in text
         .split('\n')
         .filter_map(|line| cli::restore_line(line, "ipvsadm"))

@@ -134,25 +134,40 @@ pub fn inet_aton(s: &str) -> Option<[u8; 4]> {
 /// `a.b.c.d`, each part decimal without a leading zero and at most 255,
 /// and nothing else: what [`inet_aton`] reads the same way by its general
 /// rules; `None` for anything else (which it then reads by them).
-fn dotted_decimal(b: &[u8]) -> Option<[u8; 4]> {
+pub(super) fn dotted_decimal(b: &[u8]) -> Option<[u8; 4]> {
+    match dotted_decimal_prefix(b) {
+        Some((a, [])) => Some(a),
+        _ => None,
+    }
+}
+
+/// [`dotted_decimal`] at the start of `b`, and the bytes after it.
+pub(super) fn dotted_decimal_prefix(b: &[u8]) -> Option<([u8; 4], &[u8])> {
     let mut out = [0u8; 4];
-    let mut parts = b.split(|&c| c == b'.');
-    for o in &mut out {
-        let p = parts.next()?;
-        let (first, _) = p.split_first()?;
-        if p.len() > 3 || (*first == b'0' && p.len() > 1) {
-            return None;
-        }
-        let mut v: u16 = 0;
-        for &c in p {
-            if !c.is_ascii_digit() {
+    let mut i = 0;
+    for (k, o) in out.iter_mut().enumerate() {
+        if k > 0 {
+            if b.get(i) != Some(&b'.') {
                 return None;
             }
+            i += 1;
+        }
+        let start = i;
+        let mut v: u16 = 0;
+        while let Some(&c) = b.get(i) {
+            if !c.is_ascii_digit() || i - start == 3 {
+                break;
+            }
             v = v * 10 + u16::from(c - b'0');
+            i += 1;
+        }
+        let len = i - start;
+        if len == 0 || (len > 1 && b.get(start) == Some(&b'0')) {
+            return None;
         }
         *o = u8::try_from(v).ok()?;
     }
-    parts.next().is_none().then_some(out)
+    Some((out, b.get(i..)?))
 }
 
 /// `inet_pton(AF_INET6, ...)`

@@ -23,7 +23,7 @@ mod usage;
 
 pub use convert::{inet_aton, inet_pton4, inet_pton6, string_to_number};
 pub use options::{OPTC_CONNECTION, OPTC_DAEMON, OPTC_NUMERIC, OPTC_SERVICE, OPTC_TIMEOUT};
-pub use parse::{parse, restore_line};
+pub use parse::{parse, parse_saved, restore_line};
 pub use usage::{help_text, version_text};
 
 #[allow(unused_imports)]

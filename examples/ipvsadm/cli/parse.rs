@@ -149,16 +149,9 @@ pub(super) fn truncate(s: &str, max: usize) -> String {
     s[..end].to_owned()
 }
 
-/// Parses one command line (`argv[0]` included) as ipvsadm's
-/// `process_options` does, up to (not including) the kernel work.
-/// `reading_stdin` is true for the lines of a `-R` restore.
-pub fn parse<S: AsRef<str>>(
-    argv: &[S],
-    reading_stdin: bool,
-    lookup: &dyn Lookup,
-) -> Result<Outcome, Failure> {
-    let program = argv.first().map(S::as_ref).unwrap_or("ipvsadm");
-    let mut p = Parsed {
+/// ipvsadm's defaults, before the options are read.
+fn initial() -> Parsed {
+    Parsed {
         cmd: Cmd::None,
         svc: Svc {
             netmask: 0xffff_ffff,
@@ -174,7 +167,160 @@ pub fn parse<S: AsRef<str>>(
         options: 0,
         format: 0,
         json: false,
+    }
+}
+
+/// The two lines `ipvsadm -S -n` writes for a plain service and its
+/// destinations, read directly (no option scanning):
+///
+/// ```text
+/// -A -t|-u|--sctp-service ADDRESS:PORT -s SCHEDULER
+/// -a -t|-u|--sctp-service ADDRESS:PORT -r ADDRESS[:PORT] -g|-m|-i -w WEIGHT
+/// ```
+///
+/// Addresses and ports numeric. The result is what [`parse`] makes of the
+/// same line (the test `saved_lines_read_directly_as_parse_reads_them`
+/// compares the two); `None` for any other line, and for one of these
+/// shapes that [`parse`] would refuse, so that it is read (and refused)
+/// there.
+pub fn parse_saved(line: &str) -> Option<Parsed> {
+    // the separators of `restore_line`, cut at their bytes
+    let sep = |b: u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let mut words = [""; 9];
+    let mut n = 0;
+    let mut start = None;
+    for (i, b) in line.bytes().chain([b' ']).enumerate() {
+        match (sep(b), start) {
+            (false, None) => start = Some(i),
+            (true, Some(s)) => {
+                start = None;
+                let w = line.get(s..i)?;
+                // a restore drops the word `ipvsadm` wherever it is
+                if w == "ipvsadm" {
+                    return None;
+                }
+                *words.get_mut(n)? = w;
+                n += 1;
+            }
+            _ => {}
+        }
+    }
+    let protocol = match words[1] {
+        "-t" => IPPROTO_TCP,
+        "-u" => IPPROTO_UDP,
+        "--sctp-service" => IPPROTO_SCTP,
+        _ => return None,
     };
+    let mut p = initial();
+    p.svc.protocol = protocol;
+    set_option(&mut p.options, OPTC_SERVICE).ok()?;
+    let s = &mut p.svc;
+    let r = saved_service(
+        words[2],
+        protocol,
+        &mut s.af,
+        &mut s.addr,
+        &mut s.port,
+        &mut s.netmask,
+    );
+    if r & SERVICE_ADDR == 0 {
+        return None;
+    }
+    match (n, words[0], words[3], words[5], words[6]) {
+        (5, "-A", "-s", _, _) => {
+            let sched = words[4];
+            if sched.is_empty()
+                || sched.len() > 15
+                || !sched.bytes().all(|b| b.is_ascii_alphanumeric())
+            {
+                return None;
+            }
+            p.cmd = Cmd::Add;
+            set_option(&mut p.options, OPTC_SCHEDULER).ok()?;
+            p.svc.sched_name = sched.to_owned();
+            generic_opt_check(p.cmd, p.options).ok()?;
+            // a zero port is refused by `parse`
+            (p.svc.port != 0).then_some(p)
+        }
+        (8, "-a", "-r", fwd, "-w") => {
+            p.cmd = Cmd::AddDest;
+            set_option(&mut p.options, OPTC_SERVER).ok()?;
+            let (mut af, mut addr, mut port, mut nm) =
+                (p.svc.af, p.svc.addr, p.svc.port, p.svc.netmask);
+            let r = saved_service(words[4], protocol, &mut af, &mut addr, &mut port, &mut nm);
+            if r & SERVICE_ADDR == 0 {
+                return None;
+            }
+            (p.dest.af, p.dest.addr, p.dest.port) = (af, addr, port);
+            if r == SERVICE_ADDR {
+                p.dest.port = p.svc.port;
+            }
+            p.dest.conn_flags = match fwd {
+                "-g" => CONN_F_DROUTE,
+                "-m" => CONN_F_MASQ,
+                "-i" => CONN_F_TUNNEL,
+                _ => return None,
+            };
+            set_option(&mut p.options, OPTC_FORWARD).ok()?;
+            set_option(&mut p.options, OPTC_WEIGHT).ok()?;
+            p.dest.weight = u32::try_from(string_to_number(words[7], 0, INT_MAX)?).ok()?;
+            generic_opt_check(p.cmd, p.options).ok()?;
+            let fwd = p.dest.conn_flags;
+            if fwd == CONN_F_TUNNEL || fwd == CONN_F_DROUTE {
+                p.dest.port = p.svc.port;
+            }
+            if p.dest.af != p.svc.af && fwd != CONN_F_TUNNEL {
+                return None;
+            }
+            tunnel_opt_check(p.dest.tun_type, p.options).ok()?;
+            Some(p)
+        }
+        _ => None,
+    }
+}
+
+/// [`parse_service`] of a numeric `ADDRESS[:PORT]` (no name looked up),
+/// with `a.b.c.d:PORT` read directly.
+fn saved_service(
+    buf: &str,
+    protocol: u16,
+    af: &mut u16,
+    addr: &mut [u8; 16],
+    port: &mut u16,
+    netmask: &mut u32,
+) -> u8 {
+    if let Some((a, [b':', digits @ ..])) = dotted_decimal_prefix(buf.as_bytes()) {
+        // at most 5 digits: no overflow
+        let number = (1..=5).contains(&digits.len()) && digits.iter().all(u8::is_ascii_digit);
+        let n = || {
+            let n = digits
+                .iter()
+                .fold(0u32, |n, &d| n * 10 + u32::from(d - b'0'));
+            u16::try_from(n).ok()
+        };
+        if let Some(n) = number.then(n).flatten() {
+            *addr = [0; 16];
+            if let Some(v4) = addr.get_mut(..4) {
+                v4.copy_from_slice(&a);
+            }
+            *af = AF_INET;
+            *port = n;
+            return SERVICE_ADDR | SERVICE_PORT;
+        }
+    }
+    parse_service(buf, protocol, af, addr, port, netmask, &NoLookup)
+}
+
+/// Parses one command line (`argv[0]` included) as ipvsadm's
+/// `process_options` does, up to (not including) the kernel work.
+/// `reading_stdin` is true for the lines of a `-R` restore.
+pub fn parse<S: AsRef<str>>(
+    argv: &[S],
+    reading_stdin: bool,
+    lookup: &dyn Lookup,
+) -> Result<Outcome, Failure> {
+    let program = argv.first().map(S::as_ref).unwrap_or("ipvsadm");
+    let mut p = initial();
     let mut popt = Popt::new(argv);
 
     // The first option must be the command.
