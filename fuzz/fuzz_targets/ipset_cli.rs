@@ -36,7 +36,7 @@ fuzz_target!(|data: &[u8]| {
     }
     for line in text.lines() {
         match cli::parse_restore_line(line, protos()) {
-            Ok(RestoreLine::Add { text, args, .. }) => {
+            Ok(RestoreLine::Add { text, args, .. }) | Ok(RestoreLine::Del { text, args, .. }) => {
                 // The element read as a member of every typed set type.
                 for t in [
                     SetType::HashIpPort,
@@ -53,6 +53,19 @@ fuzz_target!(|data: &[u8]| {
             }
             Ok(RestoreLine::Create(c)) => {
                 let _ = (c.set_type.to_string(), c.options.to_attrs());
+            }
+            // destroy, flush, rename, swap: named sets only
+            Ok(RestoreLine::Command(c)) => {
+                assert!(
+                    matches!(
+                        c,
+                        cli::Cmd::Destroy(_)
+                            | cli::Cmd::Flush(_)
+                            | cli::Cmd::Rename(..)
+                            | cli::Cmd::Swap(..)
+                    ),
+                    "{line:?}: {c:?}"
+                );
             }
             Ok(RestoreLine::Nothing) => {}
             Err(e) => assert!(!e.to_string().is_empty()),
