@@ -3,7 +3,9 @@
 //! messages and exit statuses, and its listings byte for byte; plus `--json`
 //! on every listing (docs/ipvsadm-json.md) and a `-R` that streams the
 //! restore through [`IpvsHandle::apply_stream`] (large datagrams, one ACK
-//! per datagram, each line encoded as soon as it is read).
+//! per datagram, each line encoded as soon as it is read; the lines
+//! `ipvsadm -S -n` writes are read without option scanning,
+//! `cli::parse_saved`).
 //!
 //! `cli.rs` parses (pure, never panics), `format.rs` prints, `names.rs`
 //! reads `/etc/hosts` and `/etc/services`; this file only runs the kernel
