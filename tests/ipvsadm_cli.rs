@@ -677,13 +677,7 @@ fn conversions_agree_with_the_c_library() {
     unsafe extern "C" {
         fn inet_aton(cp: *const libc::c_char, inp: *mut libc::in_addr) -> libc::c_int;
     }
-    let mut seed = 0x2545_f491_4f6c_dd1du64;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut next = xorshift(0x2545_f491_4f6c_dd1d);
     let alphabet = b"0123456789012345678901.....xXaAfFg +-\t\n";
     let mut tried = 0;
     let fixed = [
@@ -755,13 +749,7 @@ fn conversions_agree_with_the_c_library() {
 /// random, often wrong, fields.
 #[test]
 fn saved_lines_read_directly_as_parse_reads_them() {
-    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
     let mut pick = |opts: &[&'static str]| opts[(next() % opts.len() as u64) as usize];
     let protos = ["-t", "-u", "--sctp-service", "-f", "-t", "-t"];
     let addrs = [
@@ -853,5 +841,16 @@ fn saved_lines_read_directly_as_parse_reads_them() {
         "-A -t 10.96.0.0:80 -s rr -p 30",
     ] {
         assert!(cli::parse_saved(line).is_none(), "{line}");
+    }
+}
+
+/// A reproducible stream of pseudo-random numbers (xorshift64) for the
+/// generated inputs above.
+fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+    move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
     }
 }

@@ -201,16 +201,8 @@ pub enum RestoreLine {
         /// The element's options.
         args: Vec<String>,
     },
-    /// `del SET ELEMENT [OPTIONS]`, read as `Add` is.
-    Del {
-        /// The set.
-        set: String,
-        /// The element.
-        text: String,
-        /// The element's options.
-        args: Vec<String>,
-    },
-    /// `destroy`, `flush`, `rename` or `swap`, as on the command line.
+    /// `del` ([`Cmd::Adt`]), `destroy`, `flush`, `rename` or `swap`, as
+    /// on the command line.
     Command(Cmd),
     /// Blank, comment or `COMMIT`.
     Nothing,
@@ -524,15 +516,11 @@ pub fn parse_restore_line(line: &str, _protos: &Protocols) -> Result<RestoreLine
         // The other changes, read by the command line's parser (as the
         // real tool reads restore lines by its own).
         _ => match parse_args(&w, _protos)?.cmd {
-            Cmd::Adt {
-                op: AdtOp::Del,
-                set,
-                text,
-                args,
-            } => Ok(RestoreLine::Del { set, text, args }),
-            c @ (Cmd::Destroy(_) | Cmd::Flush(_) | Cmd::Rename(..) | Cmd::Swap(..)) => {
-                Ok(RestoreLine::Command(c))
-            }
+            c @ (Cmd::Adt { op: AdtOp::Del, .. }
+            | Cmd::Destroy(_)
+            | Cmd::Flush(_)
+            | Cmd::Rename(..)
+            | Cmd::Swap(..)) => Ok(RestoreLine::Command(c)),
             _ => Err(fail(format!("unsupported restore command {first}"))),
         },
     }

@@ -385,6 +385,12 @@ async fn restore(
                 types.insert(spec.name.clone(), spec.set_type.clone());
                 continue;
             }
+            RestoreLine::Command(Cmd::Adt {
+                op,
+                set,
+                text,
+                args,
+            }) => (op, set, text, args),
             RestoreLine::Command(cmd) => {
                 set_command(h, &cmd).await.map_err(at)?;
                 follow(&mut types, &cmd);
@@ -392,7 +398,6 @@ async fn restore(
             }
             RestoreLine::Nothing => continue,
             RestoreLine::Add { set, text, args } => (AdtOp::Add, set, text, args),
-            RestoreLine::Del { set, text, args } => (AdtOp::Del, set, text, args),
         };
         let set_type = match types.get(&set) {
             Some(t) => t.clone(),
