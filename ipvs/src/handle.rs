@@ -129,8 +129,10 @@ struct OpRequest<O> {
 
 /// The service nest that names a service by key alone (key attributes and
 /// `ipvsadm`'s neutral settings, see [`ServiceKey::append_attrs_full`]),
-/// encoded once and shared by the operations that use it.
-type KeyNest = std::sync::Arc<[u8]>;
+/// encoded once and shared by the operations that use it. A `Vec` so that
+/// the next service's nest can be written into the same allocation once no
+/// request holds it any more (see [`ValidRequests`]).
+type KeyNest = std::sync::Arc<Vec<u8>>;
 
 /// The request of a dump of `key`'s destinations, written directly (the
 /// bytes of [`IpvsMessage::dump_destinations`]' typed encoding; see the
@@ -176,7 +178,7 @@ impl<O: AsOperation> nl_engine::Outgoing for OpRequest<O> {
         buf.extend_from_slice(&[op.cmd().number(), crate::consts::IPVS_GENL_VERSION, 0, 0]);
         let key_nest = self.key_nest.as_deref();
         let key_full = |buf: &mut Vec<u8>, k: &ServiceKey| match key_nest {
-            Some(n) => buf.extend_from_slice(n),
+            Some(n) => buf.extend_from_slice(n.as_slice()),
             None => append_key_nest(buf, k),
         };
         match op {
@@ -1038,7 +1040,6 @@ struct ValidRequests<'f, I> {
     /// The service nest of the last operation that named its service by
     /// key alone, and that key.
     last_nest: Option<(ServiceKey, KeyNest)>,
-    scratch: Vec<u8>,
 }
 
 impl<'f, I> ValidRequests<'f, I> {
@@ -1052,8 +1053,31 @@ impl<'f, I> ValidRequests<'f, I> {
             family_id,
             failed,
             last_nest: None,
-            scratch: Vec::new(),
         }
+    }
+}
+
+impl<I> ValidRequests<'_, I> {
+    /// The encoded nest naming `k`: the last one when it named `k` too,
+    /// else encoded now. The batch drops each request once it is in the
+    /// datagram, so the last nest is usually held by nothing else any more
+    /// and its allocation is reused: a service's destinations cost no
+    /// allocation of their own.
+    fn key_nest(&mut self, k: &ServiceKey) -> &KeyNest {
+        let (last, nest) = self
+            .last_nest
+            .get_or_insert_with(|| (*k, KeyNest::new(Vec::new())));
+        if last != k || nest.is_empty() {
+            *last = *k;
+            match KeyNest::get_mut(nest) {
+                Some(v) => v.clear(),
+                None => *nest = KeyNest::new(Vec::with_capacity(nest.len())),
+            }
+            if let Some(v) = KeyNest::get_mut(nest) {
+                append_key_nest(v, k);
+            }
+        }
+        nest
     }
 }
 
@@ -1074,16 +1098,7 @@ where
                         | OperationRef::ZeroService(k)
                         | OperationRef::AddDestination(k, _)
                         | OperationRef::EditDestination(k, _)
-                        | OperationRef::DeleteDestination(k, _) => match &self.last_nest {
-                            Some((last, n)) if last == k => Some(n.clone()),
-                            _ => {
-                                self.scratch.clear();
-                                append_key_nest(&mut self.scratch, k);
-                                let n = KeyNest::from(self.scratch.as_slice());
-                                self.last_nest = Some((*k, n.clone()));
-                                Some(n)
-                            }
-                        },
+                        | OperationRef::DeleteDestination(k, _) => Some(self.key_nest(k).clone()),
                     };
                     return Some(OpRequest {
                         family_id: self.family_id,

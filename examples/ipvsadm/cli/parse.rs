@@ -21,24 +21,34 @@ pub(super) fn parse_service(
     lookup: &dyn Lookup,
 ) -> u8 {
     // The usual `a.b.c.d:PORT` first, read in one pass: what the rules
-    // below make of it (the address as inet_aton reads it, the port by
-    // string_to_number); anything else, a port they refuse included, is
-    // left to them.
+    // below make of it (the address as inet_aton reads it, the port as
+    // string_to_number does plain digits); anything else, a port with a
+    // sign, spaces or more than 5 digits, or one they refuse, is left to
+    // them.
     if let Some((a, [b':', p @ ..])) = dotted_decimal_prefix(buf.as_bytes()) {
-        let n = std::str::from_utf8(p)
-            .ok()
-            .and_then(|p| string_to_number(p, 0, 65535));
-        if let Some(n) = n {
+        if let Some(n) = plain_port(p) {
             *addr = [0; 16];
             if let Some(v4) = addr.get_mut(..4) {
                 v4.copy_from_slice(&a);
             }
             *af = AF_INET;
-            *port = n as u16;
+            *port = n;
             return SERVICE_ADDR | SERVICE_PORT;
         }
     }
     service_by_rules(buf, protocol, af, addr, port, netmask, lookup)
+}
+
+/// A port of 1 to 5 decimal digits at most 65535, read directly (what
+/// `string_to_number(p, 0, 65535)` makes of such digits); `None` for
+/// anything else.
+fn plain_port(p: &[u8]) -> Option<u16> {
+    // at most 5 digits: no overflow
+    if !(1..=5).contains(&p.len()) || !p.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = p.iter().fold(0u32, |n, &d| n * 10 + u32::from(d - b'0'));
+    u16::try_from(n).ok()
 }
 
 /// [`parse_service`] by ipvsadm's rules alone.
@@ -752,7 +762,8 @@ mod tests {
         let mut seed = 0x1234_5678_9abc_def1u64;
         let parts = ["0", "1", "10", "255", "256", "01", "0x1", "", "999"];
         let ports = [
-            "80", "080", "+80", "65535", "65536", "0", "", "-1", "8:9", "http", " 1",
+            "80", "080", "+80", "65535", "65536", "0", "", "-1", "8:9", "http", " 1", "00080",
+            "000080", "99999", "8a",
         ];
         let mut fast = 0;
         for _ in 0..100_000 {
