@@ -320,8 +320,14 @@ impl Inner {
             flagged.clear();
             let mut last_off = 0usize;
             loop {
-                let Some(mut m) = held.take().or_else(|| msgs.next()) else {
-                    break;
+                // (not `held.take().or_else(..)`: that moves a large message
+                // through two more temporaries)
+                let mut m = match held.take() {
+                    Some(m) => m,
+                    None => match msgs.next() {
+                        Some(m) => m,
+                        None => break,
+                    },
                 };
                 let off = align4(self.sbuf.len());
                 self.sbuf.resize(off, 0);
