@@ -1607,5 +1607,16 @@ mod tests {
         }
         assert!(failed.is_empty());
         assert_eq!(cached, key_only);
+        // every request kept until all are made, so that no service nest
+        // can be written into the allocation of one still held (the path a
+        // request kept across the making of the next one takes)
+        let reqs: Vec<_> =
+            ValidRequests::new(twice.iter().copied().enumerate(), 0x1234, &mut failed).collect();
+        assert_eq!(reqs.len(), twice.len());
+        for (mut req, op) in reqs.into_iter().zip(&twice) {
+            let mut direct = Vec::new();
+            req.append_to(&mut direct);
+            assert_eq!(direct, typed(0x1234, op.to_operation().message()), "{op:?}");
+        }
     }
 }
