@@ -464,7 +464,17 @@ fn parser_reads_every_command() {
 
     assert!(matches!(
         cli::parse_restore_line("add a 10.0.0.1,tcp:80 comment \"hi there\"", &p),
-        Ok(cli::RestoreLine::Add { .. })
+        Ok(cli::RestoreLine::Adt {
+            op: cli::AdtOp::Add,
+            ..
+        })
+    ));
+    assert!(matches!(
+        cli::parse_restore_line("-D a 10.0.0.1,tcp:80", &p),
+        Ok(cli::RestoreLine::Adt {
+            op: cli::AdtOp::Del,
+            ..
+        })
     ));
     assert!(matches!(
         cli::parse_restore_line("  ", &p),

@@ -191,9 +191,11 @@ pub struct Invocation {
 pub enum RestoreLine {
     /// `create NAME TYPE [OPTIONS]`.
     Create(CreateSet),
-    /// `add SET ELEMENT [OPTIONS]` (read with [`parse_member`] once the
-    /// set's type is known).
-    Add {
+    /// `add SET ELEMENT [OPTIONS]` or `del SET ELEMENT [OPTIONS]` (the
+    /// element read with [`parse_member`] once the set's type is known).
+    Adt {
+        /// `Add` or `Del`.
+        op: AdtOp,
         /// The set.
         set: String,
         /// The element.
@@ -201,8 +203,7 @@ pub enum RestoreLine {
         /// The element's options.
         args: Vec<String>,
     },
-    /// `del` ([`Cmd::Adt`]), `destroy`, `flush`, `rename` or `swap`, as
-    /// on the command line.
+    /// `destroy`, `flush`, `rename` or `swap`, as on the command line.
     Command(Cmd),
     /// Blank, comment or `COMMIT`.
     Nothing,
@@ -491,7 +492,7 @@ pub fn parse_args(args: &[String], _protos: &Protocols) -> Result<Invocation, Er
 }
 
 /// One line of an `ipset save` file (errors without the line number).
-pub fn parse_restore_line(line: &str, _protos: &Protocols) -> Result<RestoreLine, Error> {
+pub fn parse_restore_line(line: &str, protos: &Protocols) -> Result<RestoreLine, Error> {
     let w = split_words(line);
     let Some(first) = w.first() else {
         return Ok(RestoreLine::Nothing);
@@ -502,10 +503,15 @@ pub fn parse_restore_line(line: &str, _protos: &Protocols) -> Result<RestoreLine
             let name = w.get(1).ok_or_else(|| fail("missing set name"))?;
             Ok(RestoreLine::Create(parse_create(name, at(2))?))
         }
-        "add" | "-A" => {
+        op @ ("add" | "-A" | "del" | "-D") => {
             let set = w.get(1).ok_or_else(|| fail("missing set name"))?.clone();
             let text = w.get(2).ok_or_else(|| fail("missing element"))?.clone();
-            Ok(RestoreLine::Add {
+            Ok(RestoreLine::Adt {
+                op: if matches!(op, "add" | "-A") {
+                    AdtOp::Add
+                } else {
+                    AdtOp::Del
+                },
                 set,
                 text,
                 args: at(3).to_vec(),
@@ -513,14 +519,12 @@ pub fn parse_restore_line(line: &str, _protos: &Protocols) -> Result<RestoreLine
         }
         "COMMIT" => Ok(RestoreLine::Nothing),
         c if c.starts_with('#') => Ok(RestoreLine::Nothing),
-        // The other changes, read by the command line's parser (as the
+        // The set commands, read by the command line's parser (as the
         // real tool reads restore lines by its own).
-        _ => match parse_args(&w, _protos)?.cmd {
-            c @ (Cmd::Adt { op: AdtOp::Del, .. }
-            | Cmd::Destroy(_)
-            | Cmd::Flush(_)
-            | Cmd::Rename(..)
-            | Cmd::Swap(..)) => Ok(RestoreLine::Command(c)),
+        _ => match parse_args(&w, protos)?.cmd {
+            c @ (Cmd::Destroy(_) | Cmd::Flush(_) | Cmd::Rename(..) | Cmd::Swap(..)) => {
+                Ok(RestoreLine::Command(c))
+            }
             _ => Err(fail(format!("unsupported restore command {first}"))),
         },
     }

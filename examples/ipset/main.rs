@@ -385,19 +385,18 @@ async fn restore(
                 types.insert(spec.name.clone(), spec.set_type.clone());
                 continue;
             }
-            RestoreLine::Command(Cmd::Adt {
+            RestoreLine::Adt {
                 op,
                 set,
                 text,
                 args,
-            }) => (op, set, text, args),
+            } => (op, set, text, args),
             RestoreLine::Command(cmd) => {
                 set_command(h, &cmd).await.map_err(at)?;
                 follow(&mut types, &cmd);
                 continue;
             }
             RestoreLine::Nothing => continue,
-            RestoreLine::Add { set, text, args } => (AdtOp::Add, set, text, args),
         };
         let set_type = match types.get(&set) {
             Some(t) => t.clone(),

@@ -36,8 +36,7 @@ fuzz_target!(|data: &[u8]| {
     }
     for line in text.lines() {
         match cli::parse_restore_line(line, protos()) {
-            Ok(RestoreLine::Add { text, args, .. })
-            | Ok(RestoreLine::Command(cli::Cmd::Adt { text, args, .. })) => {
+            Ok(RestoreLine::Adt { text, args, .. }) => {
                 // The element read as a member of every typed set type.
                 for t in [
                     SetType::HashIpPort,
@@ -55,7 +54,7 @@ fuzz_target!(|data: &[u8]| {
             Ok(RestoreLine::Create(c)) => {
                 let _ = (c.set_type.to_string(), c.options.to_attrs());
             }
-            // destroy, flush, rename, swap (del is read above)
+            // destroy, flush, rename, swap (add and del are read above)
             Ok(RestoreLine::Command(c)) => {
                 assert!(
                     matches!(
