@@ -12,12 +12,13 @@ fn offline() {
     let s = Stats {
         datagrams_sent: 3,
         messages_sent: 120,
+        offloaded: 2,
         recv_calls: 5,
         sockets_opened: 1,
     };
     assert_eq!(
         s.to_string(),
-        "3 datagrams, 120 messages sent; 5 recv calls; 1 sockets opened"
+        "3 datagrams (2 offloaded), 120 messages sent; 5 recv calls; 1 sockets opened"
     );
     let h = NfGenMsg {
         family: 2,

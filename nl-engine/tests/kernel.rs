@@ -153,32 +153,77 @@ fn batch_reports_each_message() {
     assert!(res[0].is_ok() && res[2].is_ok(), "{res:?}");
     assert_eq!(res[1].as_ref().unwrap_err().errno, libc::ENOENT);
     // Made lazily, one message at a time, over many datagrams: the results
-    // count every message and list only the refusals, by index.
-    let names = (0..3000).map(|i| if i % 1000 == 999 { "nope" } else { "nlctrl" });
-    let res = block_on(conn.batch_iter(
-        "lazy",
-        names.map(get_family),
-        BatchOptions::new(Packing::MaxDatagram(16 * 1024), Acks::LastPerDatagram),
-    ))
-    .unwrap();
-    assert_eq!(res.len(), 3000);
-    let failed: Vec<(usize, i32)> = res.errors().iter().map(|(i, e)| (*i, e.errno)).collect();
-    assert_eq!(
-        failed,
-        [
-            (999, libc::ENOENT),
-            (1999, libc::ENOENT),
-            (2999, libc::ENOENT)
-        ]
-    );
-    assert_eq!(res.get(998), Some(Ok(())));
-    assert!(res.get(999).is_some_and(|r| r.is_err()));
-    assert_eq!(res.get(3000), None);
-    // The socket is still in step: a plain request right after works.
-    let fam = block_on(nl_engine::genl::resolve_family(&conn, "nlctrl")).unwrap();
-    assert_eq!(fam.id, 0x10);
-    let st = conn.stats();
-    assert!(st.datagrams_sent >= 6, "{st:?}");
+    // count every message and list only the refusals, by index. Both ways
+    // of sending: from this thread, and from the offload thread while this
+    // one fills the next datagram (where the machine has a second CPU).
+    let parallel = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+    for background in [false, true] {
+        let conn = conn
+            .clone()
+            .with_config(conn.config().with_background_send(background));
+        let before = conn.stats();
+        let names = (0..3000).map(|i| if i % 1000 == 999 { "nope" } else { "nlctrl" });
+        let res = block_on(conn.batch_iter(
+            "lazy",
+            names.map(get_family),
+            BatchOptions::new(Packing::MaxDatagram(16 * 1024), Acks::LastPerDatagram),
+        ))
+        .unwrap();
+        assert_eq!(res.len(), 3000);
+        let failed: Vec<(usize, i32)> = res.errors().iter().map(|(i, e)| (*i, e.errno)).collect();
+        assert_eq!(
+            failed,
+            [
+                (999, libc::ENOENT),
+                (1999, libc::ENOENT),
+                (2999, libc::ENOENT)
+            ],
+            "background send {background}"
+        );
+        assert_eq!(res.get(998), Some(Ok(())));
+        assert!(res.get(999).is_some_and(|r| r.is_err()));
+        assert_eq!(res.get(3000), None);
+        // The socket is still in step: a plain request right after works.
+        let fam = block_on(nl_engine::genl::resolve_family(&conn, "nlctrl")).unwrap();
+        assert_eq!(fam.id, 0x10);
+        let st = conn.stats();
+        let sent = st.datagrams_sent - before.datagrams_sent - 1;
+        let offloaded = st.offloaded - before.offloaded;
+        assert!(sent >= 6, "{st:?}");
+        assert_eq!(st.messages_sent - before.messages_sent, 3001, "{st:?}");
+        if background && parallel {
+            // the batch knew it needed a second datagram when its first
+            // was full: every datagram went through the thread
+            assert_eq!(offloaded, sent, "{st:?}");
+        } else {
+            assert_eq!(offloaded, 0, "{st:?}");
+        }
+        // 3,000 lookups (some 100 KiB): in datagrams of up to 1 MiB they
+        // fit one, which the thread's ramp splits (a first datagram of
+        // 64 KiB, sent while the rest is encoded); packed as one they stay
+        // one datagram whatever the size.
+        for (packing, datagrams) in [
+            (
+                Packing::MaxDatagram(1 << 20),
+                if background && parallel { 2 } else { 1 },
+            ),
+            (Packing::Single, 1),
+        ] {
+            let before = conn.stats();
+            let names = (0..3000).map(|i| if i == 2999 { "nope" } else { "nlctrl" });
+            let res = block_on(conn.batch_iter(
+                "ramp",
+                names.map(get_family),
+                BatchOptions::new(packing, Acks::LastPerDatagram),
+            ))
+            .unwrap();
+            let st = conn.stats();
+            let sent = st.datagrams_sent - before.datagrams_sent;
+            assert_eq!((res.len(), sent), (3000, datagrams), "{packing:?} {st:?}");
+            let failed: Vec<usize> = res.errors().iter().map(|(i, _)| *i).collect();
+            assert_eq!(failed, [2999], "{packing:?}");
+        }
+    }
 }
 
 #[test]

@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 
 use netlink_packet_core::{NLM_F_ACK, NLM_F_REQUEST, NetlinkMessage, NetlinkSerializable};
 
+use super::offload::{self, Offload};
 use super::socket::{Inner, Recv, Sock};
 use super::{Config, Connection, Shared};
 use crate::error::{Error, KernelError, Result};
@@ -237,6 +238,14 @@ impl Connection {
     /// however many there are, only one datagram's worth of bytes (and one
     /// message) is in memory at a time. The results count the messages in
     /// the order the iterator yielded them; only refusals take memory.
+    ///
+    /// Where the process may run on more than one CPU, a batch of more
+    /// than one datagram is sent from a second thread while this task
+    /// fills the next datagram from the iterator, and its first datagrams
+    /// are smaller (64 KiB, then four times the last) so that the kernel
+    /// starts early: the iterator's work (its parsing, say) overlaps the
+    /// kernel's. Two datagram buffers are then kept. See
+    /// [`Config::background_send`].
     pub async fn batch_iter<T>(
         &self,
         context: &str,
@@ -271,10 +280,19 @@ impl Connection {
 /// messages are far smaller; a larger one costs one reallocation).
 const OVERFLOW_ROOM: usize = 16 << 10;
 
+/// The first datagram of a batch that may be sent from a second thread
+/// (see [`Config::background_send`]), at most.
+const FIRST_DATAGRAM: usize = 64 << 10;
+
 impl Inner {
     /// Sizes the send buffer for datagrams of `max` bytes and touches
-    /// every page of it (see [`Connection::prepare_batches`]).
-    pub(super) fn prepare_sbuf(&mut self, max: usize) {
+    /// every page of it, and starts the offload thread where it is to be
+    /// used (see [`Connection::prepare_batches`]).
+    pub(super) fn prepare_batches(&mut self, config: &Config) {
+        let max = config.max_datagram;
+        if self.offload.is_none() && config.background_send && offload::parallel() {
+            self.offload = Offload::start();
+        }
         let room = max.saturating_add(OVERFLOW_ROOM);
         if self.sbuf.capacity() < room {
             self.sbuf = Vec::with_capacity(room);
@@ -303,22 +321,52 @@ impl Inner {
         // The room past `max` takes the message found not to fit, which is
         // appended before it is moved to the next datagram (a reallocation
         // otherwise, of the whole buffer, at the end of the first one).
-        if let Packing::MaxDatagram(max) = options.packing {
-            self.sbuf.reserve(max.saturating_add(OVERFLOW_ROOM));
-        }
+        let room = match options.packing {
+            Packing::MaxDatagram(max) => max.saturating_add(OVERFLOW_ROOM),
+            Packing::Single => 0,
+        };
+        self.sbuf.reserve(room);
+        // Where datagrams can be sent from a second thread, the first ones
+        // are smaller: the kernel starts on the first while the next is
+        // encoded, instead of waiting for a whole large one to be filled.
+        // Each is then four times the last, up to `max`. (The kernel's
+        // work per message is several times the encoding's, so a datagram
+        // four times larger is still encoded before the last is handled.)
+        let (max, may_offload) = match options.packing {
+            Packing::MaxDatagram(max) => (max, config.background_send && offload::parallel()),
+            // one datagram: nothing to overlap
+            Packing::Single => (usize::MAX, false),
+        };
+        let mut limit = if may_offload {
+            max.min(FIRST_DATAGRAM)
+        } else {
+            max
+        };
         let mut results = BatchResults::default();
         // A message that did not fit the previous datagram (appended again
         // to the next one).
         let mut held: Option<T::Item> = None;
-        // Per message of the current datagram: asked for an ACK, answered.
-        let mut flagged: Vec<bool> = Vec::new();
-        let mut answered: Vec<bool> = Vec::new();
+        // The datagram being filled, and the one the offload thread is
+        // sending meanwhile.
+        let mut filling = Flight::default();
+        let mut in_flight = Flight::default();
+        // Once a batch needs a second datagram (and a second CPU is
+        // there), the connection's thread sends each datagram while this
+        // task fills the next (see `offload`), on a duplicate of the
+        // socket's descriptor. (Taken for the batch; dropped, and so
+        // ended, if the batch fails or is dropped midway.)
+        let mut offload: Option<Offload> = None;
+        let mut shared_sock = None;
+        let mut tried = false;
         loop {
             let start = results.len;
-            let first_seq = self.seq.wrapping_add(1);
+            filling.start = start;
+            filling.first_seq = self.seq.wrapping_add(1);
             self.sbuf.clear();
-            flagged.clear();
+            filling.flagged.clear();
             let mut last_off = 0usize;
+            let this_limit = limit;
+            limit = limit.saturating_mul(4).min(max);
             loop {
                 // (not `held.take().or_else(..)`: that moves a large message
                 // through two more temporaries)
@@ -336,12 +384,10 @@ impl Inner {
                     self.sbuf.resize(off + wire::NLMSG_HDRLEN, 0);
                 }
                 let len = self.sbuf.len() - off;
-                if let Packing::MaxDatagram(max) = options.packing {
-                    if off > 0 && off + len > max {
-                        self.sbuf.truncate(off);
-                        held = Some(m);
-                        break;
-                    }
+                if off > 0 && off + len > this_limit {
+                    self.sbuf.truncate(off);
+                    held = Some(m);
+                    break;
                 }
                 let mut flags = wire::u16_at(&self.sbuf, off + 6).unwrap_or(0) | NLM_F_REQUEST;
                 match options.acks {
@@ -355,14 +401,12 @@ impl Inner {
                 wire::put_at(&mut self.sbuf, off + 6, &flags.to_ne_bytes());
                 wire::put_at(&mut self.sbuf, off + 8, &seq.to_ne_bytes());
                 last_off = off;
-                flagged.push(flags & NLM_F_ACK != 0);
+                filling.flagged.push(flags & NLM_F_ACK != 0);
                 results.len += 1;
             }
             let count = results.len - start;
-            if count == 0 {
-                break;
-            }
-            if options.acks == Acks::LastPerDatagram {
+            filling.count = count;
+            if count > 0 && options.acks == Acks::LastPerDatagram {
                 // Ask the ACK of the datagram's last message only.
                 if let Some(flags) = wire::u16_at(&self.sbuf, last_off + 6) {
                     let flags = (flags | NLM_F_ACK).to_ne_bytes();
@@ -370,76 +414,167 @@ impl Inner {
                         f.copy_from_slice(&flags);
                     }
                 }
-                if let Some(l) = flagged.last_mut() {
+                if let Some(l) = filling.flagged.last_mut() {
                     *l = true;
                 }
             }
-            answered.clear();
-            answered.resize(count, false);
-            let mut pending = flagged.iter().filter(|f| **f).count();
-            self.send(shared, config, context, None).await?;
-            shared
-                .counters
-                .messages_sent
-                .fetch_add(count as u64, Ordering::Relaxed);
-
-            // The kernel handles a datagram inside the send call and queues
-            // its answers in order, so they are all readable now.
-            let mut unasked_error = false;
-            while pending > 0 {
-                let wait = !unasked_error;
-                let n = match self.recv(shared, config, context, wait).await? {
-                    Recv::Got(n) => n,
-                    // An error on a message that asked no ACK (say a failed
-                    // batch begin) and nothing more queued: the kernel skipped
-                    // the rest and will not answer it.
-                    Recv::WouldBlock => break,
-                };
-                for m in Messages::new(self.rbuf.get(..n).unwrap_or_default()) {
-                    let m = m.map_err(|reason| Error::Decode {
+            // The datagram the thread was sending while this one was
+            // filled: its outcome and answers first, in order.
+            if let Some(o) = offload.as_mut().filter(|o| o.busy()) {
+                let (buf, sent) = o.finish().await;
+                self.spare = buf;
+                sent.map_err(|e| match e.kind() {
+                    std::io::ErrorKind::TimedOut => Error::Timeout {
                         context: context.to_string(),
-                        reason,
-                    })?;
-                    let rel = m.header.sequence_number.wrapping_sub(first_seq) as usize;
-                    if rel >= count {
-                        continue; // not ours
-                    }
-                    match m.header.message_type {
-                        NLMSG_ERROR => {
-                            let r = wire::parse_error(&m).map_err(|reason| Error::Decode {
-                                context: context.to_string(),
-                                reason,
-                            })?;
-                            let is_err = r.is_err();
-                            let asked = flagged.get(rel).copied().unwrap_or(false);
-                            if let Some(a) = answered.get_mut(rel) {
-                                if !*a {
-                                    *a = true;
-                                    if let Err(ke) = r {
-                                        results.errors.push((start + rel, ke));
-                                    }
-                                    if asked {
-                                        pending -= 1;
-                                    } else if is_err {
-                                        unasked_error = true;
-                                    }
-                                }
-                            }
-                        }
-                        NLMSG_OVERRUN => {
-                            return Err(Error::Overrun {
-                                context: context.to_string(),
-                            });
-                        }
-                        _ => {} // data echoed back (NLM_F_ECHO) is not collected
-                    }
+                        after: config.timeout,
+                    },
+                    _ => Error::io(context, e),
+                })?;
+                shared
+                    .counters
+                    .datagrams_sent
+                    .fetch_add(1, Ordering::Relaxed);
+                shared.counters.offloaded.fetch_add(1, Ordering::Relaxed);
+                shared
+                    .counters
+                    .messages_sent
+                    .fetch_add(in_flight.count as u64, Ordering::Relaxed);
+                self.answers(shared, config, context, &mut in_flight, &mut results.errors)
+                    .await?;
+            }
+            if count == 0 {
+                break;
+            }
+            if !tried && held.is_some() && may_offload {
+                tried = true;
+                if let Sock::Async(sock, _) = &self.sock {
+                    offload = self.offload.take().or_else(Offload::start);
+                    shared_sock = offload
+                        .as_ref()
+                        .and_then(|_| Offload::share(sock.get_ref()).ok());
                 }
             }
+            match offload.as_mut().zip(shared_sock.as_ref()) {
+                Some((o, sock)) => {
+                    // This datagram goes to the thread; the next is filled
+                    // in the other buffer meanwhile.
+                    let next = std::mem::take(&mut self.spare);
+                    let buf = std::mem::replace(&mut self.sbuf, next);
+                    self.sbuf.reserve(room);
+                    o.submit(sock, buf, config.timeout)
+                        .map_err(|e| Error::io(context, e))?;
+                    std::mem::swap(&mut filling, &mut in_flight);
+                }
+                None => {
+                    self.send(shared, config, context, None).await?;
+                    shared
+                        .counters
+                        .messages_sent
+                        .fetch_add(count as u64, Ordering::Relaxed);
+                    self.answers(shared, config, context, &mut filling, &mut results.errors)
+                        .await?;
+                }
+            }
+        }
+        // kept for the connection's next batch (nothing is in flight)
+        if offload.is_some() {
+            self.offload = offload;
         }
         // The kernel answers in order; sorted all the same, as `get` relies on it.
         results.errors.sort_by_key(|(i, _)| *i);
         Ok(results)
     }
+
+    /// Reads the kernel's answers to one sent datagram, `flight`, until
+    /// every message of it that asked for an ACK has its answer; the
+    /// refusals go to `errors`, by batch index.
+    /// The kernel handles a datagram inside the send call and queues its
+    /// answers in order, so they are all readable once it is sent.
+    async fn answers(
+        &mut self,
+        shared: &Shared,
+        config: &Config,
+        context: &str,
+        flight: &mut Flight,
+        errors: &mut Vec<(usize, KernelError)>,
+    ) -> Result<()> {
+        let Flight {
+            start,
+            first_seq,
+            count,
+            ref flagged,
+            ref mut answered,
+        } = *flight;
+        answered.clear();
+        answered.resize(count, false);
+        let mut pending = flagged.iter().filter(|f| **f).count();
+        let mut unasked_error = false;
+        while pending > 0 {
+            let wait = !unasked_error;
+            let n = match self.recv(shared, config, context, wait).await? {
+                Recv::Got(n) => n,
+                // An error on a message that asked no ACK (say a failed
+                // batch begin) and nothing more queued: the kernel skipped
+                // the rest and will not answer it.
+                Recv::WouldBlock => break,
+            };
+            for m in Messages::new(self.rbuf.get(..n).unwrap_or_default()) {
+                let m = m.map_err(|reason| Error::Decode {
+                    context: context.to_string(),
+                    reason,
+                })?;
+                let rel = m.header.sequence_number.wrapping_sub(first_seq) as usize;
+                if rel >= count {
+                    continue; // not ours
+                }
+                match m.header.message_type {
+                    NLMSG_ERROR => {
+                        let r = wire::parse_error(&m).map_err(|reason| Error::Decode {
+                            context: context.to_string(),
+                            reason,
+                        })?;
+                        let is_err = r.is_err();
+                        let asked = flagged.get(rel).copied().unwrap_or(false);
+                        if let Some(a) = answered.get_mut(rel) {
+                            if !*a {
+                                *a = true;
+                                if let Err(ke) = r {
+                                    errors.push((start + rel, ke));
+                                }
+                                if asked {
+                                    pending -= 1;
+                                } else if is_err {
+                                    unasked_error = true;
+                                }
+                            }
+                        }
+                    }
+                    NLMSG_OVERRUN => {
+                        return Err(Error::Overrun {
+                            context: context.to_string(),
+                        });
+                    }
+                    _ => {} // data echoed back (NLM_F_ECHO) is not collected
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One datagram of a batch, from its filling to its answers.
+#[derive(Debug, Default)]
+struct Flight {
+    /// The batch index of its first message.
+    start: usize,
+    /// The sequence number of its first message.
+    first_seq: u32,
+    /// How many messages it holds.
+    count: usize,
+    /// Per message: asked for an ACK.
+    flagged: Vec<bool>,
+    /// Per message: answered.
+    answered: Vec<bool>,
 }
 
 #[cfg(test)]

@@ -4,11 +4,13 @@
 //! kernel's unsolicited notifications.
 //!
 //! Split by responsibility: the socket and its reactor (`socket`), single
-//! requests and dumps (`dump`), batches (`batch`) and multicast
-//! subscriptions (`subscribe`).
+//! requests and dumps (`dump`), batches (`batch`) and the thread that
+//! sends a large batch's datagrams while the next is encoded (`offload`),
+//! and multicast subscriptions (`subscribe`).
 
 mod batch;
 mod dump;
+mod offload;
 mod reactor;
 mod socket;
 mod subscribe;
@@ -91,6 +93,26 @@ pub struct Config {
     /// Lengths below one page's worth (`min(page size, 8 KiB)`) are
     /// raised to it, so that no dump part can be cut.
     pub recv_len: usize,
+    /// Whether a batch of more than one datagram is sent from a second
+    /// thread while the calling task encodes the next datagram. Default
+    /// `true`; it takes effect only where the process may run on more
+    /// than one CPU.
+    ///
+    /// The kernel does a netlink datagram's work inside the `send` call,
+    /// on the sending thread: sent from one thread, a batch alternates
+    /// between encoding (the caller's iterator, its parsing included) and
+    /// the kernel's work. With this, the two overlap, and the first
+    /// datagrams of such a batch are smaller (64 KiB, then four times the
+    /// last, up to [`Config::max_datagram`]) so that the kernel starts
+    /// early. The thread only sends (on a duplicate of the socket's
+    /// descriptor); the messages are still made by the caller's iterator
+    /// on the caller's thread, so nothing of them needs to be `Send`. It
+    /// is started by [`Connection::prepare_batches`] (which the family
+    /// crates' handles call when they are built) or by the first batch
+    /// that needs it, and lives as long as the connection; the connection
+    /// then also keeps a second datagram buffer. Turn it off where a
+    /// library may not start threads (a strict seccomp filter, say).
+    pub background_send: bool,
 }
 
 impl Config {
@@ -144,6 +166,18 @@ impl Config {
         self
     }
 
+    /// Whether a batch of several datagrams is sent from a second thread
+    /// while the next datagram is encoded (see [`Config::background_send`]).
+    ///
+    /// ```
+    /// use nl_engine::Config;
+    /// assert!(!Config::new().with_background_send(false).background_send);
+    /// ```
+    pub fn with_background_send(mut self, on: bool) -> Self {
+        self.background_send = on;
+        self
+    }
+
     /// A receive length for connections that run many small dumps: the
     /// kernel then allocates each dump part from its 8 KiB slab instead
     /// of as 64 KiB of fresh pages (see [`Config::recv_len`]).
@@ -166,6 +200,7 @@ impl Default for Config {
             recv_buffer: 4 * 1024 * 1024,
             send_buffer: 4 * 1024 * 1024,
             recv_len: 256 * 1024,
+            background_send: true,
         }
     }
 }
@@ -177,6 +212,9 @@ pub struct Stats {
     pub datagrams_sent: u64,
     /// Messages sent.
     pub messages_sent: u64,
+    /// Datagrams of `datagrams_sent` that a batch's offload thread sent
+    /// (see [`Config::background_send`]).
+    pub offloaded: u64,
     /// `recv` system calls made (including ones that found nothing).
     pub recv_calls: u64,
     /// Sockets opened (a socket is reopened after a timeout or overrun).
@@ -187,6 +225,7 @@ pub struct Stats {
 struct Counters {
     datagrams_sent: AtomicU64,
     messages_sent: AtomicU64,
+    offloaded: AtomicU64,
     recv_calls: AtomicU64,
     sockets_opened: AtomicU64,
 }
@@ -277,6 +316,8 @@ impl Connection {
                 seq: 0,
                 rbuf: vec![0; config.effective_recv_len()],
                 sbuf: Vec::new(),
+                spare: Vec::new(),
+                offload: None,
             })),
             shared,
             config,
@@ -304,7 +345,9 @@ impl Connection {
     /// Allocates the buffer batches are assembled in, at the full size
     /// [`Config::max_datagram`] asks (plus room for one message more), and
     /// writes to every page of it now, so that the first batch does not
-    /// stop on a page fault per 4 KiB it fills. The handles that send
+    /// stop on a page fault per 4 KiB it fills; and starts the thread
+    /// that sends large batches while they are encoded, where that is to
+    /// be used ([`Config::background_send`]). The handles that send
     /// batches (IPVS, ipset, nf_tables, conntrack) call it when they are
     /// built; a connection used for dumps only never needs it. The buffer is kept for the
     /// connection's life. Does nothing while another task is using the
@@ -319,7 +362,7 @@ impl Connection {
     /// ```
     pub fn prepare_batches(&self) {
         if let Some(mut inner) = reactor::try_lock(&self.inner) {
-            inner.prepare_sbuf(self.config.max_datagram);
+            inner.prepare_batches(&self.config);
         }
     }
 
@@ -355,6 +398,7 @@ impl Connection {
         Stats {
             datagrams_sent: c.datagrams_sent.load(Ordering::Relaxed),
             messages_sent: c.messages_sent.load(Ordering::Relaxed),
+            offloaded: c.offloaded.load(Ordering::Relaxed),
             recv_calls: c.recv_calls.load(Ordering::Relaxed),
             sockets_opened: c.sockets_opened.load(Ordering::Relaxed),
         }
@@ -374,12 +418,17 @@ impl std::fmt::Display for Protocol {
 }
 
 impl std::fmt::Display for Stats {
-    /// `3 datagrams, 120 messages sent; 5 recv calls; 1 socket opened`.
+    /// `3 datagrams (2 offloaded), 120 messages sent; 5 recv calls; 1
+    /// sockets opened`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} datagrams, {} messages sent; {} recv calls; {} sockets opened",
-            self.datagrams_sent, self.messages_sent, self.recv_calls, self.sockets_opened
+            "{} datagrams ({} offloaded), {} messages sent; {} recv calls; {} sockets opened",
+            self.datagrams_sent,
+            self.offloaded,
+            self.messages_sent,
+            self.recv_calls,
+            self.sockets_opened
         )
     }
 }

@@ -24,6 +24,12 @@ pub(super) struct Inner {
     pub(super) seq: u32,
     pub(super) rbuf: Vec<u8>,
     pub(super) sbuf: Vec<u8>,
+    /// The second datagram buffer of a batch sent through an offload
+    /// thread (one is filled while the other is sent).
+    pub(super) spare: Vec<u8>,
+    /// The thread that sends a batch's datagrams while the next is
+    /// filled, once started (see [`Config::background_send`]).
+    pub(super) offload: Option<super::offload::Offload>,
 }
 
 fn set_buffer(sock: &Socket, force: libc::c_int, plain: libc::c_int, size: usize) {
