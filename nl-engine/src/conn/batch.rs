@@ -290,7 +290,8 @@ impl Inner {
     /// used (see [`Connection::prepare_batches`]).
     pub(super) fn prepare_batches(&mut self, config: &Config) {
         let max = config.max_datagram;
-        if self.offload.is_none() && config.background_send && offload::parallel() {
+        let alive = self.offload.as_ref().is_some_and(Offload::alive);
+        if !alive && config.background_send && offload::parallel() {
             self.offload = Offload::start();
         }
         let room = max.saturating_add(OVERFLOW_ROOM);
@@ -448,7 +449,11 @@ impl Inner {
             if !tried && held.is_some() && may_offload {
                 tried = true;
                 if let Sock::Async(sock, _) = &self.sock {
-                    offload = self.offload.take().or_else(Offload::start);
+                    offload = self
+                        .offload
+                        .take()
+                        .filter(Offload::alive)
+                        .or_else(Offload::start);
                     shared_sock = offload
                         .as_ref()
                         .and_then(|_| Offload::share(sock.get_ref()).ok());

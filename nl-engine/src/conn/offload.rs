@@ -98,6 +98,9 @@ pub(super) struct Offload {
     done: Arc<Done>,
     /// A datagram was handed over and its send not yet collected.
     busy: bool,
+    /// The process the thread runs in (a child made by `fork` has the
+    /// handle but not the thread).
+    pid: u32,
 }
 
 impl Offload {
@@ -127,7 +130,14 @@ impl Offload {
             jobs,
             done,
             busy: false,
+            pid: std::process::id(),
         })
+    }
+
+    /// The thread runs in this process: false in a child made by `fork`
+    /// after it was started, where no thread would ever answer.
+    pub(super) fn alive(&self) -> bool {
+        self.pid == std::process::id()
     }
 
     /// A duplicate of `sock`'s descriptor, for the thread to send on.
