@@ -9,7 +9,11 @@
 //!   it interrupted (`NLM_F_DUMP_INTR`) and never returned incomplete;
 //! - [`Connection::batch`]: many requests packed into large datagrams, every
 //!   message's result matched back to it by sequence number (IPVS bulk
-//!   changes, ipset bulk changes, nf_tables transactions).
+//!   changes, ipset bulk changes, nf_tables transactions). Where the process
+//!   may use a second CPU, a batch of several datagrams is sent from the
+//!   connection's own thread while the next datagram is encoded, so that
+//!   the caller's encoding (and parsing) overlaps the kernel's work
+//!   ([`Config::background_send`]).
 //!
 //! The crates' blocking handles (for programs without an async runtime)
 //! are built on [`blocking::Runtime`].
