@@ -4,7 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use netlink_packet_core::{NetlinkDeserializable, NetlinkHeader, NetlinkMessage, NetlinkPayload};
+use netlink_packet_core::{
+    NLM_F_ACK, NetlinkDeserializable, NetlinkHeader, NetlinkMessage, NetlinkPayload,
+};
 use netlink_packet_generic::GenlMessage;
 use netlink_packet_generic::ctrl::nlas::GenlCtrlAttrs;
 use netlink_packet_generic::ctrl::{GenlCtrl, GenlCtrlCmd};
@@ -155,9 +157,17 @@ fn batch_reports_each_message() {
     // Made lazily, one message at a time, over many datagrams: the results
     // count every message and list only the refusals, by index. Both ways
     // of sending: from this thread, and from the offload thread while this
-    // one fills the next datagram (where the machine has a second CPU).
+    // one fills the next datagram (where the machine has a second CPU),
+    // which holds two datagrams at a time (one queued behind the other)
+    // with an ACK asked of each datagram's last message or of every
+    // message, one at a time with ACKs as each message asks.
     let parallel = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
-    for background in [false, true] {
+    for (background, acks) in [
+        (false, Acks::LastPerDatagram),
+        (true, Acks::LastPerDatagram),
+        (true, Acks::Every),
+        (true, Acks::AsFlagged),
+    ] {
         let conn = conn
             .clone()
             .with_config(conn.config().with_background_send(background));
@@ -165,8 +175,12 @@ fn batch_reports_each_message() {
         let names = (0..3000).map(|i| if i % 1000 == 999 { "nope" } else { "nlctrl" });
         let res = block_on(conn.batch_iter(
             "lazy",
-            names.map(get_family),
-            BatchOptions::new(Packing::MaxDatagram(16 * 1024), Acks::LastPerDatagram),
+            names.map(|n| {
+                let mut m = get_family(n);
+                m.header.flags = NLM_F_ACK;
+                m
+            }),
+            BatchOptions::new(Packing::MaxDatagram(16 * 1024), acks),
         ))
         .unwrap();
         assert_eq!(res.len(), 3000);
@@ -178,7 +192,7 @@ fn batch_reports_each_message() {
                 (1999, libc::ENOENT),
                 (2999, libc::ENOENT)
             ],
-            "background send {background}"
+            "background send {background}, {acks:?}"
         );
         assert_eq!(res.get(998), Some(Ok(())));
         assert!(res.get(999).is_some_and(|r| r.is_err()));

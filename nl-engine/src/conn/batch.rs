@@ -359,6 +359,20 @@ impl Inner {
         let mut offload: Option<Offload> = None;
         let mut shared_sock = None;
         let mut tried = false;
+        // How many datagrams the thread may hold: one being sent and one
+        // queued behind it, so that the kernel goes from one to the next
+        // without waiting for this task to collect the first. The answers
+        // of the first are then read while the kernel answers the second:
+        // safe where every datagram's last message asks for an ACK, which
+        // ends the reading of the first. With ACKs as flagged (an
+        // nf_tables transaction, say), the kernel may skip a datagram's
+        // rest and its reading would run on into the next's answers: one
+        // at a time there.
+        let depth = if options.acks == Acks::AsFlagged {
+            1
+        } else {
+            2
+        };
         loop {
             let start = results.len;
             filling.start = start;
@@ -420,28 +434,20 @@ impl Inner {
                 }
             }
             // The datagram the thread was sending while this one was
-            // filled: its outcome and answers first, in order.
-            if let Some(o) = offload.as_mut().filter(|o| o.busy()) {
-                let (buf, sent) = o.finish().await;
-                self.spare = buf;
-                sent.map_err(|e| match e.kind() {
-                    std::io::ErrorKind::TimedOut => Error::Timeout {
-                        context: context.to_string(),
-                        after: config.timeout,
-                    },
-                    _ => Error::io(context, e),
-                })?;
-                shared
-                    .counters
-                    .datagrams_sent
-                    .fetch_add(1, Ordering::Relaxed);
-                shared.counters.offloaded.fetch_add(1, Ordering::Relaxed);
-                shared
-                    .counters
-                    .messages_sent
-                    .fetch_add(in_flight.count as u64, Ordering::Relaxed);
-                self.answers(shared, config, context, &mut in_flight, &mut results.errors)
+            // filled: its outcome and answers first, in order, when this
+            // one cannot be queued behind it, or when this was the last.
+            if let Some(o) = offload.as_mut() {
+                if o.outstanding() > 0 && (count == 0 || o.outstanding() >= depth) {
+                    self.collect(
+                        o,
+                        shared,
+                        config,
+                        context,
+                        &mut in_flight,
+                        &mut results.errors,
+                    )
                     .await?;
+                }
             }
             if count == 0 {
                 break;
@@ -461,17 +467,31 @@ impl Inner {
             }
             match offload.as_mut().zip(shared_sock.as_ref()) {
                 Some((o, sock)) => {
-                    // This datagram goes to the thread; the next is filled
-                    // in the other buffer meanwhile.
+                    // This datagram goes to the thread (behind the last,
+                    // if that is still being sent); the next is filled in
+                    // the other buffer meanwhile.
+                    let buf = std::mem::take(&mut self.sbuf);
+                    o.submit(sock, buf, config.timeout)
+                        .map_err(|e| Error::io(context, e))?;
+                    // Queued behind the last: the last is collected now,
+                    // while the kernel goes on to this one.
+                    if o.outstanding() > 1 {
+                        self.collect(
+                            o,
+                            shared,
+                            config,
+                            context,
+                            &mut in_flight,
+                            &mut results.errors,
+                        )
+                        .await?;
+                    }
                     // (emptied first: it comes back from the thread holding
                     // the datagram it sent, and `reserve` counts from its
                     // length, which would double it)
-                    let mut next = std::mem::take(&mut self.spare);
-                    next.clear();
-                    let buf = std::mem::replace(&mut self.sbuf, next);
+                    self.sbuf = std::mem::take(&mut self.spare);
+                    self.sbuf.clear();
                     self.sbuf.reserve(room);
-                    o.submit(sock, buf, config.timeout)
-                        .map_err(|e| Error::io(context, e))?;
                     std::mem::swap(&mut filling, &mut in_flight);
                 }
                 None => {
@@ -492,6 +512,38 @@ impl Inner {
         // The kernel answers in order; sorted all the same, as `get` relies on it.
         results.errors.sort_by_key(|(i, _)| *i);
         Ok(results)
+    }
+
+    /// Collects the oldest datagram handed to the offload thread, `flight`:
+    /// its buffer back (as the spare), the send's outcome, its answers.
+    async fn collect(
+        &mut self,
+        o: &mut Offload,
+        shared: &Shared,
+        config: &Config,
+        context: &str,
+        flight: &mut Flight,
+        errors: &mut Vec<(usize, KernelError)>,
+    ) -> Result<()> {
+        let (buf, sent) = o.finish().await;
+        self.spare = buf;
+        sent.map_err(|e| match e.kind() {
+            std::io::ErrorKind::TimedOut => Error::Timeout {
+                context: context.to_string(),
+                after: config.timeout,
+            },
+            _ => Error::io(context, e),
+        })?;
+        shared
+            .counters
+            .datagrams_sent
+            .fetch_add(1, Ordering::Relaxed);
+        shared.counters.offloaded.fetch_add(1, Ordering::Relaxed);
+        shared
+            .counters
+            .messages_sent
+            .fetch_add(flight.count as u64, Ordering::Relaxed);
+        self.answers(shared, config, context, flight, errors).await
     }
 
     /// Reads the kernel's answers to one sent datagram, `flight`, until

@@ -104,7 +104,12 @@ pub struct Config {
     /// the kernel's work. With this, the two overlap, and the first
     /// datagrams of such a batch are smaller (64 KiB, then four times the
     /// last, up to [`Config::max_datagram`]) so that the kernel starts
-    /// early. The thread only sends (on a duplicate of the socket's
+    /// early. A datagram is handed to the thread as soon as it is full,
+    /// queued behind the one being sent (the kernel goes on to it at
+    /// once), and the caller's task reads the answers of the first while
+    /// the kernel works on the second; with [`Acks::AsFlagged`], where
+    /// the kernel may skip the rest of a datagram and leave no end to its
+    /// answers, one datagram at a time. The thread only sends (on a duplicate of the socket's
     /// descriptor); the messages are still made by the caller's iterator
     /// on the caller's thread, so nothing of them needs to be `Send`. It
     /// is started by [`Connection::prepare_batches`] (which the family

@@ -9,10 +9,15 @@
 //! messages are still made one at a time by the caller's iterator, on the
 //! caller's thread). Each datagram goes to the thread with its buffer and
 //! a duplicate of the socket's descriptor (one per batch), so the thread
-//! never refers to anything the caller may drop. The connection keeps its
-//! thread, started once (starting a thread costs milliseconds in an
-//! emulated guest); it ends when the connection is dropped.
+//! never refers to anything the caller may drop. The thread sends the
+//! datagrams handed to it in order, one after the other: a datagram
+//! handed over while the last is still being sent waits in its queue, so
+//! the kernel goes on to it at once. After a failed send the thread sends
+//! nothing more of that batch. The connection keeps its thread, started
+//! once (starting a thread costs milliseconds in an emulated guest); it
+//! ends when the connection is dropped.
 
+use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsFd, FromRawFd, IntoRawFd};
 use std::sync::mpsc;
@@ -46,12 +51,13 @@ struct Job {
 
 #[derive(Default)]
 struct Slot {
-    sent: Option<Sent>,
+    /// The finished sends not yet collected, in the order handed over.
+    sent: VecDeque<Sent>,
     waker: Option<Waker>,
 }
 
-/// The slot the thread puts each finished send into, and the waker of the
-/// task waiting for it.
+/// Where the thread puts each finished send, and the waker of the task
+/// waiting for them.
 #[derive(Default)]
 struct Done(Mutex<Slot>);
 
@@ -64,7 +70,7 @@ impl Done {
     fn put(&self, sent: Sent) {
         let waker = {
             let mut slot = self.lock();
-            slot.sent = Some(sent);
+            slot.sent.push_back(sent);
             slot.waker.take()
         };
         if let Some(w) = waker {
@@ -96,8 +102,8 @@ impl Drop for Guard<'_> {
 pub(super) struct Offload {
     jobs: mpsc::Sender<Job>,
     done: Arc<Done>,
-    /// A datagram was handed over and its send not yet collected.
-    busy: bool,
+    /// The datagrams handed over whose sends are not yet collected.
+    outstanding: usize,
     /// The process the thread runs in (a child made by `fork` has the
     /// handle but not the thread).
     pid: u32,
@@ -114,13 +120,25 @@ impl Offload {
             .name("nl-engine-send".into())
             .stack_size(STACK)
             .spawn(move || {
+                // After a failed send nothing more is sent: what is still
+                // queued is of the same batch, which fails when it collects
+                // that send and drops its `Offload` (so no other batch
+                // ever hands a datagram to this thread).
+                let mut failed = false;
                 for Job { sock, buf, timeout } in rx {
+                    if failed {
+                        drop(sock);
+                        let e = io::Error::other("not sent: a datagram before it failed");
+                        slot.put((buf, Err(e)));
+                        continue;
+                    }
                     let mut guard = Guard {
                         done: &slot,
                         armed: true,
                     };
                     let res = send_all(&sock, &buf, timeout);
                     drop(sock);
+                    failed = res.is_err();
                     guard.armed = false;
                     slot.put((buf, res));
                 }
@@ -129,7 +147,7 @@ impl Offload {
         Some(Offload {
             jobs,
             done,
-            busy: false,
+            outstanding: 0,
             pid: std::process::id(),
         })
     }
@@ -150,7 +168,8 @@ impl Offload {
     }
 
     /// Hands `buf` (one whole datagram) to the thread to send on `sock`
-    /// (from [`share`](Self::share)), waiting at most `timeout` for room.
+    /// (from [`share`](Self::share)), waiting at most `timeout` for room;
+    /// it is sent after those handed over before it.
     pub(super) fn submit(
         &mut self,
         sock: &Arc<Socket>,
@@ -161,21 +180,22 @@ impl Offload {
         self.jobs
             .send(Job { sock, buf, timeout })
             .map_err(|_| io::Error::other("the sending thread has ended"))?;
-        self.busy = true;
+        self.outstanding += 1;
         Ok(())
     }
 
-    /// A datagram is being sent.
-    pub(super) fn busy(&self) -> bool {
-        self.busy
+    /// How many datagrams handed over are not yet collected by
+    /// [`finish`](Self::finish).
+    pub(super) fn outstanding(&self) -> usize {
+        self.outstanding
     }
 
-    /// Waits until the datagram handed over last is sent: its buffer
-    /// back, and the send's outcome.
+    /// Waits until the oldest datagram not yet collected is sent: its
+    /// buffer back, and the send's outcome.
     pub(super) async fn finish(&mut self) -> Sent {
         let sent = std::future::poll_fn(|cx| {
             let mut slot = self.done.lock();
-            match slot.sent.take() {
+            match slot.sent.pop_front() {
                 Some(s) => Poll::Ready(s),
                 None => {
                     slot.waker = Some(cx.waker().clone());
@@ -184,7 +204,7 @@ impl Offload {
             }
         })
         .await;
-        self.busy = false;
+        self.outstanding = self.outstanding.saturating_sub(1);
         sent
     }
 }
@@ -226,5 +246,51 @@ fn send_all(sock: &Socket, buf: &[u8], timeout: Duration) -> io::Result<()> {
             }
             Err(e) => return Err(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Config, Netns, Protocol};
+
+    /// In a throwaway namespace: datagrams handed over to a peer that does
+    /// not exist. The first send is refused by the kernel; the two queued
+    /// behind it are reported, in order, as not sent.
+    #[test]
+    fn after_a_failed_send_the_rest_is_not_sent() {
+        let ns = Netns::new_anonymous().unwrap();
+        let peer = u32::MAX - 7; // no socket has this port id
+        let sock = super::super::socket::open_socket(Protocol::Generic, &ns, peer, &Config::new())
+            .unwrap();
+        let sock = Arc::new(sock);
+        let mut o = Offload::start().unwrap();
+        for _ in 0..3 {
+            o.submit(&sock, vec![0; 32], Duration::from_secs(5))
+                .unwrap();
+        }
+        assert_eq!(o.outstanding(), 3);
+        let mut outcomes = Vec::new();
+        for _ in 0..3 {
+            let (buf, res) = clusterip_test_support::block_on(o.finish());
+            assert_eq!(buf.len(), 32, "each buffer comes back");
+            outcomes.push(res.map_err(|e| (e.raw_os_error(), e.to_string())));
+        }
+        assert_eq!(o.outstanding(), 0);
+        assert_eq!(
+            outcomes[0].as_ref().map_err(|e| e.0),
+            Err(Some(libc::ECONNREFUSED))
+        );
+        for r in &outcomes[1..] {
+            let (errno, msg) = r.clone().unwrap_err();
+            assert_eq!(errno, None);
+            assert!(msg.contains("not sent"), "{msg}");
+        }
+        // Nor anything handed over later (a batch drops its `Offload` when
+        // a send fails: the thread is not used again).
+        o.submit(&sock, vec![0; 32], Duration::from_secs(5))
+            .unwrap();
+        let (_, res) = clusterip_test_support::block_on(o.finish());
+        assert!(res.is_err_and(|e| e.to_string().contains("not sent")));
     }
 }
