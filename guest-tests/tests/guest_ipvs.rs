@@ -1162,3 +1162,93 @@ fn apply_stream_walks_once_and_indexes_refusals() {
         "{save}"
     );
 }
+
+/// A sync from empty large enough for many datagrams, sent (with a second
+/// CPU, as in the QEMU guest) from the connection's thread while the next
+/// is encoded; the report, written while the apply waits, is the desired
+/// state itself when every add is applied, and is taken back and made
+/// change by change when some are refused.
+#[test]
+fn sync_from_empty_reports_every_change_in_order() {
+    use clusterip::sync::{Change, SyncOptions, Syncer};
+    require_guest();
+    // 2,000 services of 4 destinations: 10,000 adds, about 1.4 MB
+    let want = |bad: bool| -> Vec<(Service, Vec<Destination>)> {
+        (0..2000u32)
+            .map(|i| {
+                let mut s = Service::tcp(sa(&format!("10.8.{}.{}:80", i / 250, i % 250 + 1)));
+                if bad && i == 700 {
+                    s = s.one_packet(); // UDP only: refused before sending
+                }
+                let ds = (0..4u8)
+                    .map(|j| {
+                        let d =
+                            Destination::new(ip(&format!("192.168.8{j}.{}", i % 250 + 1)), 8080)
+                                .masquerade();
+                        if bad && i == 1500 && j == 2 {
+                            d.upper_threshold(1).lower_threshold(5) // ERANGE
+                        } else {
+                            d
+                        }
+                    })
+                    .collect();
+                (s, ds)
+            })
+            .collect()
+    };
+    let changes = |w: &[(Service, Vec<Destination>)]| -> Vec<Change> {
+        w.iter()
+            .flat_map(|(s, ds)| {
+                std::iter::once(Change::AddService(s.key)).chain(ds.iter().map(|d| {
+                    Change::AddDestination(s.key, std::net::SocketAddr::new(d.addr, d.port))
+                }))
+            })
+            .collect()
+    };
+    let parallel = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+    for bad in [false, true] {
+        let (_ns, h) = setup();
+        let s = Syncer::ipvs_only(h.clone()).with_options(SyncOptions::new().max_rounds(1));
+        let w = want(bad);
+        let before = h.connection().stats();
+        let r = block_on(s.sync_services(&w)).unwrap();
+        let st = h.connection().stats();
+        let offloaded = st.offloaded - before.offloaded;
+        assert!(st.datagrams_sent - before.datagrams_sent >= 10, "{st:?}");
+        assert_eq!(offloaded > 0, parallel, "{st:?}");
+        let all = changes(&w);
+        let failed: Vec<Change> = r
+            .failed
+            .iter()
+            .map(|(op, _)| Change::of(op.borrowed()).unwrap())
+            .collect();
+        let expected_failed: Vec<Change> = if bad {
+            // the invalid service and its 4 destinations (no service for
+            // them), and the destination with its thresholds out of order
+            let mut f = all[700 * 5..700 * 5 + 5].to_vec();
+            f.push(all[1500 * 5 + 3]);
+            f
+        } else {
+            Vec::new()
+        };
+        assert_eq!(failed, expected_failed, "bad {bad}");
+        let applied: Vec<Change> = r.applied.iter().collect();
+        let expected: Vec<Change> = all
+            .iter()
+            .filter(|c| !expected_failed.contains(c))
+            .copied()
+            .collect();
+        assert_eq!(applied.len(), expected.len(), "bad {bad}");
+        assert!(
+            applied == expected,
+            "bad {bad}: the report differs from the changes sent"
+        );
+        let held = block_on(h.config_snapshot()).unwrap();
+        let dests: usize = held.iter().map(|e| e.destinations.len()).sum();
+        assert_eq!(
+            (held.len(), dests),
+            if bad { (1999, 7995) } else { (2000, 8000) },
+            "bad {bad}"
+        );
+    }
+}

@@ -307,6 +307,34 @@ impl Changes {
             self.push(c);
         }
     }
+
+    /// Where the changes end now, for [`truncate`](Self::truncate).
+    pub(crate) fn end(&self) -> End {
+        End {
+            steps: self.steps.len(),
+            bytes: self.bytes.len(),
+            last: self.last,
+            last_port: self.last_port,
+        }
+    }
+
+    /// Drops the changes recorded after `end` (from [`end`](Self::end)).
+    pub(crate) fn truncate(&mut self, end: End) {
+        self.steps.truncate(end.steps);
+        self.bytes.truncate(end.bytes);
+        self.last = end.last;
+        self.last_port = end.last_port;
+    }
+}
+
+/// Where [`Changes`] ended at one time: what its next change is written
+/// after and compared with.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct End {
+    steps: usize,
+    bytes: usize,
+    last: Option<ServiceKey>,
+    last_port: Option<u16>,
 }
 
 fn addr_len(a: &IpAddr) -> usize {
@@ -680,6 +708,32 @@ mod tests {
         assert_eq!(c.bytes.len(), 2 * 9 + 2 * 7 + 2 * 6 + 18);
         assert!(c.contains(&Change::EditService(b)));
         assert!(!c.contains(&Change::EditService(a)));
+    }
+
+    #[test]
+    fn changes_truncated_to_an_end_go_on_as_from_it() {
+        let a = ServiceKey::tcp("10.0.0.1:80".parse().unwrap());
+        let b = ServiceKey::tcp("10.0.0.2:80".parse().unwrap());
+        let d = |s: &str| s.parse::<SocketAddr>().unwrap();
+        let first = [
+            Change::AddService(a),
+            Change::AddDestination(a, d("10.1.0.1:8080")),
+        ];
+        let mut c: Changes = first.iter().copied().collect();
+        let end = c.end();
+        // more, then taken back: another service, another port
+        c.push(Change::AddService(b));
+        c.push(Change::AddDestination(b, d("10.1.0.2:9090")));
+        c.truncate(end);
+        let kept: Changes = first.iter().copied().collect();
+        assert_eq!(c, kept);
+        // what follows is written as after the end (the same key and port
+        // not repeated), as in changes that never had the rest
+        let next = Change::AddDestination(a, d("10.1.0.3:8080"));
+        c.push(next);
+        let straight: Changes = first.iter().copied().chain([next]).collect();
+        assert_eq!(c, straight);
+        assert_eq!(c.iter().last(), Some(next));
     }
 
     #[test]

@@ -220,15 +220,35 @@ impl Syncer {
                 if ops.clone().next().is_none() {
                     break;
                 }
-                let results = ipvs.apply_iter(ops.clone()).await?;
-                if results.all_ok() {
-                    // every add applied: the report is the desired state
-                    // itself, recorded service by service
-                    report.applied.reserve_for_adds(services);
-                    for (s, ds) in services {
-                        report.applied.push_adds(&s.key, ds);
+                // The report is the desired state itself, recorded service
+                // by service, if every add is applied: it is written the
+                // first time the apply waits (for the connection's thread
+                // sending a datagram, where it has one), so that it
+                // overlaps the kernel's work, and taken back otherwise.
+                let end = report.applied.end();
+                let applied = &mut report.applied;
+                let mut written = false;
+                let mut write = || {
+                    if !std::mem::replace(&mut written, true) {
+                        applied.reserve_for_adds(services);
+                        for (s, ds) in services {
+                            applied.push_adds(&s.key, ds);
+                        }
                     }
-                } else {
+                };
+                let mut apply = std::pin::pin!(ipvs.apply_iter(ops.clone()));
+                let results = std::future::poll_fn(|cx| {
+                    let polled = apply.as_mut().poll(cx);
+                    if polled.is_pending() {
+                        // (woken meanwhile, the task is polled again)
+                        write();
+                    }
+                    polled
+                })
+                .await?;
+                write();
+                if !results.all_ok() {
+                    report.applied.truncate(end);
                     record(report, ops, results);
                 }
             } else {
