@@ -241,9 +241,11 @@ impl Connection {
     ///
     /// Where the process may run on more than one CPU, a batch of more
     /// than one datagram is sent from a second thread while this task
-    /// fills the next datagram from the iterator, and its first datagrams
-    /// are smaller (64 KiB, then four times the last) so that the kernel
-    /// starts early: the iterator's work (its parsing, say) overlaps the
+    /// fills the next datagram from the iterator (each full datagram is
+    /// queued behind the one being sent, and this task reads the answers
+    /// of that one meanwhile), and its first datagrams are smaller
+    /// (64 KiB, then four times the last) so that the kernel starts
+    /// early: the iterator's work (its parsing, say) overlaps the
     /// kernel's. Two datagram buffers are then kept. See
     /// [`Config::background_send`].
     pub async fn batch_iter<T>(
