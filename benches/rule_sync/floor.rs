@@ -77,15 +77,28 @@ impl Raw {
         out
     }
 
-    /// Sends the datagrams; after each, reads until the ACK of its last
-    /// message. Returns the number of error replies.
+    /// Sends the datagrams back to back, then reads the replies until the
+    /// ACK of the last datagram's last message. Returns the number of
+    /// error replies.
+    ///
+    /// The kernel handles each datagram inside its `send`, so nothing is
+    /// gained by reading between sends: the replies wait in the receive
+    /// buffer (forced to 4 MiB by `open`; with an ACK asked only of each
+    /// datagram's last message, they are one short message per datagram
+    /// when nothing is refused). This is the least a client can do, one
+    /// system call per datagram and one receive at the end, and it is what
+    /// ours approaches by sending from a thread of its own while the
+    /// caller encodes the next datagram.
     pub(crate) fn send_all(&mut self, dgrams: &Records) -> Res<usize> {
-        let mut errors = 0;
-        for (d, last) in dgrams.iter() {
+        let mut last = None;
+        for (d, seq) in dgrams.iter() {
             self.sock.send(d, 0)?;
-            errors += self.wait_ack(last)?;
+            last = Some(seq);
         }
-        Ok(errors)
+        match last {
+            Some(seq) => self.wait_ack(seq),
+            None => Ok(0),
+        }
     }
 
     /// Reads replies until the ACK of sequence number `last`, scanning only
