@@ -240,6 +240,92 @@ fn batch_reports_each_message() {
     }
 }
 
+/// With ACKs as each message asks (`Acks::AsFlagged`, as nf_tables
+/// batches have them), a refusal of a message that asked no ACK is reported
+/// even when no asked ACK follows it: the last messages of a datagram, or
+/// all of them. Sent from this thread and from the connection's thread,
+/// which holds one datagram at a time with these ACKs: reading what may
+/// still follow one datagram's last ACK must not run on into the next
+/// datagram's answers.
+#[test]
+fn acks_as_flagged_report_refusals_after_the_last_ack() {
+    let ns = Netns::new_anonymous().unwrap();
+    let conn = Connection::open(Protocol::Generic, &ns).unwrap();
+    let asked = |mut m: NetlinkMessage<GenlMessage<GenlCtrl>>| {
+        m.header.flags = NLM_F_ACK;
+        m
+    };
+    let refused = |res: &nl_engine::BatchResults| -> Vec<(usize, i32)> {
+        res.errors().iter().map(|(i, e)| (*i, e.errno)).collect()
+    };
+    let single = BatchOptions::new(Packing::Single, Acks::AsFlagged);
+    // one datagram, an ACK asked of its first message only
+    let msgs = vec![
+        asked(get_family("nlctrl")),
+        get_family("nope-1"),
+        get_family("nlctrl"),
+        get_family("nope-2"),
+    ];
+    let res = block_on(conn.batch_iter("one ACK", msgs, single)).unwrap();
+    assert_eq!(
+        refused(&res),
+        [(1, libc::ENOENT), (3, libc::ENOENT)],
+        "{res:?}"
+    );
+    // no ACK asked at all
+    let msgs = vec![get_family("nope-3"), get_family("nlctrl")];
+    let res = block_on(conn.batch_iter("no ACK", msgs, single)).unwrap();
+    assert_eq!(refused(&res), [(0, libc::ENOENT)], "{res:?}");
+    let msgs = vec![get_family("nlctrl"), get_family("nlctrl")];
+    let res = block_on(conn.batch_iter("no ACK, no refusal", msgs, single)).unwrap();
+    assert!(res.all_ok() && res.len() == 2, "{res:?}");
+
+    // Many datagrams of 512 lookups (32 bytes each in 16 KiB): an ACK
+    // asked of the first 500 of each, none of the last 12 nor of the
+    // batch's last 10. The last of every other datagram is refused, and so
+    // is the batch's last; in datagrams 1 and 3 nothing after the last ACK
+    // is refused, so their answers end with that ACK and reading on would
+    // reach the next datagram's.
+    let parallel = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+    for background in [false, true] {
+        let conn = conn
+            .clone()
+            .with_config(conn.config().with_background_send(background));
+        let before = conn.stats();
+        let msgs = (0..3000usize).map(|i| {
+            let r = i % 512;
+            let refuse = (r == 511 && (i / 512) % 2 == 0) || i == 2999;
+            let m = get_family(if refuse { "nope" } else { "nlctrl" });
+            if r >= 500 || i >= 2990 { m } else { asked(m) }
+        });
+        let res = block_on(conn.batch_iter(
+            "lazy",
+            msgs,
+            BatchOptions::new(Packing::MaxDatagram(16 * 1024), Acks::AsFlagged),
+        ))
+        .unwrap();
+        assert_eq!(res.len(), 3000);
+        assert_eq!(
+            refused(&res),
+            [
+                (511, libc::ENOENT),
+                (1535, libc::ENOENT),
+                (2559, libc::ENOENT),
+                (2999, libc::ENOENT)
+            ],
+            "background send {background}"
+        );
+        let st = conn.stats();
+        let sent = st.datagrams_sent - before.datagrams_sent;
+        assert_eq!(sent, 6, "{st:?}");
+        let offloaded = st.offloaded - before.offloaded;
+        assert_eq!(offloaded, if background && parallel { 6 } else { 0 });
+        // The socket is still in step: a plain request right after works.
+        let fam = block_on(nl_engine::genl::resolve_family(&conn, "nlctrl")).unwrap();
+        assert_eq!(fam.id, 0x10);
+    }
+}
+
 #[test]
 fn kernel_refusal_is_typed_and_names_the_request() {
     // A GETFAMILY with neither name nor id: the kernel answers EINVAL.

@@ -552,7 +552,12 @@ impl Inner {
     /// every message of it that asked for an ACK has its answer; the
     /// refusals go to `errors`, by batch index.
     /// The kernel handles a datagram inside the send call and queues its
-    /// answers in order, so they are all readable once it is sent.
+    /// answers in order, so they are all readable once it is sent. When
+    /// the datagram's last message asked no ACK (with [`Acks::AsFlagged`]),
+    /// a refusal of it or of the messages after the last ACK asked may
+    /// still be queued: those are read too, without waiting, until the
+    /// queue is empty (nothing else of this socket is in flight then: with
+    /// ACKs as flagged the thread holds one datagram at a time).
     async fn answers(
         &mut self,
         shared: &Shared,
@@ -572,13 +577,21 @@ impl Inner {
         answered.resize(count, false);
         let mut pending = flagged.iter().filter(|f| **f).count();
         let mut unasked_error = false;
-        while pending > 0 {
-            let wait = !unasked_error;
+        // its last message asked no ACK: refusals may follow the last ACK
+        let unasked_tail = flagged.last().is_some_and(|f| !*f);
+        loop {
+            let tail_answered = answered.last().copied().unwrap_or(true);
+            if pending == 0 && (!unasked_tail || tail_answered) {
+                break;
+            }
+            // every ACK asked is in: the rest, if any, is queued already
+            let wait = pending > 0 && !unasked_error;
             let n = match self.recv(shared, config, context, wait).await? {
                 Recv::Got(n) => n,
-                // An error on a message that asked no ACK (say a failed
-                // batch begin) and nothing more queued: the kernel skipped
-                // the rest and will not answer it.
+                // Nothing more queued: after an error on a message that
+                // asked no ACK (say a failed batch begin) the kernel skipped
+                // the rest and will not answer it; or every ACK asked is in
+                // and the messages after the last of them were not refused.
                 Recv::WouldBlock => break,
             };
             for m in Messages::new(self.rbuf.get(..n).unwrap_or_default()) {
