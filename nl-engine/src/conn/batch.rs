@@ -367,9 +367,10 @@ impl Inner {
         // of the first are then read while the kernel answers the second:
         // safe where every datagram's last message asks for an ACK, which
         // ends the reading of the first. With ACKs as flagged (an
-        // nf_tables transaction, say), the kernel may skip a datagram's
-        // rest and its reading would run on into the next's answers: one
-        // at a time there.
+        // nf_tables transaction, say), a datagram's answers may have no
+        // such end (the kernel may skip its rest, or its last messages
+        // ask no ACK), so they are read until none is queued (`answers`),
+        // which would run on into the next datagram's: one at a time there.
         let depth = if options.acks == Acks::AsFlagged {
             1
         } else {

@@ -107,9 +107,10 @@ pub struct Config {
     /// early. A datagram is handed to the thread as soon as it is full,
     /// queued behind the one being sent (the kernel goes on to it at
     /// once), and the caller's task reads the answers of the first while
-    /// the kernel works on the second; with [`Acks::AsFlagged`], where
-    /// the kernel may skip the rest of a datagram and leave no end to its
-    /// answers, one datagram at a time. The thread only sends (on a duplicate of the socket's
+    /// the kernel works on the second; with [`Acks::AsFlagged`], where a
+    /// datagram's answers may have no end to wait for (the kernel may skip
+    /// its rest, or its last messages ask no ACK), one datagram at a time.
+    /// The thread only sends (on a duplicate of the socket's
     /// descriptor); the messages are still made by the caller's iterator
     /// on the caller's thread, so nothing of them needs to be `Send`. It
     /// is started by [`Connection::prepare_batches`] (which the family
