@@ -19,6 +19,10 @@ use ipvs_nl::*;
 
 use clusterip_test_support::{block_on, require_guest};
 
+#[path = "../../tests/common/mod.rs"]
+mod common;
+use common::uninterrupted;
+
 /// Runs a reference tool inside `ns`; panics with its output on failure.
 fn sh(ns: &Netns, args: &[&str]) -> String {
     clusterip_test_support::sh(ns.proc_path(), args)
@@ -262,7 +266,7 @@ fn ipvsadm_writes_crate_reads() {
             "10",
         ],
     );
-    let snap = block_on(h.snapshot()).unwrap();
+    let snap = uninterrupted(|| block_on(h.snapshot()));
     let mut want = saved_objects();
     want[0].1[0] = want[0].1[0]
         .clone()
@@ -657,25 +661,23 @@ fn bulk_apply_and_pipelined_snapshot() {
         "not batched: {sent:?}"
     );
 
-    let before = h.connection().stats().messages_sent;
-    let snap = block_on(h.snapshot()).unwrap();
-    let after = h.connection().stats().messages_sent;
+    let (snap, sent) = uninterrupted(|| {
+        let before = h.connection().stats().messages_sent;
+        let snap = block_on(h.snapshot())?;
+        Ok((snap, h.connection().stats().messages_sent - before))
+    });
     assert_eq!(snap.len(), n);
     assert!(snap.iter().all(|e| e.destinations.len() == 3));
     // the main connection made only the service dump (repeated until two
     // reads agree when it spans several datagrams): the destination dumps
     // went over the pipeline's other connections
     let most = u64::from(h.connection().config().dump_retries) + 2;
-    assert!(
-        (1..=most).contains(&(after - before)),
-        "{} messages",
-        after - before
-    );
+    assert!((1..=most).contains(&sent), "{sent} messages");
     // (`ipvsadm` reads until two listings agree)
     let lines = ipvsadm(&ns, &["-Sn"]).lines().count();
     assert_eq!(lines, n * 4);
     // sequential and pipelined reads agree
-    let seq = block_on(h.clone().with_pipeline(1).snapshot()).unwrap();
+    let seq = uninterrupted(|| block_on(h.clone().with_pipeline(1).snapshot()));
     assert_eq!(seq, snap);
     // the configuration read is the full read without statistics
     assert!(snap.iter().all(|e| e.service.stats.is_some()));
@@ -686,9 +688,9 @@ fn bulk_apply_and_pipelined_snapshot() {
             d.stats = None;
         }
     }
-    assert_eq!(block_on(h.config_snapshot()).unwrap(), bare);
+    assert_eq!(uninterrupted(|| block_on(h.config_snapshot())), bare);
     assert_eq!(
-        block_on(h.clone().with_pipeline(1).config_snapshot()).unwrap(),
+        uninterrupted(|| block_on(h.clone().with_pipeline(1).config_snapshot())),
         bare
     );
 
@@ -864,6 +866,8 @@ fn multi_datagram_dump_disturbed_between_datagrams() {
             let mut s = netlink_sys::Socket::new(netlink_sys::protocols::NETLINK_GENERIC)?;
             s.bind_auto()?;
             s.connect(&netlink_sys::SocketAddr::new(0, 0))?;
+            // read with a deadline below, never blocking for good
+            s.set_non_blocking(true)?;
             Ok::<_, std::io::Error>(s)
         })
         .unwrap()
@@ -876,7 +880,20 @@ fn multi_datagram_dump_disturbed_between_datagrams() {
         let mut datagrams = 0;
         let mut buf = vec![0u8; 1 << 20];
         'dump: loop {
-            let len = sock.recv(&mut &mut buf[..], 0).unwrap();
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            let len = loop {
+                match sock.recv(&mut &mut buf[..], 0) {
+                    Ok(len) => break len,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        assert!(
+                            std::time::Instant::now() < deadline,
+                            "no dump part within 30 s"
+                        );
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    Err(e) => panic!("dump read: {e}"),
+                }
+            };
             datagrams += 1;
             let mut off = 0;
             while off < len {
@@ -992,8 +1009,8 @@ fn blocking_handle_adds_service_and_destinations() {
     // the async handle's listing, and the blocking one's
     let want = [(svc.clone(), vec![d1.clone(), d2.clone()])];
     let h = block_on(IpvsHandle::in_netns(&ns)).unwrap();
-    assert_same(&block_on(h.snapshot()).unwrap(), &want);
-    assert_same(&b.snapshot().unwrap(), &want);
+    assert_same(&uninterrupted(|| block_on(h.snapshot())), &want);
+    assert_same(&uninterrupted(|| b.snapshot()), &want);
     assert_eq!(b.services().unwrap().len(), 1);
     assert_eq!(
         b.get_service(&svc.key).unwrap().scheduler,
@@ -1156,7 +1173,7 @@ fn apply_stream_walks_once_and_indexes_refusals() {
     // the kernel holds the rest: 1,999 services, 3,997 destinations; the
     // crate's full read is exact (its service dump is read again until two
     // reads agree while the other tests of this binary change services)
-    let snap = block_on(h.snapshot()).unwrap();
+    let snap = uninterrupted(|| block_on(h.snapshot()));
     let dests: usize = snap.iter().map(|e| e.destinations.len()).sum();
     assert_eq!((snap.len(), dests), (1999, 3997));
     let one_packet = Service::tcp(sa("10.7.0.6:80")).key;
@@ -1257,7 +1274,7 @@ fn sync_from_empty_reports_every_change_in_order() {
             applied == expected,
             "bad {bad}: the report differs from the changes sent"
         );
-        let held = block_on(h.config_snapshot()).unwrap();
+        let held = uninterrupted(|| block_on(h.config_snapshot()));
         let dests: usize = held.iter().map(|e| e.destinations.len()).sum();
         assert_eq!(
             (held.len(), dests),

@@ -56,7 +56,7 @@ fn state(n: usize, port: u16) -> Vec<(Service, Vec<Destination>)> {
 }
 
 fn snapshot(h: &IpvsHandle) -> Vec<ServiceEntry> {
-    block_on(h.snapshot()).unwrap()
+    common::uninterrupted(|| block_on(h.snapshot()))
 }
 
 /// The kernel holds exactly `want`: the reference `ipvsadm -Sn` lists

@@ -247,6 +247,26 @@ pub fn settled<T: PartialEq + std::fmt::Debug>(mut read: impl FnMut() -> T) -> T
     panic!("five reads in a row never agreed; the last: {last:?}")
 }
 
+/// A read of IPVS made again while the crate reports it interrupted
+/// ([`Error::DumpInterrupted`](clusterip::netlink::Error::DumpInterrupted):
+/// no two of its dumps agreed, because IPVS resumes a dump at a position
+/// counted over every namespace's services and the other tests of the
+/// binary, running in parallel, changed theirs meanwhile), up to 50 times
+/// 20 ms apart; any other outcome is returned (and an error panics).
+pub fn uninterrupted<T>(mut read: impl FnMut() -> clusterip::netlink::Result<T>) -> T {
+    let mut tries = 0;
+    loop {
+        match read() {
+            Err(clusterip::netlink::Error::DumpInterrupted { .. }) if tries < 50 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => panic!("after {tries} interrupted reads: {e}"),
+            Ok(v) => return v,
+        }
+    }
+}
+
 /// What `ipvsadm -Sn` prints for exactly `want`, written here from
 /// ipvsadm's save format and the desired state's plain fields (not by the
 /// library's planner or formatter), sorted line by line: the independent
