@@ -9,8 +9,8 @@ use nl_engine::{BatchResults, Error, Netns, Result};
 
 use crate::plan::{Adds, owned, plan_refs, validate};
 use crate::{
-    Change, DesiredSet, DesiredState, Ownership, SetPlan, SetReport, SetStrategy, SyncOptions,
-    SyncReport, plan_set,
+    Change, Changes, DesiredSet, DesiredState, Ownership, SetPlan, SetReport, SetStrategy,
+    SyncOptions, SyncReport, plan_set,
 };
 
 /// Reads one set with its members as a sync sees it: `None` when it does
@@ -224,29 +224,18 @@ impl Syncer {
                 // by service, if every add is applied: it is written the
                 // first time the apply waits (for the connection's thread
                 // sending a datagram, where it has one), so that it
-                // overlaps the kernel's work, and taken back otherwise.
+                // overlaps the kernel's work (after the apply if it never
+                // waits), and taken back when an add is refused.
                 let end = report.applied.end();
                 let applied = &mut report.applied;
-                let mut written = false;
-                let mut write = || {
-                    if !std::mem::replace(&mut written, true) {
-                        applied.reserve_for_adds(services);
-                        for (s, ds) in services {
-                            applied.push_adds(&s.key, ds);
-                        }
-                    }
-                };
-                let mut apply = std::pin::pin!(ipvs.apply_iter(ops.clone()));
-                let results = std::future::poll_fn(|cx| {
-                    let polled = apply.as_mut().poll(cx);
-                    if polled.is_pending() {
-                        // (woken meanwhile, the task is polled again)
-                        write();
-                    }
-                    polled
+                let (results, written) = on_first_wait(ipvs.apply_iter(ops.clone()), || {
+                    write_adds(applied, services)
                 })
-                .await?;
-                write();
+                .await;
+                let results = results?;
+                if !written {
+                    write_adds(&mut report.applied, services);
+                }
                 if !results.all_ok() {
                     report.applied.truncate(end);
                     record(report, ops, results);
@@ -423,5 +412,101 @@ pub(crate) fn collect<E: SetElement>(
                 Error::invalid_input(format!("element {e}"), "outcome unknown"),
             )),
         }
+    }
+}
+
+/// Records, in order, the changes of a sync from empty that applies every
+/// add: each desired service, then its destinations.
+fn write_adds(applied: &mut Changes, services: &[(Service, Vec<Destination>)]) {
+    applied.reserve_for_adds(services);
+    for (s, ds) in services {
+        applied.push_adds(&s.key, ds);
+    }
+}
+
+/// Awaits `fut`, calling `first_wait` the first time `fut` is not ready
+/// (so that the work done there overlaps what `fut` waits for: the kernel
+/// at work on a datagram, say) and never if it is ready at once; returns
+/// `fut`'s output and whether `first_wait` ran.
+async fn on_first_wait<F: Future>(fut: F, first_wait: impl FnOnce()) -> (F::Output, bool) {
+    let mut fut = std::pin::pin!(fut);
+    let mut first_wait = Some(first_wait);
+    let out = std::future::poll_fn(|cx| {
+        let polled = fut.as_mut().poll(cx);
+        if polled.is_pending() {
+            // (woken meanwhile, the task is polled again)
+            if let Some(f) = first_wait.take() {
+                f();
+            }
+        }
+        polled
+    })
+    .await;
+    (out, first_wait.is_none())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::on_first_wait;
+    use clusterip_test_support::block_on;
+    use std::cell::Cell;
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    /// Not ready `waits` times (waking its task each time), then ready,
+    /// noting in `log` each poll and whether the first-wait work had run.
+    struct Waits<'a> {
+        waits: usize,
+        ran: &'a Cell<bool>,
+        log: &'a Cell<Vec<bool>>,
+    }
+
+    impl Future for Waits<'_> {
+        type Output = usize;
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
+            let mut log = self.log.take();
+            log.push(self.ran.get());
+            self.log.set(log);
+            if self.waits == 0 {
+                return Poll::Ready(7);
+            }
+            self.waits -= 1;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+
+    /// The first-wait work (a sync from empty writing its report) runs
+    /// once, while the future is waiting, before it is ready: after its
+    /// first poll and before its second; and not at all when the future
+    /// never waits.
+    #[test]
+    fn first_wait_work_runs_once_while_the_future_waits() {
+        for waits in [1, 3] {
+            let (ran, log, calls) = (Cell::new(false), Cell::new(Vec::new()), Cell::new(0));
+            let fut = Waits {
+                waits,
+                ran: &ran,
+                log: &log,
+            };
+            let (out, written) = block_on(on_first_wait(fut, || {
+                calls.set(calls.get() + 1);
+                ran.set(true);
+            }));
+            assert_eq!((out, written, calls.get()), (7, true, 1));
+            let mut want = vec![true; waits + 1];
+            want[0] = false;
+            assert_eq!(log.take(), want, "{waits} waits");
+        }
+        let (ran, log) = (Cell::new(false), Cell::new(Vec::new()));
+        let fut = Waits {
+            waits: 0,
+            ran: &ran,
+            log: &log,
+        };
+        let (out, written) = block_on(on_first_wait(fut, || ran.set(true)));
+        assert_eq!((out, written, ran.get()), (7, false, false));
+        assert_eq!(log.take(), vec![false]);
     }
 }
