@@ -220,6 +220,36 @@ pub(crate) fn render(args: &[String]) -> Res<()> {
             .map(|f| format!("{f:.0}"))
             .unwrap_or_else(|| "-".to_string())
     };
+    // How far apart the runs of a judged row were: each side's fastest and
+    // slowest run, and the ratio of the two run by run (the runs are
+    // interleaved: run i of each ran next to the other's in time, so a
+    // machine speeding up or slowing down weighs on both alike).
+    let spread = |c: &str, n: usize, (a, an): (&str, &str), (b, bn): (&str, &str), wall: bool| {
+        let pick = |x: &Cell| if wall { x.wall.clone() } else { x.op.clone() };
+        let (xs, ys) = (pick(get(c, n, a)?), pick(get(c, n, b)?));
+        if xs.is_empty() || xs.len() != ys.len() {
+            return None;
+        }
+        let range = |v: &[f64]| {
+            v.iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &t| {
+                    (lo.min(t), hi.max(t))
+                })
+        };
+        let ratios: Vec<f64> = xs.iter().zip(&ys).map(|(x, y)| x / y).collect();
+        let ((xl, xh), (yl, yh), (rl, rh)) = (range(&xs), range(&ys), range(&ratios));
+        Some(format!(
+            "  - run by run ({} runs{}): {an} {xl:.4}-{xh:.4} s, {bn} {yl:.4}-{yh:.4} s; {an} ÷ {bn} in the same run {rl:.2}-{rh:.2}x (median {:.3}x, {} of {} runs within the target)",
+            xs.len(),
+            if wall { ", wall time" } else { "" },
+            median(&ratios),
+            ratios
+                .iter()
+                .filter(|&&r| r <= if c.starts_with('5') { 1.3 } else { 1.1 })
+                .count(),
+            ratios.len(),
+        ))
+    };
     // The floor is a lower bound or it is wrong: checked on every row.
     let mut floor_wrong = Vec::new();
     let mut floor_rows = 0;
@@ -259,6 +289,9 @@ pub(crate) fn render(args: &[String]) -> Res<()> {
                     op_faults("1", n, "ours"),
                     op_faults("1", n, "floor"),
                 )?;
+                if let Some(l) = spread("1", n, ("ours", "ours"), ("floor", "floor"), false) {
+                    writeln!(checks, "{l}")?;
+                }
                 // how much of the gap the first touch of the pages ours
                 // touches in the operation (the floor's were touched
                 // before its clock) accounts for
@@ -326,6 +359,10 @@ pub(crate) fn render(args: &[String]) -> Res<()> {
                         o / f,
                         verdict(o <= 1.1 * f)
                     )?;
+                    let ours = ("ipvsadm", "this project's `ipvsadm -R`");
+                    if let Some(l) = spread("1", n, ours, ("floor", "floor"), true) {
+                        writeln!(checks, "{l}")?;
+                    }
                 }
                 if let (Some(so), Some(st)) = (sc("1", n, imp), sc("1", n, "tool")) {
                     writeln!(
@@ -409,6 +446,9 @@ pub(crate) fn render(args: &[String]) -> Res<()> {
                 oo / fo,
                 verdict(oo <= 1.3 * fo)
             )?;
+            if let Some(l) = spread(case, n, ("ours", "ours"), ("floor", "floor"), false) {
+                writeln!(checks, "{l}")?;
+            }
         }
     }
     // the datagram sweep
