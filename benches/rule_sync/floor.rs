@@ -109,11 +109,18 @@ impl Raw {
             let n = self.sock.recv(&mut &mut self.buf[..], 0)?;
             let mut off = 0;
             while off + 16 <= n {
-                let len = u32::from_ne_bytes(self.buf[off..off + 4].try_into()?) as usize;
-                let ty = u16::from_ne_bytes(self.buf[off + 4..off + 6].try_into()?);
-                let seq = u32::from_ne_bytes(self.buf[off + 8..off + 12].try_into()?);
+                let field = |at: usize, len: usize| -> Res<&[u8]> {
+                    Ok(self
+                        .buf
+                        .get(..n)
+                        .and_then(|b| b.get(off + at..off + at + len))
+                        .ok_or("short reply")?)
+                };
+                let len = u32::from_ne_bytes(field(0, 4)?.try_into()?) as usize;
+                let ty = u16::from_ne_bytes(field(4, 2)?.try_into()?);
+                let seq = u32::from_ne_bytes(field(8, 4)?.try_into()?);
                 if ty == 2 {
-                    let errno = i32::from_ne_bytes(self.buf[off + 16..off + 20].try_into()?);
+                    let errno = i32::from_ne_bytes(field(16, 4)?.try_into()?);
                     if errno != 0 {
                         errors += 1;
                     }

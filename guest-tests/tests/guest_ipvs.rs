@@ -29,11 +29,11 @@ fn sh(ns: &Netns, args: &[&str]) -> String {
 }
 
 /// `ipvsadm` in `ns`. A listing is read until two reads in a row agree (at
-/// most ten reads): IPVS resumes
-/// a service dump at a position counted over every namespace's services
-/// and runs it once more for the datagram that ends it, so `ipvsadm` (which
-/// does not read again, unlike this crate) can list a service twice or miss
-/// one while a test in another namespace adds or deletes services.
+/// most ten reads): IPVS resumes a service dump at a position counted over
+/// every namespace's services and runs it once more for the datagram that
+/// ends it, so `ipvsadm` (which does not read again, unlike this crate) can
+/// list a service twice or miss one while a test in another namespace adds
+/// or deletes services.
 fn ipvsadm(ns: &Netns, args: &[&str]) -> String {
     let mut v = vec!["ipvsadm"];
     v.extend_from_slice(args);
