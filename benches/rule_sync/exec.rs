@@ -53,15 +53,21 @@ pub(crate) fn exec(imp: &str, case: &str, n: usize, dgram: usize, file: Option<&
                 _ => state(n),
             };
             rt.block_on(async {
-                if case == "1w" {
-                    warm_up(&want, dgram).await?;
+                // (the warm-up's namespace, flushed, lives until the
+                // measured operation has ended: not torn down meanwhile)
+                let warm = if case == "1w" {
+                    let ns = warm_up(&want, dgram).await?;
                     settle()?;
-                }
+                    Some(ns)
+                } else {
+                    None
+                };
                 let h = ipvs().await?;
                 let s = Syncer::ipvs_only(h);
                 let t = op_start();
                 let r = s.sync_services(&want).await?;
                 let el = op_end(t);
+                drop(warm);
                 if !r.is_converged() {
                     return Err(format!("not converged: {:?}", r.failed.first()).into());
                 }
@@ -122,6 +128,8 @@ pub(crate) fn exec(imp: &str, case: &str, n: usize, dgram: usize, file: Option<&
                 netlink_sys::protocols::NETLINK_GENERIC
             };
             let mut raw = Raw::open(proto)?;
+            // (the warm-up's namespace lives until the operation has ended)
+            let mut warm_ns = None;
             if case == "1w" {
                 // the same warm-up as ours, in a namespace of its own:
                 // the whole input once, then `ipvsadm -C`
@@ -141,12 +149,14 @@ pub(crate) fn exec(imp: &str, case: &str, n: usize, dgram: usize, file: Option<&
                     .map(u16::from_ne_bytes)
                     .ok_or("an empty floor input")?;
                 warm.request(&genl(family, IpvsMessage::flush(), NLM_F_REQUEST))?;
-                drop((warm, ns));
+                drop(warm);
+                warm_ns = Some(ns);
                 settle()?;
             }
             let t = op_start();
             let errors = raw.send_all(&dg)?;
             let el = op_end(t);
+            drop(warm_ns);
             if errors > 0 {
                 return Err(format!("{errors} errors").into());
             }
@@ -195,11 +205,13 @@ pub(crate) fn exec(imp: &str, case: &str, n: usize, dgram: usize, file: Option<&
 }
 
 /// Case 1w's warm-up (a daemon's earlier sync): the whole sync in a
-/// namespace of its own, flushed there and gone when this returns.
+/// namespace of its own, flushed there; that namespace is returned, for
+/// the caller to keep until its measured operation has ended (torn down
+/// earlier, the kernel would be freeing it in the background meanwhile).
 /// Not in the case's namespace: flushed destinations stay in their
 /// namespace's trash for a minute or more, and the kernel scans that list
 /// on every destination added there.
-async fn warm_up(want: &[(Service, Vec<Destination>)], dgram: usize) -> Res<()> {
+async fn warm_up(want: &[(Service, Vec<Destination>)], dgram: usize) -> Res<Netns> {
     let ns = warm_netns().await?;
     let conn = connection_in(clusterip::netlink::Protocol::Generic, dgram, &ns)?;
     let s = Syncer::ipvs_only(IpvsHandle::with_connection(conn).await?);
@@ -208,7 +220,7 @@ async fn warm_up(want: &[(Service, Vec<Destination>)], dgram: usize) -> Res<()> 
         return Err(format!("warm-up not converged: {:?}", r.failed.first()).into());
     }
     s.ipvs().ok_or("a syncer without IPVS")?.flush().await?;
-    Ok(())
+    Ok(ns)
 }
 
 /// A namespace of its own for a warm-up, with `lo` up as in the case's

@@ -7,9 +7,13 @@
 //! This is a self-made harness (`harness = false`). Modes:
 //!
 //! ```text
-//! rule_sync run --ipvs|--ipset [--n 1000,10000] [--runs 3] [--no-strace] [--cases 1,3]
+//! rule_sync run --ipvs|--ipset [--n 1000,10000] [--runs 3] [--judged-runs 15]
+//!               [--no-strace] [--cases 1,3]
 //!     measure; one tab-separated line per measurement on stdout. Enters a
 //!     new network namespace first (root), never touches the caller's.
+//!     In the cases judged against the raw floor (1, 1w, 5a, 5b) every
+//!     implementation but the reference tool runs --judged-runs times
+//!     (default: three times --runs), the tool --runs times.
 //! rule_sync exec IMPL CASE N DGRAM [FILE]
 //!     one measured operation (a child of `run`), in the current namespace.
 //! rule_sync render FILE... --md OUT.md --svg OUT.svg

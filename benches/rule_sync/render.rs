@@ -113,7 +113,21 @@ pub(crate) fn render(args: &[String]) -> Res<()> {
                     page_cost = Some((c[2].parse::<f64>()?, c[3].to_string()));
                 }
                 Some(&"C") if c.len() >= 3 => {
-                    run_counts.push(format!("{} runs of each {} measurement", c[2], c[1]));
+                    let judged = match c.get(3) {
+                        Some(j) if *j != c[2] => format!(
+                            " ({j} of each implementation but the reference tool in {}, whose verdicts are against the raw floor)",
+                            if c[1] == "ipvs" {
+                                "cases 1 and 1w"
+                            } else {
+                                "cases 5a and 5b"
+                            }
+                        ),
+                        _ => String::new(),
+                    };
+                    run_counts.push(format!(
+                        "{} runs of each {} measurement{judged}",
+                        c[2], c[1]
+                    ));
                 }
                 Some(&"S") if c.len() >= 5 => {
                     let e = cells
