@@ -74,7 +74,8 @@ pub(crate) fn render(args: &[String]) -> Res<()> {
     // the datagram sweep: (case, N) -> [(size, median floor operation)]
     let mut sweeps: BTreeMap<(String, usize), Vec<(usize, f64)>> = BTreeMap::new();
     let mut chosen: BTreeMap<(String, usize), usize> = BTreeMap::new();
-    let mut run_counts: Vec<String> = Vec::new();
+    // (what, runs, judged runs)
+    let mut run_counts: Vec<(String, String, Option<String>)> = Vec::new();
     // the first touch of a fresh page in the guest: (seconds, faults seen)
     let mut page_cost: Option<(f64, String)> = None;
     for f in &files {
@@ -113,20 +114,10 @@ pub(crate) fn render(args: &[String]) -> Res<()> {
                     page_cost = Some((c[2].parse::<f64>()?, c[3].to_string()));
                 }
                 Some(&"C") if c.len() >= 3 => {
-                    let judged = match c.get(3) {
-                        Some(j) if *j != c[2] => format!(
-                            " ({j} of each implementation but the reference tool in {}, whose verdicts are against the raw floor)",
-                            if c[1] == "ipvs" {
-                                "cases 1 and 1w"
-                            } else {
-                                "cases 5a and 5b"
-                            }
-                        ),
-                        _ => String::new(),
-                    };
-                    run_counts.push(format!(
-                        "{} runs of each {} measurement{judged}",
-                        c[2], c[1]
+                    run_counts.push((
+                        c[1].to_string(),
+                        c[2].to_string(),
+                        c.get(3).map(|j| j.to_string()),
                     ));
                 }
                 Some(&"S") if c.len() >= 5 => {
@@ -520,7 +511,34 @@ pub(crate) fn render(args: &[String]) -> Res<()> {
             "Produced by `tools/bench` (source: `benches/rule_sync/`); every number below comes from that one run. Times are medians of the runs, which are interleaved (run 1 of every implementation of a case, then run 2, ...) so that the shared host speeding up or slowing down during a case weighs on all implementations alike; before them, one discarded warm-up run of each of our programs and the floor (not the reference tools), and before every run the runner waits for the machine to go idle (the kernel tears down the previous run's namespace in the background); wall time is the whole process (spawn to exit), so process start-up and reading or building its input count for every implementation alike; \"operation\" is the time the process itself measured from its input in memory to the kernel holding the result (ours: read, plan, encode, send; floor: send only). System calls: one extra run under `strace -f -c`. Peak RSS: the process's own `VmHWM` for ours and the floor, `wait4`'s `ru_maxrss` for the tools (an upper bound: it includes the runner's size at exec). Page faults: the process's minor and major faults (`wait4`); under user-mode-linux each costs tens of microseconds, so they weigh on wall time there. Page faults in the operation: the minor faults between the start and the end of the operation's clock (ours and floor; `getrusage`): the floor's input was faulted in before its clock started; ours has its connection open and its handle built before its clock, and the handle prepares the connection's datagram buffer when it is built (`Connection::prepare_batches`, as a daemon's long-lived handle has it ready; where the process may use more than one CPU, in the QEMU guest and on the host but not under user-mode-linux, that also starts the connection's thread that sends a large batch's datagrams while the next is encoded), so the faults counted for ours are those of the plan, the report and the results, which it makes during the operation (and, where that thread sends, of the second datagram buffer filled meanwhile).\n"
         )?;
         writeln!(doc, "## Machine\n\n{machine}\n")?;
-        writeln!(doc, "Runs: {}.\n", run_counts.join("; "))?;
+        // the judged cases this run has (case 1w only when asked for)
+        let judged_cases = |what: &str| -> String {
+            let have: Vec<&str> = JUDGED
+                .iter()
+                .copied()
+                .filter(|c| c.starts_with('5') == (what == "ipset"))
+                .filter(|c| cells.keys().any(|k| k.0 == *c))
+                .collect();
+            match have.as_slice() {
+                [one] => format!("case {one}"),
+                [init @ .., last] => format!("cases {} and {last}", init.join(", ")),
+                [] => "no case".to_string(),
+            }
+        };
+        let counts: Vec<String> = run_counts
+            .iter()
+            .map(|(what, runs, judged)| {
+                let judged = match judged {
+                    Some(j) if j != runs => format!(
+                        " ({j} of each implementation but the reference tool in {}, whose verdicts are against the raw floor)",
+                        judged_cases(what)
+                    ),
+                    _ => String::new(),
+                };
+                format!("{runs} runs of each {what} measurement{judged}")
+            })
+            .collect();
+        writeln!(doc, "Runs: {}.\n", counts.join("; "))?;
         if let Some((pc, faults)) = &page_cost {
             writeln!(
                 doc,

@@ -947,16 +947,11 @@ fn multi_datagram_dump_disturbed_between_datagrams() {
     // library's retries: it then says so (`DumpInterrupted`) rather than
     // return an inexact list, and the call is made again. What it returns
     // must be exact.
-    let mut interrupted = 0;
-    let (got, reads) = loop {
+    let (got, reads) = uninterrupted(|| {
         let before = h.connection().stats().messages_sent;
-        match block_on(h.services()) {
-            Ok(got) => break (got, h.connection().stats().messages_sent - before),
-            Err(Error::DumpInterrupted { .. }) if interrupted < 20 => interrupted += 1,
-            Err(e) => panic!("after {interrupted} interrupted reads: {e:?}"),
-        }
-    };
-    eprintln!("library: {interrupted} interrupted calls before an exact read");
+        let got = block_on(h.services())?;
+        Ok((got, h.connection().stats().messages_sent - before))
+    });
     let got_keys: std::collections::HashSet<ServiceKey> = got.iter().map(|s| s.key).collect();
     assert_eq!(got.len(), n);
     assert_eq!(got_keys.len(), n);
