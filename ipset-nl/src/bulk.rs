@@ -14,13 +14,22 @@
 //! ACK asked per message); the failing element's line number is read from
 //! the request the kernel echoes back ([`KernelError::echo`]).
 //!
+//! Without [`BulkOptions::stop_on_error`] every message is sent in one
+//! batch, its datagrams back to back (the kernel handles the next while
+//! the one after it is encoded), and the elements after a failing one in
+//! its message are sent again in a second round, after the messages that
+//! followed theirs: the order in which the kernel sees the elements then
+//! differs from the slice's only around failures (which matters only for
+//! an element given twice). With it, one datagram goes at a time and
+//! nothing is sent after the datagram that held the failure.
+//!
 //! Test has no multi-element form in the kernel: one message per element,
 //! many messages per datagram, one result each.
 
 use std::collections::VecDeque;
 use std::ops::Range;
 
-use netlink_packet_core::{NLM_F_ACK, NLM_F_EXCL, NLM_F_REQUEST};
+use netlink_packet_core::{NLM_F_ACK, NLM_F_EXCL, NLM_F_REQUEST, NetlinkMessage};
 use nl_engine::{Acks, BatchOptions, Error, KernelError, Outgoing, Packing, Result, wire};
 
 use crate::attr::IpsetAttr;
@@ -28,31 +37,43 @@ use crate::constants::*;
 use crate::entry::Element;
 use crate::error::map_error;
 use crate::handle::IpsetHandle;
-use crate::message::Command;
+use crate::message::{Command, IpsetMessage};
 use crate::request;
 use crate::set::CreateSet;
 
-/// What happened to one element of a bulk operation.
-#[derive(Debug)]
+/// What happened to one element of a bulk operation: owned
+/// ([`BulkReport::into_outcomes`], `E` = `Box<Error>`) or borrowed from the
+/// report ([`BulkReport::outcome`], [`BulkReport::outcomes`], `E` =
+/// `&Error`).
+#[derive(Debug, Clone)]
 #[non_exhaustive]
-pub enum Outcome {
+pub enum Outcome<E = Box<Error>> {
     /// The kernel applied it (for test: the element is in the set).
     Applied,
     /// The kernel refused it (for test: [`Error::NotFound`] means "not in
-    /// the set"). Boxed: a report holds one outcome per element, and
-    /// failures are rare.
-    Failed(Box<Error>),
+    /// the set").
+    Failed(E),
     /// It was not tried: an earlier element failed and the operation was
     /// asked to stop at the first failure.
     NotAttempted,
 }
 
 /// The per-element result of a bulk operation, in the order given.
+///
+/// Only what went wrong takes memory: the failures (position and error)
+/// and the runs of positions not attempted; every other element was
+/// applied. A report on 50,000 elements that all went in holds no list of
+/// them (a list of one outcome each would be some 800 KiB, allocated and
+/// written before the first element is sent).
 #[derive(Debug, Default)]
 #[non_exhaustive]
 pub struct BulkReport {
-    /// One outcome per element.
-    pub outcomes: Vec<Outcome>,
+    /// How many elements the operation was given.
+    len: usize,
+    /// The refused elements: position (0-based) and error, ascending.
+    failed: Vec<(usize, Error)>,
+    /// The positions not attempted, as ascending runs that do not touch.
+    not_attempted: Vec<Range<usize>>,
     /// Messages sent.
     pub messages: usize,
     /// Datagrams sent.
@@ -60,16 +81,6 @@ pub struct BulkReport {
 }
 
 impl BulkReport {
-    /// Sets the outcome of the elements at positions `at` to what `o`
-    /// makes.
-    fn set(&mut self, at: impl IntoIterator<Item = usize>, mut o: impl FnMut() -> Outcome) {
-        for i in at {
-            if let Some(x) = self.outcomes.get_mut(i) {
-                *x = o();
-            }
-        }
-    }
-
     /// A report of these outcomes, sent in `messages` messages and
     /// `datagrams` datagrams.
     ///
@@ -79,41 +90,140 @@ impl BulkReport {
     /// assert_eq!((r.applied(), r.not_attempted()), (1, vec![1]));
     /// ```
     pub fn new(outcomes: Vec<Outcome>, messages: usize, datagrams: usize) -> Self {
-        BulkReport {
-            outcomes,
+        let mut r = BulkReport {
+            len: outcomes.len(),
             messages,
             datagrams,
+            ..Default::default()
+        };
+        for (i, o) in outcomes.into_iter().enumerate() {
+            match o {
+                Outcome::Applied => {}
+                Outcome::Failed(e) => r.failed.push((i, *e)),
+                Outcome::NotAttempted => r.skip(i..i + 1),
+            }
         }
+        r
+    }
+
+    /// A report on `len` elements, none of them refused or skipped yet.
+    fn all_applied_of(len: usize) -> Self {
+        BulkReport {
+            len,
+            ..Default::default()
+        }
+    }
+
+    /// Notes the element at `at` as refused with `e`.
+    fn fail(&mut self, at: usize, e: Error) {
+        self.failed.push((at, e));
+    }
+
+    /// Notes the elements at `run` as not attempted.
+    fn skip(&mut self, run: Range<usize>) {
+        if run.is_empty() {
+            return;
+        }
+        match self.not_attempted.last_mut() {
+            Some(last) if last.end == run.start => last.end = run.end,
+            _ => self.not_attempted.push(run),
+        }
+    }
+
+    /// Puts the failures and the runs not attempted in ascending order
+    /// (they are noted round by round, a round's retried rest after
+    /// later messages' outcomes).
+    fn sort(&mut self) {
+        self.failed.sort_by_key(|(i, _)| *i);
+        let mut runs = std::mem::take(&mut self.not_attempted);
+        runs.sort_by_key(|r| r.start);
+        for r in runs {
+            self.skip(r);
+        }
+    }
+
+    /// How many elements the operation was given.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    /// True when the operation was given no element.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
     /// True when every element was applied.
     pub fn all_applied(&self) -> bool {
-        self.outcomes.iter().all(|o| matches!(o, Outcome::Applied))
+        self.failed.is_empty() && self.not_attempted.is_empty()
     }
     /// Number of applied elements.
     pub fn applied(&self) -> usize {
-        self.outcomes
-            .iter()
-            .filter(|o| matches!(o, Outcome::Applied))
-            .count()
+        self.len
+            .saturating_sub(self.failed.len())
+            .saturating_sub(self.not_attempted_count())
     }
-    /// The failed elements: position (0-based) and error.
+    /// The outcome of the element at `position` (0-based); `None` past the
+    /// last.
+    ///
+    /// ```
+    /// use ipset_nl::{BulkReport, Outcome};
+    /// let r = BulkReport::new(vec![Outcome::Applied, Outcome::NotAttempted], 1, 1);
+    /// assert!(matches!(r.outcome(0), Some(Outcome::Applied)));
+    /// assert!(matches!(r.outcome(1), Some(Outcome::NotAttempted)));
+    /// assert!(r.outcome(2).is_none());
+    /// ```
+    pub fn outcome(&self, position: usize) -> Option<Outcome<&Error>> {
+        if position >= self.len {
+            return None;
+        }
+        if let Ok(k) = self.failed.binary_search_by_key(&position, |(i, _)| *i) {
+            return self.failed.get(k).map(|(_, e)| Outcome::Failed(e));
+        }
+        let skipped = self.not_attempted.partition_point(|r| r.end <= position);
+        Some(match self.not_attempted.get(skipped) {
+            Some(r) if r.contains(&position) => Outcome::NotAttempted,
+            _ => Outcome::Applied,
+        })
+    }
+    /// Every element's outcome, in order.
+    pub fn outcomes(&self) -> impl Iterator<Item = Outcome<&Error>> + '_ {
+        let mut failed = self.failed.iter().peekable();
+        let mut skipped = self.not_attempted.iter().peekable();
+        (0..self.len).map(move |i| {
+            if let Some((_, e)) = failed.next_if(|(j, _)| *j == i) {
+                return Outcome::Failed(e);
+            }
+            while skipped.next_if(|r| r.end <= i).is_some() {}
+            match skipped.peek() {
+                Some(r) if r.contains(&i) => Outcome::NotAttempted,
+                _ => Outcome::Applied,
+            }
+        })
+    }
+    /// Every element's outcome, in order, the errors moved out.
+    pub fn into_outcomes(self) -> impl Iterator<Item = Outcome> {
+        let mut failed = self.failed.into_iter().peekable();
+        let mut skipped = self.not_attempted.into_iter().peekable();
+        (0..self.len).map(move |i| {
+            if let Some((_, e)) = failed.next_if(|(j, _)| *j == i) {
+                return Outcome::Failed(Box::new(e));
+            }
+            while skipped.next_if(|r| r.end <= i).is_some() {}
+            match skipped.peek() {
+                Some(r) if r.contains(&i) => Outcome::NotAttempted,
+                _ => Outcome::Applied,
+            }
+        })
+    }
+    /// The failed elements: position (0-based) and error, ascending.
     pub fn failures(&self) -> Vec<(usize, &Error)> {
-        self.outcomes
-            .iter()
-            .enumerate()
-            .filter_map(|(i, o)| match o {
-                Outcome::Failed(e) => Some((i, &**e)),
-                _ => None,
-            })
-            .collect()
+        self.failed.iter().map(|(i, e)| (*i, e)).collect()
     }
-    /// Positions (0-based) of the elements not attempted.
+    /// Positions (0-based) of the elements not attempted, ascending.
     pub fn not_attempted(&self) -> Vec<usize> {
-        self.outcomes
-            .iter()
-            .enumerate()
-            .filter_map(|(i, o)| matches!(o, Outcome::NotAttempted).then_some(i))
-            .collect()
+        self.not_attempted.iter().flat_map(Clone::clone).collect()
+    }
+    /// How many elements were not attempted.
+    pub fn not_attempted_count(&self) -> usize {
+        self.not_attempted.iter().map(ExactSizeIterator::len).sum()
     }
 }
 
@@ -221,21 +331,21 @@ fn failing_member(ke: &KernelError, members: &[Range<usize>]) -> Option<usize> {
 struct AdtMessage<'a, E> {
     head: &'a [u8],
     elems: &'a [E],
-    members: &'a [Range<usize>],
+    members: Vec<Range<usize>>,
 }
 
 impl<E: Element> Outgoing for AdtMessage<'_, E> {
     fn append_to(&mut self, buf: &mut Vec<u8>) {
         let start = buf.len();
         buf.extend_from_slice(self.head);
-        for r in self.members {
+        for r in &self.members {
             let run = self.elems.get(r.clone()).unwrap_or_default();
             for (i, e) in (r.start..).zip(run) {
                 // positions fit 32 bits: checked before any message
                 e.append_data(buf, (i as u32).wrapping_add(1));
             }
         }
-        // The caller sized the members to fit 16 bits.
+        // The planner sized the members to fit 16 bits.
         let adt_len = u16::try_from(buf.len() - start - self.head.len() + 4).unwrap_or(u16::MAX);
         let off = start + self.head.len().saturating_sub(4);
         if let Some(f) = buf.get_mut(off..off + 2) {
@@ -244,21 +354,89 @@ impl<E: Element> Outgoing for AdtMessage<'_, E> {
     }
 }
 
-/// The messages of one datagram, one per list of members. (A named
-/// function: the same closure written inline in the async `bulk_adt` makes
-/// its future not provably `Send`, a rustc limitation with closures over
-/// references held across an `.await`.)
-fn adt_messages<'a, E: Element>(
-    head: &'a [u8],
+/// The messages of one round of a bulk add or del, planned one at a time
+/// as the connection asks for the next (so that planning, like encoding,
+/// overlaps the kernel's work on the datagrams already sent): as many
+/// elements of `queue` per message as the ADT nest holds, as many messages
+/// as `round_left` bytes hold (the first always). The members of each
+/// message are kept in `sent`, for its result.
+struct Plan<'a, E> {
+    queue: &'a mut VecDeque<Range<usize>>,
     elems: &'a [E],
-    sent: &'a [Vec<Range<usize>>],
-) -> impl Iterator<Item = AdtMessage<'a, E>> + 'a {
-    sent.iter()
-        .map(move |members: &'a Vec<Range<usize>>| AdtMessage {
-            head,
-            elems,
+    head: &'a [u8],
+    max_adt: usize,
+    round_left: usize,
+    /// End the round at an element too large for any message.
+    halt_on_oversize: bool,
+    halted: bool,
+    sent: Vec<Vec<Range<usize>>>,
+    /// Positions of the elements too large for any message (not sent).
+    oversize: Vec<usize>,
+}
+
+impl<'a, E: Element> Iterator for Plan<'a, E> {
+    type Item = AdtMessage<'a, E>;
+
+    fn next(&mut self) -> Option<AdtMessage<'a, E>> {
+        let mut members: Vec<Range<usize>> = Vec::new();
+        let (mut count, mut size) = (0usize, 0usize);
+        while let Some(run) = self.queue.front_mut() {
+            if self.halted {
+                break;
+            }
+            let i = run.start;
+            let Some(e) = self.elems.get(run.clone()).and_then(<[E]>::first) else {
+                self.queue.pop_front();
+                continue;
+            };
+            let len = e.data_len();
+            if count == 0 && len + 4 > usize::from(u16::MAX) {
+                // alone in its message, it would still not fit the ADT
+                // nest's 16-bit length
+                run.start += 1;
+                self.oversize.push(i);
+                self.halted = self.halt_on_oversize;
+                continue;
+            }
+            if count > 0 && size + len > self.max_adt {
+                break;
+            }
+            if !self.sent.is_empty() && self.head.len() + size + len > self.round_left {
+                break;
+            }
+            size += len;
+            count += 1;
+            run.start += 1;
+            match members.last_mut() {
+                Some(m) if m.end == i => m.end = i + 1,
+                _ => members.push(i..i + 1),
+            }
+        }
+        if count == 0 {
+            return None;
+        }
+        self.round_left = self.round_left.saturating_sub(self.head.len() + size);
+        self.sent.push(members.clone());
+        Some(AdtMessage {
+            head: self.head,
+            elems: self.elems,
             members,
         })
+    }
+}
+
+/// One TEST message per element. (A named function: the same closure
+/// written inline in the async `test_many` makes its future not provably
+/// `Send`, a rustc limitation with closures over references held across an
+/// `.await`.)
+fn test_messages<'a, E: Element>(
+    protocol: u8,
+    set: &'a str,
+    elems: &'a [E],
+) -> impl Iterator<Item = NetlinkMessage<IpsetMessage>> + 'a {
+    elems
+        .iter()
+        .map(move |e: &'a E| request::adt(protocol, Command::Test, set, e, false))
 }
 
 impl IpsetHandle {
@@ -301,15 +479,12 @@ impl IpsetHandle {
     /// `Applied` means "in the set"; `Failed(NotFound)` "not in the set".
     pub async fn test_many<E: Element>(&self, set: &str, elems: &[E]) -> Result<BulkReport> {
         let p = self.protocol().await?;
-        let msgs: Vec<_> = elems
-            .iter()
-            .map(|e| request::adt(p, Command::Test, set, e, false))
-            .collect();
+        let msgs = test_messages(p, set, elems);
         let ctx = format!("test {} elements in set {set}", elems.len());
         let before = self.conn.stats().datagrams_sent;
         let res = self
             .conn
-            .batch(
+            .batch_iter(
                 &ctx,
                 msgs,
                 BatchOptions::new(
@@ -319,24 +494,15 @@ impl IpsetHandle {
             )
             .await?;
         let datagrams = (self.conn.stats().datagrams_sent - before) as usize;
-        let outcomes = res
-            .into_iter()
-            .zip(elems)
-            .map(|(r, e)| match r {
-                Ok(()) => Outcome::Applied,
-                Err(ke) => Outcome::Failed(Box::new(map_error(
-                    Command::Test,
-                    None,
-                    format!("test {} in set {set}", e.describe()),
-                    ke,
-                ))),
-            })
-            .collect();
-        Ok(BulkReport {
-            outcomes,
-            messages: elems.len(),
-            datagrams,
-        })
+        let mut report = BulkReport::all_applied_of(elems.len());
+        report.messages = elems.len();
+        report.datagrams = datagrams;
+        for (i, ke) in res.into_errors() {
+            let what = elems.get(i).map(|e| e.describe()).unwrap_or_default();
+            let e = map_error(Command::Test, None, format!("test {what} in set {set}"), ke);
+            report.fail(i, e);
+        }
+        Ok(report)
     }
 
     async fn bulk_adt<E: Element>(
@@ -348,11 +514,7 @@ impl IpsetHandle {
     ) -> Result<BulkReport> {
         let p = self.protocol().await?;
         let n = elems.len();
-        let mut report = BulkReport {
-            outcomes: (0..n).map(|_| Outcome::NotAttempted).collect(),
-            messages: 0,
-            datagrams: 0,
-        };
+        let mut report = BulkReport::all_applied_of(n);
         if n == 0 {
             return Ok(report);
         }
@@ -395,80 +557,47 @@ impl IpsetHandle {
         queue.push_back(0..n);
         let mut stop = false;
         while !queue.is_empty() && !stop {
-            // The messages of one datagram: as many elements per message
-            // as the ADT nest holds, as many messages as the datagram holds.
-            let mut sent: Vec<Vec<Range<usize>>> = Vec::new();
-            let mut datagram_len = 0usize;
-            while !queue.is_empty() {
-                let mut members: Vec<Range<usize>> = Vec::new();
-                let (mut count, mut size) = (0usize, 0usize);
-                while let Some(run) = queue.front_mut() {
-                    let i = run.start;
-                    let Some(e) = elems.get(run.clone()).and_then(<[E]>::first) else {
-                        queue.pop_front();
-                        continue;
-                    };
-                    let len = e.data_len();
-                    if count > 0 && size + len > max_adt {
-                        break;
-                    }
-                    if !sent.is_empty()
-                        && datagram_len + head_bytes.len() + size + len > max_datagram
-                    {
-                        break;
-                    }
-                    size += len;
-                    count += 1;
-                    run.start += 1;
-                    match members.last_mut() {
-                        Some(m) if m.end == i => m.end = i + 1,
-                        _ => members.push(i..i + 1),
-                    }
-                }
-                if count == 0 {
-                    break;
-                }
-                if size + 4 > usize::from(u16::MAX) {
-                    return Err(Error::invalid_input(
-                        "bulk element",
-                        "larger than an attribute can hold",
-                    ));
-                }
-                datagram_len += head_bytes.len() + size;
-                sent.push(members);
-                if datagram_len >= max_datagram {
-                    break;
-                }
-            }
+            let mut plan = Plan {
+                queue: &mut queue,
+                elems,
+                head: &head_bytes,
+                max_adt,
+                // Stopping at the first failure: one datagram a round,
+                // nothing sent after the one that held it. Otherwise every
+                // element still queued (see the module's documentation).
+                round_left: if opts.stop_on_error {
+                    max_datagram
+                } else {
+                    usize::MAX
+                },
+                halt_on_oversize: opts.stop_on_error,
+                halted: false,
+                sent: Vec::new(),
+                oversize: Vec::new(),
+            };
             let before = self.conn.stats().datagrams_sent;
-            let msgs = adt_messages(&head_bytes, elems, &sent);
-            let results = self
-                .conn
-                .batch_iter(&ctx, msgs, batch_opts)
-                .await?
-                .into_vec();
+            let results = self.conn.batch_iter(&ctx, &mut plan, batch_opts).await?;
+            let Plan { sent, oversize, .. } = plan;
             report.datagrams += self.conn.stats().datagrams_sent.saturating_sub(before) as usize;
             report.messages += sent.len();
 
-            // Work out every element's outcome.
+            // Every element sent was applied but those the kernel refused
+            // and the rest of their messages, sent again.
+            for i in oversize {
+                report.fail(
+                    i,
+                    Error::invalid_input(describe(i), "larger than an attribute can hold"),
+                );
+                stop |= opts.stop_on_error;
+            }
             let mut retry: Vec<Range<usize>> = Vec::new();
-            for (members, result) in sent.iter().zip(results) {
-                let positions = || members.iter().flat_map(Clone::clone);
-                let ke = match result {
-                    Ok(()) => {
-                        report.set(positions(), || Outcome::Applied);
-                        continue;
-                    }
-                    Err(ke) => ke,
-                };
+            for (m, ke) in results.into_errors() {
+                let Some(members) = sent.get(m) else { continue };
                 match failing_member(&ke, members) {
                     Some(k) => {
                         // The kernel applied the elements before the failing
                         // one and stopped there: the rest are sent again.
-                        report.set(positions().take_while(|&i| i < k), || Outcome::Applied);
-                        if let Some(o) = report.outcomes.get_mut(k) {
-                            *o = Outcome::Failed(Box::new(map_error(cmd, None, describe(k), ke)));
-                        }
+                        report.fail(k, map_error(cmd, None, describe(k), ke));
                         retry.extend(
                             members
                                 .iter()
@@ -479,23 +608,18 @@ impl IpsetHandle {
                     None => {
                         // Refused as a whole (no such set, protocol error):
                         // nothing of this message was applied.
-                        for i in positions() {
-                            if let Some(o) = report.outcomes.get_mut(i) {
-                                *o = Outcome::Failed(Box::new(map_error(
-                                    cmd,
-                                    None,
-                                    describe(i),
-                                    ke.clone(),
-                                )));
-                            }
+                        for i in members.iter().flat_map(Clone::clone) {
+                            report.fail(i, map_error(cmd, None, describe(i), ke.clone()));
                         }
                     }
                 }
-                if opts.stop_on_error {
-                    stop = true;
-                }
+                stop |= opts.stop_on_error;
             }
-            if !stop {
+            if stop {
+                for r in retry {
+                    report.skip(r);
+                }
+            } else {
                 // the retried runs come before everything still queued,
                 // in their order
                 for r in retry.into_iter().rev() {
@@ -503,6 +627,11 @@ impl IpsetHandle {
                 }
             }
         }
+        // (left only when stopped)
+        for r in queue {
+            report.skip(r);
+        }
+        report.sort();
         Ok(report)
     }
 
@@ -647,7 +776,7 @@ mod tests {
         AdtMessage {
             head: &head,
             elems: &elems,
-            members: &[0..2, 3..4, 7..9],
+            members: vec![0..2, 3..4, 7..9],
         }
         .append_to(&mut m);
         let m = &m[3..];
@@ -662,6 +791,144 @@ mod tests {
         );
         let sized: usize = [0, 1, 3].iter().map(|&i| elems[i].data_len()).sum();
         assert_eq!(sized, want.len());
+    }
+
+    /// The report keeps only failures and runs not attempted; every
+    /// element's outcome, by position or in order, comes back whatever
+    /// order they were noted in.
+    #[test]
+    fn sparse_report_gives_every_outcome() {
+        let err = |i: usize| Error::invalid_input(format!("element {i}"), "refused");
+        let mut r = BulkReport::all_applied_of(12);
+        // noted as rounds note them: a later message's first, then a
+        // retried rest's
+        r.fail(9, err(9));
+        r.skip(10..12);
+        r.fail(2, err(2));
+        r.skip(5..7);
+        r.skip(3..5);
+        r.sort();
+        let kind = |o: Outcome<&Error>| match o {
+            Outcome::Applied => 'a',
+            Outcome::Failed(e) => {
+                assert!(e.to_string().contains("element"), "{e}");
+                'f'
+            }
+            Outcome::NotAttempted => 'n',
+        };
+        let all: String = r.outcomes().map(kind).collect();
+        assert_eq!(all, "aafnnnnaafnn");
+        let by_pos: String = (0..12).map(|i| r.outcome(i).map_or('?', kind)).collect();
+        assert_eq!(by_pos, all);
+        assert!(r.outcome(12).is_none());
+        assert_eq!(r.not_attempted(), vec![3, 4, 5, 6, 10, 11]);
+        assert_eq!(r.not_attempted_count(), 6);
+        assert_eq!(
+            r.failures().iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+            [2, 9]
+        );
+        assert_eq!((r.len(), r.applied(), r.all_applied()), (12, 4, false));
+        let owned: String = r
+            .into_outcomes()
+            .map(|o| match o {
+                Outcome::Applied => 'a',
+                Outcome::Failed(_) => 'f',
+                Outcome::NotAttempted => 'n',
+            })
+            .collect();
+        assert_eq!(owned, all);
+        let ok = BulkReport::all_applied_of(3);
+        assert!(ok.all_applied() && ok.applied() == 3 && ok.outcomes().count() == 3);
+    }
+
+    /// The planner fills each message up to the ADT nest's room, ends a
+    /// round at its byte budget (always taking a first message), and sets
+    /// aside an element no message could hold.
+    #[test]
+    // (lists of runs of positions, some of one run)
+    #[allow(clippy::single_range_in_vec_init)]
+    fn planner_fills_messages_and_ends_rounds() {
+        use crate::entry::IpPortEntry;
+        use crate::types::IpProto;
+        let elems: Vec<IpPortEntry> = (0..10u8)
+            .map(|i| IpPortEntry::new([10, 0, 0, i].into(), IpProto::Tcp, 80))
+            .collect();
+        let len = elems[0].data_len();
+        let head = vec![0u8; 40];
+        let plan = |queue: &mut VecDeque<Range<usize>>, round_left: usize| {
+            let mut p = Plan {
+                queue,
+                elems: &elems,
+                head: &head,
+                max_adt: 3 * len,
+                round_left,
+                halt_on_oversize: false,
+                halted: false,
+                sent: Vec::new(),
+                oversize: Vec::new(),
+            };
+            let n = p.by_ref().count();
+            assert_eq!(n, p.sent.len());
+            p.sent
+        };
+        // everything in one round: messages of three, the runs kept
+        let mut q = VecDeque::from([0..2, 4..10]);
+        assert_eq!(
+            plan(&mut q, usize::MAX),
+            [vec![0..2, 4..5], vec![5..8], vec![8..10]]
+        );
+        assert!(q.iter().all(Range::is_empty));
+        // a round of one message and a bit: the second message stops at
+        // the budget, the rest stays queued
+        let mut q = VecDeque::from([0..10]);
+        assert_eq!(
+            plan(&mut q, 40 + 3 * len + 40 + len),
+            [vec![0..3], vec![3..4]]
+        );
+        assert_eq!(q.front(), Some(&(4..10)));
+        // a budget smaller than one message: the first goes all the same
+        let mut q = VecDeque::from([0..10]);
+        assert_eq!(plan(&mut q, 1), [vec![0..3]]);
+    }
+
+    /// An element too large for the ADT nest's 16-bit length is set
+    /// aside, never sent; stopping at failures ends the round there.
+    #[test]
+    // (lists of runs of positions, some of one run)
+    #[allow(clippy::single_range_in_vec_init)]
+    fn planner_sets_aside_an_element_no_message_holds() {
+        use crate::attr::ElementAttr as A;
+        use crate::entry::Entry;
+        let small = Entry::new(vec![A::Ip("10.0.0.1".parse().unwrap())]);
+        let huge = Entry::new(vec![A::Name("x".repeat(70_000))]);
+        let elems = vec![small.clone(), huge, small];
+        let head = vec![0u8; 40];
+        for halt in [false, true] {
+            let mut queue = VecDeque::from([0..3]);
+            let mut p = Plan {
+                queue: &mut queue,
+                elems: &elems,
+                head: &head,
+                max_adt: 65531,
+                round_left: usize::MAX,
+                halt_on_oversize: halt,
+                halted: false,
+                sent: Vec::new(),
+                oversize: Vec::new(),
+            };
+            let n = p.by_ref().count();
+            let (sent, oversize) = (p.sent, p.oversize);
+            assert_eq!(oversize, [1], "halt {halt}");
+            if halt {
+                // the round ends at it; the third stays queued
+                assert_eq!((n, sent), (1, vec![vec![0..1]]));
+                assert_eq!(queue.front(), Some(&(2..3)));
+            } else {
+                // it ends the first message, the third goes in a second
+                assert_eq!((n, sent), (2, vec![vec![0..1], vec![2..3]]));
+                assert!(queue.iter().all(Range::is_empty));
+            }
+        }
     }
 
     /// The direct DATA-nest encoder writes exactly what the typed

@@ -325,7 +325,7 @@ impl fmt::Display for SetIndex {
     }
 }
 
-impl fmt::Display for Outcome {
+impl<E: fmt::Display> fmt::Display for Outcome<E> {
     /// `applied`, `not attempted`, or `failed: ` and the error.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -340,21 +340,13 @@ impl fmt::Display for BulkReport {
     /// `2 of 3 elements applied, 1 failed, 0 not attempted (1 message, 1
     /// datagram)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let failed = self
-            .outcomes
-            .iter()
-            .filter(|o| matches!(o, Outcome::Failed(_)))
-            .count();
-        let skipped = self
-            .outcomes
-            .iter()
-            .filter(|o| matches!(o, Outcome::NotAttempted))
-            .count();
         write!(
             f,
-            "{} of {} elements applied, {failed} failed, {skipped} not attempted ({} messages, {} datagrams)",
+            "{} of {} elements applied, {} failed, {} not attempted ({} messages, {} datagrams)",
             self.applied(),
-            self.outcomes.len(),
+            self.len(),
+            self.failures().len(),
+            self.not_attempted_count(),
             self.messages,
             self.datagrams
         )

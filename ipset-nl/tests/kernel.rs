@@ -518,12 +518,12 @@ fn bulk_add_del_test_report_each_element() {
             .unwrap();
         let fails = r.failures();
         assert_eq!(fails.len(), 5000);
-        assert!(matches!(r.outcomes[10], Outcome::Applied));
-        assert!(matches!(r.outcomes[2500], Outcome::Applied));
-        assert!(matches!(r.outcomes[5002], Outcome::Applied));
+        assert!(matches!(r.outcome(10), Some(Outcome::Applied)));
+        assert!(matches!(r.outcome(2500), Some(Outcome::Applied)));
+        assert!(matches!(r.outcome(5002), Some(Outcome::Applied)));
         assert!(matches!(
-            &r.outcomes[0],
-            Outcome::Failed(e) if matches!(**e, Error::Exists { .. })
+            r.outcome(0),
+            Some(Outcome::Failed(e)) if matches!(e, Error::Exists { .. })
         ));
         assert!(
             fails[0]
@@ -544,12 +544,12 @@ fn bulk_add_del_test_report_each_element() {
             .await
             .unwrap();
         assert!(matches!(
-            r.outcomes[..3],
+            r.outcomes().take(3).collect::<Vec<_>>()[..],
             [Outcome::Applied, Outcome::Applied, Outcome::Applied]
         ));
         assert!(matches!(
-            &r.outcomes[3],
-            Outcome::Failed(e) if matches!(**e, Error::Exists { .. })
+            r.outcome(3),
+            Some(Outcome::Failed(e)) if matches!(e, Error::Exists { .. })
         ));
         assert_eq!(r.not_attempted(), vec![4, 5, 6, 7]);
         for (i, e) in batch.iter().enumerate() {
@@ -568,8 +568,8 @@ fn bulk_add_del_test_report_each_element() {
         let r = h.test_many("big", &probe).await.unwrap();
         assert_eq!(r.applied(), 100);
         assert!(matches!(
-            &r.outcomes[100],
-            Outcome::Failed(e) if matches!(**e, Error::NotFound { .. })
+            r.outcome(100),
+            Some(Outcome::Failed(e)) if matches!(e, Error::NotFound { .. })
         ));
         assert!(r.datagrams < 10, "{r:?}");
 

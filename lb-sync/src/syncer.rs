@@ -314,7 +314,7 @@ impl Syncer {
             ipset.create(&want.spec, true).await?;
             rep.created = true;
             let r = ipset.add_many(name, &plan.add, bulk_options()).await?;
-            collect(&mut rep, &plan.add, r.outcomes, true);
+            collect(&mut rep, &plan.add, r.into_outcomes(), true);
             return Ok(rep);
         }
         if plan.is_empty() {
@@ -329,11 +329,11 @@ impl Syncer {
         }
         if !plan.del.is_empty() {
             let r = ipset.del_many(name, &plan.del, bulk_options()).await?;
-            collect(&mut rep, &plan.del, r.outcomes, false);
+            collect(&mut rep, &plan.del, r.into_outcomes(), false);
         }
         if !plan.add.is_empty() {
             let r = ipset.add_many(name, &plan.add, bulk_options()).await?;
-            collect(&mut rep, &plan.add, r.outcomes, true);
+            collect(&mut rep, &plan.add, r.into_outcomes(), true);
         }
         Ok(rep)
     }
@@ -393,7 +393,7 @@ pub(crate) async fn read_members<E: SetElement>(
 pub(crate) fn collect<E: SetElement>(
     rep: &mut SetReport<E>,
     elems: &[E],
-    outcomes: Vec<Outcome>,
+    outcomes: impl Iterator<Item = Outcome>,
     add: bool,
 ) {
     for (e, o) in elems.iter().zip(outcomes) {
