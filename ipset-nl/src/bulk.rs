@@ -185,33 +185,19 @@ impl BulkReport {
     }
     /// Every element's outcome, in order.
     pub fn outcomes(&self) -> impl Iterator<Item = Outcome<&Error>> + '_ {
-        let mut failed = self.failed.iter().peekable();
-        let mut skipped = self.not_attempted.iter().peekable();
-        (0..self.len).map(move |i| {
-            if let Some((_, e)) = failed.next_if(|(j, _)| *j == i) {
-                return Outcome::Failed(e);
-            }
-            while skipped.next_if(|r| r.end <= i).is_some() {}
-            match skipped.peek() {
-                Some(r) if r.contains(&i) => Outcome::NotAttempted,
-                _ => Outcome::Applied,
-            }
-        })
+        merged(
+            self.len,
+            self.failed.iter().map(|(i, e)| (*i, e)),
+            self.not_attempted.iter().cloned(),
+        )
     }
     /// Every element's outcome, in order, the errors moved out.
     pub fn into_outcomes(self) -> impl Iterator<Item = Outcome> {
-        let mut failed = self.failed.into_iter().peekable();
-        let mut skipped = self.not_attempted.into_iter().peekable();
-        (0..self.len).map(move |i| {
-            if let Some((_, e)) = failed.next_if(|(j, _)| *j == i) {
-                return Outcome::Failed(Box::new(e));
-            }
-            while skipped.next_if(|r| r.end <= i).is_some() {}
-            match skipped.peek() {
-                Some(r) if r.contains(&i) => Outcome::NotAttempted,
-                _ => Outcome::Applied,
-            }
-        })
+        merged(
+            self.len,
+            self.failed.into_iter().map(|(i, e)| (i, Box::new(e))),
+            self.not_attempted.into_iter(),
+        )
     }
     /// The failed elements: position (0-based) and error, ascending.
     pub fn failures(&self) -> Vec<(usize, &Error)> {
@@ -225,6 +211,28 @@ impl BulkReport {
     pub fn not_attempted_count(&self) -> usize {
         self.not_attempted.iter().map(ExactSizeIterator::len).sum()
     }
+}
+
+/// The outcomes of positions `0..len`, from the failures (ascending
+/// positions) and the runs not attempted (ascending): every other position
+/// was applied.
+fn merged<E>(
+    len: usize,
+    failed: impl Iterator<Item = (usize, E)>,
+    skipped: impl Iterator<Item = Range<usize>>,
+) -> impl Iterator<Item = Outcome<E>> {
+    let mut failed = failed.peekable();
+    let mut skipped = skipped.peekable();
+    (0..len).map(move |i| {
+        if let Some((_, e)) = failed.next_if(|(j, _)| *j == i) {
+            return Outcome::Failed(e);
+        }
+        while skipped.next_if(|r| r.end <= i).is_some() {}
+        match skipped.peek() {
+            Some(r) if r.contains(&i) => Outcome::NotAttempted,
+            _ => Outcome::Applied,
+        }
+    })
 }
 
 /// How a bulk operation runs.
