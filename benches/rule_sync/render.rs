@@ -394,6 +394,9 @@ pub(crate) fn render(args: &[String]) -> Res<()> {
                     op_faults("1w", n, "ours"),
                     op_faults("1w", n, "floor"),
                 )?;
+                if let Some(l) = spread("1w", n, ("ours", "ours"), ("floor", "floor"), false, 1.1) {
+                    writeln!(checks, "{l}")?;
+                }
             }
             // the sync (issue 8), then this project's ipvsadm -R on the
             // very lines ipvsadm -R reads (issue 4), against the tool
