@@ -26,11 +26,11 @@ pub(crate) fn median(v: &[f64]) -> f64 {
 
 /// How far the ratio of the medians of paired runs `xs[i]`, `ys[i]`
 /// (interleaved: run i of each next to the other's in time) could be from
-/// what this run found: its 2.5th and 97.5th percentiles over 4,000
+/// what this run found: its 2.5th and 97.5th percentiles over 20,000
 /// resamplings of the pairs, drawn with replacement (a percentile
 /// bootstrap; a fixed seed, so a re-render gives the same interval).
 pub(crate) fn ratio_interval(xs: &[f64], ys: &[f64]) -> Option<(f64, f64)> {
-    const RESAMPLES: usize = 4000;
+    const RESAMPLES: usize = 20_000;
     let n = xs.len();
     if n < 2 || ys.len() != n {
         return None;
@@ -291,7 +291,7 @@ pub(crate) fn render(args: &[String]) -> Res<()> {
         // the interval the ratio of the medians may take.
         let decided = match ratio_interval(&xs, &ys) {
             Some((lo, hi)) => format!(
-                "; the ratio of the medians, {lo:.3}-{hi:.3}x in 95% of 4,000 resamplings of these pairs: {}",
+                "; the ratio of the medians, {lo:.3}-{hi:.3}x in 95% of 20,000 resamplings of these pairs: {}",
                 if hi <= target {
                     "within the target in all of them"
                 } else if lo > target {
