@@ -21,7 +21,9 @@
 //! followed theirs: the order in which the kernel sees the elements then
 //! differs from the slice's only around failures (which matters only for
 //! an element given twice). With it, one datagram goes at a time and
-//! nothing is sent after the datagram that held the failure.
+//! nothing is sent after the datagram that held the failure. An atomic
+//! replace fills its temporary set in one batch too, and sends nothing
+//! again after a refusal: the replace fails as a whole.
 //!
 //! Test has no multi-element form in the kernel: one message per element,
 //! many messages per datagram, one result each.
@@ -299,6 +301,30 @@ impl Default for BulkOptions {
     }
 }
 
+/// When a bulk add or del stops sending after a refusal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// Never: every element is tried, the rest of a message the kernel
+    /// stopped partway in a next round (no [`BulkOptions::stop_on_error`]).
+    Never,
+    /// At the datagram that held the first refusal: one datagram a round
+    /// ([`BulkOptions::stop_on_error`]).
+    AtFailure,
+    /// After the round that held a refusal: every datagram in one batch,
+    /// nothing retried ([`IpsetHandle::replace`], which fails as a whole).
+    AfterRound,
+}
+
+impl Stop {
+    fn of(opts: &BulkOptions) -> Stop {
+        if opts.stop_on_error {
+            Stop::AtFailure
+        } else {
+            Stop::Never
+        }
+    }
+}
+
 /// Room for nlmsghdr, nfgenmsg, protocol, set name, top-level line number
 /// and the ADT nest header.
 fn fixed_overhead(set: &str) -> usize {
@@ -470,7 +496,8 @@ impl IpsetHandle {
         elems: &[E],
         opts: BulkOptions,
     ) -> Result<BulkReport> {
-        self.bulk_adt(Command::Add, set, elems, opts).await
+        self.bulk_adt(Command::Add, set, elems, opts, Stop::of(&opts))
+            .await
     }
 
     /// Deletes many elements (see [`IpsetHandle::add_many`]).
@@ -480,7 +507,8 @@ impl IpsetHandle {
         elems: &[E],
         opts: BulkOptions,
     ) -> Result<BulkReport> {
-        self.bulk_adt(Command::Del, set, elems, opts).await
+        self.bulk_adt(Command::Del, set, elems, opts, Stop::of(&opts))
+            .await
     }
 
     /// Tests many elements: one message each, many per datagram.
@@ -519,6 +547,7 @@ impl IpsetHandle {
         set: &str,
         elems: &[E],
         opts: BulkOptions,
+        when: Stop,
     ) -> Result<BulkReport> {
         let p = self.protocol().await?;
         let n = elems.len();
@@ -573,12 +602,12 @@ impl IpsetHandle {
                 // Stopping at the first failure: one datagram a round,
                 // nothing sent after the one that held it. Otherwise every
                 // element still queued (see the module's documentation).
-                round_left: if opts.stop_on_error {
+                round_left: if when == Stop::AtFailure {
                     max_datagram
                 } else {
                     usize::MAX
                 },
-                halt_on_oversize: opts.stop_on_error,
+                halt_on_oversize: when == Stop::AtFailure,
                 halted: false,
                 sent: Vec::new(),
                 oversize: Vec::new(),
@@ -596,7 +625,7 @@ impl IpsetHandle {
                     i,
                     Error::invalid_input(describe(i), "larger than an attribute can hold"),
                 );
-                stop |= opts.stop_on_error;
+                stop |= when != Stop::Never;
             }
             let mut retry: Vec<Range<usize>> = Vec::new();
             for (m, ke) in results.into_errors() {
@@ -621,7 +650,7 @@ impl IpsetHandle {
                         }
                     }
                 }
-                stop |= opts.stop_on_error;
+                stop |= when != Stop::Never;
             }
             if stop {
                 for r in retry {
@@ -647,8 +676,18 @@ impl IpsetHandle {
     /// of the same type and options, swaps it in (or renames it when the set
     /// does not exist yet) and destroys the old content. Readers never see
     /// a half-filled set. On any failure the temporary set is destroyed and
-    /// the live set is left untouched; the error names the failing
+    /// the live set is left untouched; the error names the first failing
     /// element's position.
+    ///
+    /// The temporary set is filled in one batch, as
+    /// [`add_many`](Self::add_many) fills a set without
+    /// [`BulkOptions::stop_on_error`]: the kernel works on one datagram
+    /// while the next is encoded. After a refusal nothing is sent again
+    /// (the rest of the refused element's message is not retried), but
+    /// the messages after it in the batch are still added to the temporary
+    /// set, which is then destroyed: work wasted only on a replace that
+    /// fails anyway, where stopping at the first failure would wait for
+    /// the kernel after every datagram of every replace.
     pub async fn replace<E: Element>(&self, spec: &CreateSet, elems: &[E]) -> Result<BulkReport> {
         let tmp = temp_name(&spec.name);
         let mut tspec = spec.clone();
@@ -657,14 +696,12 @@ impl IpsetHandle {
         let _ = self.destroy(Some(&tmp)).await;
         self.create(&tspec, false).await?;
         let report = match self
-            .add_many(
+            .bulk_adt(
+                Command::Add,
                 &tmp,
                 elems,
-                BulkOptions {
-                    exist: true,
-                    stop_on_error: true,
-                    ..BulkOptions::default()
-                },
+                BulkOptions::new().exist(true),
+                Stop::AfterRound,
             )
             .await
         {

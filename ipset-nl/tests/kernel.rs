@@ -630,6 +630,36 @@ fn atomic_replace() {
     });
 }
 
+/// A replace whose elements overflow the set's `maxelem`: the kernel
+/// refuses element 100 and every element of the later messages, and the
+/// replace fails after its one batch, naming the first refused element,
+/// instead of sending the rest of each refused message again round after
+/// round (one element further each round: some 1,600 rounds here).
+#[test]
+fn atomic_replace_overflowing_fails_after_one_batch() {
+    let (_ns, h) = setup();
+    block_on(async {
+        let spec = CreateSet::hash_ip_port("cap").options(|o| o.maxelem(100));
+        h.replace(&spec, &many(50)).await.unwrap();
+        let before = h.connection().stats().datagrams_sent;
+        let e = h.replace(&spec, &many(5000)).await.unwrap_err();
+        let sent = h.connection().stats().datagrams_sent - before;
+        assert!(e.to_string().contains("element 100 refused"), "{e}");
+        // the leftover check, the create, the fill's 4 messages, the
+        // temporary set's destroy
+        assert!((3..=10).contains(&sent), "{sent} datagrams sent");
+        let sets = h.list(None).await.unwrap();
+        assert_eq!(
+            sets.len(),
+            1,
+            "{:?}",
+            sets.iter().map(|s| &s.name).collect::<Vec<_>>()
+        );
+        assert_eq!(sets[0].name, "cap");
+        assert_eq!(sets[0].members.len(), 50);
+    });
+}
+
 #[test]
 fn crate_sets_saved_by_ipset() {
     let (ns, h) = setup();
