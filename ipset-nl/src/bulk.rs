@@ -20,7 +20,10 @@
 //! its message are sent again in a second round, after the messages that
 //! followed theirs: the order in which the kernel sees the elements then
 //! differs from the slice's only around failures (which matters only for
-//! an element given twice). With it, one datagram goes at a time and
+//! an element given twice). From the fourth round on each of those
+//! elements goes in a message of its own, so that elements the kernel
+//! keeps refusing (a full set refuses every one) take four rounds at most,
+//! not a round for each element of a message. With it, one datagram goes at a time and
 //! nothing is sent after the datagram that held the failure. An atomic
 //! replace fills its temporary set in one batch too, and sends nothing
 //! again after a refusal: the replace fails as a whole.
@@ -301,6 +304,11 @@ impl Default for BulkOptions {
     }
 }
 
+/// The rounds of a bulk add or del without stopping whose messages are
+/// packed (see `per_message` in `IpsetHandle::bulk_adt`); the next round
+/// is the last.
+const PACKED_ROUNDS: u32 = 3;
+
 /// When a bulk add or del stops sending after a refusal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stop {
@@ -399,6 +407,8 @@ struct Plan<'a, E> {
     elems: &'a [E],
     head: &'a [u8],
     max_adt: usize,
+    /// At most this many elements a message.
+    per_message: usize,
     round_left: usize,
     /// End the round at an element too large for any message.
     halt_on_oversize: bool,
@@ -432,7 +442,7 @@ impl<'a, E: Element> Iterator for Plan<'a, E> {
                 self.halted = self.halt_on_oversize;
                 continue;
             }
-            if count > 0 && size + len > self.max_adt {
+            if count > 0 && (count >= self.per_message || size + len > self.max_adt) {
                 break;
             }
             if !self.sent.is_empty() && self.head.len() + size + len > self.round_left {
@@ -593,12 +603,25 @@ impl IpsetHandle {
         let mut queue: VecDeque<Range<usize>> = VecDeque::new();
         queue.push_back(0..n);
         let mut stop = false;
+        let mut round = 0u32;
         while !queue.is_empty() && !stop {
+            round += 1;
             let mut plan = Plan {
                 queue: &mut queue,
                 elems,
                 head: &head_bytes,
                 max_adt,
+                // Without stopping, every round after the first sends only
+                // the rests of the messages the kernel stopped partway in
+                // the round before. Packed, a run of elements it keeps
+                // refusing (a full set refuses every one) would advance one
+                // element a round; after PACKED_ROUNDS each goes alone, and
+                // that round leaves no rest.
+                per_message: if when == Stop::Never && round > PACKED_ROUNDS {
+                    1
+                } else {
+                    usize::MAX
+                },
                 // Stopping at the first failure: one datagram a round,
                 // nothing sent after the one that held it. Otherwise every
                 // element still queued (see the module's documentation).
@@ -900,12 +923,13 @@ mod tests {
             .collect();
         let len = elems[0].data_len();
         let head = vec![0u8; 40];
-        let plan = |queue: &mut VecDeque<Range<usize>>, round_left: usize| {
+        let plan = |queue: &mut VecDeque<Range<usize>>, round_left: usize, per_message: usize| {
             let mut p = Plan {
                 queue,
                 elems: &elems,
                 head: &head,
                 max_adt: 3 * len,
+                per_message,
                 round_left,
                 halt_on_oversize: false,
                 halted: false,
@@ -919,7 +943,7 @@ mod tests {
         // everything in one round: messages of three, the runs kept
         let mut q = VecDeque::from([0..2, 4..10]);
         assert_eq!(
-            plan(&mut q, usize::MAX),
+            plan(&mut q, usize::MAX, usize::MAX),
             [vec![0..2, 4..5], vec![5..8], vec![8..10]]
         );
         assert!(q.iter().all(Range::is_empty));
@@ -927,13 +951,19 @@ mod tests {
         // the budget, the rest stays queued
         let mut q = VecDeque::from([0..10]);
         assert_eq!(
-            plan(&mut q, 40 + 3 * len + 40 + len),
+            plan(&mut q, 40 + 3 * len + 40 + len, usize::MAX),
             [vec![0..3], vec![3..4]]
         );
         assert_eq!(q.front(), Some(&(4..10)));
         // a budget smaller than one message: the first goes all the same
         let mut q = VecDeque::from([0..10]);
-        assert_eq!(plan(&mut q, 1), [vec![0..3]]);
+        assert_eq!(plan(&mut q, 1, usize::MAX), [vec![0..3]]);
+        // one element a message (the last round without stopping)
+        let mut q = VecDeque::from([2..4, 7..8]);
+        assert_eq!(
+            plan(&mut q, usize::MAX, 1),
+            [vec![2..3], vec![3..4], vec![7..8]]
+        );
     }
 
     /// An element too large for the ADT nest's 16-bit length is set
@@ -955,6 +985,7 @@ mod tests {
                 elems: &elems,
                 head: &head,
                 max_adt: 65531,
+                per_message: usize::MAX,
                 round_left: usize::MAX,
                 halt_on_oversize: halt,
                 halted: false,

@@ -518,6 +518,9 @@ fn bulk_add_del_test_report_each_element() {
             .unwrap();
         let fails = r.failures();
         assert_eq!(fails.len(), 5000);
+        // every element of the rests refused: four rounds at most (the
+        // last one element a message), not a round per element
+        assert!(r.datagrams <= 24, "{} datagrams", r.datagrams);
         assert!(matches!(r.outcome(10), Some(Outcome::Applied)));
         assert!(matches!(r.outcome(2500), Some(Outcome::Applied)));
         assert!(matches!(r.outcome(5002), Some(Outcome::Applied)));
@@ -627,6 +630,38 @@ fn atomic_replace() {
         let sets = h.list(None).await.unwrap();
         assert_eq!(sets.len(), 1);
         assert_eq!(sets[0].members.len(), 500);
+    });
+}
+
+/// A bulk add into a set that fills up: every element after the 100th is
+/// refused, each with its own error, in a bounded number of rounds (packed,
+/// the rest of each refused message would advance one element a round:
+/// 4,904 datagrams for these 5,000).
+#[test]
+fn bulk_add_into_a_full_set_reports_every_refusal_in_few_rounds() {
+    let (_ns, h) = setup();
+    block_on(async {
+        h.create(
+            &CreateSet::hash_ip_port("cap").options(|o| o.maxelem(100)),
+            false,
+        )
+        .await
+        .unwrap();
+        let elems = many(5000);
+        let r = h
+            .add_many("cap", &elems, BulkOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(r.applied(), 100);
+        assert_eq!(r.failures().len(), 4900);
+        assert_eq!(r.not_attempted_count(), 0);
+        assert!(
+            r.failures()
+                .iter()
+                .all(|(i, e)| *i >= 100 && matches!(e, Error::Full { .. }))
+        );
+        assert!(r.datagrams <= 24, "{} datagrams", r.datagrams);
+        assert_eq!(h.list(Some("cap")).await.unwrap()[0].members.len(), 100);
     });
 }
 
