@@ -17,16 +17,20 @@
 //! Without [`BulkOptions::stop_on_error`] every message is sent in one
 //! batch, its datagrams back to back (the kernel handles the next while
 //! the one after it is encoded), and the elements after a failing one in
-//! its message are sent again in a second round, after the messages that
+//! its message are sent again in a next round, after the messages that
 //! followed theirs: the order in which the kernel sees the elements then
 //! differs from the slice's only around failures (which matters only for
 //! an element given twice). From the fourth round on each of those
 //! elements goes in a message of its own, so that elements the kernel
 //! keeps refusing (a full set refuses every one) take four rounds at most,
-//! not a round for each element of a message. With it, one datagram goes at a time and
-//! nothing is sent after the datagram that held the failure. An atomic
-//! replace fills its temporary set in one batch too, and sends nothing
-//! again after a refusal: the replace fails as a whole.
+//! not a round for each element of a message.
+//!
+//! With [`BulkOptions::stop_on_error`] one datagram goes at a time and
+//! nothing is sent after the datagram that held the failure.
+//!
+//! An atomic replace fills its temporary set in one batch, as without
+//! stopping, but sends nothing again after a refusal: the replace fails
+//! as a whole.
 //!
 //! Test has no multi-element form in the kernel: one message per element,
 //! many messages per datagram, one result each.
